@@ -1,0 +1,1 @@
+"""TOML configuration: shipped defaults, example branch, loading and validation."""

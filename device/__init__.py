@@ -1,0 +1,1 @@
+"""Counter device domain: tickets, queue, counter sessions, rating rules, timing, store."""

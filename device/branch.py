@@ -1,0 +1,145 @@
+"""A branch as the teller's keys see it: the queue and every counter session, kept consistent.
+
+:class:`Branch` turns a key press at a counter into the queue operation and the session transition
+it means, in an order that leaves both untouched when either refuses. A refused press becomes an
+``action.rejected`` event with the reason, so nothing a teller does goes unrecorded.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from config.model import Config
+from device.clock import Instant
+from device.counter import ActionRejected, CounterSession, State, Teller
+from device.events import DomainEvent
+from device.queue import BranchQueue, QueueError
+
+
+class Key(StrEnum):
+    """Every teller key, plus the pad's rating keys (``RATE`` with the level as argument)."""
+
+    SIGN_IN = "sign_in"
+    SIGN_OUT = "sign_out"
+    CALL_NEXT = "call_next"
+    CALL_TICKET = "call_ticket"
+    RECALL = "recall"
+    SKIP = "skip"
+    TRANSFER = "transfer"
+    START = "start"
+    FINISH = "finish"
+    INVITE_RATING = "invite_rating"
+    TICKETLESS = "ticketless"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RATE = "rate"
+
+
+class Branch:
+    """The queue and the counters of one branch (or of one all-in-one Pi)."""
+
+    def __init__(self, config: Config, counters: list[int] | None = None) -> None:
+        self.config = config
+        self.queue = BranchQueue(config)
+        numbers = counters if counters is not None else [c.number for c in config.counters]
+        self.sessions = {n: CounterSession(config, config.counter(n)) for n in numbers}
+
+    def issue(self, business_type: str, at: Instant, priority: str | None = None):
+        """Issue a ticket at the kiosk; returns the ticket and the events."""
+        return self.queue.issue(business_type, at, priority)
+
+    def press(self, counter: int, key: Key | str, at: Instant, arg=None) -> list[DomainEvent]:
+        """Apply one key press at ``counter``; a refusal is returned as ``action.rejected``."""
+        key = Key(key)
+        try:
+            session = self.sessions[counter]
+        except KeyError:
+            return [_rejected(counter, key, at, f"counter {counter} is not part of this branch")]
+        try:
+            return getattr(self, f"_{key.value}")(session, at, arg)
+        except (ActionRejected, QueueError) as exc:
+            reason = exc.reason if isinstance(exc, ActionRejected) else str(exc)
+            return [_rejected(counter, key, at, reason, state=str(session.state))]
+
+    def tick(self, at: Instant) -> list[DomainEvent]:
+        events = self.queue.tick(at)
+        for session in self.sessions.values():
+            events += session.tick(at)
+        return events
+
+    # -- key handlers: check, then change the queue, then the session ---------------------
+    def _sign_in(self, s: CounterSession, at: Instant, teller: Teller):
+        if not isinstance(teller, Teller):
+            raise ActionRejected("sign_in", s.state, "sign in needs a teller")
+        return s.sign_in(teller, at)
+
+    def _sign_out(self, s: CounterSession, at: Instant, _):
+        return s.sign_out(at)
+
+    def _call_next(self, s: CounterSession, at: Instant, _):
+        if not s.can_call():
+            raise ActionRejected("call_next", s.state, "finish the current customer first")
+        entry, events = self.queue.call_next(s.counter.number, at)
+        if entry is None:
+            raise ActionRejected("call_next", s.state, "nobody is waiting")
+        events = s.end_prompt(at) + events
+        return events + s.call(entry.ticket, entry.business_type, entry.queued_at, at)
+
+    def _call_ticket(self, s: CounterSession, at: Instant, number: str):
+        if not s.can_call():
+            raise ActionRejected("call_ticket", s.state, "finish the current customer first")
+        entry, events = self.queue.call_specific(s.counter.number, str(number), at)
+        events = s.end_prompt(at) + events
+        return events + s.call(entry.ticket, entry.business_type, entry.queued_at, at)
+
+    def _recall(self, s: CounterSession, at: Instant, _):
+        events = s.recall(at)
+        assert s.current is not None and s.current.ticket is not None
+        return events + self.queue.recall(s.current.ticket.id, s.counter.number, at)
+
+    def _skip(self, s: CounterSession, at: Instant, _):
+        ticket = s.current.ticket if s.current else None
+        events = s.skip(at)
+        assert ticket is not None
+        return events + self.queue.no_show(ticket.id, s.counter.number, at)
+
+    def _transfer(self, s: CounterSession, at: Instant, target):
+        """``target``: a business type code (str) or a counter number (int)."""
+        ticket = s.current.ticket if s.current else None
+        if s.state not in (State.CALLED, State.SERVING) or ticket is None:
+            raise ActionRejected("transfer", s.state, "no ticket at this counter to transfer")
+        to_type = target if isinstance(target, str) else None
+        to_counter = target if isinstance(target, int) else None
+        events = self.queue.transfer(
+            ticket.id, s.counter.number, at, to_business_type=to_type, to_counter=to_counter
+        )
+        return events + s.transfer(at, to_type, to_counter)
+
+    def _start(self, s: CounterSession, at: Instant, _):
+        return s.start(at)
+
+    def _finish(self, s: CounterSession, at: Instant, _):
+        ticket = s.current.ticket if s.current else None
+        events = s.finish(at)
+        if ticket is not None:
+            events += self.queue.served(ticket.id, s.counter.number, at)
+        return events
+
+    _invite_rating = _finish
+
+    def _ticketless(self, s: CounterSession, at: Instant, business_type: str | None):
+        return s.start_ticketless(at, business_type)
+
+    def _pause(self, s: CounterSession, at: Instant, reason: str | None):
+        return s.pause(reason or "", at)
+
+    def _resume(self, s: CounterSession, at: Instant, _):
+        return s.resume(at)
+
+    def _rate(self, s: CounterSession, at: Instant, value: int):
+        return s.rate(int(value), at)
+
+
+def _rejected(counter: int, key: Key, at: Instant, reason: str, **extra) -> DomainEvent:
+    payload = {"counter": counter, "key": str(key), "reason": reason, **extra}
+    return DomainEvent("action.rejected", at, payload)

@@ -1,0 +1,107 @@
+"""Time as the domain sees it: a monotonic reading for durations, the wall clock for humans.
+
+A Pi without a real-time clock may boot in 1970 and jump when NTP arrives, so durations are taken
+from the monotonic clock whenever both ends were read in the same boot. Across a reboot the
+monotonic clock restarts; then the wall clock is the only measure, clamped at zero and marked as
+approximate.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+@dataclass(frozen=True, order=True)
+class Instant:
+    """One reading of both clocks. ``mono`` is seconds on the monotonic clock of boot ``boot``."""
+
+    mono: float
+    wall: datetime
+    boot: str = ""
+
+    def to_dict(self) -> dict:
+        return {"mono": self.mono, "wall": self.wall.isoformat(), "boot": self.boot}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Instant:
+        return cls(float(data["mono"]), datetime.fromisoformat(data["wall"]), data.get("boot", ""))
+
+
+@dataclass(frozen=True)
+class Duration:
+    """Seconds between two instants; ``exact`` is False when it had to use the wall clock."""
+
+    seconds: float
+    exact: bool = True
+
+
+def between(start: Instant, end: Instant) -> Duration:
+    """Duration from ``start`` to ``end``: never negative, whatever the wall clock did."""
+    if start.boot == end.boot:
+        return Duration(max(0.0, end.mono - start.mono), True)
+    return Duration(max(0.0, (end.wall - start.wall).total_seconds()), False)
+
+
+class Clock(Protocol):
+    """Anything that can say what time it is now."""
+
+    def now(self) -> Instant: ...
+
+
+def read_boot_id() -> str:
+    """The kernel's id of this boot (Linux), or a fresh id per process elsewhere."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return _PROCESS_BOOT_ID
+
+
+_PROCESS_BOOT_ID = str(uuid.uuid4())
+
+
+class SystemClock:
+    """The real clocks of this machine."""
+
+    def __init__(self, boot_id: str | None = None) -> None:
+        self.boot = boot_id or read_boot_id()
+
+    def now(self) -> Instant:
+        return Instant(time.monotonic(), datetime.now(UTC), self.boot)
+
+
+class ManualClock:
+    """A clock that moves only when told: for tests, simulations and replays.
+
+    ``advance`` moves both clocks; ``jump_wall`` moves only the wall clock (an NTP step or an
+    operator setting the time); ``reboot`` starts a new boot with the monotonic clock at zero.
+    """
+
+    def __init__(self, wall: datetime | None = None, mono: float = 1000.0, boot: str = "boot-1"):
+        self._wall = wall or datetime(2026, 11, 25, 8, 30, tzinfo=UTC)
+        self._mono = mono
+        self.boot = boot
+
+    def now(self) -> Instant:
+        return Instant(self._mono, self._wall, self.boot)
+
+    def advance(self, seconds: float) -> Instant:
+        if seconds < 0:
+            raise ValueError("time only moves forward; use jump_wall for wall-clock steps")
+        self._mono += seconds
+        self._wall += timedelta(seconds=seconds)
+        return self.now()
+
+    def jump_wall(self, seconds: float) -> Instant:
+        self._wall += timedelta(seconds=seconds)
+        return self.now()
+
+    def reboot(self, boot: str, downtime_s: float = 0.0) -> Instant:
+        self._wall += timedelta(seconds=downtime_s)
+        self._mono = 0.0
+        self.boot = boot
+        return self.now()

@@ -1,0 +1,374 @@
+"""The counter session: one window's state machine, driven by the teller's keys and the pad.
+
+::
+
+    signed_out -sign_in-> idle -call-> called -start-> serving -finish-> awaiting_rating
+    idle <-skip (过号) / transfer- called, serving
+    idle <-rating accepted, or window over- awaiting_rating
+    idle -pause(reason)-> paused -resume-> idle;  idle, paused -sign_out-> signed_out
+
+``start_ticketless`` opens a transaction without a ticket (queue unavailable). ``finish`` from
+``called`` starts the service implicitly at the call. The rating prompt opens on finish (or the
+teller's 请评价 key, which is the same action); one rating is accepted per transaction, only within
+the rating window. Every rating press is answered with an outcome, never silently dropped.
+
+The session knows nothing of the queue; :mod:`device.branch` couples the two.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from config.model import Config, Counter
+from device.clock import Instant, between
+from device.events import DomainEvent
+from device.tickets import Ticket
+from device.timing import Limits, Timeline, measure
+
+DEFAULT_PAUSE_ALERT_S = 30 * 60
+
+
+class State(StrEnum):
+    SIGNED_OUT = "signed_out"
+    IDLE = "idle"
+    CALLED = "called"
+    SERVING = "serving"
+    AWAITING_RATING = "awaiting_rating"
+    PAUSED = "paused"
+
+
+class RatingOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    OUT_OF_WINDOW = "out_of_window"
+    PAUSED = "paused"
+    NO_TRANSACTION = "no_transaction"
+    NOT_INVITED = "not_invited"
+    INVALID_LEVEL = "invalid_level"
+
+
+class ActionRejected(Exception):
+    """A teller action that the counter's state does not allow."""
+
+    def __init__(self, action: str, state: State, reason: str) -> None:
+        super().__init__(f"{action} refused in state {state}: {reason}")
+        self.action, self.state, self.reason = action, state, reason
+
+
+@dataclass(frozen=True)
+class Teller:
+    staff_no: str
+    name: str
+    stars: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"staff_no": self.staff_no, "name": self.name, "stars": self.stars}
+
+
+@dataclass
+class Transaction:
+    """One service of one customer (or ticket) at this counter by one teller."""
+
+    id: str
+    counter: int
+    teller: Teller
+    business_type: str
+    ticket: Ticket | None
+    queued_at: Instant | None
+    calls: list[Instant] = field(default_factory=list)
+    started: Instant | None = None
+    start_implicit: bool = False
+    finished: Instant | None = None
+    rated: Instant | None = None
+    rating: int | None = None
+    outcome: str | None = None  # served, no_show, transferred
+
+    def timeline(self) -> Timeline:
+        return Timeline(
+            queued=self.queued_at,
+            called=self.calls[-1] if self.calls else None,
+            started=self.started,
+            finished=self.finished,
+            rated=self.rated,
+        )
+
+    def ref(self) -> dict:
+        return {
+            "transaction_id": self.id,
+            "counter": self.counter,
+            "teller": self.teller.staff_no,
+            "ticket": self.ticket.number if self.ticket else None,
+            "ticket_id": self.ticket.id if self.ticket else None,
+            "business_type": self.business_type,
+        }
+
+
+class CounterSession:
+    """State of one counter. Each action takes the instant and returns the events it caused."""
+
+    def __init__(
+        self, config: Config, counter: Counter, pause_alert_s: float = DEFAULT_PAUSE_ALERT_S
+    ) -> None:
+        self.config = config
+        self.counter = counter
+        self.pause_alert_s = pause_alert_s
+        self.state = State.SIGNED_OUT
+        self.teller: Teller | None = None
+        self.current: Transaction | None = None
+        self.last_closed: Transaction | None = None
+        self._prompt_opened: Instant | None = None
+        self._service_alerted = False
+        self._paused_at: Instant | None = None
+        self._pause_reason: str | None = None
+        self._pause_alerted = False
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _require(self, action: str, *states: State) -> None:
+        if self.state not in states:
+            allowed = ", ".join(states)
+            raise ActionRejected(action, self.state, f"allowed only when {allowed}")
+
+    def _limits(self, business_type: str) -> Limits:
+        bt = self.config.business_type(business_type)
+        return Limits(bt.wait_limit_s, bt.service_limit_s)
+
+    def _event(self, type_: str, at: Instant, **payload) -> DomainEvent:
+        return DomainEvent(type_, at, {"counter": self.counter.number, **payload})
+
+    def _open(self, ticket: Ticket | None, business_type: str, queued_at: Instant | None):
+        assert self.teller is not None
+        self.current = Transaction(
+            id=str(uuid.uuid4()),
+            counter=self.counter.number,
+            teller=self.teller,
+            business_type=business_type,
+            ticket=ticket,
+            queued_at=queued_at,
+        )
+        self._service_alerted = False
+        return self.current
+
+    def _close(self, at: Instant, outcome: str) -> list[DomainEvent]:
+        tx = self.current
+        assert tx is not None
+        tx.outcome = outcome
+        report = measure(tx.timeline(), self._limits(tx.business_type))
+        level = self.config.rating.level(tx.rating) if tx.rating is not None else None
+        record = {
+            **tx.ref(),
+            "teller_name": tx.teller.name,
+            "ticket_info": tx.ticket.to_dict() if tx.ticket else None,
+            "outcome": outcome,
+            "calls": len(tx.calls),
+            "start_implicit": tx.start_implicit,
+            "rating": tx.rating,
+            "rating_label": level.label.zh if level else None,
+            "satisfied": level.satisfied if level else None,
+            "rating_status": self._rating_status(tx, outcome),
+            "timeline": {
+                name: (
+                    getattr(tx.timeline(), name).to_dict() if getattr(tx.timeline(), name) else None
+                )
+                for name in ("queued", "called", "started", "finished", "rated")
+            },
+            "limits": {
+                "wait_s": self._limits(tx.business_type).wait_s,
+                "service_s": self._limits(tx.business_type).service_s,
+            },
+            **report.to_dict(),
+        }
+        self.last_closed, self.current = tx, None
+        self._prompt_opened = None
+        self.state = State.IDLE
+        return [self._event("transaction.closed", at, **record)]
+
+    @staticmethod
+    def _rating_status(tx: Transaction, outcome: str) -> str:
+        if outcome != "served":
+            return "not_invited"
+        return "rated" if tx.rating is not None else "unrated"
+
+    def end_prompt(self, at: Instant) -> list[DomainEvent]:
+        """Leaving awaiting_rating by another action records the transaction as unrated."""
+        if self.state is State.AWAITING_RATING:
+            return self._close(at, "served")
+        return []
+
+    # -- signing in and out ----------------------------------------------------------------
+    def sign_in(self, teller: Teller, at: Instant) -> list[DomainEvent]:
+        self._require("sign_in", State.SIGNED_OUT)
+        self.teller, self.state = teller, State.IDLE
+        return [self._event("counter.signed_in", at, teller=teller.to_dict())]
+
+    def sign_out(self, at: Instant) -> list[DomainEvent]:
+        self._require("sign_out", State.IDLE, State.PAUSED, State.AWAITING_RATING)
+        events = self.end_prompt(at)
+        if self.state is State.PAUSED:
+            events += self.resume(at)
+        assert self.teller is not None
+        events.append(self._event("counter.signed_out", at, teller=self.teller.to_dict()))
+        self.teller, self.state = None, State.SIGNED_OUT
+        return events
+
+    # -- calling -----------------------------------------------------------------------------
+    def can_call(self) -> bool:
+        return self.state in (State.IDLE, State.AWAITING_RATING)
+
+    def call(self, ticket: Ticket, business_type: str, queued_at: Instant, at: Instant):
+        """Take ``ticket`` (already assigned to this counter by the queue) and call it."""
+        self._require("call", State.IDLE, State.AWAITING_RATING)
+        events = self.end_prompt(at)
+        tx = self._open(ticket, business_type, queued_at)
+        tx.calls.append(at)
+        self.state = State.CALLED
+        return [*events, self._event("counter.called", at, **tx.ref(), call=1)]
+
+    def recall(self, at: Instant) -> list[DomainEvent]:
+        self._require("recall", State.CALLED)
+        tx = self.current
+        assert tx is not None
+        limit = self.config.queue.recall_limit
+        if len(tx.calls) > limit:
+            raise ActionRejected("recall", self.state, f"recall limit of {limit} reached")
+        tx.calls.append(at)
+        return [self._event("counter.recalled", at, **tx.ref(), call=len(tx.calls))]
+
+    def skip(self, at: Instant) -> list[DomainEvent]:
+        """The called customer did not come (过号)."""
+        self._require("skip", State.CALLED)
+        return self._close(at, "no_show")
+
+    def transfer(self, at: Instant, to_business_type: str | None = None, to_counter=None):
+        self._require("transfer", State.CALLED, State.SERVING)
+        assert self.current is not None
+        if self.current.ticket is None:
+            raise ActionRejected("transfer", self.state, "a ticketless transaction has no ticket")
+        target = {"to_business_type": to_business_type, "to_counter": to_counter}
+        events = [self._event("counter.transferred", at, **self.current.ref(), **target)]
+        return events + self._close(at, "transferred")
+
+    # -- serving -----------------------------------------------------------------------------
+    def start(self, at: Instant) -> list[DomainEvent]:
+        self._require("start", State.CALLED)
+        assert self.current is not None
+        self.current.started, self.state = at, State.SERVING
+        return [self._event("service.started", at, **self.current.ref())]
+
+    def start_ticketless(self, at: Instant, business_type: str | None = None):
+        """Serve a customer without a ticket (no queue available, or a walk-in)."""
+        self._require("start_ticketless", State.IDLE, State.AWAITING_RATING)
+        code = business_type or self.counter.business_types[0]
+        if code not in {bt.code for bt in self.config.business_types}:
+            raise ActionRejected("start_ticketless", self.state, f"unknown business type {code}")
+        events = self.end_prompt(at)
+        tx = self._open(None, code, None)
+        tx.started, self.state = at, State.SERVING
+        return [*events, self._event("service.started", at, **tx.ref(), ticketless=True)]
+
+    def finish(self, at: Instant) -> list[DomainEvent]:
+        """End the service and open the rating prompt (also the 请评价 key)."""
+        self._require("finish", State.CALLED, State.SERVING)
+        tx = self.current
+        assert tx is not None
+        events = []
+        if tx.started is None:
+            tx.started, tx.start_implicit = tx.calls[-1], True
+        tx.finished, self._prompt_opened = at, at
+        self.state = State.AWAITING_RATING
+        window = self.config.rating.window_s
+        events.append(self._event("service.finished", at, **tx.ref()))
+        events.append(self._event("rating.invited", at, **tx.ref(), window_s=window))
+        return events
+
+    invite_rating = finish
+
+    # -- rating --------------------------------------------------------------------------------
+    def _window_open(self, at: Instant) -> bool:
+        assert self._prompt_opened is not None
+        return between(self._prompt_opened, at).seconds <= self.config.rating.window_s
+
+    def rate(self, value: int, at: Instant) -> list[DomainEvent]:
+        """A customer pressed a rating key. Always answered with a ``rating.press`` event."""
+        closed: list[DomainEvent] = []
+        if self.state is State.AWAITING_RATING and not self._window_open(at):
+            closed = self._close(at, "served")  # the window ran out before anyone ticked
+        outcome, tx = self._judge(value, at)
+        ref = tx.ref() if tx is not None else {"transaction_id": None}
+        press = self._event("rating.press", at, value=value, outcome=str(outcome), **ref)
+        if outcome is not RatingOutcome.ACCEPTED:
+            return [*closed, press]
+        assert self.current is not None
+        self.current.rating, self.current.rated = value, at
+        return [press, *self._close(at, "served")]
+
+    def _judge(self, value: int, at: Instant) -> tuple[RatingOutcome, Transaction | None]:
+        last = self.last_closed
+        if self.config.rating.level(value) is None:
+            return RatingOutcome.INVALID_LEVEL, self.current
+        if self.state is State.PAUSED:
+            return RatingOutcome.PAUSED, None
+        if self.state is State.AWAITING_RATING:
+            return RatingOutcome.ACCEPTED, self.current
+        if self.state in (State.CALLED, State.SERVING):
+            return RatingOutcome.NOT_INVITED, self.current
+        if last is not None and last.rating is not None:
+            return RatingOutcome.DUPLICATE, last
+        if last is not None and last.outcome == "served":
+            return RatingOutcome.OUT_OF_WINDOW, last
+        return RatingOutcome.NO_TRANSACTION, None
+
+    # -- pausing -------------------------------------------------------------------------------
+    def pause(self, reason: str, at: Instant) -> list[DomainEvent]:
+        """暂停服务: the teller leaves the window; a reason is required."""
+        self._require("pause", State.IDLE)
+        if not reason.strip():
+            raise ActionRejected("pause", self.state, "a pause needs a reason")
+        self.state, self._paused_at, self._pause_reason = State.PAUSED, at, reason
+        self._pause_alerted = False
+        return [self._event("counter.paused", at, reason=reason)]
+
+    def resume(self, at: Instant) -> list[DomainEvent]:
+        self._require("resume", State.PAUSED)
+        assert self._paused_at is not None
+        paused_s = between(self._paused_at, at).seconds
+        over = paused_s > self.pause_alert_s
+        self.state, self._paused_at = State.IDLE, None
+        return [
+            self._event(
+                "counter.resumed",
+                at,
+                reason=self._pause_reason,
+                paused_s=round(paused_s, 3),
+                over_limit=over,
+            )
+        ]
+
+    # -- time passing --------------------------------------------------------------------------
+    def tick(self, at: Instant) -> list[DomainEvent]:
+        """Close an expired rating window; warn once when a service or a pause runs too long."""
+        if self.state is State.AWAITING_RATING and not self._window_open(at):
+            return self._close(at, "served")
+        tx = self.current
+        if self.state is State.SERVING and tx is not None and not self._service_alerted:
+            assert tx.started is not None
+            elapsed = between(tx.started, at).seconds
+            limit = self._limits(tx.business_type).service_s
+            if elapsed > limit:
+                self._service_alerted = True
+                return [
+                    self._event(
+                        "service.over_limit",
+                        at,
+                        **tx.ref(),
+                        elapsed_s=round(elapsed, 3),
+                        limit_s=limit,
+                    )
+                ]
+        if self.state is State.PAUSED and not self._pause_alerted:
+            assert self._paused_at is not None
+            if between(self._paused_at, at).seconds > self.pause_alert_s:
+                self._pause_alerted = True
+                return [self._event("pause.over_limit", at, reason=self._pause_reason)]
+        return []

@@ -1,0 +1,305 @@
+"""The branch queue: who waits, who is called next, and by which counter.
+
+Policy, in order, for a counter that calls the next ticket:
+
+1. tickets transferred to this very counter, oldest first;
+2. escalated tickets: waiting longer than their business type's limit (if ``escalate_overdue``),
+   oldest first, whatever their type among those the counter serves;
+3. priority tickets (elderly, disabled, VIP) while priority calls stay within ``priority_ratio``
+   of this counter's recent calls (ordinary customers are never starved);
+4. ordinary tickets: the first business type in the counter's order that has anyone waiting,
+   first come first served.
+
+A called ticket belongs to one counter until it is served, skipped or transferred: the queue never
+hands a ticket to two counters.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from config.model import Config
+from device.clock import Instant, between
+from device.events import DomainEvent
+from device.tickets import Ticket, TicketIssuer
+
+RECENT_CALLS = 10
+
+
+class QueueError(Exception):
+    """A queue operation that does not fit the ticket's state (the message says why)."""
+
+
+class Status(StrEnum):
+    WAITING = "waiting"
+    CALLED = "called"
+    DONE = "done"
+    NO_SHOW = "no_show"
+    EXPIRED = "expired"
+
+
+@dataclass
+class Entry:
+    """A ticket's place in the queue. Transfers keep the number and the original issue time."""
+
+    ticket: Ticket
+    business_type: str
+    queued_at: Instant
+    status: Status = Status.WAITING
+    counter: int | None = None
+    target_counter: int | None = None
+    escalated: bool = False
+    wait_alerted: bool = False
+    calls: int = 0
+
+    @property
+    def priority(self) -> bool:
+        return self.ticket.priority is not None
+
+    def info(self) -> dict:
+        return {
+            **self.ticket.to_dict(),
+            "business_type": self.business_type,
+            "queued_at": self.queued_at.to_dict(),
+        }
+
+
+@dataclass
+class _CounterHistory:
+    recent: deque[bool] = field(default_factory=lambda: deque(maxlen=RECENT_CALLS))
+
+
+class BranchQueue:
+    """Tickets of one branch. Pure: every method takes the instant and returns domain events."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._limits = {bt.code: bt.wait_limit_s for bt in config.business_types}
+        self._serves = {c.number: c.business_types for c in config.counters}
+        self._issuer = TicketIssuer(
+            {bt.code: bt.prefix for bt in config.business_types},
+            config.queue.number_digits,
+            config.device.timezone,
+        )
+        self._entries: dict[str, Entry] = {}
+        self._order: list[str] = []  # ticket ids in issue order: FIFO tie-break
+        self._history: dict[int, _CounterHistory] = {}
+
+    # -- issuing -------------------------------------------------------------------------
+    def issue(
+        self, business_type: str, at: Instant, priority: str | None = None
+    ) -> tuple[Ticket, list[DomainEvent]]:
+        if business_type not in self._limits:
+            raise QueueError(f"unknown business type {business_type!r}")
+        if priority is not None and priority not in {p.code for p in self._config.priority_classes}:
+            raise QueueError(f"unknown priority class {priority!r}")
+        day_before = self._issuer.business_day
+        ticket = self._issuer.issue(business_type, priority, at)
+        events = []
+        if day_before is not None and ticket.business_day != day_before:
+            events += self._close_day(at)
+            events.append(DomainEvent("queue.day_started", at, {"day": str(ticket.business_day)}))
+        self._add(Entry(ticket, business_type, at))
+        ahead = self.ahead_of(ticket.id)
+        events.append(
+            DomainEvent("ticket.issued", at, {"ticket": ticket.to_dict(), "ahead": ahead})
+        )
+        return ticket, events
+
+    def _add(self, entry: Entry) -> None:
+        self._entries[entry.ticket.id] = entry
+        self._order.append(entry.ticket.id)
+
+    def _close_day(self, at: Instant) -> list[DomainEvent]:
+        """A new business day: tickets of earlier days still waiting leave the queue, on record."""
+        events = []
+        for entry in self.waiting():
+            entry.status = Status.EXPIRED
+            events.append(DomainEvent("ticket.expired", at, {"ticket": entry.info()}))
+        self._forget_finished()
+        return events
+
+    def _forget_finished(self) -> None:
+        live = [tid for tid in self._order if self._entries[tid].status in _LIVE]
+        self._entries = {tid: self._entries[tid] for tid in live}
+        self._order = live
+
+    # -- reading -------------------------------------------------------------------------
+    def entry(self, ticket_id: str) -> Entry:
+        try:
+            return self._entries[ticket_id]
+        except KeyError:
+            raise QueueError(f"no ticket {ticket_id!r} in the queue") from None
+
+    def find(self, number: str) -> Entry | None:
+        """The live entry with this ticket number (today's), if any."""
+        for tid in reversed(self._order):
+            entry = self._entries[tid]
+            if entry.ticket.number == number and entry.status in _LIVE:
+                return entry
+        return None
+
+    def waiting(self, business_type: str | None = None) -> list[Entry]:
+        return [
+            e
+            for tid in self._order
+            if (e := self._entries[tid]).status is Status.WAITING
+            and (business_type is None or e.business_type == business_type)
+        ]
+
+    def waiting_counts(self) -> dict[str, int]:
+        counts = {code: 0 for code in self._limits}
+        for entry in self.waiting():
+            counts[entry.business_type] += 1
+        return counts
+
+    def ahead_of(self, ticket_id: str) -> int:
+        """How many tickets of the same business type wait ahead of this one."""
+        entry = self.entry(ticket_id)
+        same = self.waiting(entry.business_type)
+        return next((i for i, e in enumerate(same) if e is entry), len(same))
+
+    # -- calling -------------------------------------------------------------------------
+    def _candidates(self, counter: int, at: Instant) -> list[Entry]:
+        serves = self._serves[counter]
+        waiting = [e for e in self.waiting() if e.business_type in serves or e.target_counter]
+        directed = [e for e in waiting if e.target_counter == counter]
+        if directed:
+            return directed
+        waiting = [e for e in waiting if e.target_counter is None]
+        if self._config.queue.escalate_overdue:
+            overdue = [e for e in waiting if self._overdue(e, at)]
+            if overdue:
+                return overdue
+        ordinary = [e for e in waiting if not e.priority]
+        priority = sorted(
+            (e for e in waiting if e.priority), key=lambda e: serves.index(e.business_type)
+        )
+        if priority and (not ordinary or self._priority_allowed(counter)):
+            return priority
+        for code in serves:
+            same = [e for e in ordinary if e.business_type == code]
+            if same:
+                return same
+        return []
+
+    def _overdue(self, entry: Entry, at: Instant) -> bool:
+        return between(entry.queued_at, at).seconds > self._limits[entry.business_type]
+
+    def _priority_allowed(self, counter: int) -> bool:
+        recent = self._history.setdefault(counter, _CounterHistory()).recent
+        return sum(recent) < self._config.queue.priority_ratio * (len(recent) + 1)
+
+    def call_next(self, counter: int, at: Instant) -> tuple[Entry | None, list[DomainEvent]]:
+        """Assign the next ticket to ``counter`` by the policy above; ``None`` if nobody waits."""
+        self._check_counter(counter)
+        candidates = self._candidates(counter, at)
+        if not candidates:
+            return None, []
+        entry = candidates[0]
+        events = []
+        if self._overdue(entry, at) and not entry.escalated and self._config.queue.escalate_overdue:
+            entry.escalated = True
+            events.append(DomainEvent("ticket.escalated", at, {"ticket": entry.info()}))
+        return entry, events + self._assign(entry, counter, at, out_of_order=False)
+
+    def call_specific(self, counter: int, number: str, at: Instant) -> tuple[Entry, list]:
+        """A teller calls a chosen waiting ticket: allowed, but logged as out of order."""
+        self._check_counter(counter)
+        entry = self.find(number)
+        if entry is None or entry.status is not Status.WAITING:
+            raise QueueError(f"ticket {number} is not waiting")
+        expected = self._candidates(counter, at)
+        out_of_order = not expected or expected[0] is not entry
+        return entry, self._assign(entry, counter, at, out_of_order=out_of_order)
+
+    def _assign(self, entry: Entry, counter: int, at: Instant, out_of_order: bool) -> list:
+        entry.status, entry.counter, entry.target_counter = Status.CALLED, counter, None
+        entry.calls = 1
+        self._history.setdefault(counter, _CounterHistory()).recent.append(entry.priority)
+        payload = {"ticket": entry.info(), "counter": counter, "out_of_order": out_of_order}
+        return [DomainEvent("ticket.called", at, payload)]
+
+    def _check_counter(self, counter: int) -> None:
+        if counter not in self._serves:
+            raise QueueError(f"unknown counter {counter}")
+
+    def _called_by(self, ticket_id: str, counter: int) -> Entry:
+        entry = self.entry(ticket_id)
+        if entry.status is not Status.CALLED or entry.counter != counter:
+            raise QueueError(f"ticket {entry.ticket.number} is not with counter {counter}")
+        return entry
+
+    def recall(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]:
+        entry = self._called_by(ticket_id, counter)
+        entry.calls += 1
+        payload = {"ticket": entry.info(), "counter": counter, "call": entry.calls}
+        return [DomainEvent("ticket.recalled", at, payload)]
+
+    # -- leaving the queue ---------------------------------------------------------------
+    def no_show(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]:
+        entry = self._called_by(ticket_id, counter)
+        entry.status = Status.NO_SHOW
+        self._forget_finished()
+        return [DomainEvent("ticket.no_show", at, {"ticket": entry.info(), "counter": counter})]
+
+    def served(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]:
+        entry = self._called_by(ticket_id, counter)
+        entry.status = Status.DONE
+        self._forget_finished()
+        return [DomainEvent("ticket.served", at, {"ticket": entry.info(), "counter": counter})]
+
+    def transfer(
+        self,
+        ticket_id: str,
+        counter: int,
+        at: Instant,
+        *,
+        to_business_type: str | None = None,
+        to_counter: int | None = None,
+    ) -> list[DomainEvent]:
+        """Send a called ticket back to the queue under another business type or counter.
+
+        The ticket keeps its number; it queues from now on, ahead of tickets issued later.
+        """
+        if (to_business_type is None) == (to_counter is None):
+            raise QueueError("transfer needs exactly one of a business type or a counter")
+        if to_business_type is not None and to_business_type not in self._limits:
+            raise QueueError(f"unknown business type {to_business_type!r}")
+        if to_counter is not None:
+            self._check_counter(to_counter)
+            if to_counter == counter:
+                raise QueueError("cannot transfer a ticket to its own counter")
+        entry = self._called_by(ticket_id, counter)
+        entry.status, entry.counter, entry.calls = Status.WAITING, None, 0
+        entry.business_type = to_business_type or entry.business_type
+        entry.target_counter = to_counter
+        entry.queued_at, entry.escalated, entry.wait_alerted = at, False, False
+        payload = {
+            "ticket": entry.info(),
+            "from_counter": counter,
+            "to_business_type": to_business_type,
+            "to_counter": to_counter,
+        }
+        return [DomainEvent("ticket.transferred", at, payload)]
+
+    # -- time passing --------------------------------------------------------------------
+    def tick(self, at: Instant) -> list[DomainEvent]:
+        """Raise a wait-over-limit alert once for each ticket waiting past its limit."""
+        events = []
+        for entry in self.waiting():
+            if not entry.wait_alerted and self._overdue(entry, at):
+                entry.wait_alerted = True
+                waited = between(entry.queued_at, at).seconds
+                payload = {
+                    "ticket": entry.info(),
+                    "waited_s": round(waited, 3),
+                    "limit_s": self._limits[entry.business_type],
+                }
+                events.append(DomainEvent("ticket.wait_over_limit", at, payload))
+        return events
+
+
+_LIVE = (Status.WAITING, Status.CALLED)

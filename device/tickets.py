@@ -1,0 +1,103 @@
+"""Tickets and their numbering: a business-type prefix and a zero-padded number per business day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from device.clock import Instant
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A customer's ticket, e.g. ``A012`` for business type ``cash``.
+
+    ``id`` is unique within a branch for good: the business day plus the number.
+    """
+
+    number: str
+    business_type: str
+    priority: str | None
+    issued_at: Instant
+    business_day: date
+    serial: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.business_day:%Y%m%d}-{self.number}"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "business_type": self.business_type,
+            "priority": self.priority,
+            "business_day": self.business_day.isoformat(),
+            "serial": self.serial,
+            "issued_at": self.issued_at.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Ticket:
+        return cls(
+            number=data["number"],
+            business_type=data["business_type"],
+            priority=data.get("priority"),
+            issued_at=Instant.from_dict(data["issued_at"]),
+            business_day=date.fromisoformat(data["business_day"]),
+            serial=int(data["serial"]),
+        )
+
+
+def format_number(prefix: str, serial: int, digits: int) -> str:
+    """``format_number("A", 12, 3) == "A012"``; a serial too large for ``digits`` widens."""
+    return f"{prefix}{serial:0{digits}d}"
+
+
+class TicketIssuer:
+    """Numbers tickets per prefix, starting again at 1 when a new business day begins.
+
+    The business day is the local date of the wall clock. A wall clock that steps backwards
+    (an RTC-less Pi before NTP) never restarts numbering: the day only moves forward.
+    """
+
+    def __init__(self, prefixes: dict[str, str], digits: int, timezone: str) -> None:
+        self._prefixes = dict(prefixes)
+        self._digits = digits
+        self._tz = ZoneInfo(timezone)
+        self._day: date | None = None
+        self._serials: dict[str, int] = {}
+
+    @property
+    def business_day(self) -> date | None:
+        return self._day
+
+    def day_of(self, at: Instant) -> date:
+        """The business day an instant belongs to (never earlier than the current one)."""
+        day = at.wall.astimezone(self._tz).date()
+        return day if self._day is None or day > self._day else self._day
+
+    def issue(self, business_type: str, priority: str | None, at: Instant) -> Ticket:
+        prefix = self._prefixes[business_type]
+        day = self.day_of(at)
+        if day != self._day:
+            self._day, self._serials = day, {}
+        serial = self._serials.get(prefix, 0) + 1
+        self._serials[prefix] = serial
+        return Ticket(
+            number=format_number(prefix, serial, self._digits),
+            business_type=business_type,
+            priority=priority,
+            issued_at=at,
+            business_day=day,
+            serial=serial,
+        )
+
+    def restore(self, ticket: Ticket) -> None:
+        """Continue numbering after ``ticket`` (replaying history after a restart)."""
+        prefix = self._prefixes.get(ticket.business_type, ticket.number.rstrip("0123456789"))
+        if self._day is None or ticket.business_day > self._day:
+            self._day, self._serials = ticket.business_day, {}
+        if ticket.business_day == self._day:
+            self._serials[prefix] = max(self._serials.get(prefix, 0), ticket.serial)

@@ -1,0 +1,1 @@
+"""pygame screens: evaluation pad, teller console, hall board, ticket kiosk."""

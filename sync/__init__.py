@@ -1,0 +1,1 @@
+"""MQTT sync: outbox uplink, acknowledgements, status, configuration downlink, message schema."""

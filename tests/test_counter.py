@@ -1,0 +1,239 @@
+import pytest
+
+from device.branch import Branch, Key
+from device.counter import State, Teller
+from tests.factories import make_config
+
+TELLER = Teller("1001", "张三", 4)
+
+
+def types(events):
+    return [e.type for e in events]
+
+
+def one(events, type_):
+    found = [e for e in events if e.type == type_]
+    assert len(found) == 1, types(events)
+    return found[0].payload
+
+
+@pytest.fixture
+def branch(config, clock):
+    b = Branch(config)
+    b.press(1, Key.SIGN_IN, clock.now(), TELLER)
+    return b
+
+
+def serve(branch, clock, counter=1, code="cash"):
+    """Issue, call, start and finish one ticket at ``counter``; returns the finish events."""
+    branch.issue(code, clock.now())
+    clock.advance(60)
+    branch.press(counter, Key.CALL_NEXT, clock.now())
+    clock.advance(20)
+    branch.press(counter, Key.START, clock.now())
+    clock.advance(90)
+    return branch.press(counter, Key.FINISH, clock.now())
+
+
+def test_a_full_transaction_records_every_duration(branch, clock):
+    finish = serve(branch, clock)
+    assert types(finish) == ["service.finished", "rating.invited", "ticket.served"]
+    assert one(finish, "rating.invited")["window_s"] == 10
+    clock.advance(4)
+    events = branch.press(1, Key.RATE, clock.now(), 4)
+    press, closed = one(events, "rating.press"), one(events, "transaction.closed")
+    assert press["outcome"] == "accepted" and press["ticket"] == "A001"
+    assert closed["rating"] == 4 and closed["satisfied"] is True and closed["teller"] == "1001"
+    assert (closed["waiting_s"], closed["walk_up_s"], closed["service_s"]) == (60, 20, 90)
+    assert closed["rating_delay_s"] == 4 and closed["rating_status"] == "rated"
+    assert branch.sessions[1].state is State.IDLE
+
+
+def test_a_second_press_is_kept_as_duplicate_and_changes_nothing(branch, clock):
+    serve(branch, clock)
+    branch.press(1, Key.RATE, clock.now(), 5)
+    events = branch.press(1, Key.RATE, clock.now(), 1)
+    assert types(events) == ["rating.press"]
+    assert events[0].payload["outcome"] == "duplicate"
+    assert branch.sessions[1].last_closed.rating == 5
+
+
+def test_no_rating_within_the_window_is_recorded_as_unrated(branch, clock):
+    serve(branch, clock)
+    clock.advance(10.5)
+    closed = one(branch.tick(clock.now()), "transaction.closed")
+    assert closed["rating"] is None and closed["rating_status"] == "unrated"
+    events = branch.press(1, Key.RATE, clock.now(), 5)
+    assert events[0].payload["outcome"] == "out_of_window"
+
+
+def test_a_late_press_before_any_tick_still_closes_unrated(branch, clock):
+    serve(branch, clock)
+    clock.advance(11)
+    events = branch.press(1, Key.RATE, clock.now(), 5)
+    assert types(events) == ["transaction.closed", "rating.press"]
+    assert events[0].payload["rating_status"] == "unrated"
+    assert events[1].payload["outcome"] == "out_of_window"
+
+
+def test_the_rating_window_is_configurable(clock):
+    b = Branch(make_config(window_s=30))
+    b.press(1, Key.SIGN_IN, clock.now(), TELLER)
+    serve(b, clock)
+    clock.advance(25)
+    assert b.press(1, Key.RATE, clock.now(), 3)[0].payload["outcome"] == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("setup", "outcome"),
+    [
+        ([], "no_transaction"),
+        ([(Key.PAUSE, "午餐")], "paused"),
+        ([(Key.TICKETLESS, None)], "not_invited"),
+    ],
+)
+def test_presses_outside_a_prompt_are_kept_with_their_outcome(branch, clock, setup, outcome):
+    for key, arg in setup:
+        branch.press(1, key, clock.now(), arg)
+    events = branch.press(1, Key.RATE, clock.now(), 5)
+    assert types(events) == ["rating.press"] and events[0].payload["outcome"] == outcome
+
+
+def test_an_invalid_level_is_kept_and_does_not_close_the_prompt(branch, clock):
+    serve(branch, clock)
+    assert branch.press(1, Key.RATE, clock.now(), 9)[0].payload["outcome"] == "invalid_level"
+    assert branch.press(1, Key.RATE, clock.now(), 2)[0].payload["outcome"] == "accepted"
+
+
+def test_calling_the_next_ticket_closes_an_open_prompt_as_unrated(branch, clock):
+    serve(branch, clock)
+    branch.issue("cash", clock.now())
+    events = branch.press(1, Key.CALL_NEXT, clock.now())
+    assert types(events) == ["transaction.closed", "ticket.called", "counter.called"]
+    assert events[0].payload["rating_status"] == "unrated"
+
+
+def test_recall_up_to_the_limit_then_refused(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    for n in (2, 3):
+        clock.advance(30)
+        assert one(branch.press(1, Key.RECALL, clock.now()), "ticket.recalled")["call"] == n
+    refused = branch.press(1, Key.RECALL, clock.now())
+    assert one(refused, "action.rejected")["reason"] == "recall limit of 2 reached"
+
+
+def test_waiting_time_counts_to_the_last_call(branch, clock):
+    branch.issue("cash", clock.now())
+    clock.advance(100)
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    clock.advance(30)
+    branch.press(1, Key.RECALL, clock.now())
+    clock.advance(5)
+    branch.press(1, Key.FINISH, clock.now())  # no start key: service starts at the call
+    closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert closed["waiting_s"] == 130 and closed["walk_up_s"] == 0
+    assert closed["start_implicit"] is True and closed["calls"] == 2
+
+
+def test_skip_records_a_no_show_without_a_rating_prompt(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    events = branch.press(1, Key.SKIP, clock.now())
+    assert types(events) == ["transaction.closed", "ticket.no_show"]
+    assert events[0].payload["outcome"] == "no_show"
+    assert events[0].payload["rating_status"] == "not_invited"
+    assert branch.press(1, Key.RATE, clock.now(), 5)[0].payload["outcome"] == "no_transaction"
+
+
+def test_transfer_keeps_the_ticket_number_for_the_next_counter(branch, clock):
+    branch.press(2, Key.SIGN_IN, clock.now(), Teller("1002", "李四"))
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    branch.press(1, Key.START, clock.now())
+    events = branch.press(1, Key.TRANSFER, clock.now(), 2)
+    assert one(events, "transaction.closed")["outcome"] == "transferred"
+    called = one(branch.press(2, Key.CALL_NEXT, clock.now()), "counter.called")
+    assert called["ticket"] == "A001"
+
+
+def test_a_refused_transfer_leaves_the_counter_serving(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    events = branch.press(1, Key.TRANSFER, clock.now(), "loans")
+    assert "unknown business type" in one(events, "action.rejected")["reason"]
+    assert branch.sessions[1].state is State.CALLED
+
+
+def test_service_over_limit_is_raised_once_while_the_service_runs(branch, clock):
+    branch.issue("cash", clock.now())  # cash: service limit 5 min
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    branch.press(1, Key.START, clock.now())
+    clock.advance(299)
+    assert branch.tick(clock.now()) == []
+    clock.advance(2)
+    alert = one(branch.tick(clock.now()), "service.over_limit")
+    assert alert["limit_s"] == 300 and alert["elapsed_s"] == 301
+    clock.advance(60)
+    assert branch.tick(clock.now()) == []
+    branch.press(1, Key.FINISH, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.now(), 3), "transaction.closed")
+    assert closed["service_over_limit"] is True and closed["satisfied"] is False
+
+
+def test_pause_needs_a_reason_and_long_pauses_are_flagged(branch, clock):
+    assert "reason" in one(branch.press(1, Key.PAUSE, clock.now(), ""), "action.rejected")["reason"]
+    assert types(branch.press(1, Key.PAUSE, clock.now(), "离柜")) == ["counter.paused"]
+    assert branch.sessions[1].state is State.PAUSED
+    clock.advance(31 * 60)
+    assert types(branch.tick(clock.now())) == ["pause.over_limit"]
+    resumed = one(branch.press(1, Key.RESUME, clock.now()), "counter.resumed")
+    assert resumed["over_limit"] is True and resumed["reason"] == "离柜"
+
+
+def test_no_call_while_paused_or_signed_out(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.PAUSE, clock.now(), "会议")
+    assert "action.rejected" in types(branch.press(1, Key.CALL_NEXT, clock.now()))
+    assert "action.rejected" in types(branch.press(2, Key.CALL_NEXT, clock.now()))  # signed out
+    assert len(branch.queue.waiting()) == 1  # the refused calls took nothing from the queue
+
+
+def test_sign_out_is_refused_with_a_customer_at_the_counter(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    assert "action.rejected" in types(branch.press(1, Key.SIGN_OUT, clock.now()))
+    branch.press(1, Key.FINISH, clock.now())
+    events = branch.press(1, Key.SIGN_OUT, clock.now())
+    assert types(events) == ["transaction.closed", "counter.signed_out"]
+
+
+def test_a_ticketless_transaction_is_rated_like_any_other(branch, clock):
+    events = branch.press(1, Key.TICKETLESS, clock.now())
+    assert one(events, "service.started")["ticketless"] is True
+    clock.advance(45)
+    branch.press(1, Key.INVITE_RATING, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert closed["ticket"] is None and closed["service_s"] == 45 and closed["waiting_s"] is None
+    assert closed["business_type"] == "cash"
+
+
+def test_durations_survive_wall_clock_jumps_and_reboots(branch, clock):
+    branch.issue("cash", clock.now())
+    clock.advance(60)
+    clock.jump_wall(-7200)  # NTP steps the clock back two hours
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    clock.advance(10)
+    branch.press(1, Key.START, clock.now())
+    clock.advance(30)
+    clock.reboot("boot-2", downtime_s=20)  # power cut mid-service: only the wall clock spans it
+    branch.press(1, Key.FINISH, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert closed["waiting_s"] == 60  # monotonic, unaffected by the jump
+    assert closed["service_s"] == 50 and closed["exact"] is False
+    assert min(v for k, v in closed.items() if k.endswith("_s") and v is not None) >= 0
+
+
+def test_unknown_counter_is_refused(branch, clock):
+    events = branch.press(7, Key.CALL_NEXT, clock.now())
+    assert "counter 7" in one(events, "action.rejected")["reason"]
