@@ -1,1 +1,1 @@
-"""Hardware drivers (GPIO keys, serial keypads and LED displays, audio, printer) and their simulated twins."""
+"""Hardware drivers (keys, serial keypads, LED displays, audio, printer) and simulated twins."""

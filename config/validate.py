@@ -1,0 +1,539 @@
+"""The rules for each configuration section; turns a merged tree into a :class:`Config`."""
+
+from __future__ import annotations
+
+import re
+import string
+from datetime import time
+from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
+
+from config.checker import Checker, Table, show, suggest
+from config.errors import ConfigError
+from config.layers import KeyPath, Layers, format_key
+from config.model import (
+    LANGUAGES,
+    ROLES,
+    WEEKDAYS,
+    BusinessType,
+    Config,
+    Counter,
+    DeviceConfig,
+    OpeningSpan,
+    PriorityClass,
+    QueueConfig,
+    RatingConfig,
+    RatingLevel,
+    Text,
+    TextsConfig,
+)
+from config.scales import PRESET_SCALES, SCALES
+
+TOP_KEYS = (
+    "device",
+    "branch",
+    "business_types",
+    "counters",
+    "priority",
+    "queue",
+    "rating",
+    "hours",
+    "texts",
+)
+DEVICE_KEYS = ("branch_id", "device_id", "roles", "counter", "timezone", "language")
+BUSINESS_KEYS = ("code", "prefix", "name", "wait_limit_min", "service_limit_min")
+COUNTER_KEYS = ("number", "name", "business_types")
+RATING_KEYS = ("scale", "window_s", "satisfied", "levels", "bad_reasons")
+LEVEL_KEYS = ("value", "zh", "en", "neutral")
+TEXT_LANG_KEYS = ("zh", "en")
+
+#: Text keys and the placeholders each template may use.
+TEXT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "welcome": (),
+    "call": ("ticket", "counter"),
+    "rate_prompt": (),
+    "thanks": (),
+    "goodbye": (),
+    "paused": (),
+    "wait_please": (),
+    "redirect": ("counter",),
+    "expected_wait": ("ahead", "minutes"),
+}
+
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+ID_RULE = "1-32 characters from A-Z, a-z, 0-9, _ and -"
+CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+CODE_RULE = "a lower-case letter followed by up to 31 of a-z, 0-9 and _"
+PREFIX_RE = re.compile(r"[A-Z]{1,2}")
+PREFIX_RULE = "1-2 upper-case ASCII letters (A-Z)"
+SPAN_RE = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
+
+
+def build_config(layers: Layers) -> Config:
+    """Check the merged tree in ``layers``; raise :class:`ConfigError` listing every problem."""
+    c = Checker(layers)
+    root = c.table(layers.data, (), TOP_KEYS) or {}
+    device = _device(c, root)
+    branch = c.section(root, (), "branch", ("name",))
+    branch_name = _text(c, branch, ("branch",), "name") if branch is not None else None
+    business_types, known_codes = _business_types(c, root)
+    counters, numbers = _counters(c, root, known_codes)
+    _device_counter(c, device, numbers)
+    ratio, priority_classes = _priority(c, root)
+    queue = _queue(c, root, ratio)
+    rating = _rating(c, root)
+    hours = _hours(c, root)
+    texts = _texts(c, root)
+    if c.problems:
+        raise ConfigError(c.problems)
+    return Config(
+        device=device["model"],
+        branch_name=branch_name,  # type: ignore[arg-type]
+        business_types=business_types,
+        counters=counters,
+        priority_classes=priority_classes,
+        queue=queue,  # type: ignore[arg-type]
+        rating=rating,  # type: ignore[arg-type]
+        hours=hours,
+        texts=texts,
+        sources=tuple(layers.files),
+    )
+
+
+def _text(c: Checker, parent: Table, path: KeyPath, key: str, required: bool = True) -> Text | None:
+    """A ``{ zh = "...", en = "..." }`` table; ``en`` is optional and falls back to ``zh``."""
+    if key not in parent:
+        if required:
+            c.missing((*path, key))
+        return None
+    here = (*path, key)
+    table = c.table(parent[key], here, TEXT_LANG_KEYS, hint=' like { zh = "...", en = "..." }')
+    if table is None:
+        return None
+    return _text_pair(c, table, here)
+
+
+def _text_pair(c: Checker, table: Table, path: KeyPath) -> Text | None:
+    zh = c.string(table, path, "zh")
+    en = c.string(table, path, "en", required=False)
+    if zh is None:
+        return None
+    return Text(zh, en if en is not None else zh)
+
+
+# -- [device] -----------------------------------------------------------------------------------
+
+
+def _device(c: Checker, root: Table) -> dict[str, Any]:
+    path: KeyPath = ("device",)
+    t = c.section(root, (), "device", DEVICE_KEYS)
+    if t is None:
+        return {"model": None, "roles": None, "counter": None}
+    branch_id = c.string(t, path, "branch_id", pattern=ID_RE, rule=ID_RULE)
+    device_id = c.string(t, path, "device_id", pattern=ID_RE, rule=ID_RULE)
+    roles = _roles(c, t, path)
+    timezone = c.string(t, path, "timezone")
+    if timezone is not None and not _zone_exists(timezone):
+        tip = suggest(timezone, available_timezones())
+        c.bad(
+            (*path, "timezone"),
+            f'unknown time zone {show(timezone)}{tip}; expected an IANA name like "Asia/Shanghai"',
+        )
+    language = c.string(t, path, "language", choices=LANGUAGES)
+    serves = roles is not None and "counter" in roles
+    counter = c.integer(
+        t, path, "counter", required=serves, why='required because roles include "counter"', low=1
+    )
+    model = DeviceConfig(
+        branch_id=branch_id or "",
+        device_id=device_id or "",
+        roles=tuple(roles or ()),
+        counter=counter if serves else None,
+        timezone=timezone or "",
+        language=language or "",
+    )
+    return {"model": model, "roles": roles, "counter": counter if serves else None}
+
+
+def _roles(c: Checker, t: Table, path: KeyPath) -> list[str] | None:
+    items = c.array(t, path, "roles", nonempty=True)
+    if items is None:
+        return None
+    roles: list[str] = []
+    for i, item in enumerate(items):
+        role = c.check_string(item, (*path, "roles", i), choices=ROLES)
+        if role is None:
+            continue
+        if role in roles:
+            c.bad((*path, "roles", i), f'duplicate role "{role}"')
+            continue
+        roles.append(role)
+    return roles
+
+
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
+
+
+def _device_counter(c: Checker, device: dict[str, Any], numbers: set[int] | None) -> None:
+    counter = device["counter"]
+    if counter is None or numbers is None or counter in numbers:
+        return
+    listed = ", ".join(str(n) for n in sorted(numbers)) or "none"
+    c.bad(
+        ("device", "counter"),
+        f"counter {counter} is not configured in [[counters]] (configured: {listed})",
+    )
+
+
+# -- [[business_types]] and [[counters]] --------------------------------------------------------
+
+
+def _business_types(c: Checker, root: Table) -> tuple[tuple[BusinessType, ...], set[str]]:
+    out: list[BusinessType] = []
+    known: set[str] = set()
+    codes: dict[str, KeyPath] = {}
+    prefixes: dict[str, KeyPath] = {}
+    for path, t in c.tables(root, (), "business_types", BUSINESS_KEYS, nonempty=True):
+        if isinstance(t.get("code"), str):
+            known.add(t["code"])
+        code = c.string(t, path, "code", pattern=CODE_RE, rule=CODE_RULE)
+        prefix = c.string(t, path, "prefix", pattern=PREFIX_RE, rule=PREFIX_RULE)
+        name = _text(c, t, path, "name")
+        wait = c.number(t, path, "wait_limit_min", above=0)
+        service = c.number(t, path, "service_limit_min", above=0)
+        if code is not None:
+            if code in codes:
+                c.bad(
+                    (*path, "code"),
+                    f'duplicate business type code "{code}" '
+                    f"(already used by {format_key(codes[code])})",
+                )
+            codes.setdefault(code, path)
+        if prefix is not None:
+            if prefix in prefixes:
+                c.bad(
+                    (*path, "prefix"),
+                    f'duplicate ticket prefix "{prefix}" '
+                    f"(already used by {format_key(prefixes[prefix])})",
+                )
+            prefixes.setdefault(prefix, path)
+        if None not in (code, prefix, name, wait, service):
+            out.append(BusinessType(code, prefix, name, wait * 60, service * 60))  # type: ignore[arg-type, operator]
+    return tuple(out), known
+
+
+def _counters(
+    c: Checker, root: Table, known: set[str]
+) -> tuple[tuple[Counter, ...], set[int] | None]:
+    out: list[Counter] = []
+    numbers: dict[int, KeyPath] = {}
+    pairs = c.tables(root, (), "counters", COUNTER_KEYS, nonempty=True)
+    for path, t in pairs:
+        number = c.integer(t, path, "number", low=1)
+        if number is not None:
+            if number in numbers:
+                c.bad(
+                    (*path, "number"),
+                    f"duplicate counter number {number} "
+                    f"(already used by {format_key(numbers[number])})",
+                )
+            numbers.setdefault(number, path)
+        name = _text(c, t, path, "name", required=False)
+        served = _served(c, t, path, known)
+        if number is not None and served is not None:
+            name = name or Text(f"{number}号窗口", f"Window {number}")
+            out.append(Counter(number, name, served))
+    # Only compare device.counter against the list when every counter number could be read.
+    complete = "counters" in root and len(numbers) == len(pairs) and bool(pairs)
+    return tuple(out), set(numbers) if complete else None
+
+
+def _served(c: Checker, t: Table, path: KeyPath, known: set[str]) -> tuple[str, ...] | None:
+    items = c.array(t, path, "business_types", nonempty=True)
+    if items is None:
+        return None
+    served: list[str] = []
+    for i, item in enumerate(items):
+        here = (*path, "business_types", i)
+        code = c.check_string(item, here)
+        if code is None:
+            continue
+        if code not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            c.bad(
+                here,
+                f'unknown business type "{code}"{suggest(code, known)} (known: {listed})'
+                + _elsewhere(c, here),
+            )
+        elif code in served:
+            c.bad(here, f'business type "{code}" is listed twice')
+        else:
+            served.append(code)
+    return tuple(served)
+
+
+def _elsewhere(c: Checker, counter_path: KeyPath) -> str:
+    """A hint when [[business_types]] and [[counters]] come from different files."""
+    types_file = c.layers.origin(("business_types",))
+    if types_file == c.layers.origin(counter_path):
+        return ""
+    return f"; the business types in use come from {types_file}"
+
+
+# -- [priority] and [queue] ---------------------------------------------------------------------
+
+
+def _priority(c: Checker, root: Table) -> tuple[float | None, tuple[PriorityClass, ...]]:
+    path: KeyPath = ("priority",)
+    t = c.section(root, (), "priority", ("ratio", "classes"))
+    if t is None:
+        return None, ()
+    ratio = c.number(t, path, "ratio", low=0, high=1)
+    out: list[PriorityClass] = []
+    codes: dict[str, KeyPath] = {}
+    for here, item in c.tables(t, path, "classes", ("code", "name"), nonempty=False):
+        code = c.string(item, here, "code", pattern=CODE_RE, rule=CODE_RULE)
+        name = _text(c, item, here, "name")
+        if code is not None and code in codes:
+            c.bad(
+                (*here, "code"),
+                f'duplicate priority class "{code}" (already used by {format_key(codes[code])})',
+            )
+        elif code is not None:
+            codes[code] = here
+        if code is not None and name is not None:
+            out.append(PriorityClass(code, name))
+    return ratio, tuple(out)
+
+
+def _queue(c: Checker, root: Table, ratio: float | None) -> QueueConfig | None:
+    path: KeyPath = ("queue",)
+    t = c.section(root, (), "queue", ("number_digits", "recall_limit", "escalate_overdue"))
+    if t is None:
+        return None
+    digits = c.integer(t, path, "number_digits", low=2, high=5)
+    recalls = c.integer(t, path, "recall_limit", low=0, high=10)
+    escalate = c.boolean(t, path, "escalate_overdue")
+    if None in (digits, recalls, escalate, ratio):
+        return None
+    return QueueConfig(digits, recalls, ratio, escalate)  # type: ignore[arg-type]
+
+
+# -- [rating] -----------------------------------------------------------------------------------
+
+
+def _rating(c: Checker, root: Table) -> RatingConfig | None:
+    path: KeyPath = ("rating",)
+    t = c.section(root, (), "rating", RATING_KEYS)
+    if t is None:
+        return None
+    scale = c.string(t, path, "scale", choices=SCALES)
+    window = c.number(t, path, "window_s", above=0, high=600)
+    custom: list[tuple[int, Text, bool]] | None = None
+    if scale == "custom":
+        custom = _custom_levels(c, t, path)
+    elif scale is not None and "levels" in t:
+        c.bad(
+            (*path, "levels"),
+            f'only allowed with scale = "custom", got scale = "{scale}" '
+            '(remove levels or set scale = "custom")',
+        )
+    if scale == "custom":
+        values = [v for v, _, _ in custom] if custom is not None else None
+        neutral = {v: label for v, label, n in custom or () if n}
+    elif scale is not None:
+        preset = PRESET_SCALES[scale]
+        values = list(preset.values)
+        neutral = {v: Text(zh, en) for v, zh, en, n in preset.levels if n}
+    else:
+        values, neutral = None, {}
+    satisfied = _satisfied(c, t, path, scale, values, neutral)
+    reasons: list[Text] = []
+    for here, item in c.tables(t, path, "bad_reasons", TEXT_LANG_KEYS, nonempty=False):
+        reason = _text_pair(c, item, here)
+        if reason is not None:
+            reasons.append(reason)
+    if scale is None or window is None:
+        return None
+    if scale == "custom":
+        if custom is None or satisfied is None:
+            return None
+        levels = tuple(RatingLevel(v, label, v in satisfied, n) for v, label, n in custom)
+    else:
+        levels = PRESET_SCALES[scale].build(satisfied)
+    return RatingConfig(scale, levels, window, tuple(reasons))
+
+
+def _custom_levels(c: Checker, t: Table, path: KeyPath) -> list[tuple[int, Text, bool]] | None:
+    pairs = c.tables(
+        t, path, "levels", LEVEL_KEYS, nonempty=True, why='required with scale = "custom"'
+    )
+    given = t.get("levels")
+    if isinstance(given, list) and len(given) == 1:
+        c.bad((*path, "levels"), f"a rating scale needs at least 2 levels, got {show(given)}")
+    out: list[tuple[int, Text, bool]] = []
+    seen: dict[int, KeyPath] = {}
+    ok = isinstance(given, list) and len(given) >= 2 and len(pairs) == len(given)
+    for here, item in pairs:
+        value = c.integer(item, here, "value", low=0)
+        label = _text_pair(c, item, here)
+        neutral = c.boolean(item, here, "neutral", required=False)
+        if value is not None and value in seen:
+            c.bad(
+                (*here, "value"),
+                f"duplicate level value {value} (already used by {format_key(seen[value])})",
+            )
+            ok = False
+            continue
+        if value is None or label is None:
+            ok = False
+            continue
+        seen[value] = here
+        out.append((value, label, bool(neutral)))
+    return out if ok else None
+
+
+def _satisfied(
+    c: Checker,
+    t: Table,
+    path: KeyPath,
+    scale: str | None,
+    values: list[int] | None,
+    neutral: dict[int, Text],
+) -> frozenset[int] | None:
+    if "satisfied" not in t:
+        if scale == "custom":
+            c.missing((*path, "satisfied"), 'required with scale = "custom"')
+        return None
+    items = c.array(t, path, "satisfied", nonempty=True)
+    if items is None:
+        return None
+    chosen: list[int] = []
+    for i, item in enumerate(items):
+        here = (*path, "satisfied", i)
+        value = c.check_integer(item, here)
+        if value is None:
+            continue
+        if values is not None and value not in values:
+            levels = ", ".join(str(v) for v in values)
+            c.bad(here, f'no level with value {value} in scale "{scale}" (levels: {levels})')
+        elif value in neutral:
+            c.bad(
+                here,
+                f'level {value} ("{neutral[value].zh}") is neutral and cannot count as satisfied',
+            )
+        elif value in chosen:
+            c.bad(here, f"level {value} is listed twice")
+        else:
+            chosen.append(value)
+    return frozenset(chosen)
+
+
+# -- [hours] ------------------------------------------------------------------------------------
+
+
+def _hours(c: Checker, root: Table) -> dict[str, tuple[OpeningSpan, ...]]:
+    path: KeyPath = ("hours",)
+    t = c.section(root, (), "hours", WEEKDAYS)
+    out: dict[str, tuple[OpeningSpan, ...]] = {}
+    if t is None:
+        return out
+    for day in WEEKDAYS:
+        items = c.array(t, path, day, why="use [] for a closed day")
+        spans: list[tuple[KeyPath, str, OpeningSpan]] = []
+        for i, item in enumerate(items or []):
+            here = (*path, day, i)
+            text = c.check_string(item, here)
+            span = _span(c, here, text) if text is not None else None
+            if span is not None:
+                spans.append((here, text, span))  # type: ignore[arg-type]
+        spans.sort(key=lambda s: s[2].start)
+        latest = None  # the span seen so far that ends last
+        for here, text, span in spans:
+            if latest is not None and span.start < latest[2].end:
+                prev_path, prev_text, _ = latest
+                c.bad(here, f"{show(text)} overlaps {show(prev_text)} ({format_key(prev_path)})")
+            if latest is None or span.end > latest[2].end:
+                latest = (here, text, span)
+        out[day] = tuple(s for _, _, s in spans)
+    return out
+
+
+def _span(c: Checker, path: KeyPath, text: str) -> OpeningSpan | None:
+    match = SPAN_RE.fullmatch(text)
+    if match is None:
+        c.bad(path, f'expected "HH:MM-HH:MM" like "08:30-17:00", got {show(text)}')
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if max(h1, h2) > 23 or max(m1, m2) > 59:
+        c.bad(path, f"times must be between 00:00 and 23:59, got {show(text)}")
+        return None
+    start, end = time(h1, m1), time(h2, m2)
+    if end <= start:
+        c.bad(path, f"end must be after start, got {show(text)}")
+        return None
+    return OpeningSpan(start, end)
+
+
+# -- [texts] ------------------------------------------------------------------------------------
+
+
+def _texts(c: Checker, root: Table) -> TextsConfig:
+    t = c.section(root, (), "texts", LANGUAGES)
+    by_language: dict[str, dict[str, str]] = {}
+    if t is None:
+        return TextsConfig(by_language)
+    for language in LANGUAGES:
+        main = language == LANGUAGES[0]
+        table = c.section(t, ("texts",), language, tuple(TEXT_PLACEHOLDERS), required=main)
+        out: dict[str, str] = {}
+        by_language[language] = out
+        if table is None:
+            continue
+        for key, allowed in TEXT_PLACEHOLDERS.items():
+            here: KeyPath = ("texts", language, key)
+            if key not in table:
+                if main:
+                    c.missing(here, f'every text must be given in {LANGUAGES[0]}; "en" falls back')
+                continue
+            template = c.check_string(table[key], here)
+            if template is not None and _template_ok(c, here, template, allowed):
+                out[key] = template
+    return TextsConfig(by_language)
+
+
+def _template_ok(c: Checker, path: KeyPath, template: str, allowed: tuple[str, ...]) -> bool:
+    try:
+        names = _fields(template)
+    except ValueError as err:
+        c.bad(
+            path,
+            f"not a valid template ({err}), got {show(template)}; write {{{{ and }}}} for braces",
+        )
+        return False
+    ok = True
+    for name in names:
+        if name not in allowed:
+            if allowed:
+                tip = "allowed: " + ", ".join("{" + a + "}" for a in allowed)
+            else:
+                tip = "this text takes no placeholders"
+            c.bad(path, f"unknown placeholder {{{name}}} in {show(template)} ({tip})")
+            ok = False
+    return ok
+
+
+def _fields(template: str) -> list[str]:
+    """Every replacement field name in a ``str.format`` template (nested ones too)."""
+    names: list[str] = []
+    for _literal, field, spec, _conversion in string.Formatter().parse(template):
+        if field is not None:
+            names.append(field)
+            if spec:
+                names.extend(_fields(spec))
+    return names
