@@ -1,0 +1,234 @@
+"""``counterside``: the command line of a counterside device.
+
+Subcommands: ``config check``, ``store init``, ``today``, ``export``, ``demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from config.errors import ConfigError
+from config.loader import find_config, load_config
+from config.model import Config
+from device.store import EventStore, StoreError
+
+EXIT_CONFIG, EXIT_STORE = 2, 3
+
+
+def default_db(config: Config) -> Path:
+    """``$COUNTERSIDE_DB``, else ``$COUNTERSIDE_DATA/<device id>.sqlite`` (data dir ``var``)."""
+    if os.environ.get("COUNTERSIDE_DB"):
+        return Path(os.environ["COUNTERSIDE_DB"])
+    return Path(os.environ.get("COUNTERSIDE_DATA", "var")) / f"{config.device.device_id}.sqlite"
+
+
+def _config(args: argparse.Namespace) -> Config:
+    files = args.config or find_config(None)
+    return load_config(*files)
+
+
+def _open_store(args: argparse.Namespace, config: Config, create: bool = False) -> EventStore:
+    path = Path(args.db) if args.db else default_db(config)
+    if not create and not path.exists():
+        raise StoreError(f"{path}: no store here; create it with 'counterside store init'")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return EventStore(path, config.device.device_id)
+
+
+def _day_range(day: date, timezone: str) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), ZoneInfo(timezone))
+    return start, start + timedelta(days=1)
+
+
+def _parse_day(text: str | None, timezone: str) -> date:
+    if text is None:
+        return datetime.now(ZoneInfo(timezone)).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"counterside: --date must be YYYY-MM-DD, not {text!r}") from None
+
+
+# -- subcommands ---------------------------------------------------------------------------
+def cmd_config_check(args: argparse.Namespace) -> int:
+    files = args.files or args.config or find_config(None)
+    config = load_config(*files)
+    print(
+        f"ok: {' + '.join(config.sources)}\n"
+        f"branch {config.device.branch_id} ({config.branch_name.zh}), device "
+        f"{config.device.device_id}, roles {', '.join(config.device.roles)}; "
+        f"{len(config.business_types)} business types, {len(config.counters)} counters, "
+        f"{config.rating.scale} rating scale, window {config.rating.window_s:g} s"
+    )
+    return 0
+
+
+def cmd_store_init(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with _open_store(args, config, create=True) as store:
+        print(
+            f"store {store.path}: device {store.device_id}, schema version "
+            f"{store.schema_version()}, {store.last_seq()} events, "
+            f"{store.outbox_size()} not yet acknowledged"
+        )
+    return 0
+
+
+def _selected_events(args: argparse.Namespace, config: Config, store: EventStore):
+    tz = config.device.timezone
+    if getattr(args, "all", False):
+        return store.events()
+    start, _ = _day_range(_parse_day(args.date_from or args.date, tz), tz)
+    _, end = _day_range(_parse_day(args.date_to or args.date, tz), tz)
+    return store.events_between(start, end)
+
+
+def cmd_today(args: argparse.Namespace) -> int:
+    from device.report import render_table, transactions
+
+    config = _config(args)
+    args.date_from = args.date_to = None
+    with _open_store(args, config) as store:
+        rows = transactions(_selected_events(args, config, store), config.device.timezone)
+    print(render_table(rows))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from device.report import FIELDS, transactions
+
+    config = _config(args)
+    with _open_store(args, config) as store:
+        events = _selected_events(args, config, store)
+    with _output(args.out) as out:
+        if args.what == "events":
+            columns = ["seq", "id", "device_id", "boot_id", "mono", "wall", "type", "payload"]
+            writer = csv.DictWriter(out, fieldnames=columns)
+            writer.writeheader()
+            for e in events:
+                row = e.to_dict()
+                row["payload"] = json.dumps(e.payload, ensure_ascii=False, sort_keys=True)
+                writer.writerow(row)
+            count = len(events)
+        else:
+            rows = transactions(events, config.device.timezone)
+            writer = csv.DictWriter(out, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(r.to_csv_row() for r in rows)
+            count = len(rows)
+    print(f"exported {count} {args.what}", file=sys.stderr)
+    return 0
+
+
+def _output(name: str):
+    if name == "-":
+        return contextlib.nullcontext(sys.stdout)
+    return open(name, "w", newline="", encoding="utf-8")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from device.app import DeviceApp
+    from device.clock import ManualClock
+    from device.console import describe
+    from device.report import render_table, transactions
+    from device.simulation import Simulation
+
+    config = _config(args)
+    tz = ZoneInfo(config.device.timezone)
+    opening = datetime.combine(datetime.now(tz).date(), time(8, 30), tz)
+    clock = ManualClock(wall=opening, boot="demo")
+    with tempfile.TemporaryDirectory(prefix="counterside-demo-") as tmp:
+        path = Path(args.db) if args.db else Path(tmp) / "demo.sqlite"
+        with EventStore(path, config.device.device_id) as store:
+            app = DeviceApp(config, store, clock)
+            print(
+                f"counterside demo: {config.branch_name.zh} / {config.branch_name.en}, "
+                f"{len(app.branch.sessions)} counters, {args.customers} customers, "
+                f"store {path}"
+            )
+            app.subscribe(lambda e: print(describe(e, config), flush=True))
+            Simulation(app, clock, customers=args.customers, seed=args.seed).run()
+            rows = transactions(store.events(), config.device.timezone)
+            print()
+            print(render_table(rows))
+            print(
+                f"\n{store.last_seq()} events stored durably; {store.outbox_size()} in the outbox"
+            )
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counterside", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar="FILE",
+        help="configuration file over the shipped defaults (repeatable; default: "
+        "$COUNTERSIDE_CONFIG or /etc/counterside/counterside.toml if present)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cfg = sub.add_parser("config", help="configuration").add_subparsers(
+        dest="action", required=True
+    )
+    check = cfg.add_parser("check", help="validate configuration files (over the defaults)")
+    check.add_argument("files", nargs="*", metavar="FILE")
+    check.set_defaults(func=cmd_config_check)
+
+    store = sub.add_parser("store", help="the device's event store")
+    store_sub = store.add_subparsers(dest="action", required=True)
+    init = store_sub.add_parser("init", help="create (or migrate) the device's store")
+    init.add_argument("--db", help="store file (default: $COUNTERSIDE_DB or var/<device>.sqlite)")
+    init.set_defaults(func=cmd_store_init)
+
+    today = sub.add_parser("today", help="today's transactions with their timings and limits")
+    today.add_argument("--db")
+    today.add_argument("--date", help="another day, YYYY-MM-DD (branch local time)")
+    today.set_defaults(func=cmd_today, all=False)
+
+    export = sub.add_parser("export", help="export events or transactions as CSV")
+    export.add_argument("what", choices=["events", "transactions"])
+    export.add_argument("--db")
+    export.add_argument("--out", default="-", help="output file (default: standard output)")
+    export.add_argument("--date", help="one day, YYYY-MM-DD (default: today)")
+    export.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
+    export.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
+    export.add_argument("--all", action="store_true", help="everything in the store")
+    export.set_defaults(func=cmd_export)
+
+    demo = sub.add_parser("demo", help="a simulated branch morning, printing every event")
+    demo.add_argument("--customers", type=int, default=12)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--db", help="keep the demo's store in this file (default: a temp file)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `counterside export ... | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"counterside: configuration is not valid:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"counterside: {exc}", file=sys.stderr)
+        return EXIT_STORE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,97 @@
+"""Schema of the device event store as an ordered list of migrations, by version number.
+
+Each migration runs in its own transaction (the store opens it with ``BEGIN IMMEDIATE``) and the
+store records the new version in ``meta.schema_version`` inside that same transaction, so a crash
+leaves the file at one version or the next, never in between. Never edit a released migration:
+append a new one. A step is either a tuple of SQL statements (named parameter ``:device_id``
+available) or a function ``(conn, device_id) -> None`` that must not commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+
+MigrationSteps = tuple[str, ...] | Callable[[sqlite3.Connection, str], None]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """Brings a store from ``version - 1`` to ``version``."""
+
+    version: int
+    description: str
+    steps: MigrationSteps
+
+    def apply(self, conn: sqlite3.Connection, device_id: str) -> None:
+        """Run the steps on ``conn``, inside the caller's transaction."""
+        if callable(self.steps):
+            self.steps(conn, device_id)
+            return
+        for sql in self.steps:
+            conn.execute(sql, {"device_id": device_id})
+
+
+# Version 1: the first release. One-row ``meta`` table, strictly append-only ``events``.
+_V1 = (
+    """CREATE TABLE meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        device_id TEXT NOT NULL,
+        schema_version INTEGER NOT NULL,
+        acked_seq INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        device_id TEXT NOT NULL,
+        boot_id TEXT NOT NULL,
+        mono REAL NOT NULL,
+        wall TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL
+    )""",
+    """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE refused'); END""",
+    "INSERT INTO meta (id, device_id, schema_version) VALUES (1, :device_id, 0)",
+)
+
+# Version 2: pruning of acknowledged events, the outbox view, a wall-time index.
+# ``meta.pruned_seq`` is the highest seq ever deleted: the next seq is one past the larger of it
+# and max(events.seq), so numbering continues after pruning, even after pruning everything.
+_V2 = (
+    "ALTER TABLE meta ADD COLUMN pruned_seq INTEGER NOT NULL DEFAULT 0",
+    "DROP TRIGGER events_no_delete",
+    """CREATE TRIGGER events_no_unacked_delete BEFORE DELETE ON events
+    WHEN OLD.seq > (SELECT acked_seq FROM meta)
+    BEGIN SELECT RAISE(ABORT, 'events not yet acknowledged by the centre: DELETE refused'); END""",
+    """CREATE TRIGGER events_pruned_high_water AFTER DELETE ON events
+    BEGIN UPDATE meta SET pruned_seq = max(pruned_seq, OLD.seq); END""",
+    """CREATE TRIGGER meta_acked_seq_guard BEFORE UPDATE OF acked_seq ON meta
+    WHEN NEW.acked_seq < OLD.acked_seq
+      OR NEW.acked_seq > max(ifnull((SELECT max(seq) FROM events), 0), OLD.pruned_seq)
+    BEGIN SELECT RAISE(ABORT, 'acked_seq only grows and never passes the last seq'); END""",
+    """CREATE TRIGGER meta_device_id_fixed BEFORE UPDATE OF device_id ON meta
+    WHEN NEW.device_id IS NOT OLD.device_id
+    BEGIN SELECT RAISE(ABORT, 'the device id of an event store never changes'); END""",
+    "CREATE INDEX events_wall ON events (wall)",
+    """CREATE VIEW outbox AS
+    SELECT * FROM events WHERE seq > (SELECT acked_seq FROM meta) ORDER BY seq""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema: meta, append-only events", _V1),
+    Migration(2, "prune acknowledged events, outbox view, wall index", _V2),
+)
+
+
+def _check(migrations: tuple[Migration, ...]) -> int:
+    versions = [m.version for m in migrations]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"event store migrations must be numbered 1, 2, 3, ...: {versions}")
+    return versions[-1]
+
+
+LATEST_VERSION = _check(MIGRATIONS)

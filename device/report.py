@@ -1,0 +1,141 @@
+"""Transactions with their timings and limits, derived from stored events (no I/O)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from device.store import StoredEvent
+
+
+@dataclass(frozen=True)
+class TransactionRow:
+    closed_at: datetime  # local time of the branch
+    counter: int
+    teller: str
+    teller_name: str
+    ticket: str | None
+    business_type: str
+    outcome: str
+    waiting_s: float | None
+    wait_limit_s: float
+    wait_over_limit: bool
+    service_s: float | None
+    service_limit_s: float
+    service_over_limit: bool
+    rating: int | None
+    rating_label: str | None
+    rating_status: str
+    transaction_id: str
+    device_id: str
+    seq: int
+
+    def to_csv_row(self) -> dict:
+        row = asdict(self)
+        row["closed_at"] = self.closed_at.isoformat()
+        return row
+
+
+FIELDS = list(TransactionRow.__dataclass_fields__)
+
+
+def transactions(events: Iterable[StoredEvent], timezone: str) -> list[TransactionRow]:
+    """One row per ``transaction.closed`` event, in the order they were stored."""
+    tz = ZoneInfo(timezone)
+    rows = []
+    for e in events:
+        if e.type != "transaction.closed":
+            continue
+        p = e.payload
+        rows.append(
+            TransactionRow(
+                closed_at=e.wall.astimezone(tz),
+                counter=p["counter"],
+                teller=p["teller"],
+                teller_name=p.get("teller_name", ""),
+                ticket=p.get("ticket"),
+                business_type=p["business_type"],
+                outcome=p["outcome"],
+                waiting_s=p.get("waiting_s"),
+                wait_limit_s=p["limits"]["wait_s"],
+                wait_over_limit=p["wait_over_limit"],
+                service_s=p.get("service_s"),
+                service_limit_s=p["limits"]["service_s"],
+                service_over_limit=p["service_over_limit"],
+                rating=p.get("rating"),
+                rating_label=p.get("rating_label"),
+                rating_status=p["rating_status"],
+                transaction_id=p["transaction_id"],
+                device_id=e.device_id,
+                seq=e.seq,
+            )
+        )
+    return rows
+
+
+def minutes(seconds: float | None) -> str:
+    """``125.4`` -> ``"2:05"``; missing -> ``"-"``."""
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - _width(text))
+
+
+HEADERS = (
+    "time",
+    "ctr",
+    "teller",
+    "ticket",
+    "type",
+    "outcome",
+    "wait/limit",
+    "service/limit",
+    "rating",
+)
+
+
+def render_table(rows: list[TransactionRow]) -> str:
+    """A fixed-width table; ``!`` marks a time over its limit. CJK text is counted double-wide."""
+    cells = [HEADERS]
+    for r in rows:
+        wait_mark = "!" if r.wait_over_limit else ""
+        service_mark = "!" if r.service_over_limit else ""
+        rating = f"{r.rating} {r.rating_label}" if r.rating is not None else r.rating_status
+        cells.append(
+            (
+                r.closed_at.strftime("%H:%M:%S"),
+                str(r.counter),
+                f"{r.teller} {r.teller_name}".strip(),
+                r.ticket or "(none)",
+                r.business_type,
+                r.outcome,
+                f"{minutes(r.waiting_s)}/{minutes(r.wait_limit_s)}{wait_mark}",
+                f"{minutes(r.service_s)}/{minutes(r.service_limit_s)}{service_mark}",
+                rating,
+            )
+        )
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(HEADERS))]
+    lines = [
+        "  ".join(_pad(c, w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    rated = [r for r in rows if r.rating is not None]
+    served = [r for r in rows if r.outcome == "served"]
+    lines.append("")
+    lines.append(
+        f"{len(rows)} transactions, {len(served)} served, {len(rated)} rated, "
+        f"{sum(r.wait_over_limit for r in rows)} over the waiting limit, "
+        f"{sum(r.service_over_limit for r in rows)} over the service limit"
+    )
+    return "\n".join(lines)

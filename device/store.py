@@ -1,0 +1,359 @@
+"""The device's durable event store: one SQLite file, append-only, fsynced on every commit.
+
+Each stored event gets a UUID, the device id, a contiguous per-device sequence number (1, 2, 3,
+...), the boot id and both clock readings of its ``Instant``. The file runs in WAL mode with
+``synchronous=FULL``, so an event is on disk when ``append`` returns. Triggers make ``events``
+append-only: no UPDATE ever, DELETE only of events the centre has acknowledged (``prune``).
+
+Transactions are explicit: the connection runs with ``isolation_level=None`` (no implicit
+transactions from Python's sqlite3) and every write is one ``BEGIN IMMEDIATE ... COMMIT``, which
+takes the write lock before the next seq is read, so several connections or processes may append
+to the same file. One ``EventStore`` belongs to one thread; give another thread its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from device.clock import Instant
+from device.events import DomainEvent
+from device.migrations import LATEST_VERSION, MIGRATIONS
+
+BUSY_TIMEOUT_S = 10.0
+"""How long a write waits for another connection's write lock before giving up."""
+
+_COLUMNS = "seq, id, device_id, boot_id, mono, wall, type, payload"
+# Highest seq ever assigned: pruning only deletes acknowledged events and records the highest seq
+# it deleted in meta.pruned_seq (trigger), so this survives pruning everything.
+_LAST_SEQ = "max(ifnull((SELECT max(seq) FROM events), 0), (SELECT pruned_seq FROM meta))"
+# The hot path: one prepared statement (cached by sqlite3), next seq computed inside the write
+# transaction; the new seq is the rowid, read back through ``cursor.lastrowid``.
+_INSERT = f"INSERT INTO events ({_COLUMNS}) SELECT {_LAST_SEQ} + 1, ?, ?, ?, ?, ?, ?, ?"
+
+
+class StoreError(Exception):
+    """The event store cannot do what was asked; the message names the file."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A domain event as stored: identity, order, origin and both clock readings."""
+
+    seq: int
+    id: str
+    device_id: str
+    boot_id: str
+    mono: float
+    wall: datetime
+    type: str
+    payload: dict
+
+    @property
+    def at(self) -> Instant:
+        return Instant(self.mono, self.wall, self.boot_id)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form; ``wall`` as an ISO-8601 string in UTC."""
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "device_id": self.device_id,
+            "boot_id": self.boot_id,
+            "mono": self.mono,
+            "wall": self.wall.isoformat(),
+            "type": self.type,
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StoredEvent:
+        return cls(
+            seq=int(data["seq"]),
+            id=str(data["id"]),
+            device_id=str(data["device_id"]),
+            boot_id=str(data["boot_id"]),
+            mono=float(data["mono"]),
+            wall=datetime.fromisoformat(data["wall"]),
+            type=str(data["type"]),
+            payload=dict(data["payload"]),
+        )
+
+    @classmethod
+    def _from_row(cls, row: dict[str, Any]) -> StoredEvent:
+        return cls(
+            seq=row["seq"],
+            id=row["id"],
+            device_id=row["device_id"],
+            boot_id=row["boot_id"],
+            mono=row["mono"],
+            wall=datetime.fromisoformat(row["wall"]),
+            type=row["type"],
+            payload=json.loads(row["payload"]),
+        )
+
+
+def wall_text(when: datetime) -> str:
+    """The stored form of a wall-clock time: UTC, fixed width, so text order is time order."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise StoreError(f"wall-clock time {when.isoformat()} has no UTC offset")
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _payload_text(event: DomainEvent) -> str:
+    if not isinstance(event.payload, dict):
+        raise StoreError(f"event {event.type!r}: payload must be a dict, not {event.payload!r}")
+    try:
+        return json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"event {event.type!r}: payload is not plain JSON: {exc}") from exc
+
+
+class EventStore:
+    """The append-only event log of one device, in one SQLite file (created or migrated on open)."""
+
+    def __init__(self, path: str | Path, device_id: str) -> None:
+        if not device_id:
+            raise StoreError(f"{path}: an event store needs a device id")
+        self.path = Path(path)
+        self.device_id = device_id
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the event store: {exc}") from exc
+        try:
+            self.db = sqlite_utils.Database(self._conn)
+            self._configure()
+            self._migrate()
+        except BaseException as exc:
+            self._conn.close()
+            self._closed = True
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.path}: cannot open the event store: {exc}") from exc
+            raise
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch the journal to WAL (it stays {mode!r})")
+        self._conn.execute("PRAGMA synchronous=FULL")
+
+    def _schema_version(self) -> int:
+        tables = self.db.table_names()
+        if "meta" not in tables:
+            if tables:
+                raise StoreError(
+                    f"{self.path}: is an SQLite file but not an event store "
+                    f"(no meta table; tables: {', '.join(sorted(tables))})"
+                )
+            return 0
+        row = self._conn.execute("SELECT schema_version FROM meta").fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: the meta table of the event store is empty")
+        version = int(row[0])
+        if version > LATEST_VERSION:
+            raise StoreError(
+                f"{self.path}: event store schema version {version} is newer than this software "
+                f"understands (up to {LATEST_VERSION}); install a newer counterside release"
+            )
+        return version
+
+    def _check_device(self) -> None:
+        row = self._conn.execute("SELECT device_id FROM meta").fetchone()
+        if row is not None and row[0] != self.device_id:
+            raise StoreError(
+                f"{self.path}: this event store belongs to device {row[0]!r}, "
+                f"not to device {self.device_id!r}; check the device id in the configuration "
+                f"or the store path"
+            )
+
+    def _migrate(self) -> None:
+        version = self._schema_version()
+        if version >= 1:
+            self._check_device()  # never migrate another device's file
+        for migration in MIGRATIONS:
+            if migration.version <= version:
+                continue
+            with self._write(f"migration to schema version {migration.version}") as conn:
+                version = self._schema_version()  # another process may have migrated meanwhile
+                if version >= migration.version:
+                    continue
+                migration.apply(conn, self.device_id)
+                conn.execute("UPDATE meta SET schema_version = ?", (migration.version,))
+                version = migration.version
+        self._check_device()
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the write lock from the start; committed on success."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: {what} failed: {exc}") from exc
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def _row(self, event: DomainEvent) -> tuple:
+        at = event.at
+        return (
+            str(uuid.uuid4()),
+            self.device_id,
+            at.boot,
+            float(at.mono),
+            wall_text(at.wall),
+            event.type,
+            _payload_text(event),
+        )
+
+    @staticmethod
+    def _stored(seq: int, row: tuple) -> StoredEvent:
+        id_, device_id, boot, mono, wall, type_, payload = row
+        return StoredEvent(
+            seq,
+            id_,
+            device_id,
+            boot,
+            mono,
+            datetime.fromisoformat(wall),
+            type_,
+            json.loads(payload),
+        )
+
+    def append(self, event: DomainEvent) -> StoredEvent:
+        """Store one event; it is committed and fsynced when this returns."""
+        row = self._row(event)
+        with self._write("append") as conn:
+            seq = conn.execute(_INSERT, row).lastrowid
+        return self._stored(seq, row)
+
+    def append_many(self, events: Iterable[DomainEvent]) -> list[StoredEvent]:
+        """Store several events in one transaction: all of them, with consecutive seqs, or none."""
+        rows = [self._row(event) for event in events]
+        if not rows:
+            return []
+        with self._write("append") as conn:
+            seqs = [conn.execute(_INSERT, row).lastrowid for row in rows]
+        return [self._stored(seq, row) for seq, row in zip(seqs, rows, strict=True)]
+
+    def ack(self, upto_seq: int) -> int:
+        """The centre has every event up to ``upto_seq``; lower values than before are ignored."""
+        upto_seq = int(upto_seq)
+        with self._write("acknowledgement") as conn:
+            acked, last = conn.execute(f"SELECT acked_seq, {_LAST_SEQ} FROM meta").fetchone()
+            if upto_seq > last:
+                raise StoreError(
+                    f"{self.path}: cannot acknowledge up to seq {upto_seq}: "
+                    f"the last event stored is seq {last}"
+                )
+            if upto_seq <= acked:
+                return acked
+            conn.execute("UPDATE meta SET acked_seq = ?", (upto_seq,))
+        return upto_seq
+
+    def prune(self, before: datetime) -> int:
+        """Delete acknowledged events with a wall time before ``before``; returns how many.
+
+        The caller chooses the date (events stay at least 30 days on the device). Unacknowledged
+        events are never deleted, and seq numbering continues after pruning.
+        """
+        cutoff = wall_text(before)
+        with self._write("prune") as conn:
+            cur = conn.execute(
+                "DELETE FROM events WHERE wall < ? AND seq <= (SELECT acked_seq FROM meta)",
+                (cutoff,),
+            )
+            return cur.rowcount
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def _select(self, sql: str, params: list | tuple) -> list[StoredEvent]:
+        return [StoredEvent._from_row(row) for row in self.db.query(sql, params)]
+
+    def _scalar(self, sql: str) -> int:
+        return int(self._conn.execute(sql).fetchone()[0])
+
+    def last_seq(self) -> int:
+        """The highest seq ever assigned (0 for an empty store), even if pruned since."""
+        return self._scalar(f"SELECT {_LAST_SEQ}")
+
+    def acked_seq(self) -> int:
+        return self._scalar("SELECT acked_seq FROM meta")
+
+    def schema_version(self) -> int:
+        return self._scalar("SELECT schema_version FROM meta")
+
+    def events(
+        self, after_seq: int = 0, limit: int | None = None, types: Iterable[str] | None = None
+    ) -> list[StoredEvent]:
+        """Events with seq > ``after_seq`` in seq order, optionally only the given types."""
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must not be negative: {limit}")
+        sql = f"SELECT {_COLUMNS} FROM events WHERE seq > ?"
+        params: list[Any] = [int(after_seq)]
+        if types is not None:
+            wanted = [types] if isinstance(types, str) else list(types)
+            if not wanted:
+                return []
+            sql += f" AND type IN ({', '.join('?' for _ in wanted)})"
+            params += wanted
+        sql += " ORDER BY seq LIMIT ?"
+        params.append(-1 if limit is None else limit)
+        return self._select(sql, params)
+
+    def events_between(self, start: datetime, end: datetime) -> list[StoredEvent]:
+        """Events with ``start <= wall < end`` (any offsets; compared in UTC), in seq order."""
+        return self._select(
+            f"SELECT {_COLUMNS} FROM events WHERE wall >= ? AND wall < ? ORDER BY seq",
+            (wall_text(start), wall_text(end)),
+        )
+
+    def outbox(self, limit: int = 500) -> list[StoredEvent]:
+        """The oldest events not yet acknowledged by the centre, in seq order."""
+        return self._select(f"SELECT {_COLUMNS} FROM outbox ORDER BY seq LIMIT ?", (limit,))
+
+    def outbox_size(self) -> int:
+        return self._scalar("SELECT count(*) FROM outbox")
+
+    def integrity_ok(self) -> bool:
+        """Whether ``PRAGMA integrity_check`` finds the file sound."""
+        try:
+            return self._conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        except sqlite3.DatabaseError:  # damaged beyond what the check itself can read
+            return False
+
+    # --- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EventStore({str(self.path)!r}, device_id={self.device_id!r})"

@@ -1,0 +1,77 @@
+"""The ``counterside`` command as a user runs it: real subprocesses, real store files."""
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from config.loader import example_config_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def counterside(*args: str, env_db: Path | None = None) -> subprocess.CompletedProcess:
+    env = {"PATH": "/usr/bin:/bin", "COUNTERSIDE_CONFIG": ""}
+    if env_db:
+        env["COUNTERSIDE_DB"] = str(env_db)
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_config_check_accepts_the_example_and_names_the_problem_in_a_bad_file(tmp_path):
+    good = counterside("config", "check", str(example_config_path()))
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("ok: ") and "branch-example.toml" in good.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[queue]\nnumber_digits = 6\n", encoding="utf-8")
+    result = counterside("config", "check", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}: queue.number_digits: must be between 2 and 5, got 6" in result.stderr
+
+
+def test_store_init_then_reports_an_empty_store(tmp_path):
+    db = tmp_path / "dev.sqlite"
+    result = counterside("store", "init", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "schema version" in result.stdout and "0 events" in result.stdout
+    assert db.exists()
+
+
+def test_today_without_a_store_says_how_to_make_one(tmp_path):
+    result = counterside("today", "--db", str(tmp_path / "none.sqlite"))
+    assert result.returncode == 3 and "counterside store init" in result.stderr
+
+
+def test_demo_then_today_and_both_exports(tmp_path):
+    db = tmp_path / "demo.sqlite"
+    demo = counterside("demo", "--customers", "10", "--seed", "3", "--db", str(db))
+    assert demo.returncode == 0, demo.stderr
+    assert "ticket.issued" in demo.stdout and "请A001号到" in demo.stdout
+    assert "transaction.closed" in demo.stdout
+
+    today = counterside("today", env_db=db)
+    assert today.returncode == 0, today.stderr
+    assert "wait/limit" in today.stdout and "transactions," in today.stdout
+
+    events = counterside("export", "events", "--all", "--db", str(db))
+    rows = list(csv.DictReader(io.StringIO(events.stdout)))
+    assert [int(r["seq"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert {"ticket.issued", "transaction.closed", "rating.press"} <= {r["type"] for r in rows}
+
+    out = tmp_path / "tx.csv"
+    tx = counterside("export", "transactions", "--all", "--db", str(db), "--out", str(out))
+    assert tx.returncode == 0, tx.stderr
+    with out.open(encoding="utf-8") as f:
+        transactions = list(csv.DictReader(f))
+    closed = sum(1 for r in rows if r["type"] == "transaction.closed")
+    assert len(transactions) == closed > 0
+    assert {r["outcome"] for r in transactions} <= {"served", "no_show", "transferred"}
+    assert all(r["wait_limit_s"] for r in transactions)
