@@ -13,6 +13,10 @@ PYTHON="${PYTHON:-python3}"
 debs=(
   "$PYTHON -c 'import venv, ensurepip'|python3-venv"
   "$PYTHON -c 'import sqlite3'|python3"
+  "command -v mosquitto|mosquitto"
+  "command -v openssl|openssl"
+  "command -v espeak-ng|espeak-ng"
+  "test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc|fonts-wqy-zenhei"
 )
 missing=()
 for pair in "${debs[@]}"; do
