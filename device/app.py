@@ -9,27 +9,51 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from zoneinfo import ZoneInfo
 
 from config.model import Config
 from device.branch import Branch, Key
-from device.clock import Clock
+from device.clock import Clock, Instant
 from device.events import DomainEvent
 from device.store import EventStore, StoredEvent
 from device.tickets import Ticket
 
 log = logging.getLogger(__name__)
+try:
+    __version__ = version("counterside")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 Listener = Callable[[StoredEvent], None]
 
 
+REPLAY_DAYS = 2  # state older than yesterday's start is not rebuilt after a restart
+
+
 class DeviceApp:
-    """One Pi's branch logic (all counters it runs) with its store and clock."""
+    """One Pi's branch logic (all counters it runs) with its store and clock.
+
+    On start it rebuilds the queue and the counter sessions from the store's recent events, so a
+    power cut loses nothing and ticket numbering carries on; it then records ``device.started``.
+    """
 
     def __init__(self, config: Config, store: EventStore, clock: Clock) -> None:
         self.config = config
         self.store = store
         self.clock = clock
-        self.branch = Branch(config)
         self._listeners: list[Listener] = []
+        now = clock.now()
+        recent = store.events_between(self._replay_from(now), datetime.max.replace(tzinfo=UTC))
+        self.branch = Branch.restored(config, recent)
+        payload = {"boot_id": now.boot, "replayed": len(recent), "version": __version__}
+        self._commit([DomainEvent("device.started", now, payload)])
+
+    def _replay_from(self, now: Instant) -> datetime:
+        tz = ZoneInfo(self.config.device.timezone)
+        today = now.wall.astimezone(tz).date()
+        start = datetime.combine(today - timedelta(days=REPLAY_DAYS - 1), time(0), tz)
+        return start
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)

@@ -7,13 +7,16 @@ it means, in an order that leaves both untouched when either refuses. A refused 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from config.model import Config
 from device.clock import Instant
-from device.counter import ActionRejected, CounterSession, State, Teller
+from device.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
+from device.counter import snapshot as session_snapshot
 from device.events import DomainEvent
-from device.queue import BranchQueue, QueueError
+from device.queue import BranchQueue, QueueError, QueueReplay
+from device.queue import snapshot as queue_snapshot
 
 
 class Key(StrEnum):
@@ -43,6 +46,38 @@ class Branch:
         self.queue = BranchQueue(config)
         numbers = counters if counters is not None else [c.number for c in config.counters]
         self.sessions = {n: CounterSession(config, config.counter(n)) for n in numbers}
+
+    @classmethod
+    def restored(cls, config: Config, events: Iterable, counters: list[int] | None = None):
+        """A branch rebuilt from its stored events, oldest first (after a restart or power cut).
+
+        ``events`` are :class:`~device.events.DomainEvent` or stored events (anything with
+        ``type``, ``at`` and ``payload``).
+        """
+        branch = cls(config, counters)
+        queue = QueueReplay(branch.queue)
+
+        def find_ticket(ticket_id: str):
+            try:
+                entry = branch.queue.entry(ticket_id)
+            except QueueError:
+                return None, None
+            return entry.ticket, entry.queued_at
+
+        sessions = {n: SessionReplay(s, find_ticket) for n, s in branch.sessions.items()}
+        for event in events:
+            queue.apply(event.type, event.at, event.payload)
+            replay = sessions.get(event.payload.get("counter"))
+            if replay is not None:
+                replay.apply(event.type, event.at, event.payload)
+        return branch
+
+    def snapshot(self) -> dict:
+        """Everything that decides what happens next, as plain data (for restore checks)."""
+        return {
+            "queue": queue_snapshot(self.queue),
+            "sessions": {n: session_snapshot(s) for n, s in self.sessions.items()},
+        }
 
     def issue(self, business_type: str, at: Instant, priority: str | None = None):
         """Issue a ticket at the kiosk; returns the ticket and the events."""

@@ -372,3 +372,111 @@ class CounterSession:
                 self._pause_alerted = True
                 return [self._event("pause.over_limit", at, reason=self._pause_reason)]
         return []
+
+
+class SessionReplay:
+    """Rebuilds a :class:`CounterSession` from its stored events (after a restart).
+
+    ``find_ticket`` returns the ticket a ``counter.called`` event refers to (from the queue being
+    rebuilt alongside, in event order).
+    """
+
+    def __init__(self, session: CounterSession, find_ticket) -> None:
+        self.s = session
+        self.find_ticket = find_ticket
+
+    def apply(self, type_: str, at: Instant, payload: dict) -> None:
+        handler = getattr(self, "_" + type_.replace(".", "_"), None)
+        if handler is not None:
+            handler(at, payload)
+
+    def _tx(self, p: dict, ticket: Ticket | None, queued_at: Instant | None) -> Transaction:
+        s = self.s
+        assert s.teller is not None
+        s.current = Transaction(
+            p["transaction_id"], s.counter.number, s.teller, p["business_type"], ticket, queued_at
+        )
+        s._service_alerted = False
+        return s.current
+
+    def _counter_signed_in(self, at: Instant, p: dict) -> None:
+        self.s.teller, self.s.state = Teller(**p["teller"]), State.IDLE
+
+    def _counter_signed_out(self, at: Instant, p: dict) -> None:
+        self.s.teller, self.s.state, self.s.current = None, State.SIGNED_OUT, None
+
+    def _counter_called(self, at: Instant, p: dict) -> None:
+        ticket, queued_at = self.find_ticket(p["ticket_id"])
+        self._tx(p, ticket, queued_at).calls.append(at)
+        self.s.state = State.CALLED
+
+    def _counter_recalled(self, at: Instant, p: dict) -> None:
+        if self.s.current is not None:
+            self.s.current.calls.append(at)
+
+    def _service_started(self, at: Instant, p: dict) -> None:
+        tx = self._tx(p, None, None) if p.get("ticketless") else self.s.current
+        if tx is not None:
+            tx.started, self.s.state = at, State.SERVING
+
+    def _service_finished(self, at: Instant, p: dict) -> None:
+        tx = self.s.current
+        if tx is not None:
+            if tx.started is None:
+                tx.started, tx.start_implicit = tx.calls[-1], True
+            tx.finished, self.s._prompt_opened = at, at
+            self.s.state = State.AWAITING_RATING
+
+    def _rating_press(self, at: Instant, p: dict) -> None:
+        if p["outcome"] == RatingOutcome.ACCEPTED and self.s.current is not None:
+            self.s.current.rating, self.s.current.rated = p["value"], at
+
+    def _transaction_closed(self, at: Instant, p: dict) -> None:
+        s = self.s
+        if s.current is not None and s.current.id == p["transaction_id"]:
+            s.current.outcome = p["outcome"]
+            s.last_closed = s.current
+        s.current, s._prompt_opened, s.state = None, None, State.IDLE
+
+    def _service_over_limit(self, at: Instant, p: dict) -> None:
+        self.s._service_alerted = True
+
+    def _counter_paused(self, at: Instant, p: dict) -> None:
+        s = self.s
+        s.state, s._paused_at, s._pause_reason, s._pause_alerted = (
+            State.PAUSED,
+            at,
+            p["reason"],
+            False,
+        )
+
+    def _pause_over_limit(self, at: Instant, p: dict) -> None:
+        self.s._pause_alerted = True
+
+    def _counter_resumed(self, at: Instant, p: dict) -> None:
+        self.s.state, self.s._paused_at = State.IDLE, None
+
+
+def snapshot(session: CounterSession) -> dict:
+    """The session as plain data, for comparing a restored session with the original."""
+    tx, last = session.current, session.last_closed
+    return {
+        "state": str(session.state),
+        "teller": session.teller.to_dict() if session.teller else None,
+        "current": None
+        if tx is None
+        else {
+            "id": tx.id,
+            "ticket": tx.ticket.id if tx.ticket else None,
+            "business_type": tx.business_type,
+            "calls": [c.to_dict() for c in tx.calls],
+            "started": tx.started.to_dict() if tx.started else None,
+            "finished": tx.finished.to_dict() if tx.finished else None,
+            "rating": tx.rating,
+        },
+        "last_closed": None if last is None else (last.id, last.rating, last.outcome),
+        "prompt": session._prompt_opened.to_dict() if session._prompt_opened else None,
+        "service_alerted": session._service_alerted,
+        "paused_at": session._paused_at.to_dict() if session._paused_at else None,
+        "pause_alerted": session._pause_alerted,
+    }

@@ -303,3 +303,92 @@ class BranchQueue:
 
 
 _LIVE = (Status.WAITING, Status.CALLED)
+
+
+def _entry_ticket(payload: dict) -> Ticket:
+    return Ticket.from_dict(payload["ticket"])
+
+
+class QueueReplay:
+    """Rebuilds a :class:`BranchQueue` from its own stored events (after a restart)."""
+
+    def __init__(self, queue: BranchQueue) -> None:
+        self.q = queue
+
+    def apply(self, type_: str, at: Instant, payload: dict) -> None:
+        handler = getattr(self, "_" + type_.replace(".", "_"), None)
+        if handler is not None:
+            handler(at, payload)
+
+    def _entry(self, payload: dict) -> Entry | None:
+        return self.q._entries.get(payload["ticket"]["id"])
+
+    def _ticket_issued(self, at: Instant, p: dict) -> None:
+        ticket = _entry_ticket(p)
+        self.q._issuer.restore(ticket)
+        self.q._add(Entry(ticket, ticket.business_type, ticket.issued_at))
+
+    def _ticket_called(self, at: Instant, p: dict) -> None:
+        if (entry := self._entry(p)) is not None:
+            entry.status, entry.counter, entry.target_counter = Status.CALLED, p["counter"], None
+            entry.calls = 1
+            history = self.q._history.setdefault(p["counter"], _CounterHistory())
+            history.recent.append(entry.priority)
+
+    def _ticket_recalled(self, at: Instant, p: dict) -> None:
+        if (entry := self._entry(p)) is not None:
+            entry.calls = p["call"]
+
+    def _ticket_transferred(self, at: Instant, p: dict) -> None:
+        if (entry := self._entry(p)) is not None:
+            entry.status, entry.counter, entry.calls = Status.WAITING, None, 0
+            entry.business_type = p["to_business_type"] or entry.business_type
+            entry.target_counter = p["to_counter"]
+            entry.queued_at, entry.escalated, entry.wait_alerted = at, False, False
+
+    def _end(self, p: dict, status: Status) -> None:
+        if (entry := self._entry(p)) is not None:
+            entry.status = status
+            self.q._forget_finished()
+
+    def _ticket_served(self, at: Instant, p: dict) -> None:
+        self._end(p, Status.DONE)
+
+    def _ticket_no_show(self, at: Instant, p: dict) -> None:
+        self._end(p, Status.NO_SHOW)
+
+    def _ticket_expired(self, at: Instant, p: dict) -> None:
+        self._end(p, Status.EXPIRED)
+
+    def _ticket_escalated(self, at: Instant, p: dict) -> None:
+        if (entry := self._entry(p)) is not None:
+            entry.escalated = True
+
+    def _ticket_wait_over_limit(self, at: Instant, p: dict) -> None:
+        if (entry := self._entry(p)) is not None:
+            entry.wait_alerted = True
+
+
+def snapshot(queue: BranchQueue) -> dict:
+    """The queue's state as plain data, for comparing a restored queue with the original."""
+    entries = [
+        {
+            "ticket": e.ticket.to_dict(),
+            "business_type": e.business_type,
+            "status": str(e.status),
+            "counter": e.counter,
+            "target": e.target_counter,
+            "queued_at": e.queued_at.to_dict(),
+            "escalated": e.escalated,
+            "alerted": e.wait_alerted,
+            "calls": e.calls,
+        }
+        for tid in queue._order
+        if (e := queue._entries[tid])
+    ]
+    return {
+        "entries": entries,
+        "day": str(queue._issuer.business_day),
+        "serials": dict(queue._issuer._serials),
+        "recent_calls": {n: list(h.recent) for n, h in sorted(queue._history.items())},
+    }

@@ -43,11 +43,15 @@ class Simulation:
         self.tellers = [_Teller(n) for n in sorted(app.branch.sessions)]
         self.pending_ratings: list[tuple[float, int, int]] = []
 
-    def run(self, max_seconds: float = 4 * 3600) -> None:
+    def sign_in(self) -> None:
         for i, t in enumerate(self.tellers):
             self.app.press(t.counter, Key.SIGN_IN, TELLERS[i % len(TELLERS)])
+
+    def run(self, max_seconds: float = 4 * 3600) -> None:
+        """Sign in, serve every customer, sign out."""
+        self.sign_in()
         while self.t < max_seconds and not self._done():
-            self._step()
+            self.step()
         for t in self.tellers:
             self._tick_until_idle(t)
             self.app.press(t.counter, Key.SIGN_OUT)
@@ -68,7 +72,8 @@ class Simulation:
         self.t += seconds
         self.app.tick()
 
-    def _step(self) -> None:
+    def step(self) -> None:
+        """One simulated second."""
         self._advance(1.0)
         if self.issued < self.customers and self.t >= self.next_arrival:
             self._arrive()

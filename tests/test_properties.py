@@ -167,6 +167,11 @@ class BranchMachine(RuleBasedStateMachine):
         assert all(n == 1 for n in closed.values()), "a transaction was closed twice"
 
     @invariant()
+    def a_restart_rebuilds_the_same_state_from_the_events(self):
+        restored = Branch.restored(self.branch.config, self.events)
+        assert restored.snapshot() == self.branch.snapshot()
+
+    @invariant()
     def durations_are_never_negative(self):
         for e in self.events:
             for key, value in e.payload.items():
