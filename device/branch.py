@@ -11,12 +11,14 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from config.model import Config
-from device.clock import Instant
+from device.clock import Instant, between
 from device.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
 from device.counter import snapshot as session_snapshot
 from device.events import DomainEvent
 from device.queue import BranchQueue, QueueError, QueueReplay
 from device.queue import snapshot as queue_snapshot
+
+DEFAULT_IDLE_ALERT_S = 60.0
 
 
 class Key(StrEnum):
@@ -46,6 +48,8 @@ class Branch:
         self.queue = BranchQueue(config)
         numbers = counters if counters is not None else [c.number for c in config.counters]
         self.sessions = {n: CounterSession(config, config.counter(n)) for n in numbers}
+        self.idle_alert_s = DEFAULT_IDLE_ALERT_S
+        self._idle_since: dict[int, tuple[Instant, bool]] = {}
 
     @classmethod
     def restored(cls, config: Config, events: Iterable, counters: list[int] | None = None):
@@ -97,10 +101,29 @@ class Branch:
             return [_rejected(counter, key, at, reason, state=str(session.state))]
 
     def tick(self, at: Instant) -> list[DomainEvent]:
+        """Time passes: rating windows close, over-limit alerts, idle counters with a queue."""
         events = self.queue.tick(at)
         for session in self.sessions.values():
             events += session.tick(at)
+            events += self._watch_idle(session, at)
         return events
+
+    def _watch_idle(self, s: CounterSession, at: Instant) -> list[DomainEvent]:
+        """Flag a signed-in counter that stays idle while customers wait for it (闲置叫号)."""
+        n = s.counter.number
+        waiting = self.queue.has_work_for(n, at) if s.state is State.IDLE else 0
+        if not waiting:
+            self._idle_since.pop(n, None)
+            return []
+        since, alerted = self._idle_since.setdefault(n, (at, False))
+        idle_s = between(since, at).seconds
+        if alerted or idle_s <= self.idle_alert_s:
+            return []
+        self._idle_since[n] = (since, True)
+        payload = {"counter": n, "idle_s": round(idle_s, 3), "waiting": waiting}
+        if s.teller is not None:
+            payload["teller"] = s.teller.staff_no
+        return [DomainEvent("counter.idle_with_queue", at, payload)]
 
     # -- key handlers: check, then change the queue, then the session ---------------------
     def _sign_in(self, s: CounterSession, at: Instant, teller: Teller):

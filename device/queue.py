@@ -185,11 +185,15 @@ class BranchQueue:
                 return same
         return []
 
+    def has_work_for(self, counter: int, at: Instant) -> int:
+        """How many tickets this counter could call now."""
+        return len(self._candidates(counter, at)) if counter in self._serves else 0
+
     def _overdue(self, entry: Entry, at: Instant) -> bool:
         return between(entry.queued_at, at).seconds > self._limits[entry.business_type]
 
     def _priority_allowed(self, counter: int) -> bool:
-        recent = self._history.setdefault(counter, _CounterHistory()).recent
+        recent = self._history.get(counter, _CounterHistory()).recent
         return sum(recent) < self._config.queue.priority_ratio * (len(recent) + 1)
 
     def call_next(self, counter: int, at: Instant) -> tuple[Entry | None, list[DomainEvent]]:

@@ -237,3 +237,19 @@ def test_durations_survive_wall_clock_jumps_and_reboots(branch, clock):
 def test_unknown_counter_is_refused(branch, clock):
     events = branch.press(7, Key.CALL_NEXT, clock.now())
     assert "counter 7" in one(events, "action.rejected")["reason"]
+
+
+def test_an_idle_counter_with_customers_waiting_is_flagged_once(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.tick(clock.now())
+    clock.advance(59)
+    assert branch.tick(clock.now()) == []
+    clock.advance(2)
+    alert = one(branch.tick(clock.now()), "counter.idle_with_queue")
+    assert alert == {"counter": 1, "idle_s": 61, "waiting": 1, "teller": "1001"}
+    clock.advance(60)
+    assert branch.tick(clock.now()) == []  # once per idle stretch
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    branch.issue("cash", clock.now())
+    clock.advance(120)
+    assert "counter.idle_with_queue" not in types(branch.tick(clock.now()))  # busy, not idle
