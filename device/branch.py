@@ -15,7 +15,7 @@ from device.clock import Instant, between
 from device.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
 from device.counter import snapshot as session_snapshot
 from device.events import DomainEvent
-from device.queue import BranchQueue, QueueError, QueueReplay
+from device.queue import BranchQueue, QueueError, QueuePort, QueueReplay, QueueUnavailable
 from device.queue import snapshot as queue_snapshot
 
 DEFAULT_IDLE_ALERT_S = 60.0
@@ -43,34 +43,37 @@ class Key(StrEnum):
 class Branch:
     """The queue and the counters of one branch (or of one all-in-one Pi)."""
 
-    def __init__(self, config: Config, counters: list[int] | None = None) -> None:
+    def __init__(
+        self, config: Config, counters: list[int] | None = None, queue: QueuePort | None = None
+    ) -> None:
         self.config = config
-        self.queue = BranchQueue(config)
+        self.queue: QueuePort = queue if queue is not None else BranchQueue(config)
         numbers = counters if counters is not None else [c.number for c in config.counters]
         self.sessions = {n: CounterSession(config, config.counter(n)) for n in numbers}
         self.idle_alert_s = DEFAULT_IDLE_ALERT_S
         self._idle_since: dict[int, tuple[Instant, bool]] = {}
 
     @classmethod
-    def restored(cls, config: Config, events: Iterable, counters: list[int] | None = None):
+    def restored(
+        cls,
+        config: Config,
+        events: Iterable,
+        counters: list[int] | None = None,
+        queue: QueuePort | None = None,
+    ) -> Branch:
         """A branch rebuilt from its stored events, oldest first (after a restart or power cut).
 
         ``events`` are :class:`~device.events.DomainEvent` or stored events (anything with
-        ``type``, ``at`` and ``payload``).
+        ``type``, ``at`` and ``payload``). A remote ``queue`` keeps its own state; a local one is
+        rebuilt from the same events.
         """
-        branch = cls(config, counters)
-        queue = QueueReplay(branch.queue)
+        branch = cls(config, counters, queue)
+        replay_queue = QueueReplay(branch.queue) if queue is None else None
 
-        def find_ticket(ticket_id: str):
-            try:
-                entry = branch.queue.entry(ticket_id)
-            except QueueError:
-                return None, None
-            return entry.ticket, entry.queued_at
-
-        sessions = {n: SessionReplay(s, find_ticket) for n, s in branch.sessions.items()}
+        sessions = {n: SessionReplay(s) for n, s in branch.sessions.items()}
         for event in events:
-            queue.apply(event.type, event.at, event.payload)
+            if replay_queue is not None:
+                replay_queue.apply(event.type, event.at, event.payload)
             replay = sessions.get(event.payload.get("counter"))
             if replay is not None:
                 replay.apply(event.type, event.at, event.payload)
@@ -78,8 +81,9 @@ class Branch:
 
     def snapshot(self) -> dict:
         """Everything that decides what happens next, as plain data (for restore checks)."""
+        local = isinstance(self.queue, BranchQueue)
         return {
-            "queue": queue_snapshot(self.queue),
+            "queue": queue_snapshot(self.queue) if local else None,
             "sessions": {n: session_snapshot(s) for n, s in self.sessions.items()},
         }
 
@@ -98,7 +102,8 @@ class Branch:
             return getattr(self, f"_{key.value}")(session, at, arg)
         except (ActionRejected, QueueError) as exc:
             reason = exc.reason if isinstance(exc, ActionRejected) else str(exc)
-            return [_rejected(counter, key, at, reason, state=str(session.state))]
+            extra = {"queue_unavailable": True} if isinstance(exc, QueueUnavailable) else {}
+            return [_rejected(counter, key, at, reason, state=str(session.state), **extra)]
 
     def tick(self, at: Instant) -> list[DomainEvent]:
         """Time passes: rating windows close, over-limit alerts, idle counters with a queue."""

@@ -223,7 +223,8 @@ class CounterSession:
         tx = self._open(ticket, business_type, queued_at)
         tx.calls.append(at)
         self.state = State.CALLED
-        return [*events, self._event("counter.called", at, **tx.ref(), call=1)]
+        extra = {"ticket_info": ticket.to_dict(), "queued_at": queued_at.to_dict()}
+        return [*events, self._event("counter.called", at, **tx.ref(), **extra, call=1)]
 
     def recall(self, at: Instant) -> list[DomainEvent]:
         self._require("recall", State.CALLED)
@@ -375,15 +376,10 @@ class CounterSession:
 
 
 class SessionReplay:
-    """Rebuilds a :class:`CounterSession` from its stored events (after a restart).
+    """Rebuilds a :class:`CounterSession` from its own stored events (after a restart)."""
 
-    ``find_ticket`` returns the ticket a ``counter.called`` event refers to (from the queue being
-    rebuilt alongside, in event order).
-    """
-
-    def __init__(self, session: CounterSession, find_ticket) -> None:
+    def __init__(self, session: CounterSession) -> None:
         self.s = session
-        self.find_ticket = find_ticket
 
     def apply(self, type_: str, at: Instant, payload: dict) -> None:
         handler = getattr(self, "_" + type_.replace(".", "_"), None)
@@ -406,7 +402,7 @@ class SessionReplay:
         self.s.teller, self.s.state, self.s.current = None, State.SIGNED_OUT, None
 
     def _counter_called(self, at: Instant, p: dict) -> None:
-        ticket, queued_at = self.find_ticket(p["ticket_id"])
+        ticket, queued_at = Ticket.from_dict(p["ticket_info"]), Instant.from_dict(p["queued_at"])
         self._tx(p, ticket, queued_at).calls.append(at)
         self.s.state = State.CALLED
 

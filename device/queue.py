@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from config.model import Config
 from device.clock import Instant, between
@@ -30,6 +31,39 @@ RECENT_CALLS = 10
 
 class QueueError(Exception):
     """A queue operation that does not fit the ticket's state (the message says why)."""
+
+
+class QueueUnavailable(QueueError):
+    """The branch queue service cannot be reached: serve without a ticket (无号业务)."""
+
+
+class QueuePort(Protocol):
+    """What a counter needs of the branch queue: the local :class:`BranchQueue`, or a client of
+    the controller's queue service over MQTT. A remote implementation raises
+    :class:`QueueUnavailable` from ``issue``, the calls, ``recall`` and ``transfer`` when the
+    service does not answer in time, but never from ``served`` or ``no_show``: a service that
+    happened must be recordable, so those are delivered later. It returns no events: the queue
+    service records its own."""
+
+    def issue(
+        self, business_type: str, at: Instant, priority: str | None = None
+    ) -> tuple[Ticket, list[DomainEvent]]: ...
+    def call_next(self, counter: int, at: Instant) -> tuple[Entry | None, list[DomainEvent]]: ...
+    def call_specific(self, counter: int, number: str, at: Instant) -> tuple[Entry, list]: ...
+    def recall(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]: ...
+    def no_show(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]: ...
+    def served(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]: ...
+    def transfer(
+        self,
+        ticket_id: str,
+        counter: int,
+        at: Instant,
+        *,
+        to_business_type: str | None = None,
+        to_counter: int | None = None,
+    ) -> list[DomainEvent]: ...
+    def tick(self, at: Instant) -> list[DomainEvent]: ...
+    def has_work_for(self, counter: int, at: Instant) -> int: ...
 
 
 class Status(StrEnum):

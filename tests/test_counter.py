@@ -2,6 +2,7 @@ import pytest
 
 from device.branch import Branch, Key
 from device.counter import State, Teller
+from device.queue import BranchQueue, QueueUnavailable
 from tests.factories import make_config
 
 TELLER = Teller("1001", "张三", 4)
@@ -253,3 +254,22 @@ def test_an_idle_counter_with_customers_waiting_is_flagged_once(branch, clock):
     branch.issue("cash", clock.now())
     clock.advance(120)
     assert "counter.idle_with_queue" not in types(branch.tick(clock.now()))  # busy, not idle
+
+
+class UnreachableQueue(BranchQueue):
+    """A queue service that does not answer (as a remote client reports it)."""
+
+    def call_next(self, counter, at):
+        raise QueueUnavailable("queue service unreachable: serve without a ticket")
+
+
+def test_without_the_queue_service_a_counter_serves_ticketless(config, clock):
+    b = Branch(config, queue=UnreachableQueue(config))
+    b.press(1, Key.SIGN_IN, clock.now(), TELLER)
+    rejected = one(b.press(1, Key.CALL_NEXT, clock.now()), "action.rejected")
+    assert rejected["queue_unavailable"] is True and "without a ticket" in rejected["reason"]
+    assert b.sessions[1].state is State.IDLE
+    b.press(1, Key.TICKETLESS, clock.now())
+    b.press(1, Key.FINISH, clock.now())
+    closed = one(b.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert closed["ticket"] is None and closed["rating"] == 5
