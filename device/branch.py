@@ -38,6 +38,7 @@ class Key(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     RATE = "rate"
+    REASON = "reason"
 
 
 class Branch:
@@ -200,7 +201,19 @@ class Branch:
         return s.resume(at)
 
     def _rate(self, s: CounterSession, at: Instant, value: int):
-        return s.rate(int(value), at)
+        return s.rate(_number("rate", s, value), at)
+
+    def _reason(self, s: CounterSession, at: Instant, index: int):
+        return s.give_reason(_number("reason", s, index), at)
+
+
+def _number(key: str, s: CounterSession, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ActionRejected(key, s.state, f"needs a number, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ActionRejected(key, s.state, f"needs a number, got {value!r}") from None
 
 
 def _rejected(counter: int, key: Key, at: Instant, reason: str, **extra) -> DomainEvent:

@@ -24,6 +24,7 @@ from enum import StrEnum
 from config.model import Config, Counter
 from device.clock import Instant, between
 from device.events import DomainEvent
+from device.rating import REASON_WINDOW_S, bad_levels
 from device.tickets import Ticket
 from device.timing import Limits, Timeline, measure
 
@@ -84,6 +85,7 @@ class Transaction:
     rated: Instant | None = None
     rating: int | None = None
     outcome: str | None = None  # served, no_show, transferred
+    reason: int | None = None  # index of the reason given after a bad rating
 
     def timeline(self) -> Timeline:
         return Timeline(
@@ -320,6 +322,32 @@ class CounterSession:
             return RatingOutcome.OUT_OF_WINDOW, last
         return RatingOutcome.NO_TRANSACTION, None
 
+    def give_reason(self, index: int, at: Instant) -> list[DomainEvent]:
+        """The customer taps a reason after a bad rating (once, shortly after rating)."""
+        tx, reasons = self.last_closed, self.config.rating.bad_reasons
+        if tx is None or tx.rating is None or tx.rating not in bad_levels(self.config.rating):
+            raise ActionRejected("reason", self.state, "no bad rating to explain")
+        if tx.reason is not None:
+            raise ActionRejected("reason", self.state, "a reason was already given")
+        assert tx.rated is not None
+        if between(tx.rated, at).seconds > REASON_WINDOW_S:
+            raise ActionRejected("reason", self.state, "too late for a reason")
+        if not 0 <= index < len(reasons):
+            raise ActionRejected("reason", self.state, f"no reason number {index}")
+        tx.reason = index
+        reason = reasons[index]
+        return [
+            self._event(
+                "rating.reason",
+                at,
+                **tx.ref(),
+                rating=tx.rating,
+                reason=index,
+                reason_zh=reason.zh,
+                reason_en=reason.en,
+            )
+        ]
+
     # -- pausing -------------------------------------------------------------------------------
     def pause(self, reason: str, at: Instant) -> list[DomainEvent]:
         """暂停服务: the teller leaves the window; a reason is required."""
@@ -434,6 +462,10 @@ class SessionReplay:
             s.last_closed = s.current
         s.current, s._prompt_opened, s.state = None, None, State.IDLE
 
+    def _rating_reason(self, at: Instant, p: dict) -> None:
+        if self.s.last_closed is not None and self.s.last_closed.id == p["transaction_id"]:
+            self.s.last_closed.reason = p["reason"]
+
     def _service_over_limit(self, at: Instant, p: dict) -> None:
         self.s._service_alerted = True
 
@@ -470,7 +502,7 @@ def snapshot(session: CounterSession) -> dict:
             "finished": tx.finished.to_dict() if tx.finished else None,
             "rating": tx.rating,
         },
-        "last_closed": None if last is None else (last.id, last.rating, last.outcome),
+        "last_closed": None if last is None else (last.id, last.rating, last.outcome, last.reason),
         "prompt": session._prompt_opened.to_dict() if session._prompt_opened else None,
         "service_alerted": session._service_alerted,
         "paused_at": session._paused_at.to_dict() if session._paused_at else None,

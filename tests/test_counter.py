@@ -273,3 +273,33 @@ def test_without_the_queue_service_a_counter_serves_ticketless(config, clock):
     b.press(1, Key.FINISH, clock.now())
     closed = one(b.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
     assert closed["ticket"] is None and closed["rating"] == 5
+
+
+def test_bad_levels_per_scale(config):
+    from device.rating import bad_levels
+
+    assert bad_levels(config.rating) == {1, 2}
+
+
+def test_one_reason_may_follow_a_bad_rating_shortly_after(branch, clock, config):
+    serve(branch, clock)
+    branch.press(1, Key.RATE, clock.now(), 2)
+    clock.advance(5)
+    reason = one(branch.press(1, Key.REASON, clock.now(), 0), "rating.reason")
+    assert reason["rating"] == 2 and reason["reason_zh"] == config.rating.bad_reasons[0].zh
+    again = one(branch.press(1, Key.REASON, clock.now(), 0), "action.rejected")
+    assert again["reason"] == "a reason was already given"
+
+
+@pytest.mark.parametrize(
+    ("rating", "wait", "message"),
+    [
+        (4, 1, "no bad rating to explain"),
+        (1, 16, "too late for a reason"),
+    ],
+)
+def test_reasons_only_for_bad_ratings_and_in_time(branch, clock, rating, wait, message):
+    serve(branch, clock)
+    branch.press(1, Key.RATE, clock.now(), rating)
+    clock.advance(wait)
+    assert one(branch.press(1, Key.REASON, clock.now(), 0), "action.rejected")["reason"] == message

@@ -71,6 +71,8 @@ class BranchMachine(RuleBasedStateMachine):
         elif key is Key.RATE:
             arg = data.draw(st.integers(0, 6))
             self.rate_presses += 1
+        elif key is Key.REASON:
+            arg = data.draw(st.sampled_from([None, -1, 0, 1, 3, 9, "x"]))
         self._record(self.branch.press(counter, key, self.clock.now(), arg))
 
     @rule(
