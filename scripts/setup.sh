@@ -16,6 +16,7 @@ debs=(
   "command -v mosquitto|mosquitto"
   "command -v openssl|openssl"
   "command -v espeak-ng|espeak-ng"
+  "command -v aplay|alsa-utils"
   "test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc|fonts-wqy-zenhei"
 )
 missing=()
