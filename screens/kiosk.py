@@ -1,0 +1,201 @@
+"""The ticket kiosk: one big key per business type, the priority choice, the issued ticket.
+
+Touch targets: ``("issue", code)`` on a business type, ``("priority", code)`` on a priority
+class (the app toggles ``selected_priority``), ``"dismiss"`` on the confirmation's OK key.
+While a ticket confirmation is shown, only its OK key is a target.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pygame
+
+from screens import theme
+from screens.base import Layer, Screen
+from screens.paint import Line, Painter
+from screens.views import IssuedTicket, KioskView, QueueLine
+
+KEY_BLUE = (24, 82, 150)
+
+
+def wait_words(ticket: IssuedTicket) -> tuple[str, str]:
+    """``您前面还有 6 人，预计等候 12 分钟`` (or the ticket's own note)."""
+    if ticket.note:
+        return ticket.note
+    if ticket.expected_wait_min is None:
+        return f"您前面还有 {ticket.ahead} 人", f"{ticket.ahead} people ahead of you"
+    minutes = ticket.expected_wait_min
+    return (
+        f"您前面还有 {ticket.ahead} 人，预计等候 {minutes} 分钟",
+        f"{ticket.ahead} people ahead of you, expected wait about {minutes} minutes",
+    )
+
+
+def queue_words(line: QueueLine) -> str:
+    """``等候 6 人 · 约 12 分钟``."""
+    text = f"等候 {line.waiting} 人"
+    if line.expected_wait_min is not None and line.waiting:
+        text += f" · 约 {line.expected_wait_min} 分钟"
+    return text
+
+
+class KioskScreen(Screen[KioskView]):
+    """Draws a :class:`KioskView`; the clock is the only per-frame part."""
+
+    DYNAMIC = ("clock_text",)
+    BLANK: ClassVar[dict[str, Any]] = {"clock_text": ""}
+
+    def draw_static(self, p: Painter, view: KioskView, layer: Layer) -> None:
+        full = p.frame.rect
+        p.surface.fill(theme.PAPER)
+        header = pygame.Rect(0, 0, full.w, p.px(54))
+        p.box(header, theme.NAVY)
+        inner = header.inflate(-2 * p.px(20), -p.px(10))
+        name, clock = theme.cols(inner, [0.7, 0.3], p.px(10))
+        p.text(view.branch_name, name, p.px(28), theme.WHITE, align="left", strong=True)
+        layer.regions["clock"] = clock
+        m = p.px(16)
+        body = pygame.Rect(m, header.bottom + p.px(8), full.w - 2 * m, full.h - header.h - p.px(20))
+        title, keys, priority = theme.rows(body, [0.17, 0.56, 0.27], p.px(10))
+        if view.message:  # a problem replaces the title: it matters more
+            self._message(p, view.message, title)
+        else:
+            p.bilingual(
+                "请选择您要办理的业务",
+                "Please choose a service",
+                title,
+                p.px(34),
+                theme.NAVY,
+                theme.MUTED,
+                show_en=view.bilingual,
+                strong=True,
+                en_ratio=0.5,
+            )
+        self._business_keys(p, view, keys, layer)
+        self._priority(p, view, priority, layer)
+        if view.last_ticket is not None:
+            layer.hits.clear()
+            self._issued(p, view, view.last_ticket, layer)
+
+    def _business_keys(self, p: Painter, view: KioskView, rect: pygame.Rect, layer: Layer):
+        n = len(view.business_types)
+        if not n:
+            return
+        columns = n if n <= 2 else (2 if n == 4 else 3)
+        if rect.h > rect.w:  # portrait kiosk: one key per row
+            columns = 1 if n <= 6 else 2
+        for line, cell in zip(
+            view.business_types, theme.grid(rect, n, columns, p.px(12)), strict=True
+        ):
+            p.box(cell, KEY_BLUE, radius=14)
+            inner = cell.inflate(-2 * p.px(14), -2 * p.px(6))
+            lines = [Line(line.name_zh, p.px(40), theme.WHITE, True)]
+            if view.bilingual and line.name_en:
+                lines.append(Line(line.name_en, p.px(18), theme.NAVY_SOFT))
+            lines.append(Line(queue_words(line), p.px(22), (255, 226, 140)))
+            p.stack(lines, inner, gap=0.15)
+            layer.hits.append((cell, ("issue", line.code)))
+
+    def _priority(self, p: Painter, view: KioskView, rect: pygame.Rect, layer: Layer) -> None:
+        if not view.priority_classes:
+            return
+        p.box(rect, theme.CARD, radius=14, edge=theme.CARD_EDGE)
+        inner = rect.inflate(-2 * p.px(12), -2 * p.px(10))
+        label, choices = theme.cols(inner, [0.26, 0.74], p.px(12))
+        p.bilingual(
+            "绿色通道",
+            "Priority service",
+            label,
+            p.px(30),
+            theme.PRIORITY_GREEN,
+            theme.MUTED,
+            show_en=view.bilingual,
+            strong=True,
+            en_ratio=0.55,
+            align="left",
+        )
+        cells = theme.cols(choices, [1] * len(view.priority_classes), p.px(10))
+        for choice, cell in zip(view.priority_classes, cells, strict=True):
+            selected = choice.code == view.selected_priority
+            if selected:
+                p.box(cell, theme.PRIORITY_GREEN, radius=12)
+                ink = theme.WHITE
+            else:
+                p.box(cell, theme.CARD, radius=12, edge=theme.PRIORITY_GREEN, edge_width=3)
+                ink = theme.PRIORITY_GREEN
+            zh = ("√ " if selected else "") + choice.zh
+            p.bilingual(
+                zh,
+                choice.en,
+                cell.inflate(-p.px(10), -p.px(8)),
+                p.px(30),
+                ink,
+                show_en=view.bilingual,
+                strong=True,
+                en_ratio=0.55,
+            )
+            layer.hits.append((cell, ("priority", choice.code)))
+
+    def _message(self, p: Painter, message: str, rect: pygame.Rect) -> None:
+        p.box(rect, theme.AMBER, radius=10)
+        p.text(message, rect.inflate(-2 * p.px(14), -p.px(4)), p.px(26), theme.INK, strong=True)
+
+    def _issued(self, p: Painter, view: KioskView, ticket: IssuedTicket, layer: Layer) -> None:
+        p.text_boxes.clear()  # what lies under the dimmed backdrop is no longer read
+        p.texts.clear()
+        shade = pygame.Surface(p.surface.get_size(), pygame.SRCALPHA)
+        shade.fill((10, 20, 34, 190))
+        p.surface.blit(shade, (0, 0))
+        full = p.frame.rect
+        card = pygame.Rect(0, 0, min(full.w - 2 * p.px(30), p.px(600)), full.h - 2 * p.px(26))
+        card.center = full.center
+        p.box(card, theme.CARD, radius=18)
+        inner = card.inflate(-2 * p.px(24), -2 * p.px(14))
+        head, number, business, wait, ok_row = theme.rows(
+            inner, [0.15, 0.3, 0.14, 0.2, 0.21], p.px(6)
+        )
+        p.bilingual(
+            "取号成功，请取走号票",
+            "Please take your ticket",
+            head,
+            p.px(32),
+            theme.PRIORITY_GREEN,
+            theme.MUTED,
+            show_en=view.bilingual,
+            strong=True,
+            en_ratio=0.5,
+        )
+        p.text(ticket.number, number, p.px(120), theme.NAVY, strong=True)
+        p.bilingual(
+            ticket.business_zh,
+            ticket.business_en,
+            business,
+            p.px(28),
+            theme.INK,
+            theme.MUTED,
+            show_en=view.bilingual,
+            en_ratio=0.6,
+        )
+        zh, en = wait_words(ticket)
+        p.bilingual(
+            zh, en, wait, p.px(28), theme.INK, theme.MUTED, show_en=view.bilingual, en_ratio=0.6
+        )
+        ok = pygame.Rect(0, 0, min(ok_row.w, p.px(240)), ok_row.h)
+        ok.center = ok_row.center
+        p.box(ok, KEY_BLUE, radius=12)
+        p.bilingual(
+            "好的",
+            "OK",
+            ok.inflate(-p.px(10), -p.px(6)),
+            p.px(32),
+            theme.WHITE,
+            show_en=view.bilingual,
+            strong=True,
+            en_ratio=0.5,
+        )
+        layer.hits.append((ok, "dismiss"))
+
+    def draw_dynamic(self, p: Painter, view: KioskView, layer: Layer) -> None:
+        if view.last_ticket is None:
+            p.text(view.clock_text, layer.regions["clock"], p.px(26), theme.WHITE, align="right")
