@@ -126,6 +126,20 @@ class CounterSession:
         self._pause_reason: str | None = None
         self._pause_alerted = False
 
+    # -- read-only state for screens ---------------------------------------------------------
+    @property
+    def prompt_opened(self) -> Instant | None:
+        """When the open rating prompt opened (``None`` unless awaiting a rating)."""
+        return self._prompt_opened
+
+    @property
+    def paused_at(self) -> Instant | None:
+        return self._paused_at
+
+    @property
+    def pause_reason(self) -> str | None:
+        return self._pause_reason if self.state is State.PAUSED else None
+
     # -- helpers ---------------------------------------------------------------------------
     def _require(self, action: str, *states: State) -> None:
         if self.state not in states:

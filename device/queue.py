@@ -63,6 +63,14 @@ class QueuePort(Protocol):
         to_counter: int | None = None,
     ) -> list[DomainEvent]: ...
     def tick(self, at: Instant) -> list[DomainEvent]: ...
+    def serves(self, counter: int) -> tuple[str, ...]:
+        """The business types ``counter`` serves, in its order."""
+        return self._serves[counter]
+
+    def candidates(self, counter: int, at: Instant) -> list[Entry]:
+        """The tickets the policy would choose ``call_next``'s ticket from, best first."""
+        return self._candidates(counter, at) if counter in self._serves else []
+
     def has_work_for(self, counter: int, at: Instant) -> int: ...
 
 
@@ -218,6 +226,14 @@ class BranchQueue:
             if same:
                 return same
         return []
+
+    def serves(self, counter: int) -> tuple[str, ...]:
+        """The business types ``counter`` serves, in its order."""
+        return self._serves[counter]
+
+    def candidates(self, counter: int, at: Instant) -> list[Entry]:
+        """The tickets the policy would choose ``call_next``'s ticket from, best first."""
+        return self._candidates(counter, at) if counter in self._serves else []
 
     def has_work_for(self, counter: int, at: Instant) -> int:
         """How many tickets this counter could call now."""

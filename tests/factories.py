@@ -18,6 +18,13 @@ from config.model import (
     TextsConfig,
 )
 
+
+def _default_texts() -> TextsConfig:
+    from config.loader import load_config
+
+    return load_config().texts
+
+
 FIVE_LEVELS = (
     RatingLevel(5, Text("非常满意", "Very satisfied"), True),
     RatingLevel(4, Text("满意", "Satisfied"), True),
@@ -60,5 +67,5 @@ def make_config(
         queue=QueueConfig(3, recall_limit, priority_ratio, escalate_overdue),
         rating=RatingConfig("five", FIVE_LEVELS, window_s, (Text("其他", "Other"),)),
         hours={d: (OpeningSpan(time(8, 30), time(17, 0)),) for d in ("mon", "tue", "wed")},
-        texts=TextsConfig({"zh-CN": {"call": "请{ticket}号到{counter}号窗口办理"}}),
+        texts=_default_texts(),
     )

@@ -165,3 +165,18 @@ def test_unknown_business_type_or_priority_is_refused(config, clock):
         q.issue("loans", clock.now())
     with pytest.raises(QueueError, match="unknown priority class"):
         q.issue("cash", clock.now(), priority="royalty")
+
+
+def test_expected_wait_uses_recent_service_times_and_counters(config):
+    from device.estimate import WaitEstimator
+
+    est = WaitEstimator(config)
+    # cash: limit 5 min, prior 2.5 min; served by counters 1 and 2
+    assert est.expected_wait_min("cash", 0) == 0
+    assert est.expected_wait_min("cash", 4) == 5  # 4 × 150 s ÷ 2 counters
+    for _ in range(40):
+        est.observe({"outcome": "served", "business_type": "cash", "service_s": 60})
+    assert round(est.average_service_s("cash")) == 60
+    assert est.expected_wait_min("cash", 4) == 2
+    est.observe({"outcome": "no_show", "business_type": "cash", "service_s": None})
+    assert round(est.average_service_s("cash")) == 60

@@ -1,0 +1,209 @@
+"""From domain state to what the screens show: the view models of :mod:`screens.views`.
+
+Pure functions of the configuration, the domain objects and the instant; the apps call them
+every frame. The pad's view never carries service timing (internal assessment only).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+from config.model import Config
+from device.clock import Instant, between
+from device.counter import CounterSession, State
+from device.estimate import WaitEstimator
+from device.queue import BranchQueue
+from device.rating import REASON_WINDOW_S, bad_levels
+from screens import build
+from screens.views import BoardView, Call, ConsoleView, IssuedTicket, KioskView, PadView
+
+THANKS_S = 4.0  # how long the pad thanks the customer after a rating
+RECENT_CALLS = 5
+
+
+def clock_text(config: Config, now: Instant) -> str:
+    return f"{now.wall.astimezone(ZoneInfo(config.device.timezone)):%H:%M}"
+
+
+# -- evaluation pad -----------------------------------------------------------------------------
+def pad_mode(config: Config, session: CounterSession, now: Instant) -> str:
+    state = session.state
+    if state is State.SIGNED_OUT:
+        return "signed_out"
+    if state is State.PAUSED:
+        return "paused"
+    if state is State.AWAITING_RATING:
+        return "rate"
+    if state in (State.CALLED, State.SERVING):
+        return "welcome"
+    last = session.last_closed
+    if last is None or last.rated is None:
+        return "idle"
+    since = between(last.rated, now).seconds
+    wants_reason = last.rating in bad_levels(config.rating) and config.rating.bad_reasons
+    if wants_reason and last.reason is None and since <= REASON_WINDOW_S:
+        return "reason"
+    window = REASON_WINDOW_S if last.reason is not None else THANKS_S
+    return "thanks" if since <= window else "idle"
+
+
+def pad_view(
+    config: Config,
+    session: CounterSession,
+    now: Instant,
+    *,
+    photo_for: Callable[[str], str | None] | None = None,
+) -> PadView:
+    mode = pad_mode(config, session, now)
+    teller = session.teller
+    tx = session.current
+    prompt, note = build.pad_words(config, mode)
+    seconds_left = None
+    if mode == "rate" and session.prompt_opened is not None:
+        elapsed = between(session.prompt_opened, now).seconds
+        seconds_left = max(0.0, config.rating.window_s - elapsed)
+    return PadView(
+        mode=mode,
+        counter_name=session.counter.name.zh,
+        branch_name=config.branch_name.zh,
+        teller_name=teller.name if teller else "",
+        staff_no=teller.staff_no if teller else "",
+        stars=teller.stars if teller else None,
+        photo_path=photo_for(teller.staff_no) if teller and photo_for else None,
+        ticket=tx.ticket.number if tx is not None and tx.ticket is not None else None,
+        levels=build.rating_keys(config),
+        reasons=build.bad_reasons(config),
+        prompt=prompt,
+        note=note,
+        seconds_left=seconds_left,
+        window_s=config.rating.window_s,
+    )
+
+
+# -- teller console -----------------------------------------------------------------------------
+def upcoming(queue: BranchQueue, counter: int, now: Instant, n: int = 4) -> list[str]:
+    """The tickets this counter would call next, best guess in policy order."""
+    first = [e.ticket.number for e in queue.candidates(counter, now)]
+    serves = queue.serves(counter)
+    rest = [
+        e.ticket.number
+        for code in serves
+        for e in queue.waiting(code)
+        if e.target_counter in (None, counter)
+    ]
+    return list(dict.fromkeys(first + rest))[:n]
+
+
+def console_view(
+    config: Config,
+    session: CounterSession,
+    now: Instant,
+    *,
+    waiting: Mapping[str, int],
+    next_tickets: Sequence[str] = (),
+    message: str | None = None,
+    message_level: str = "info",
+    queue_available: bool = True,
+) -> ConsoleView:
+    teller, tx = session.teller, session.current
+    elapsed = limit = None
+    bt_name = ""
+    if tx is not None:
+        bt = config.business_type(tx.business_type)
+        bt_name, limit = bt.name.zh, bt.service_limit_s
+        if tx.started is not None and session.state is State.SERVING:
+            elapsed = between(tx.started, now).seconds
+    priority = None
+    if tx is not None and tx.ticket is not None and tx.ticket.priority:
+        priority = next(
+            (p.name.zh for p in config.priority_classes if p.code == tx.ticket.priority), None
+        )
+    paused_s = between(session.paused_at, now).seconds if session.paused_at else None
+    return ConsoleView(
+        counter_name=session.counter.name.zh,
+        state=str(session.state),
+        teller_name=teller.name if teller else "",
+        staff_no=teller.staff_no if teller else "",
+        ticket=tx.ticket.number if tx is not None and tx.ticket is not None else None,
+        priority_name=priority,
+        business_type_name=bt_name,
+        ticketless=tx is not None and tx.ticket is None,
+        calls=len(tx.calls) if tx is not None else 0,
+        service_elapsed_s=elapsed,
+        service_limit_s=limit,
+        queues=build.queue_lines(config, waiting, codes=session.counter.business_types),
+        next_tickets=tuple(next_tickets),
+        paused_reason=session.pause_reason,
+        paused_elapsed_s=paused_s,
+        message=message,
+        message_level=message_level,
+        queue_available=queue_available,
+        clock_text=clock_text(config, now),
+    )
+
+
+# -- hall board and kiosk -----------------------------------------------------------------------
+class CallLog:
+    """The latest calls for the hall board, fed with ``ticket.called``/``ticket.recalled``."""
+
+    def __init__(self, size: int = RECENT_CALLS + 1) -> None:
+        self._calls: deque[tuple[str, int]] = deque(maxlen=size)
+
+    def observe(self, event_type: str, payload: dict) -> None:
+        if event_type in ("ticket.called", "ticket.recalled"):
+            call = (payload["ticket"]["number"], payload["counter"])
+            if call in self._calls:
+                self._calls.remove(call)
+            self._calls.appendleft(call)
+
+    def calls(self) -> list[tuple[str, int]]:
+        return list(self._calls)
+
+
+def _call(config: Config, ticket: str, counter: int) -> Call:
+    name = config.counter(counter).name
+    return Call(ticket, name.zh, name.en)
+
+
+def board_view(
+    config: Config,
+    now: Instant,
+    calls: Sequence[tuple[str, int]],
+    waiting: Mapping[str, int],
+    estimator: WaitEstimator,
+    notice: str = "",
+) -> BoardView:
+    expected = {code: estimator.expected_wait_min(code, n) for code, n in waiting.items()}
+    return BoardView(
+        branch_name=config.branch_name.zh,
+        clock_text=clock_text(config, now),
+        current_call=_call(config, *calls[0]) if calls else None,
+        recent_calls=tuple(_call(config, *c) for c in calls[1 : RECENT_CALLS + 1]),
+        waiting=build.queue_lines(config, waiting, expected),
+        notice=notice,
+        notice_time_s=now.mono,
+    )
+
+
+def kiosk_view(
+    config: Config,
+    now: Instant,
+    waiting: Mapping[str, int],
+    estimator: WaitEstimator,
+    *,
+    selected_priority: str | None = None,
+    last_ticket: IssuedTicket | None = None,
+    message: str | None = None,
+) -> KioskView:
+    expected = {code: estimator.expected_wait_min(code, n) for code, n in waiting.items()}
+    return KioskView(
+        branch_name=config.branch_name.zh,
+        business_types=build.queue_lines(config, waiting, expected),
+        priority_classes=build.priority_choices(config),
+        selected_priority=selected_priority,
+        last_ticket=last_ticket,
+        message=message,
+        clock_text=clock_text(config, now),
+    )
