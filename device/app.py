@@ -75,5 +75,9 @@ class DeviceApp:
     def press(self, counter: int, key: Key | str, arg=None) -> list[StoredEvent]:
         return self._commit(self.branch.press(counter, key, self.clock.now(), arg))
 
+    def record(self, type_: str, payload: dict) -> list[StoredEvent]:
+        """Store a fact from a driver (a ticket printed, a print failure) at the current time."""
+        return self._commit([DomainEvent(type_, self.clock.now(), payload)])
+
     def tick(self) -> list[StoredEvent]:
         return self._commit(self.branch.tick(self.clock.now()))

@@ -80,6 +80,7 @@ class Status(StrEnum):
     DONE = "done"
     NO_SHOW = "no_show"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
 
 
 @dataclass
@@ -339,6 +340,15 @@ class BranchQueue:
         }
         return [DomainEvent("ticket.transferred", at, payload)]
 
+    def cancel(self, ticket_id: str, at: Instant, reason: str) -> list[DomainEvent]:
+        """A waiting ticket that never reached its customer (e.g. the printer failed for good)."""
+        entry = self.entry(ticket_id)
+        if entry.status is not Status.WAITING:
+            raise QueueError(f"ticket {entry.ticket.number} is not waiting")
+        entry.status = Status.CANCELLED
+        self._forget_finished()
+        return [DomainEvent("ticket.cancelled", at, {"ticket": entry.info(), "reason": reason})]
+
     # -- time passing --------------------------------------------------------------------
     def tick(self, at: Instant) -> list[DomainEvent]:
         """Raise a wait-over-limit alert once for each ticket waiting past its limit."""
@@ -413,6 +423,9 @@ class QueueReplay:
 
     def _ticket_expired(self, at: Instant, p: dict) -> None:
         self._end(p, Status.EXPIRED)
+
+    def _ticket_cancelled(self, at: Instant, p: dict) -> None:
+        self._end(p, Status.CANCELLED)
 
     def _ticket_escalated(self, at: Instant, p: dict) -> None:
         if (entry := self._entry(p)) is not None:

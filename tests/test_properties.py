@@ -20,7 +20,7 @@ from tests.factories import make_config
 TYPES = ("cash", "general", "corporate")
 COUNTERS = (1, 2, 3)
 OUTCOMES: Tally = Tally()  # what the random runs reached: printed by the coverage test below
-TERMINAL = {"ticket.served", "ticket.no_show", "ticket.expired"}
+TERMINAL = {"ticket.served", "ticket.no_show", "ticket.expired", "ticket.cancelled"}
 
 
 class BranchMachine(RuleBasedStateMachine):
@@ -88,6 +88,13 @@ class BranchMachine(RuleBasedStateMachine):
     def teller_calls_then(self, counter, then):
         for key, arg in ((Key.CALL_NEXT, None), then):
             self._record(self.branch.press(counter, key, self.clock.now(), arg))
+
+    @rule(data=st.data())
+    def a_print_fails_for_good(self, data):
+        waiting = self.branch.queue.waiting()
+        if waiting:
+            entry = data.draw(st.sampled_from(waiting))
+            self._record(self.branch.queue.cancel(entry.ticket.id, self.clock.now(), "no paper"))
 
     @rule(counter=st.sampled_from(COUNTERS), value=st.integers(1, 5))
     def customer_rates(self, counter, value):  # presses concentrated where ratings matter

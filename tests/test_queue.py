@@ -180,3 +180,13 @@ def test_expected_wait_uses_recent_service_times_and_counters(config):
     assert est.expected_wait_min("cash", 4) == 2
     est.observe({"outcome": "no_show", "business_type": "cash", "service_s": None})
     assert round(est.average_service_s("cash")) == 60
+
+
+def test_a_ticket_that_never_reached_its_customer_can_be_cancelled(config, clock):
+    q = BranchQueue(config)
+    ticket, _ = q.issue("cash", clock.now())
+    (event,) = q.cancel(ticket.id, clock.now(), "printer out of paper")
+    assert event.type == "ticket.cancelled" and event.payload["reason"] == "printer out of paper"
+    assert q.waiting() == [] and call(q, 1, clock)[0] is None
+    with pytest.raises(QueueError):
+        q.cancel(ticket.id, clock.now(), "again")
