@@ -113,6 +113,74 @@ class TextsConfig:
         return table.get(key) or self.by_language["zh-CN"][key]
 
 
+#: Where the keys come from (``[hardware] keys``).
+KEY_SOURCES = ("simulated", "gpio", "serial")
+#: Teller keys a plain GPIO button can carry; sign_in, call_ticket, rate and reason need an
+#: argument (rating keys have their own table, ``rating_keys``).
+GPIO_TELLER_KEYS = (
+    "call_next",
+    "recall",
+    "skip",
+    "transfer",
+    "start",
+    "finish",
+    "invite_rating",
+    "ticketless",
+    "pause",
+    "resume",
+    "sign_out",
+)
+GPIO_PIN_RANGE = (2, 27)  # BCM; 0 and 1 are the HAT EEPROM's
+BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+LED_CHARSETS = ("gb2312", "ascii")
+
+
+@dataclass(frozen=True)
+class GpioConfig:
+    """Buttons, rating-key lights and a buzzer on the Pi's header (BCM pin numbers)."""
+
+    bounce_s: float = 0.05
+    keys: dict[str, int] = field(default_factory=dict)
+    rating_keys: dict[int, int] = field(default_factory=dict)  # level -> pin
+    rating_leds: dict[int, int] = field(default_factory=dict)  # level -> pin
+    buzzer: int | None = None
+
+    def key_pins(self) -> dict[str | tuple[str, int], int]:
+        """Every key and its pin, as :class:`drivers.gpio.GpioKeys` takes them."""
+        rating = {("rate", level): pin for level, pin in self.rating_keys.items()}
+        return {**self.keys, **rating}
+
+    def led_pins(self) -> dict[tuple[str, int], int]:
+        """The rating-key lights, as :class:`drivers.gpio.KeyLeds` takes them."""
+        return {("rate", level): pin for level, pin in self.rating_leds.items()}
+
+
+@dataclass(frozen=True)
+class SerialKeypadConfig:
+    port: str = "/dev/ttyUSB0"
+    baudrate: int = 9600
+    address: int = 1
+
+
+@dataclass(frozen=True)
+class LedDisplayConfig:
+    enabled: bool = False
+    port: str = "/dev/ttyUSB1"
+    baudrate: int = 9600
+    address: int = 1
+    charset: str = "gb2312"
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """``[hardware]``; the defaults equal those of ``defaults.toml`` (simulated keys, no LED)."""
+
+    keys: str = "simulated"
+    gpio: GpioConfig = field(default_factory=GpioConfig)
+    serial_keypad: SerialKeypadConfig = field(default_factory=SerialKeypadConfig)
+    led_display: LedDisplayConfig = field(default_factory=LedDisplayConfig)
+
+
 @dataclass(frozen=True)
 class Config:
     device: DeviceConfig
@@ -124,6 +192,7 @@ class Config:
     rating: RatingConfig
     hours: dict[str, tuple[OpeningSpan, ...]]
     texts: TextsConfig
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
     sources: tuple[str, ...] = field(default=())
 
     def business_type(self, code: str) -> BusinessType:

@@ -8,22 +8,31 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from config.checker import Checker, Table, show, suggest
+from config.checker import Checker, Table, describe, show, suggest
 from config.errors import ConfigError
 from config.layers import KeyPath, Layers, format_key
 from config.model import (
+    BAUDRATES,
+    GPIO_PIN_RANGE,
+    GPIO_TELLER_KEYS,
+    KEY_SOURCES,
     LANGUAGES,
+    LED_CHARSETS,
     ROLES,
     WEEKDAYS,
     BusinessType,
     Config,
     Counter,
     DeviceConfig,
+    GpioConfig,
+    HardwareConfig,
+    LedDisplayConfig,
     OpeningSpan,
     PriorityClass,
     QueueConfig,
     RatingConfig,
     RatingLevel,
+    SerialKeypadConfig,
     Text,
     TextsConfig,
 )
@@ -39,6 +48,7 @@ TOP_KEYS = (
     "rating",
     "hours",
     "texts",
+    "hardware",
 )
 DEVICE_KEYS = ("branch_id", "device_id", "roles", "counter", "timezone", "language")
 BUSINESS_KEYS = ("code", "prefix", "name", "wait_limit_min", "service_limit_min")
@@ -84,6 +94,7 @@ def build_config(layers: Layers) -> Config:
     rating = _rating(c, root)
     hours = _hours(c, root)
     texts = _texts(c, root)
+    hardware = _hardware(c, root, rating)
     if c.problems:
         raise ConfigError(c.problems)
     return Config(
@@ -96,6 +107,7 @@ def build_config(layers: Layers) -> Config:
         rating=rating,  # type: ignore[arg-type]
         hours=hours,
         texts=texts,
+        hardware=hardware,  # type: ignore[arg-type]
         sources=tuple(layers.files),
     )
 
@@ -537,3 +549,187 @@ def _fields(template: str) -> list[str]:
             if spec:
                 names.extend(_fields(spec))
     return names
+
+
+# -- [hardware] ---------------------------------------------------------------------------------
+
+HARDWARE_KEYS = ("keys", "gpio", "serial_keypad", "led_display")
+GPIO_KEYS = ("bounce_ms", "keys", "rating_keys", "rating_leds", "buzzer")
+SERIAL_KEYPAD_KEYS = ("port", "baudrate", "address")
+LED_DISPLAY_KEYS = ("enabled", "port", "baudrate", "address", "charset")
+PORT_RE = re.compile(r"/\S+|[a-z][a-z0-9+.-]*://\S+")
+PORT_RULE = 'a device path like "/dev/ttyUSB0" or a pyserial URL like "socket://10.0.0.9:4001"'
+#: The Pi's own UART, on GPIO 14 (TXD) and 15 (RXD).
+UART_PORTS = ("/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0")
+UART_PINS = {14: "TXD", 15: "RXD"}
+
+
+def _hardware(c: Checker, root: Table, rating: RatingConfig | None) -> HardwareConfig | None:
+    path: KeyPath = ("hardware",)
+    t = c.section(root, (), "hardware", HARDWARE_KEYS)
+    if t is None:
+        return None
+    keys = c.string(t, path, "keys", choices=KEY_SOURCES)
+    pins: dict[int, KeyPath] = {}
+    gpio = _gpio(c, t, rating, pins)
+    keypad = _serial_keypad(c, t)
+    led = _led_display(c, t)
+    if keys == "gpio" and gpio is not None and not gpio.keys and not gpio.rating_keys:
+        c.bad(
+            (*path, "keys"),
+            '"gpio" needs at least one pin in hardware.gpio.keys or hardware.gpio.rating_keys',
+        )
+    ports: dict[str, KeyPath] = {}
+    if keys == "serial" and keypad is not None:
+        ports[keypad.port] = (*path, "serial_keypad", "port")
+    if led is not None and led.enabled:
+        if keypad is not None and keys == "serial" and led.port == keypad.port:
+            _shared_port(c, keypad, led)
+        ports.setdefault(led.port, (*path, "led_display", "port"))
+    _uart_pins(c, pins, ports)
+    if None in (keys, gpio, keypad, led):
+        return None
+    return HardwareConfig(keys, gpio, keypad, led)  # type: ignore[arg-type]
+
+
+def _gpio(
+    c: Checker, hw: Table, rating: RatingConfig | None, used: dict[int, KeyPath]
+) -> GpioConfig | None:
+    path: KeyPath = ("hardware", "gpio")
+    t = c.section(hw, ("hardware",), "gpio", GPIO_KEYS)
+    if t is None:
+        return None
+    bounce = c.integer(t, path, "bounce_ms", low=0, high=1000)
+    keys: dict[str, int] = {}
+    for here, name, value in _pin_table(c, t, path, "keys", "{ call_next = 5, recall = 6 }"):
+        if name in GPIO_TELLER_KEYS:
+            pin = _pin(c, value, here, used)
+            if pin is not None:
+                keys[name] = pin
+        elif name == "rate":
+            c.bad(here, "rating keys go in hardware.gpio.rating_keys, level = pin: { 5 = 17 }")
+        elif name in ("sign_in", "call_ticket", "reason"):
+            c.bad(here, f'"{name}" needs an argument that a button cannot give')
+        else:
+            tip = suggest(name, GPIO_TELLER_KEYS) or f" (allowed: {', '.join(GPIO_TELLER_KEYS)})"
+            c.bad(here, f'unknown key "{name}"{tip}')
+    rating_keys = _level_pins(c, t, "rating_keys", rating, used)
+    rating_leds = _level_pins(c, t, "rating_leds", rating, used)
+    buzzer = _pin(c, t["buzzer"], (*path, "buzzer"), used) if "buzzer" in t else None
+    if bounce is None:
+        return None
+    return GpioConfig(bounce / 1000, keys, rating_keys, rating_leds, buzzer)
+
+
+def _pin_table(
+    c: Checker, t: Table, path: KeyPath, key: str, example: str
+) -> list[tuple[KeyPath, str, Any]]:
+    """The ``(path, name, value)`` entries of a table of pins like ``{ call_next = 5 }``."""
+    here = (*path, key)
+    if key not in t:
+        c.missing(here, "use {} for none")
+        return []
+    table = t[key]
+    if not isinstance(table, dict):
+        c.bad(here, f"expected a table like {example}, got {describe(table)}")
+        return []
+    return [((*here, name), name, value) for name, value in table.items()]
+
+
+def _level_pins(
+    c: Checker, t: Table, key: str, rating: RatingConfig | None, used: dict[int, KeyPath]
+) -> dict[int, int]:
+    out: dict[int, int] = {}
+    levels = [lv.value for lv in rating.levels] if rating is not None else None
+    path: KeyPath = ("hardware", "gpio")
+    for here, name, value in _pin_table(c, t, path, key, "{ 5 = 17, 4 = 27 }"):
+        if not (name.isascii() and name.isdigit()):
+            c.bad(here, f'expected a rating level as key, like {{ 5 = 17 }}, got "{name}"')
+            continue
+        level = int(name)
+        if levels is not None and level not in levels:
+            listed = ", ".join(str(v) for v in levels)
+            scale = rating.scale  # type: ignore[union-attr]
+            c.bad(here, f'no level {level} in rating scale "{scale}" (levels: {listed})')
+            continue
+        pin = _pin(c, value, here, used)
+        if pin is not None:
+            out[level] = pin
+    return out
+
+
+def _pin(c: Checker, value: Any, here: KeyPath, used: dict[int, KeyPath]) -> int | None:
+    pin = c.check_integer(value, here)
+    if pin is None:
+        return None
+    low, high = GPIO_PIN_RANGE
+    if not low <= pin <= high:
+        c.bad(here, f"must be a BCM GPIO number from {low} to {high}, got {pin}")
+        return None
+    if pin in used:
+        c.bad(here, f"duplicate pin {pin} (already used by {format_key(used[pin])})")
+        return None
+    used[pin] = here
+    return pin
+
+
+def _port(c: Checker, t: Table, path: KeyPath) -> tuple[str | None, int | None, int | None]:
+    port = c.string(t, path, "port", pattern=PORT_RE, rule=PORT_RULE)
+    baudrate = c.integer(t, path, "baudrate")
+    if baudrate is not None and baudrate not in BAUDRATES:
+        listed = ", ".join(str(b) for b in BAUDRATES)
+        c.bad((*path, "baudrate"), f"must be one of {listed}, got {baudrate}")
+        baudrate = None
+    address = c.integer(t, path, "address", low=1, high=247)
+    return port, baudrate, address
+
+
+def _serial_keypad(c: Checker, hw: Table) -> SerialKeypadConfig | None:
+    path: KeyPath = ("hardware", "serial_keypad")
+    t = c.section(hw, ("hardware",), "serial_keypad", SERIAL_KEYPAD_KEYS)
+    if t is None:
+        return None
+    port, baudrate, address = _port(c, t, path)
+    if port is None or baudrate is None or address is None:
+        return None
+    return SerialKeypadConfig(port, baudrate, address)
+
+
+def _led_display(c: Checker, hw: Table) -> LedDisplayConfig | None:
+    path: KeyPath = ("hardware", "led_display")
+    t = c.section(hw, ("hardware",), "led_display", LED_DISPLAY_KEYS)
+    if t is None:
+        return None
+    enabled = c.boolean(t, path, "enabled")
+    port, baudrate, address = _port(c, t, path)
+    charset = c.string(t, path, "charset", choices=LED_CHARSETS)
+    if enabled is None or port is None or baudrate is None or address is None or not charset:
+        return None
+    return LedDisplayConfig(enabled, port, baudrate, address, charset)
+
+
+def _shared_port(c: Checker, keypad: SerialKeypadConfig, led: LedDisplayConfig) -> None:
+    """The keypad and the display may share one RS-485 bus, with distinct addresses."""
+    here: KeyPath = ("hardware", "led_display", "port")
+    shared = "is hardware.serial_keypad.port too, so hardware.led_display"
+    if led.address == keypad.address:
+        c.bad(here, f"{shared}.address must differ from the keypad's {keypad.address}")
+    if led.baudrate != keypad.baudrate:
+        c.bad(
+            here,
+            f"{shared}.baudrate must be the keypad's {keypad.baudrate}, got {led.baudrate}",
+        )
+
+
+def _uart_pins(c: Checker, pins: dict[int, KeyPath], ports: dict[str, KeyPath]) -> None:
+    """GPIO 14 and 15 cannot be buttons while the Pi's own UART carries a keypad or display."""
+    uart = next((p for p in ports if p in UART_PORTS), None)
+    if uart is None:
+        return
+    for pin, name in UART_PINS.items():
+        if pin in pins:
+            c.bad(
+                pins[pin],
+                f"GPIO {pin} is the UART's {name}, in use by "
+                f"{format_key(ports[uart])} = {show(uart)}",
+            )
