@@ -18,18 +18,11 @@ from drivers.led_display import (
     state_frame,
 )
 from drivers.simulated import SimulatedLedDisplay
-from tests.test_drivers_serial import PtyPair, point, wait_until
+from tests.serial_pty import PtyPair, point, wait_until
 
 
 def text_frame(text: str, flags: int, address: int = 1) -> Frame:
     return Frame(address, Command.DISPLAY_TEXT, bytes((flags,)) + text.encode("gb2312"))
-
-
-@pytest.fixture
-def pty_pair():
-    pair = PtyPair()
-    yield pair
-    pair.close()
 
 
 # -- text encoding ------------------------------------------------------------------------------
