@@ -1,0 +1,296 @@
+"""The running device: panels on a pygame surface, keys in, voice and LED out.
+
+One :class:`PanelApp` runs any mix of panels over one :class:`~device.app.DeviceApp`:
+
+* ``counterside counter``: the evaluation pad and the teller console of one counter
+  (optionally a kiosk panel, to issue tickets in a simulation);
+* ``counterside kiosk``: the ticket kiosk (with its printer);
+* ``counterside board``: the hall call board (which also speaks the calls).
+
+Every key press, from any driver, goes through one thread-safe :class:`~drivers.keys.KeyQueue`
+that :meth:`PanelApp.step` drains; touches and clicks are hit-tested against the panel that was
+touched. Each stored event is turned into speech and LED commands by :mod:`device.reactions`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pygame
+
+from config.model import Config
+from device.app import DeviceApp
+from device.branch import Key
+from device.counter import State, Teller
+from device.estimate import WaitEstimator
+from device.presenter import (
+    CallLog,
+    board_view,
+    console_view,
+    kiosk_view,
+    pad_view,
+    upcoming,
+)
+from device.reactions import led_for, speech_for
+from device.store import StoredEvent
+from drivers.keys import KeyPress, KeyQueue
+from drivers.led_display import CounterDisplay
+from drivers.printer import PendingTickets, TicketInfo, TicketPrinter
+from drivers.simulated import InputMap, keyboard_map
+from screens.board import BoardScreen
+from screens.console import ConsoleScreen
+from screens.kiosk import KioskScreen
+from screens.pad import PadScreen
+from screens.views import IssuedTicket
+
+log = logging.getLogger(__name__)
+
+PANELS = ("pad", "console", "kiosk", "board")
+DEFAULT_PAUSE_REASON = "暂时离开"
+DEFAULT_TELLER = Teller("0000", "柜员")
+TICK_S = 0.2
+ISSUED_SHOWN_S = 8.0
+
+
+@dataclass
+class Panel:
+    kind: str
+    rect: pygame.Rect
+    screen: PadScreen | ConsoleScreen | KioskScreen | BoardScreen
+
+
+def _screen(kind: str):
+    return {"pad": PadScreen, "console": ConsoleScreen, "kiosk": KioskScreen, "board": BoardScreen}[
+        kind
+    ]()
+
+
+class PanelApp:
+    """Panels side by side on one surface, driven by keys, touches and time."""
+
+    def __init__(
+        self,
+        config: Config,
+        device: DeviceApp,
+        surface: pygame.Surface,
+        *,
+        panels: Sequence[str],
+        counter: int | None = None,
+        keys: KeyQueue | None = None,
+        display: CounterDisplay | None = None,
+        announcer=None,
+        printer: TicketPrinter | None = None,
+        teller: Teller = DEFAULT_TELLER,
+        notice: str = "",
+        photo_for: Callable[[str], str | None] | None = None,
+        flip: Callable[[], None] | None = None,
+    ) -> None:
+        unknown = [p for p in panels if p not in PANELS]
+        if unknown or not panels:
+            raise ValueError(f"panels must be some of {', '.join(PANELS)}, not {list(panels)}")
+        if counter is None and {"pad", "console"} & set(panels):
+            raise ValueError("the pad and the console need a counter number")
+        self.config, self.device, self.surface = config, device, surface
+        self.counter = counter
+        self.keys = keys or KeyQueue()
+        self.display, self.announcer, self.printer = display, announcer, printer
+        self.teller, self.notice, self.photo_for = teller, notice, photo_for
+        self._flip = flip
+        self.keyboard = InputMap(keyboard_map()) if counter is not None else None
+        width = surface.get_width() // len(panels)
+        self.panels = [
+            Panel(kind, pygame.Rect(i * width, 0, width, surface.get_height()), _screen(kind))
+            for i, kind in enumerate(panels)
+        ]
+        self.message: str | None = None
+        self.message_level = "info"
+        self.queue_available = True
+        self.calls = CallLog()
+        self.estimator = WaitEstimator(config)
+        self.pending = PendingTickets()
+        self.selected_priority: str | None = None
+        self.issued: IssuedTicket | None = None
+        self._issued_at = 0.0
+        self._last_tick = float("-inf")
+        self.running = True
+        self.frames = 0
+        device.subscribe(self._on_event)
+
+    # -- input ------------------------------------------------------------------------------
+    def handle_pygame_event(self, event: pygame.event.Event) -> None:
+        escape = event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE
+        if event.type == pygame.QUIT or escape:
+            self.running = False
+        elif event.type == pygame.KEYDOWN and self.keyboard is not None:
+            spec = self.keyboard.lookup(event)
+            if spec is not None:
+                self.press("keyboard", *spec)
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            self.touch(event.pos)
+        elif event.type == pygame.FINGERDOWN:
+            w, h = self.surface.get_size()
+            self.touch((int(event.x * w), int(event.y * h)))
+
+    def touch(self, pos: tuple[int, int]) -> None:
+        """A click or a touch at ``pos`` on the surface: the touched panel decides."""
+        for panel in self.panels:
+            if panel.rect.collidepoint(pos):
+                local = (pos[0] - panel.rect.x, pos[1] - panel.rect.y)
+                hit = panel.screen.hit_test(local)
+                if hit is not None:
+                    self._touched(panel.kind, hit)
+                return
+
+    def _touched(self, kind: str, hit) -> None:
+        if kind == "kiosk":
+            self._kiosk(hit)
+            return
+        key, arg = hit if isinstance(hit, tuple) else (hit, None)
+        self.press("touch", key, arg)
+
+    def press(self, source: str, key: str, arg: object | None = None) -> None:
+        self.keys.put(KeyPress(source, key, arg, 0.0))
+
+    def apply(self, press: KeyPress) -> list[StoredEvent]:
+        """Apply one key press to this app's counter."""
+        if self.counter is None:
+            return []
+        key, arg = Key(press.key), press.arg
+        if key is Key.SIGN_IN and not isinstance(arg, Teller):
+            arg = self.teller
+        elif key is Key.PAUSE and not arg:
+            arg = DEFAULT_PAUSE_REASON
+        elif key is Key.TRANSFER and arg is None:
+            arg = self._transfer_target()
+        events = self.device.press(self.counter, key, arg)
+        rejected = [e for e in events if e.type == "action.rejected"]
+        if rejected:
+            p = rejected[-1].payload
+            self.message, self.message_level = p["reason"], "warn"
+            self.queue_available = not p.get("queue_unavailable", False)
+        elif key is not Key.RATE:
+            self.message = None
+        return events
+
+    def _transfer_target(self) -> str | None:
+        session = self.device.branch.sessions[self.counter]
+        current = session.current.business_type if session.current else None
+        others = [bt.code for bt in self.config.business_types if bt.code != current]
+        return others[0] if others else None
+
+    # -- the kiosk ---------------------------------------------------------------------------
+    def _kiosk(self, hit) -> None:
+        if hit == "dismiss":
+            self.issued = None
+            return
+        action, code = hit
+        if action == "priority":
+            self.selected_priority = None if self.selected_priority == code else code
+        elif action == "issue":
+            self.issue(code, self.selected_priority)
+            self.selected_priority = None
+
+    def issue(self, business_type: str, priority: str | None = None) -> IssuedTicket:
+        """Issue a ticket and print it; a failed print keeps it pending and says so."""
+        ticket, events = self.device.issue(business_type, priority)
+        ahead = next(e.payload["ahead"] for e in events if e.type == "ticket.issued")
+        wait = self.estimator.expected_wait_min(business_type, ahead)
+        bt = self.config.business_type(business_type)
+        self.issued = IssuedTicket(ticket.number, ahead, bt.name.zh, bt.name.en, wait)
+        self._issued_at = self.device.clock.now().mono
+        if self.printer is not None:
+            info = TicketInfo.from_ticket(ticket, self.config, ahead, wait)
+            self.pending.add(info)
+            fact = self.pending.record(ticket.id, self.printer.print_ticket(info))
+            self.device.record(fact["type"], fact["payload"])
+            if fact["type"] == "ticket.print_failed":
+                self.message = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
+        return self.issued
+
+    # -- output ------------------------------------------------------------------------------
+    def _on_event(self, event: StoredEvent) -> None:
+        self.calls.observe(event.type, event.payload)
+        if event.type == "transaction.closed":
+            self.estimator.observe(event.payload)
+        speaker = self.counter
+        if speaker is None and not any(p.kind == "board" for p in self.panels):
+            speaker = -1  # a kiosk alone says nothing
+        speech = speech_for(event.type, event.payload, speaker)
+        if speech is not None and self.announcer is not None:
+            self.announcer.say(speech.template, **speech.fields)
+        if self.display is not None and self.counter is not None:
+            led = led_for(event.type, event.payload, self.counter)
+            if led is not None:
+                self._show(led)
+
+    def _show(self, led) -> None:
+        assert self.display is not None
+        if led.command == "call":
+            self.display.show_call(led.ticket, led.counter)
+        elif led.command == "paused":
+            self.display.show_paused()
+        else:
+            self.display.clear()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def step(self) -> None:
+        """Handle input, let time pass, draw one frame."""
+        for press in self.keys.drain():
+            try:
+                self.apply(press)
+            except (ValueError, KeyError) as exc:
+                log.warning("key %s from %s ignored: %s", press.key, press.source, exc)
+        now = self.device.clock.now()
+        if now.mono - self._last_tick >= TICK_S:
+            self._last_tick = now.mono
+            self.device.tick()
+        if self.issued is not None and now.mono - self._issued_at > ISSUED_SHOWN_S:
+            self.issued = None
+        self.render()
+
+    def render(self) -> None:
+        now = self.device.clock.now()
+        branch = self.device.branch
+        queue = branch.queue
+        waiting = queue.waiting_counts()
+        for panel in self.panels:
+            target = self.surface.subsurface(panel.rect)
+            if panel.kind == "pad":
+                view = pad_view(
+                    self.config, branch.sessions[self.counter], now, photo_for=self.photo_for
+                )
+            elif panel.kind == "console":
+                session = branch.sessions[self.counter]
+                view = console_view(
+                    self.config,
+                    session,
+                    now,
+                    waiting=waiting,
+                    next_tickets=upcoming(queue, self.counter, now),
+                    message=self.message,
+                    message_level=self.message_level,
+                    queue_available=self.queue_available,
+                )
+            elif panel.kind == "kiosk":
+                view = kiosk_view(
+                    self.config,
+                    now,
+                    waiting,
+                    self.estimator,
+                    selected_priority=self.selected_priority,
+                    last_ticket=self.issued,
+                    message=self.message if self.counter is None else None,
+                )
+            else:
+                view = board_view(
+                    self.config, now, self.calls.calls(), waiting, self.estimator, self.notice
+                )
+            panel.screen.render(target, view)
+        if self._flip is not None:
+            self._flip()
+        self.frames += 1
+
+    def session_state(self) -> State | None:
+        return self.device.branch.sessions[self.counter].state if self.counter else None

@@ -1,0 +1,182 @@
+"""The whole counter, end to end on real parts: a kiosk touch issues and prints a ticket, the
+teller's keys call, serve and finish, the voice speaks, the LED display over a pseudo-terminal
+shows the call, the customer touches a rating key, and every step is on screen and in the store.
+"""
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+from types import SimpleNamespace
+
+import pygame
+import pytest
+
+from config.loader import load_config
+from device.app import DeviceApp
+from device.clock import ManualClock
+from device.runtime import PanelApp
+from device.store import EventStore
+from drivers.framing import Command
+from drivers.led_display import LedDisplay, decode_text
+from drivers.printer import SimulatedPrinter
+from drivers.voice import RecordingAnnouncer
+from tests.serial_pty import wait_until
+
+SIZE = (800, 480)
+
+
+@pytest.fixture
+def counter(tmp_path, pty_pair):
+    pygame.init()
+    config = load_config()
+    clock = ManualClock()
+    store = EventStore(tmp_path / "counter.sqlite", config.device.device_id)
+    surface = pygame.Surface((SIZE[0] * 3, SIZE[1]))
+    led = LedDisplay(pty_pair.path, address=1, refresh_s=None).start()
+    voice = RecordingAnnouncer(texts=config.texts)
+    printer = SimulatedPrinter(tmp_path / "tickets")
+    app = PanelApp(
+        config,
+        DeviceApp(config, store, clock),
+        surface,
+        panels=["kiosk", "pad", "console"],
+        counter=1,
+        display=led,
+        announcer=voice,
+        printer=printer,
+    )
+    app.render()  # the first frame: touch targets exist from now on
+    yield SimpleNamespace(
+        app=app,
+        clock=clock,
+        store=store,
+        voice=voice,
+        printer=printer,
+        pty=pty_pair,
+        surface=surface,
+        tmp=tmp_path,
+    )
+    led.close()
+    store.close()
+    pygame.quit()
+
+
+def panel(app, kind):
+    return next(p for p in app.panels if p.kind == kind)
+
+
+def touch_target(app, kind, action):
+    """The surface point where ``kind``'s last frame offers ``action`` (a touch target)."""
+    p = panel(app, kind)
+    for rect, hit in p.screen.hits:
+        if hit == action:
+            return (p.rect.x + rect.centerx, p.rect.y + rect.centery)
+    raise AssertionError(f"{kind} offers no {action!r}: {[h for _, h in p.screen.hits]}")
+
+
+def key(app, name):
+    """A teller key from the keyboard (pygame KEYDOWN through the simulated keyboard map)."""
+    code = {"call_next": pygame.K_F1, "start": pygame.K_F5, "finish": pygame.K_F6}[name]
+    app.handle_pygame_event(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0, unicode=""))
+    app.step()
+
+
+def save(surface, path, name):
+    pygame.image.save(surface, str(path / f"{name}.png"))
+
+
+def test_issue_call_announce_serve_rate(counter):
+    c = counter
+    app = c.app
+    app.press("test", "sign_in")
+    app.step()
+    assert app.session_state() == "idle"
+
+    # the customer touches 现金业务 on the kiosk; the ticket prints
+    app.touch(touch_target(app, "kiosk", ("issue", "cash")))
+    app.step()
+    save(c.surface, c.tmp, "1-issued")
+    assert app.issued.number == "A001" and len(c.printer.printed) == 1
+    assert panel(app, "kiosk").screen.texts and "A001" in " ".join(panel(app, "kiosk").screen.texts)
+
+    # the teller calls: voice, LED and pad all show A001
+    c.clock.advance(30)
+    key(app, "call_next")
+    save(c.surface, c.tmp, "2-called")
+    assert c.voice.spoken[-1] == "请A 零 零 一号到1号窗口办理"
+    led_texts = lambda: [  # noqa: E731
+        decode_text(f.payload)[1] for f in c.pty.frames() if f.command == Command.DISPLAY_TEXT
+    ]
+    wait_until(lambda: any("A001" in t for t in led_texts()), "A001 on the LED display")
+    assert "A001" in " ".join(panel(app, "pad").screen.texts)
+    assert "A001" in " ".join(panel(app, "console").screen.texts)
+
+    key(app, "start")
+    c.clock.advance(95)
+    app.step()
+    assert "01:35" in " ".join(panel(app, "console").screen.texts)  # the running service timer
+    key(app, "finish")
+    save(c.surface, c.tmp, "3-rate")
+    assert c.voice.spoken[-1] == "请您对我的服务做出评价"
+    assert app.device.branch.sessions[1].state == "awaiting_rating"
+
+    # the customer touches 非常满意 on the pad
+    c.clock.advance(3)
+    app.touch(touch_target(app, "pad", ("rate", 5)))
+    app.step()
+    save(c.surface, c.tmp, "4-thanks")
+    assert c.voice.spoken[-1] == "谢谢您的评价"
+    assert "谢谢您的评价" in " ".join(panel(app, "pad").screen.texts)
+
+    events = c.store.events()
+    types = [e.type for e in events]
+    for expected in (
+        "ticket.issued",
+        "ticket.printed",
+        "ticket.called",
+        "service.started",
+        "rating.invited",
+        "rating.press",
+        "transaction.closed",
+    ):
+        assert expected in types, expected
+    (closed,) = [e.payload for e in events if e.type == "transaction.closed"]
+    assert closed["ticket"] == "A001" and closed["rating"] == 5
+    assert closed["waiting_s"] == 30 and closed["service_s"] == 95
+    assert [p.name for p in sorted(c.tmp.glob("*.png"))] == [
+        "1-issued.png",
+        "2-called.png",
+        "3-rate.png",
+        "4-thanks.png",
+    ]
+
+
+def test_a_failed_print_is_reported_and_recorded(counter):
+    c = counter
+    app = c.app
+    c.printer.fail_reason = "paper out"
+    app.touch(touch_target(app, "kiosk", ("issue", "cash")))
+    app.step()
+    failed = [e for e in c.store.events() if e.type == "ticket.print_failed"]
+    assert len(failed) == 1 and "paper out" in failed[0].payload["reason"]
+    assert app.message and "出票失败" in app.message
+
+
+def test_pausing_shows_on_pad_and_led(counter):
+    c = counter
+    app = c.app
+    app.press("test", "sign_in")
+    app.press("test", "pause")
+    app.step()
+    assert app.session_state() == "paused"
+    assert "暂停服务" in " ".join(panel(app, "pad").screen.texts)
+    wait_until(
+        lambda: any(
+            "暂停" in decode_text(f.payload)[1]
+            for f in c.pty.frames()
+            if f.command == Command.DISPLAY_TEXT
+        ),
+        "the paused text on the LED display",
+    )
