@@ -15,6 +15,7 @@ touched. Each stored event is turned into speech and LED commands by :mod:`devic
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -151,7 +152,7 @@ class PanelApp:
         self.press("touch", key, arg)
 
     def press(self, source: str, key: str, arg: object | None = None) -> None:
-        self.keys.put(KeyPress(source, key, arg, 0.0))
+        self.keys.put(KeyPress(source, key, arg, time.monotonic()))
 
     def apply(self, press: KeyPress) -> list[StoredEvent]:
         """Apply one key press to this app's counter."""
@@ -235,9 +236,13 @@ class PanelApp:
             self.display.clear()
 
     # -- the loop ----------------------------------------------------------------------------
-    def step(self) -> None:
-        """Handle input, let time pass, draw one frame."""
-        for press in self.keys.drain():
+    def step(self, wait_s: float = 0.0) -> list[KeyPress]:
+        """Handle input (waiting up to ``wait_s`` for a key), let time pass, draw one frame.
+
+        Returns the presses this frame answered: the frame is on screen when this returns.
+        """
+        presses = self.keys.drain(wait_s)
+        for press in presses:
             try:
                 self.apply(press)
             except (ValueError, KeyError) as exc:
@@ -249,6 +254,15 @@ class PanelApp:
         if self.issued is not None and now.mono - self._issued_at > ISSUED_SHOWN_S:
             self.issued = None
         self.render()
+        return presses
+
+    def run(self, fps: float = 30.0) -> None:
+        """The main loop: a key wakes it at once; otherwise it draws ``fps`` frames a second."""
+        interval = 1.0 / fps
+        while self.running:
+            for event in pygame.event.get():
+                self.handle_pygame_event(event)
+            self.step(wait_s=interval)
 
     def render(self) -> None:
         now = self.device.clock.now()
