@@ -168,6 +168,84 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _teller(text: str):
+    from device.counter import Teller
+
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+        raise SystemExit(f"counterside: --teller must be STAFF_NO:NAME[:STARS], not {text!r}")
+    stars = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else None
+    return Teller(parts[0], parts[1], stars)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"counterside: --size must be WIDTHxHEIGHT, not {text!r}") from None
+    return w, h
+
+
+def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None) -> int:
+    from device.launch import launch
+
+    config = _config(args)
+    if counter is not None and counter not in {c.number for c in config.counters}:
+        raise SystemExit(f"counterside: counter {counter} is not configured")
+    db = Path(args.db) if args.db else default_db(config)
+    launched = launch(
+        config,
+        db=db,
+        panels=panels,
+        counter=counter,
+        teller=_teller(args.teller),
+        size=_size(args.size) if args.size else None,
+        fullscreen=args.fullscreen or None,
+        silent=args.silent,
+    )
+    try:
+        if args.frames:
+            for _ in range(args.frames):
+                launched.app.step()
+            print(f"{launched.app.frames} frames, {launched.store.last_seq()} events in {db}")
+        else:
+            launched.app.run()
+    finally:
+        launched.close()
+    return 0
+
+
+def cmd_counter(args: argparse.Namespace) -> int:
+    config = _config(args)
+    counter = args.counter if args.counter is not None else config.device.counter
+    if counter is None:
+        raise SystemExit("counterside: no counter: give --counter N or [device] counter")
+    panels = args.panels.split(",") if args.panels else _screen_panels(config)
+    return _run_panels(args, panels, counter)
+
+
+def _screen_panels(config: Config) -> list[str]:
+    screen = getattr(config, "screen", None)
+    return list(getattr(screen, "panels", ("pad", "console")))
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    return _run_panels(args, ["kiosk"], None)
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    return _run_panels(args, ["board"], None)
+
+
+def _panel_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", help="store file (default: $COUNTERSIDE_DB or var/<device>.sqlite)")
+    p.add_argument("--size", help="size of one panel, WIDTHxHEIGHT (default: [screen] size)")
+    p.add_argument("--fullscreen", action="store_true", help="full screen, mouse hidden")
+    p.add_argument("--silent", action="store_true", help="no sound (announcements recorded only)")
+    p.add_argument("--teller", default="0000:柜员", help="who signs in: STAFF_NO:NAME[:STARS]")
+    p.add_argument("--frames", type=int, default=0, help="draw N frames and exit (smoke test)")
+
+
 # -- parser --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counterside", description=__doc__.splitlines()[0])
@@ -207,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
     export.add_argument("--all", action="store_true", help="everything in the store")
     export.set_defaults(func=cmd_export)
+
+    counter = sub.add_parser("counter", help="run one counter: evaluation pad and teller console")
+    counter.add_argument("--counter", type=int, help="counter number (default: [device] counter)")
+    counter.add_argument("--panels", help="comma-separated: pad,console[,kiosk,board]")
+    _panel_options(counter)
+    counter.set_defaults(func=cmd_counter)
+    kiosk = sub.add_parser("kiosk", help="run the ticket kiosk (with its printer)")
+    _panel_options(kiosk)
+    kiosk.set_defaults(func=cmd_kiosk)
+    board = sub.add_parser("board", help="run the hall call board (which speaks the calls)")
+    _panel_options(board)
+    board.set_defaults(func=cmd_board)
 
     demo = sub.add_parser("demo", help="a simulated branch morning, printing every event")
     demo.add_argument("--customers", type=int, default=12)

@@ -15,10 +15,12 @@ touched. Each stored event is turned into speech and LED commands by :mod:`devic
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
 
 from config.model import Config

@@ -7,3 +7,7 @@ laid out from the surface size, and answers ``hit_test(pos)`` for the last frame
 renders every screen to PNG. Constructing a screen finds a Chinese font or raises
 :class:`screens.text.FontNotFound` naming the Debian package to install.
 """
+
+import os
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")

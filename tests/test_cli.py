@@ -75,3 +75,39 @@ def test_demo_then_today_and_both_exports(tmp_path):
     assert len(transactions) == closed > 0
     assert {r["outcome"] for r in transactions} <= {"served", "no_show", "transferred"}
     assert all(r["wait_limit_s"] for r in transactions)
+
+
+def test_counter_kiosk_and_board_start_draw_and_stop_headless(tmp_path):
+    import os
+
+    for command in (["counter", "--counter", "2"], ["kiosk"], ["board"]):
+        db = tmp_path / f"{command[0]}.sqlite"
+        env = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "device.cli",
+                *command,
+                "--frames",
+                "3",
+                "--silent",
+                "--db",
+                str(db),
+                "--size",
+                "400x240",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, **env, "COUNTERSIDE_CONFIG": ""},
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("3 frames") and db.exists()
+
+
+def test_a_counter_that_is_not_configured_is_refused(tmp_path):
+    result = counterside("counter", "--counter", "99", "--db", str(tmp_path / "x.sqlite"))
+    assert result.returncode != 0 and "counter 99 is not configured" in result.stderr

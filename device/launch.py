@@ -1,0 +1,150 @@
+"""Build a running :class:`~device.runtime.PanelApp` from configuration: real or simulated parts.
+
+``[hardware] keys`` chooses GPIO buttons, a serial keypad or the simulated keyboard/mouse;
+``[hardware.led_display]`` the counter's RS-485 LED display; ``[voice]`` the announcer;
+``[printer]`` the kiosk's printer; ``[screen]`` the window. Everything opened here is closed
+by :meth:`Launched.close`, in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.model import Config
+from device.app import DeviceApp
+from device.clock import Clock, SystemClock
+from device.counter import Teller
+from device.runtime import PanelApp
+from device.store import EventStore
+from drivers.keys import KeyQueue
+
+
+@dataclass
+class Launched:
+    """The app and everything it owns."""
+
+    app: PanelApp
+    store: EventStore
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def close(self) -> None:
+        self.stack.close()
+
+
+def photo_finder(folder: str):
+    """``staff_no -> path`` of the teller's photo (``<staff_no>.png`` or ``.jpg``), if any."""
+    if not folder:
+        return None
+
+    def find(staff_no: str) -> str | None:
+        for ext in (".png", ".jpg", ".jpeg"):
+            path = Path(folder) / f"{staff_no}{ext}"
+            if path.is_file():
+                return str(path)
+        return None
+
+    return find
+
+
+def _keys(config: Config, keys: KeyQueue, stack: contextlib.ExitStack) -> None:
+    hw = config.hardware
+    if hw.keys == "gpio":
+        from drivers.gpio import GpioKeys, KeyLeds
+
+        stack.enter_context(GpioKeys(hw.gpio.key_pins(), keys.put, bounce_time=hw.gpio.bounce_s))
+        if hw.gpio.rating_leds:
+            stack.callback(KeyLeds(hw.gpio.led_pins()).close)
+    elif hw.keys == "serial":
+        from drivers.serial_keypad import SerialKeypad
+
+        kp = hw.serial_keypad
+        keypad = SerialKeypad(kp.port, keys.put, address=kp.address, baudrate=kp.baudrate)
+        stack.enter_context(keypad.start())
+    # "simulated": the window's keyboard and mouse (PanelApp handles pygame events itself)
+
+
+def _display(config: Config, stack: contextlib.ExitStack):
+    led = config.hardware.led_display
+    if not led.enabled:
+        return None
+    from drivers.led_display import LedDisplay
+
+    display = LedDisplay(led.port, led.address, led.baudrate, charset=led.charset).start()
+    stack.callback(display.close)
+    return display
+
+
+def _announcer(config: Config, stack: contextlib.ExitStack, silent: bool):
+    from drivers.voice import RecordingAnnouncer, make_announcer
+
+    settings = getattr(config, "voice", None)
+    if silent:
+        return RecordingAnnouncer(settings, config.texts)
+    announcer = make_announcer(settings, config.texts)
+    stack.callback(announcer.close, drain=False)
+    return announcer
+
+
+def _printer(config: Config):
+    from drivers.printer import PrinterSettings, make_printer
+
+    settings = getattr(config, "printer", None) or PrinterSettings()
+    return make_printer(settings, config.texts)
+
+
+def launch(
+    config: Config,
+    *,
+    db: Path,
+    panels: Sequence[str],
+    counter: int | None,
+    teller: Teller,
+    size: tuple[int, int] | None = None,
+    fullscreen: bool | None = None,
+    silent: bool = False,
+    clock: Clock | None = None,
+) -> Launched:
+    """Open the store, the drivers and the window; return the app ready to :meth:`run`."""
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    screen = getattr(config, "screen", None)
+    size = size or tuple(getattr(screen, "size", (800, 480)))
+    fullscreen = bool(getattr(screen, "fullscreen", False)) if fullscreen is None else fullscreen
+    stack = contextlib.ExitStack()
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+        store = stack.enter_context(EventStore(db, config.device.device_id))
+        pygame.display.init()  # no pygame audio: the announcer plays through its own player
+        pygame.font.init()
+        stack.callback(pygame.quit)
+        flags = pygame.FULLSCREEN if fullscreen else 0
+        window = pygame.display.set_mode((size[0] * len(panels), size[1]), flags)
+        pygame.display.set_caption(f"counterside {' + '.join(panels)}")
+        if fullscreen:
+            pygame.mouse.set_visible(False)
+        keys = KeyQueue()
+        _keys(config, keys, stack)
+        app = PanelApp(
+            config,
+            DeviceApp(config, store, clock or SystemClock()),
+            window,
+            panels=panels,
+            counter=counter,
+            keys=keys,
+            display=_display(config, stack) if counter is not None else None,
+            announcer=_announcer(config, stack, silent),
+            printer=_printer(config) if "kiosk" in panels else None,
+            teller=teller,
+            notice=getattr(screen, "notice", ""),
+            photo_for=photo_finder(getattr(screen, "photos_dir", "")),
+            flip=pygame.display.flip,
+        )
+        return Launched(app, store, stack)
+    except BaseException:
+        stack.close()
+        raise
