@@ -1,0 +1,32 @@
+"""The shipped systemd units start commands that exist, with options the CLI accepts."""
+
+import configparser
+import shlex
+from pathlib import Path
+
+import pytest
+
+from device.cli import build_parser
+
+UNITS = sorted((Path(__file__).resolve().parents[1] / "systemd").glob("*.service"))
+
+
+def test_there_is_a_unit_per_role():
+    assert [u.name for u in UNITS] == [
+        "counterside-board.service",
+        "counterside-counter.service",
+        "counterside-kiosk.service",
+    ]
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+def test_every_command_of_a_unit_parses(unit):
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str
+    parser.read(unit, encoding="utf-8")
+    service = parser["Service"]
+    assert service["Restart"] == "always" and service["User"] == "counterside"
+    for key in ("ExecStartPre", "ExecStart"):
+        argv = shlex.split(service[key])
+        assert argv[0].endswith("/counterside")
+        build_parser().parse_args(argv[1:])  # raises SystemExit on an unknown option
