@@ -6,6 +6,7 @@ receives a :class:`Config` may trust it. All classes are frozen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 
@@ -181,6 +182,137 @@ class HardwareConfig:
     led_display: LedDisplayConfig = field(default_factory=LedDisplayConfig)
 
 
+# -- [voice] ------------------------------------------------------------------------------------
+
+VOICE_ENGINES = ("espeak", "clips")
+#: espeak-ng voice per language. Mandarin is ``cmn-latn-pinyin``: in espeak-ng 1.51 (bookworm)
+#: ``cmn`` (and ``zh``, ``zh-cn``, ...) read most characters as pinyin with English tone numbers.
+DEFAULT_VOICES: Mapping[str, str] = {"zh-CN": "cmn-latn-pinyin", "en": "en"}
+#: Chinese digits 0-9 as spoken in ticket numbers.
+DEFAULT_ZH_DIGITS = "零一二三四五六七八九"
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """``[voice]``, same names: everything the announcer (:mod:`drivers.voice`) can be told.
+
+    The defaults equal those of ``defaults.toml``. :mod:`config.validate` checks every value with
+    file and key; the checks here only guard settings built by hand.
+    """
+
+    engine: str = "espeak"  # "espeak" or "clips" (clips fall back to espeak-ng per announcement)
+    language: str = "zh-CN"  # language of announcements that do not name one
+    espeak_binary: str = "espeak-ng"
+    voices: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VOICES))
+    rate_wpm: int = 150  # espeak-ng -s
+    pitch: int = 50  # espeak-ng -p, 0..99
+    volume: int = 100  # espeak-ng -a, 0..200
+    player: tuple[str, ...] = ("aplay", "-q", "{wav}")
+    clips_dir: str = "clips"  # <clips_dir>/<language>/<name>.wav
+    clip_gap_s: float = 0.0  # silence between joined clips
+    call_repeat: int = 2
+    prompt_repeat: int = 1
+    repeat_pause_s: float = 0.8
+    queue_limit: int = 8
+    call_templates: tuple[str, ...] = ("call",)  # templates announced as calls by ``say``
+    zh_digits: str = DEFAULT_ZH_DIGITS  # e.g. "零幺二三四五六七八九" to say 幺 for 1
+    synth_timeout_s: float = 20.0
+    play_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.engine not in VOICE_ENGINES:
+            problems.append(
+                f"voice.engine: {self.engine!r} is not one of {', '.join(VOICE_ENGINES)}"
+            )
+        if len(self.zh_digits) != 10:
+            problems.append("voice.zh_digits: needs exactly 10 characters, for 0 to 9")
+        for key in ("call_repeat", "prompt_repeat", "queue_limit"):
+            if getattr(self, key) < 1:
+                problems.append(f"voice.{key}: must be at least 1")
+        if not self.player:
+            problems.append("voice.player: the player command is empty")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+# -- [printer] ----------------------------------------------------------------------------------
+
+PRINTER_CONNECTIONS = ("simulated", "dummy", "file", "serial", "network", "usb")
+PRINTER_TEXT_MODES = ("gb18030", "image")
+PRINTER_CUTS = ("FULL", "PART")
+PRINTER_IMAGE_IMPLS = ("bitImageRaster", "graphics", "bitImageColumn")
+
+
+@dataclass(frozen=True)
+class PrinterSettings:
+    """``[printer]``, same names: the ticket printer (:mod:`drivers.printer`).
+
+    The defaults equal those of ``defaults.toml`` (the simulated printer). :mod:`config.validate`
+    checks every value with file and key; the checks here only guard settings built by hand.
+    """
+
+    connection: str = "simulated"  # simulated | dummy | file | serial | network | usb
+    device: str = "/dev/usb/lp0"  # file and serial connections
+    baudrate: int = 9600  # serial
+    host: str = ""  # network
+    port: int = 9100  # network
+    usb_vendor: int = 0  # usb (needs pyusb); a USB printer also appears as /dev/usb/lp0
+    usb_product: int = 0
+    timeout_s: float = 10.0  # network connect/read, serial read
+    text_mode: str = "gb18030"  # gb18030 | image
+    paper_width_px: int = 576  # 80 mm paper at 203 dpi; 384 for 58 mm
+    font_path: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"  # image mode and simulated
+    image_impl: str = "bitImageRaster"  # escpos image(): bitImageRaster | graphics | bitImageColumn
+    cut: str = "PART"  # FULL | PART
+    profile: str | None = None  # python-escpos printer profile name ("" in the file)
+    check_paper: bool = False  # ask the printer for paper status first (serial, network, usb)
+    simulated_dir: str = "var/tickets"  # where the simulated printer writes PNGs
+
+    def __post_init__(self) -> None:
+        problems = []
+        for key, allowed in (
+            ("connection", PRINTER_CONNECTIONS),
+            ("text_mode", PRINTER_TEXT_MODES),
+            ("cut", PRINTER_CUTS),
+            ("image_impl", PRINTER_IMAGE_IMPLS),
+        ):
+            if getattr(self, key) not in allowed:
+                problems.append(
+                    f"printer.{key}: {getattr(self, key)!r} is not one of {', '.join(allowed)}"
+                )
+        if self.connection == "network" and not self.host:
+            problems.append("printer.host: needed for a network printer")
+        if self.connection == "usb" and not (self.usb_vendor and self.usb_product):
+            problems.append("printer.usb_vendor, printer.usb_product: needed for a usb printer")
+        if self.paper_width_px < 200:
+            problems.append("printer.paper_width_px: too narrow for a ticket (384 or 576)")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+# -- [screen] -----------------------------------------------------------------------------------
+
+#: What a device can show: the customer's evaluation pad, the teller console, the ticket kiosk
+#: and the hall board.
+SCREEN_PANELS = ("pad", "console", "kiosk", "board")
+SCREEN_SIDE_RANGE = (240, 7680)  # pixels, each of width and height
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    """``[screen]``; the defaults equal those of ``defaults.toml`` (pad and console, 800x480)."""
+
+    size: tuple[int, int] = (800, 480)  # width, height in pixels
+    fullscreen: bool = False
+    panels: tuple[str, ...] = ("pad", "console")
+    font: str = ""  # CJK font file ("path" or "path:index"); "" = found automatically
+    near_ratio: float = 0.8  # the console timer turns amber from this share of the service limit
+    notice: str = "保管好您的号票，过号请重新取号。"  # hall board notice line; "" = none
+    photos_dir: str = ""  # teller photos <staff_no>.png / .jpg; "" = none
+    language: str = "zh-CN"
+
+
 @dataclass(frozen=True)
 class Config:
     device: DeviceConfig
@@ -193,6 +325,9 @@ class Config:
     hours: dict[str, tuple[OpeningSpan, ...]]
     texts: TextsConfig
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    printer: PrinterSettings = field(default_factory=PrinterSettings)
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
     sources: tuple[str, ...] = field(default=())
 
     def business_type(self, code: str) -> BusinessType:

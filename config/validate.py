@@ -18,7 +18,14 @@ from config.model import (
     KEY_SOURCES,
     LANGUAGES,
     LED_CHARSETS,
+    PRINTER_CONNECTIONS,
+    PRINTER_CUTS,
+    PRINTER_IMAGE_IMPLS,
+    PRINTER_TEXT_MODES,
     ROLES,
+    SCREEN_PANELS,
+    SCREEN_SIDE_RANGE,
+    VOICE_ENGINES,
     WEEKDAYS,
     BusinessType,
     Config,
@@ -28,13 +35,16 @@ from config.model import (
     HardwareConfig,
     LedDisplayConfig,
     OpeningSpan,
+    PrinterSettings,
     PriorityClass,
     QueueConfig,
     RatingConfig,
     RatingLevel,
+    ScreenConfig,
     SerialKeypadConfig,
     Text,
     TextsConfig,
+    VoiceSettings,
 )
 from config.scales import PRESET_SCALES, SCALES
 
@@ -49,6 +59,9 @@ TOP_KEYS = (
     "hours",
     "texts",
     "hardware",
+    "voice",
+    "printer",
+    "screen",
 )
 DEVICE_KEYS = ("branch_id", "device_id", "roles", "counter", "timezone", "language")
 BUSINESS_KEYS = ("code", "prefix", "name", "wait_limit_min", "service_limit_min")
@@ -95,6 +108,9 @@ def build_config(layers: Layers) -> Config:
     hours = _hours(c, root)
     texts = _texts(c, root)
     hardware = _hardware(c, root, rating)
+    voice = _voice(c, root)
+    printer = _printer(c, root, hardware)
+    screen = _screen(c, root)
     if c.problems:
         raise ConfigError(c.problems)
     return Config(
@@ -108,6 +124,9 @@ def build_config(layers: Layers) -> Config:
         hours=hours,
         texts=texts,
         hardware=hardware,  # type: ignore[arg-type]
+        voice=voice,  # type: ignore[arg-type]
+        printer=printer,  # type: ignore[arg-type]
+        screen=screen,  # type: ignore[arg-type]
         sources=tuple(layers.files),
     )
 
@@ -733,3 +752,364 @@ def _uart_pins(c: Checker, pins: dict[int, KeyPath], ports: dict[str, KeyPath]) 
                 f"GPIO {pin} is the UART's {name}, in use by "
                 f"{format_key(ports[uart])} = {show(uart)}",
             )
+
+
+# -- shared by [voice], [printer] and [screen] ---------------------------------------------------
+
+
+def _blank_or_string(c: Checker, t: Table, path: KeyPath, key: str) -> str | None:
+    """A required string where ``""`` is a value of its own (none, automatic)."""
+    if key not in t:
+        c.missing((*path, key), 'use "" for none')
+        return None
+    value = t[key]
+    return "" if value == "" else c.check_string(value, (*path, key))
+
+
+# -- [voice] ------------------------------------------------------------------------------------
+
+VOICE_KEYS = (
+    "engine",
+    "language",
+    "espeak_binary",
+    "voices",
+    "rate_wpm",
+    "pitch",
+    "volume",
+    "player",
+    "clips_dir",
+    "clip_gap_s",
+    "call_repeat",
+    "prompt_repeat",
+    "repeat_pause_s",
+    "queue_limit",
+    "call_templates",
+    "zh_digits",
+    "synth_timeout_s",
+    "play_timeout_s",
+)
+ESPEAK_VOICE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*(\+[A-Za-z0-9_-]+)?")
+ESPEAK_VOICE_RULE = 'an espeak-ng voice name like "cmn-latn-pinyin" or "en+f3"'
+#: espeak-ng 1.51 names that pick the ``cmn`` voice, which reads Chinese as pinyin with English
+#: tone numbers (请 is "qing three"): see docs/voice-and-printer.md.
+PINYIN_AS_ENGLISH_VOICES = ("cmn", "zh", "zh-cn", "zh-cmn", "sit/cmn")
+COMMAND_RE = re.compile(r"\S+")
+COMMAND_RULE = 'a program name or path without spaces, like "espeak-ng"'
+PLAYER_EXAMPLE = '["aplay", "-q", "{wav}"]'
+
+
+def _voice(c: Checker, root: Table) -> VoiceSettings | None:
+    path: KeyPath = ("voice",)
+    t = c.section(root, (), "voice", VOICE_KEYS)
+    if t is None:
+        return None
+    values: dict[str, Any] = {
+        "engine": c.string(t, path, "engine", choices=VOICE_ENGINES),
+        "language": c.string(t, path, "language", choices=LANGUAGES),
+        "espeak_binary": c.string(t, path, "espeak_binary", pattern=COMMAND_RE, rule=COMMAND_RULE),
+        "voices": _voices(c, t, path),
+        "rate_wpm": c.integer(t, path, "rate_wpm", low=80, high=450),
+        "pitch": c.integer(t, path, "pitch", low=0, high=99),
+        "volume": c.integer(t, path, "volume", low=0, high=200),
+        "player": _player(c, t, path),
+        "clips_dir": c.string(t, path, "clips_dir"),
+        "clip_gap_s": c.number(t, path, "clip_gap_s", low=0, high=2),
+        "call_repeat": c.integer(t, path, "call_repeat", low=1, high=5),
+        "prompt_repeat": c.integer(t, path, "prompt_repeat", low=1, high=5),
+        "repeat_pause_s": c.number(t, path, "repeat_pause_s", low=0, high=10),
+        "queue_limit": c.integer(t, path, "queue_limit", low=1, high=100),
+        "call_templates": _call_templates(c, t, path),
+        "zh_digits": _zh_digits(c, t, path),
+        "synth_timeout_s": c.number(t, path, "synth_timeout_s", above=0, high=600),
+        "play_timeout_s": c.number(t, path, "play_timeout_s", above=0, high=600),
+    }
+    if None in values.values():
+        return None
+    return VoiceSettings(**values)
+
+
+def _voices(c: Checker, t: Table, path: KeyPath) -> dict[str, str] | None:
+    here = (*path, "voices")
+    table = c.section(t, path, "voices", LANGUAGES)
+    if table is None:
+        return None
+    out: dict[str, str] = {}
+    for language in LANGUAGES:
+        name = c.string(table, here, language, pattern=ESPEAK_VOICE_RE, rule=ESPEAK_VOICE_RULE)
+        if name is None:
+            continue
+        if language == "zh-CN" and name.split("+")[0].lower() in PINYIN_AS_ENGLISH_VOICES:
+            c.bad(
+                (*here, language),
+                f"{show(name)} reads Chinese as pinyin with English tone numbers in espeak-ng "
+                '1.51 (请 is "qing three"); use "cmn-latn-pinyin"',
+            )
+            continue
+        out[language] = name
+    return out if len(out) == len(LANGUAGES) else None
+
+
+def _player(c: Checker, t: Table, path: KeyPath) -> tuple[str, ...] | None:
+    here = (*path, "player")
+    if "player" not in t:
+        c.missing(here)
+        return None
+    value = t["player"]
+    if not isinstance(value, list):
+        c.bad(
+            here,
+            f"expected an array of strings, the command and its arguments, like "
+            f"{PLAYER_EXAMPLE}, got {describe(value)}",
+        )
+        return None
+    if not value:
+        c.bad(here, f"must not be empty, got []; the default is {PLAYER_EXAMPLE}")
+        return None
+    argv = [c.check_string(arg, (*here, i)) for i, arg in enumerate(value)]
+    if isinstance(argv[0], str) and "{wav}" in argv[0]:
+        c.bad((*here, 0), f"must be the player program, not the file {show(argv[0])}")
+        return None
+    if None in argv:
+        return None
+    return tuple(argv)  # type: ignore[arg-type]
+
+
+def _call_templates(c: Checker, t: Table, path: KeyPath) -> tuple[str, ...] | None:
+    items = c.array(t, path, "call_templates")
+    if items is None:
+        return None
+    out: list[str] = []
+    ok = True
+    for i, item in enumerate(items):
+        here = (*path, "call_templates", i)
+        name = c.check_string(item, here)
+        if name is None:
+            ok = False
+        elif name not in TEXT_PLACEHOLDERS:
+            tip = suggest(name, TEXT_PLACEHOLDERS)
+            c.bad(here, f"unknown text {show(name)}{tip} (texts: {', '.join(TEXT_PLACEHOLDERS)})")
+            ok = False
+        elif name in out:
+            c.bad(here, f"text {show(name)} is listed twice")
+            ok = False
+        else:
+            out.append(name)
+    return tuple(out) if ok else None
+
+
+def _zh_digits(c: Checker, t: Table, path: KeyPath) -> str | None:
+    digits = c.string(t, path, "zh_digits")
+    if digits is None:
+        return None
+    if len(digits) != 10 or any(char.isspace() for char in digits):
+        c.bad(
+            (*path, "zh_digits"),
+            f"must be exactly 10 characters, the spoken digits 0 to 9 like "
+            f'"零一二三四五六七八九", got {show(digits)} ({len(digits)} characters)',
+        )
+        return None
+    return digits
+
+
+# -- [printer] ----------------------------------------------------------------------------------
+
+PRINTER_KEYS = (
+    "connection",
+    "device",
+    "baudrate",
+    "host",
+    "port",
+    "usb_vendor",
+    "usb_product",
+    "timeout_s",
+    "text_mode",
+    "paper_width_px",
+    "font_path",
+    "image_impl",
+    "cut",
+    "profile",
+    "check_paper",
+    "simulated_dir",
+)
+DEVICE_PATH_RE = re.compile(r"/\S+")
+DEVICE_PATH_RULE = 'a device path like "/dev/usb/lp0" or "/dev/ttyUSB0"'
+HOST_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+")
+HOST_RULE = (
+    'an IP address or host name like "192.168.1.50", without scheme or port (that is printer.port)'
+)
+USB_ID_RE = re.compile(r"(0[xX])?[0-9A-Fa-f]{1,4}")
+PROFILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+PROFILE_RULE = 'a python-escpos profile name like "TM-T88V", or "" for none'
+PAPER_WIDTH_RANGE = (200, 832)  # pixels at 203 dpi: 58 mm paper is 384, 80 mm is 576
+
+
+def _printer(c: Checker, root: Table, hardware: HardwareConfig | None) -> PrinterSettings | None:
+    path: KeyPath = ("printer",)
+    t = c.section(root, (), "printer", PRINTER_KEYS)
+    if t is None:
+        return None
+    connection = c.string(t, path, "connection", choices=PRINTER_CONNECTIONS)
+    device = c.string(t, path, "device", pattern=DEVICE_PATH_RE, rule=DEVICE_PATH_RULE)
+    baudrate = c.integer(t, path, "baudrate")
+    if baudrate is not None and baudrate not in BAUDRATES:
+        listed = ", ".join(str(b) for b in BAUDRATES)
+        c.bad((*path, "baudrate"), f"must be one of {listed}, got {baudrate}")
+        baudrate = None
+    host = _blank_or_string(c, t, path, "host")
+    if host and not HOST_RE.fullmatch(host):
+        c.bad((*path, "host"), f"must be {HOST_RULE}, got {show(host)}")
+        host = None
+    low, high = PAPER_WIDTH_RANGE
+    values: dict[str, Any] = {
+        "connection": connection,
+        "device": device,
+        "baudrate": baudrate,
+        "host": host,
+        "port": c.integer(t, path, "port", low=1, high=65535),
+        "usb_vendor": _usb_id(c, t, path, "usb_vendor"),
+        "usb_product": _usb_id(c, t, path, "usb_product"),
+        "timeout_s": c.number(t, path, "timeout_s", above=0, high=120),
+        "text_mode": c.string(t, path, "text_mode", choices=PRINTER_TEXT_MODES),
+        "paper_width_px": c.integer(t, path, "paper_width_px", low=low, high=high),
+        "font_path": c.string(t, path, "font_path"),
+        "image_impl": c.string(t, path, "image_impl", choices=PRINTER_IMAGE_IMPLS),
+        "cut": c.string(t, path, "cut", choices=PRINTER_CUTS),
+        "profile": _profile(c, t, path),
+        "check_paper": c.boolean(t, path, "check_paper"),
+        "simulated_dir": c.string(t, path, "simulated_dir"),
+    }
+    here: KeyPath = (*path, "connection")
+    if connection == "network" and host == "":
+        c.bad(here, '"network" needs printer.host, the printer\'s IP address or host name')
+        return None
+    if connection == "usb" and 0 in (values["usb_vendor"], values["usb_product"]):
+        c.bad(
+            here,
+            '"usb" needs printer.usb_vendor and printer.usb_product (see lsusb), '
+            'or use "file" with device = "/dev/usb/lp0"',
+        )
+        return None
+    if connection == "serial" and device is not None and hardware is not None:
+        _printer_port(c, device, hardware)
+    profile = values.pop("profile")
+    if None in values.values() or profile is None:
+        return None
+    return PrinterSettings(**values, profile=profile or None)
+
+
+def _usb_id(c: Checker, t: Table, path: KeyPath, key: str) -> int | None:
+    """A USB vendor or product id: an integer (``0x0416``) or hex string (``"0416"``); 0 = none."""
+    here = (*path, key)
+    if key not in t:
+        c.missing(here, "use 0 for none")
+        return None
+    value = t[key]
+    if isinstance(value, str) and USB_ID_RE.fullmatch(value):
+        return int(value, 16)
+    if isinstance(value, str | bool) or not isinstance(value, int):
+        c.bad(
+            here,
+            f'expected a USB id like 0x0416 or "0416" (hex, as lsusb shows it), got '
+            f"{describe(value)}",
+        )
+        return None
+    return c.check_integer(value, here, low=0, high=0xFFFF)
+
+
+def _profile(c: Checker, t: Table, path: KeyPath) -> str | None:
+    """``""`` (no profile; also when the key is absent) or a profile name."""
+    if "profile" not in t or t["profile"] == "":
+        return ""
+    return c.string(t, path, "profile", pattern=PROFILE_RE, rule=PROFILE_RULE)
+
+
+def _printer_port(c: Checker, device: str, hardware: HardwareConfig) -> None:
+    """A serial printer cannot share its port with the keypad or the LED display."""
+    used: dict[str, str] = {}
+    if hardware.led_display.enabled:
+        used[hardware.led_display.port] = "hardware.led_display.port"
+    if hardware.keys == "serial":
+        used[hardware.serial_keypad.port] = "hardware.serial_keypad.port"
+    if device in used:
+        c.bad(
+            ("printer", "device"),
+            f"{show(device)} is {used[device]} too; a printer needs a port of its own",
+        )
+
+
+# -- [screen] -----------------------------------------------------------------------------------
+
+SCREEN_KEYS = (
+    "size",
+    "fullscreen",
+    "panels",
+    "font",
+    "near_ratio",
+    "notice",
+    "photos_dir",
+    "language",
+)
+
+
+def _screen(c: Checker, root: Table) -> ScreenConfig | None:
+    path: KeyPath = ("screen",)
+    t = c.section(root, (), "screen", SCREEN_KEYS)
+    if t is None:
+        return None
+    values: dict[str, Any] = {
+        "size": _size(c, t, path),
+        "fullscreen": c.boolean(t, path, "fullscreen"),
+        "panels": _panels(c, t, path),
+        "font": _blank_or_string(c, t, path, "font"),
+        "near_ratio": c.number(t, path, "near_ratio", low=0.5, high=0.99),
+        "notice": _notice(c, t, path),
+        "photos_dir": _blank_or_string(c, t, path, "photos_dir"),
+        "language": c.string(t, path, "language", choices=LANGUAGES),
+    }
+    if None in values.values():
+        return None
+    return ScreenConfig(**values)
+
+
+def _notice(c: Checker, t: Table, path: KeyPath) -> str | None:
+    notice = _blank_or_string(c, t, path, "notice")
+    if notice and ("\n" in notice or "\r" in notice):
+        c.bad((*path, "notice"), f"must be one line (no line breaks), got {show(notice)}")
+        return None
+    return notice
+
+
+def _size(c: Checker, t: Table, path: KeyPath) -> tuple[int, int] | None:
+    here = (*path, "size")
+    items = c.array(t, path, "size")
+    if items is None:
+        return None
+    if len(items) != 2:
+        c.bad(here, f"expected [width, height] like [800, 480], got {show(items)}")
+        return None
+    low, high = SCREEN_SIDE_RANGE
+    width, height = (
+        c.check_integer(v, (*here, i), low=low, high=high) for i, v in enumerate(items)
+    )
+    if width is None or height is None:
+        return None
+    return width, height
+
+
+def _panels(c: Checker, t: Table, path: KeyPath) -> tuple[str, ...] | None:
+    items = c.array(t, path, "panels", nonempty=True)
+    if items is None:
+        return None
+    out: list[str] = []
+    ok = True
+    for i, item in enumerate(items):
+        here = (*path, "panels", i)
+        panel = c.check_string(item, here, choices=SCREEN_PANELS)
+        if panel is None:
+            ok = False
+        elif panel in out:
+            c.bad(here, f"duplicate panel {show(panel)}")
+            ok = False
+        else:
+            out.append(panel)
+    return tuple(out) if ok else None

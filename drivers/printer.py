@@ -10,7 +10,8 @@ Chinese text, ``text_mode`` setting:
   Works on any ESC/POS printer, slower.
 
 A print that fails is reported as a :class:`PrintResult` with the reason, never raised;
-:class:`PendingTickets` keeps such a ticket until it is printed or given up.
+:class:`PendingTickets` keeps such a ticket until it is printed or given up. The settings type,
+:class:`PrinterSettings`, is the ``[printer]`` table of :mod:`config.model` (``Config.printer``).
 """
 
 from __future__ import annotations
@@ -28,13 +29,19 @@ from escpos import printer as escpos_printer
 from escpos.escpos import Escpos
 from PIL import Image, ImageDraw, ImageFont
 
-from config.model import Config, TextsConfig
+from config.model import (
+    PRINTER_CONNECTIONS,
+    PRINTER_TEXT_MODES,
+    Config,
+    PrinterSettings,
+    TextsConfig,
+)
 from device.tickets import Ticket
 
 log = logging.getLogger(__name__)
 
-CONNECTIONS = ("simulated", "dummy", "file", "serial", "network", "usb")
-TEXT_MODES = ("gb18030", "image")
+CONNECTIONS = PRINTER_CONNECTIONS
+TEXT_MODES = PRINTER_TEXT_MODES
 FS_CHINESE_ON = b"\x1c&"
 FS_CHINESE_OFF = b"\x1c."
 
@@ -56,49 +63,6 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
         "footer": "Please listen for your number",
     },
 }
-
-
-@dataclass(frozen=True)
-class PrinterSettings:
-    """Proposed config table ``[printer]``, same names."""
-
-    connection: str = "simulated"  # simulated | dummy | file | serial | network | usb
-    device: str = "/dev/usb/lp0"  # file and serial connections
-    baudrate: int = 9600  # serial
-    host: str = ""  # network
-    port: int = 9100  # network
-    usb_vendor: int = 0  # usb (needs pyusb); a USB printer also appears as /dev/usb/lp0
-    usb_product: int = 0
-    timeout_s: float = 10.0  # network connect/read, serial read
-    text_mode: str = "gb18030"  # gb18030 | image
-    paper_width_px: int = 576  # 80 mm paper at 203 dpi; 384 for 58 mm
-    font_path: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"  # image mode and simulated
-    image_impl: str = "bitImageRaster"  # escpos image(): bitImageRaster | graphics | bitImageColumn
-    cut: str = "PART"  # FULL | PART
-    profile: str | None = None  # python-escpos printer profile name
-    check_paper: bool = False  # ask the printer for paper status first (serial, network, usb)
-    simulated_dir: str = "var/tickets"  # where the simulated printer writes PNGs
-
-    def __post_init__(self) -> None:
-        problems = []
-        for key, allowed in (
-            ("connection", CONNECTIONS),
-            ("text_mode", TEXT_MODES),
-            ("cut", ("FULL", "PART")),
-            ("image_impl", ("bitImageRaster", "graphics", "bitImageColumn")),
-        ):
-            if getattr(self, key) not in allowed:
-                problems.append(
-                    f"printer.{key}: {getattr(self, key)!r} is not one of {', '.join(allowed)}"
-                )
-        if self.connection == "network" and not self.host:
-            problems.append("printer.host: needed for a network printer")
-        if self.connection == "usb" and not (self.usb_vendor and self.usb_product):
-            problems.append("printer.usb_vendor, printer.usb_product: needed for a usb printer")
-        if self.paper_width_px < 200:
-            problems.append("printer.paper_width_px: too narrow for a ticket (384 or 576)")
-        if problems:
-            raise ValueError("; ".join(problems))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 ``Announcer`` renders each announcement to a WAV file (espeak-ng, or joined clips) and plays it
 with a player command on one worker thread, so announcements never overlap. ``announce`` only
 enqueues. A missing speaker, player or espeak-ng is logged once and never stops the counter.
-``RecordingAnnouncer`` is the simulated twin with the same interface.
+``RecordingAnnouncer`` is the simulated twin with the same interface. The settings type,
+:class:`VoiceSettings`, is the ``[voice]`` table of :mod:`config.model` (``Config.voice``).
 
 Ticket numbers are always read digit by digit (``spoken_ticket``): "A012" is "A 零 一 二",
 never "A 十二", and 1208 can never be heard as 2108.
@@ -17,58 +18,20 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from config.model import TextsConfig
+from config.model import VOICE_ENGINES, TextsConfig, VoiceSettings
 from drivers.speech_base import LogOnce, Player, SpeechEngine, SpeechError
 from drivers.speech_clips import ZH_DIGITS, ClipEngine
-from drivers.speech_espeak import DEFAULT_VOICES, CommandPlayer, EspeakEngine
+from drivers.speech_espeak import CommandPlayer, EspeakEngine
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["call", "prompt"]
-ENGINES = ("espeak", "clips")
+ENGINES = VOICE_ENGINES
 Texts = TextsConfig | Mapping[str, Mapping[str, str]]
-
-
-@dataclass(frozen=True)
-class VoiceSettings:
-    """Everything the announcer can be told; proposed config table ``[voice]``, same names."""
-
-    engine: str = "espeak"  # "espeak" or "clips" (clips fall back to espeak-ng per announcement)
-    language: str = "zh-CN"  # language of announcements that do not name one
-    espeak_binary: str = "espeak-ng"
-    voices: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VOICES))
-    rate_wpm: int = 150  # espeak-ng -s
-    pitch: int = 50  # espeak-ng -p, 0..99
-    volume: int = 100  # espeak-ng -a, 0..200
-    player: tuple[str, ...] = ("aplay", "-q", "{wav}")
-    clips_dir: str = "clips"  # <clips_dir>/<language>/<name>.wav
-    clip_gap_s: float = 0.0  # silence between joined clips
-    call_repeat: int = 2
-    prompt_repeat: int = 1
-    repeat_pause_s: float = 0.8
-    queue_limit: int = 8
-    call_templates: tuple[str, ...] = ("call",)  # templates announced as calls by ``say``
-    zh_digits: str = ZH_DIGITS  # e.g. "零幺二三四五六七八九" to say 幺 for 1
-    synth_timeout_s: float = 20.0
-    play_timeout_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        problems = []
-        if self.engine not in ENGINES:
-            problems.append(f"voice.engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
-        if len(self.zh_digits) != 10:
-            problems.append("voice.zh_digits: needs exactly 10 characters, for 0 to 9")
-        for key in ("call_repeat", "prompt_repeat", "queue_limit"):
-            if getattr(self, key) < 1:
-                problems.append(f"voice.{key}: must be at least 1")
-        if not self.player:
-            problems.append("voice.player: the player command is empty")
-        if problems:
-            raise ValueError("; ".join(problems))
 
 
 def spoken_ticket(number: str, language: str, digits: str = ZH_DIGITS) -> str:
