@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
@@ -40,13 +41,15 @@ from device.reactions import led_for, speech_for
 from device.store import StoredEvent
 from drivers.keys import KeyPress, KeyQueue
 from drivers.led_display import CounterDisplay
-from drivers.printer import PendingTickets, TicketInfo, TicketPrinter
 from drivers.simulated import InputMap, keyboard_map
 from screens.board import BoardScreen
 from screens.console import ConsoleScreen
 from screens.kiosk import KioskScreen
 from screens.pad import PadScreen
 from screens.views import IssuedTicket
+
+if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
+    from drivers.printer import TicketPrinter
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +115,7 @@ class PanelApp:
         self.queue_available = True
         self.calls = CallLog()
         self.estimator = WaitEstimator(config)
-        self.pending = PendingTickets()
+        self.pending = None  # PendingTickets, once a kiosk prints
         self.selected_priority: str | None = None
         self.issued: IssuedTicket | None = None
         self._issued_at = 0.0
@@ -204,6 +207,9 @@ class PanelApp:
         self.issued = IssuedTicket(ticket.number, ahead, bt.name.zh, bt.name.en, wait)
         self._issued_at = self.device.clock.now().mono
         if self.printer is not None:
+            from drivers.printer import PendingTickets, TicketInfo
+
+            self.pending = self.pending or PendingTickets()
             info = TicketInfo.from_ticket(ticket, self.config, ahead, wait)
             self.pending.add(info)
             fact = self.pending.record(ticket.id, self.printer.print_ticket(info))

@@ -150,7 +150,7 @@ class Fonts:
     """One CJK font at any size, with caches for fonts, rendered text and fitted sizes."""
 
     def __init__(
-        self, source: FontSource, text_cache: int = 2048, text_cache_bytes: int = 48 << 20
+        self, source: FontSource, text_cache: int = 2048, text_cache_bytes: int = 8 << 20
     ) -> None:
         _init()
         self.source = source
