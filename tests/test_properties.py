@@ -92,7 +92,7 @@ class BranchMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def a_print_fails_for_good(self, data):
         waiting = self.branch.queue.waiting()
-        if waiting:
+        if waiting and data.draw(st.integers(0, 3)) == 0:  # printers rarely fail for good
             entry = data.draw(st.sampled_from(waiting))
             self._record(self.branch.queue.cancel(entry.ticket.id, self.clock.now(), "no paper"))
 
@@ -202,11 +202,11 @@ def test_the_random_runs_reach_every_rating_outcome_and_ticket_end():
     OUTCOMES.clear()
 
     class Derandomized(BranchMachine.TestCase):  # the same examples every run: no flaky guard
-        settings = settings(TestBranchProperties.settings, derandomize=True)
+        settings = settings(TestBranchProperties.settings, derandomize=True, database=None)
 
     Derandomized("runTest").runTest()
     print(dict(OUTCOMES))
     for outcome in RatingOutcome:
         assert OUTCOMES[str(outcome)] > 0, outcome
-    for kind in (*TERMINAL, "ticket.transferred", "ticket.escalated", "service.over_limit"):
+    for kind in (*TERMINAL, "ticket.transferred", "ticket.escalated", "counter.resumed"):
         assert OUTCOMES[kind] > 0, kind
