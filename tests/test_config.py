@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.errors import ConfigError, Problem
+from config.errors import ConfigError
 from config.loader import (
     ENV_VAR,
     default_config_path,
@@ -20,6 +20,7 @@ from config.loader import (
     load_config_text,
 )
 from config.model import WEEKDAYS
+from tests.config_support import assert_one_problem, problems_of, write
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULTS_TEXT = default_config_path().read_text(encoding="utf-8")
@@ -37,18 +38,6 @@ ONE_COUNTER = """
 number = 1
 business_types = ["cash"]
 """
-
-
-def write(tmp_path: Path, text: str, name: str = "override.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems_of(*paths: Path, use_defaults: bool = True) -> list[Problem]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(*paths, use_defaults=use_defaults)
-    return caught.value.problems
 
 
 def without_line(text: str, line: str) -> str:
@@ -431,11 +420,7 @@ BAD = [
 def test_bad_value_is_reported_with_file_key_and_message(
     tmp_path: Path, override: str, key: str, fragment: str
 ) -> None:
-    path = write(tmp_path, override)
-    problems = problems_of(path)
-    assert [(p.file, p.key) for p in problems] == [(str(path), key)], problems
-    assert fragment in problems[0].message
-    assert str(problems[0]) == f"{path}: {key}: {problems[0].message}"
+    assert_one_problem(tmp_path, override, key, fragment)
 
 
 FULL_BAD = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from config.errors import ConfigError, Problem
+from config.errors import ConfigError
 from config.loader import default_config_path, example_config_path, load_config
 from config.model import (
     DEFAULT_VOICES,
@@ -25,20 +25,9 @@ from drivers.speech_espeak import DEFAULT_VOICES as ESPEAK_DEFAULT_VOICES
 from drivers.voice import RecordingAnnouncer
 from screens import theme
 from screens.console import timer_colour
+from tests.config_support import assert_one_problem, problems_of, write
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
-
-
-def write(tmp_path: Path, text: str, name: str = "override.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems_of(*paths: Path) -> list[Problem]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(*paths)
-    return caught.value.problems
 
 
 @pytest.fixture
@@ -547,11 +536,7 @@ BAD = [
 def test_bad_value_is_reported_with_file_key_and_message(
     tmp_path: Path, override: str, key: str, fragment: str
 ) -> None:
-    path = write(tmp_path, override)
-    problems = problems_of(path)
-    assert [(p.file, p.key) for p in problems] == [(str(path), key)], problems
-    assert fragment in problems[0].message
-    assert str(problems[0]) == f"{path}: {key}: {problems[0].message}"
+    assert_one_problem(tmp_path, override, key, fragment)
 
 
 def test_the_bad_value_is_blamed_on_the_file_that_set_it(tmp_path: Path) -> None:

@@ -7,25 +7,12 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from config.errors import ConfigError, Problem
 from config.loader import load_config
 from config.model import GPIO_TELLER_KEYS, HardwareConfig
 from device.branch import Key
 from drivers.gpio import GpioKeys, KeyLeds
 from drivers.keys import KeyQueue
-
-
-def write(tmp_path: Path, text: str, name: str = "override.toml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems_of(*paths: Path) -> list[Problem]:
-    with pytest.raises(ConfigError) as caught:
-        load_config(*paths)
-    return caught.value.problems
-
+from tests.config_support import assert_one_problem, problems_of, write
 
 GPIO_PAD = """
 [hardware]
@@ -251,11 +238,7 @@ BAD = [
 def test_bad_hardware_value_is_reported_with_file_key_and_message(
     tmp_path: Path, override: str, key: str, fragment: str
 ) -> None:
-    path = write(tmp_path, override)
-    problems = problems_of(path)
-    assert [(p.file, p.key) for p in problems] == [(str(path), key)], problems
-    assert fragment in problems[0].message
-    assert str(problems[0]) == f"{path}: {key}: {problems[0].message}"
+    assert_one_problem(tmp_path, override, key, fragment)
 
 
 def test_pin_maps_merge_across_files_and_the_clash_names_the_later_file(tmp_path: Path) -> None:
