@@ -204,7 +204,10 @@ class PadScreen(Screen[PadView]):
         p.box(pill, theme.CARD, radius=18, edge=theme.NAVY, edge_width=4)
         p.text(view.ticket, pill.inflate(-p.px(24), -p.px(12)), p.px(100), theme.NAVY, strong=True)
 
-    def _rate(self, p: Painter, view: PadView, body: pygame.Rect, layer: Layer) -> None:
+    def _prompt_rows(
+        self, p: Painter, view: PadView, body: pygame.Rect, layer: Layer
+    ) -> pygame.Rect:
+        """Draw the prompt title; mark the count-down row; return the row for the keys."""
         prompt, _ = words(view)
         title, keys_row, count_row = theme.rows(body, [0.2, 0.66, 0.14], p.px(10))
         p.bilingual(
@@ -218,6 +221,10 @@ class PadScreen(Screen[PadView]):
             en_ratio=0.5,
         )
         layer.regions["countdown"] = count_row
+        return keys_row
+
+    def _rate(self, p: Painter, view: PadView, body: pygame.Rect, layer: Layer) -> None:
+        keys_row = self._prompt_rows(p, view, body, layer)
         if not view.levels:
             return
         colours = key_colours(view.levels)
@@ -253,19 +260,7 @@ class PadScreen(Screen[PadView]):
         return face, label, en
 
     def _reason(self, p: Painter, view: PadView, body: pygame.Rect, layer: Layer) -> None:
-        prompt, _ = words(view)
-        title, grid_row, count_row = theme.rows(body, [0.2, 0.66, 0.14], p.px(10))
-        p.bilingual(
-            *prompt,
-            title,
-            p.px(40),
-            theme.NAVY,
-            theme.MUTED,
-            show_en=view.bilingual,
-            strong=True,
-            en_ratio=0.5,
-        )
-        layer.regions["countdown"] = count_row
+        grid_row = self._prompt_rows(p, view, body, layer)
         n = len(view.reasons)
         columns = 2 if n <= 4 else 3
         for i, (cell, (zh, en)) in enumerate(
