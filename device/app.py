@@ -17,6 +17,7 @@ from config.model import Config
 from device.branch import Branch, Key
 from device.clock import Clock, Instant
 from device.events import DomainEvent
+from device.queue import QueuePort
 from device.store import EventStore, StoredEvent
 from device.tickets import Ticket
 
@@ -36,16 +37,20 @@ class DeviceApp:
 
     On start it rebuilds the queue and the counter sessions from the store's recent events, so a
     power cut loses nothing and ticket numbering carries on; it then records ``device.started``.
+    With a remote ``queue`` (the controller's queue service over MQTT) only the sessions are
+    rebuilt here: the service keeps the queue.
     """
 
-    def __init__(self, config: Config, store: EventStore, clock: Clock) -> None:
+    def __init__(
+        self, config: Config, store: EventStore, clock: Clock, queue: QueuePort | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self._listeners: list[Listener] = []
         now = clock.now()
         recent = store.events_between(self._replay_from(now), datetime.max.replace(tzinfo=UTC))
-        self.branch = Branch.restored(config, recent)
+        self.branch = Branch.restored(config, recent, queue=queue)
         payload = {"boot_id": now.boot, "replayed": len(recent), "version": __version__}
         self._commit([DomainEvent("device.started", now, payload)])
 

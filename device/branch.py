@@ -157,9 +157,10 @@ class Branch:
         return events + s.call(entry.ticket, entry.business_type, entry.queued_at, at)
 
     def _recall(self, s: CounterSession, at: Instant, _):
-        events = s.recall(at)
-        assert s.current is not None and s.current.ticket is not None
-        return events + self.queue.recall(s.current.ticket.id, s.counter.number, at)
+        tx = s.check_recall()
+        assert tx.ticket is not None
+        queue_events = self.queue.recall(tx.ticket.id, s.counter.number, at)  # may be unreachable
+        return s.recall(at) + queue_events
 
     def _skip(self, s: CounterSession, at: Instant, _):
         ticket = s.current.ticket if s.current else None

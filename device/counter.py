@@ -242,13 +242,18 @@ class CounterSession:
         extra = {"ticket_info": ticket.to_dict(), "queued_at": queued_at.to_dict()}
         return [*events, self._event("counter.called", at, **tx.ref(), **extra, call=1)]
 
-    def recall(self, at: Instant) -> list[DomainEvent]:
+    def check_recall(self) -> Transaction:
+        """The called transaction, if it may be called again (else :class:`ActionRejected`)."""
         self._require("recall", State.CALLED)
         tx = self.current
         assert tx is not None
         limit = self.config.queue.recall_limit
         if len(tx.calls) > limit:
             raise ActionRejected("recall", self.state, f"recall limit of {limit} reached")
+        return tx
+
+    def recall(self, at: Instant) -> list[DomainEvent]:
+        tx = self.check_recall()
         tx.calls.append(at)
         return [self._event("counter.recalled", at, **tx.ref(), call=len(tx.calls))]
 

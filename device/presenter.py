@@ -83,8 +83,13 @@ def pad_view(
 
 
 # -- teller console -----------------------------------------------------------------------------
-def upcoming(queue: BranchQueue, counter: int, now: Instant, n: int = 4) -> list[str]:
-    """The tickets this counter would call next, best guess in policy order."""
+def upcoming(queue, counter: int, now: Instant, n: int = 4) -> list[str]:
+    """The tickets this counter would call next, best guess in policy order.
+
+    A remote queue answers from the queue service's published state.
+    """
+    if not isinstance(queue, BranchQueue):
+        return list(queue.upcoming(counter))[:n] if hasattr(queue, "upcoming") else []
     first = [e.ticket.number for e in queue.candidates(counter, now)]
     serves = queue.serves(counter)
     rest = [

@@ -89,6 +89,21 @@ class BranchMachine(RuleBasedStateMachine):
         for key, arg in ((Key.CALL_NEXT, None), then):
             self._record(self.branch.press(counter, key, self.clock.now(), arg))
 
+    @rule(counter=st.sampled_from(COUNTERS), away=st.sampled_from([60, 2000]))
+    def teller_pauses_then_resumes(self, counter, away):
+        self._record(self.branch.press(counter, Key.PAUSE, self.clock.now(), "离柜"))
+        self.rate_presses += 1  # someone presses the pad of a paused counter
+        self._record(self.branch.press(counter, Key.RATE, self.clock.now(), 4))
+        self.clock.advance(away)
+        self._record(self.branch.tick(self.clock.now()))
+        self._record(self.branch.press(counter, Key.RESUME, self.clock.now()))
+
+    @rule()
+    def the_night_passes_with_tickets_still_waiting(self):
+        self.issue("general", None)
+        self.clock.jump_wall(86400)
+        self.issue("cash", None)  # the first ticket of the new day expires yesterday's
+
     @rule(data=st.data())
     def a_print_fails_for_good(self, data):
         waiting = self.branch.queue.waiting()
@@ -208,5 +223,6 @@ def test_the_random_runs_reach_every_rating_outcome_and_ticket_end():
     print(dict(OUTCOMES))
     for outcome in RatingOutcome:
         assert OUTCOMES[str(outcome)] > 0, outcome
-    for kind in (*TERMINAL, "ticket.transferred", "ticket.escalated", "counter.resumed"):
+    kinds = ("ticket.transferred", "ticket.escalated", "counter.resumed", "pause.over_limit")
+    for kind in (*TERMINAL, *kinds):
         assert OUTCOMES[kind] > 0, kind
