@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from typing import Any
 
 ROLES = ("counter", "controller", "central")
 LANGUAGES = ("zh-CN", "en")
@@ -313,6 +314,89 @@ class ScreenConfig:
     language: str = "zh-CN"
 
 
+# -- [[roster]] ---------------------------------------------------------------------------------
+
+STARS_RANGE = (1, 5)  # the quarterly star grade
+STAFF_NAME_MAX = 16  # characters
+PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg")  # compared in lower case
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """One teller of ``[[roster]]``, shown on the evaluation pad.
+
+    ``photo`` is a file name in ``[screen] photos_dir`` (``None``: the pad looks for
+    ``<staff_no>.png`` / ``.jpg`` there). Staff who leave are removed from the roster.
+    """
+
+    staff_no: str
+    name: str
+    stars: int | None = None
+    photo: str | None = None
+
+
+# -- [mqtt] -------------------------------------------------------------------------------------
+
+#: The broker's ``message_size_limit`` (= ``sync.topics.MAX_PAYLOAD_BYTES``; config does not
+#: import sync, a test keeps the two equal): no batch may be larger.
+MQTT_MAX_PAYLOAD_BYTES = 256 * 1024
+#: Device ids that are MQTT topic names (= ``sync.topics.RESERVED_DEVICE_IDS``).
+MQTT_RESERVED_DEVICE_IDS = ("bridge", "config", "queue")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """``[mqtt]``; the defaults equal those of ``defaults.toml``: disabled, the device runs
+    stand-alone without sync.
+
+    The device's MQTT identity (client id, certificate CN, ACL name) is ``device.device_id``.
+    Plain values only: :meth:`connection_kwargs`, :meth:`tls_files` and :meth:`uplink_kwargs`
+    spell them as ``sync.settings`` takes them. ``None`` = not given.
+    """
+
+    enabled: bool = False
+    host: str | None = None
+    port: int = 8883
+    tls: bool = True
+    ca: str | None = None  # absolute paths
+    cert: str | None = None
+    key: str | None = None
+    username: str | None = None  # the password listener (tls = false) only
+    password: str | None = field(default=None, repr=False)
+    keepalive_s: int = 30
+    batch_max_events: int = 200
+    batch_max_bytes: int = 64 * 1024
+    max_inflight: int = 8
+    queue_timeout_s: float = 2.0
+    heartbeat_s: float = 60.0
+
+    def connection_kwargs(self, client_id: str) -> dict[str, Any]:
+        """Keyword arguments of ``sync.settings.ConnectionSettings``, except ``tls``;
+        ``client_id`` is ``device.device_id``."""
+        return {
+            "host": self.host or "",
+            "port": self.port,
+            "client_id": client_id,
+            "username": self.username,
+            "password": self.password,
+            "keepalive_s": self.keepalive_s,
+        }
+
+    def tls_files(self) -> tuple[str, str, str] | None:
+        """``(ca, cert, key)`` for ``sync.settings.TlsSettings``, or ``None`` without TLS."""
+        if not self.tls or not (self.ca and self.cert and self.key):
+            return None
+        return self.ca, self.cert, self.key
+
+    def uplink_kwargs(self) -> dict[str, int]:
+        """Keyword arguments of ``sync.settings.UplinkSettings`` (the others keep defaults)."""
+        return {
+            "batch_max_events": self.batch_max_events,
+            "batch_max_bytes": self.batch_max_bytes,
+            "max_inflight": self.max_inflight,
+        }
+
+
 @dataclass(frozen=True)
 class Config:
     device: DeviceConfig
@@ -328,6 +412,8 @@ class Config:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     printer: PrinterSettings = field(default_factory=PrinterSettings)
     screen: ScreenConfig = field(default_factory=ScreenConfig)
+    roster: tuple[StaffMember, ...] = ()
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
     sources: tuple[str, ...] = field(default=())
 
     def business_type(self, code: str) -> BusinessType:
@@ -341,3 +427,7 @@ class Config:
             if c.number == number:
                 return c
         raise KeyError(number)
+
+    def staff(self, staff_no: str) -> StaffMember | None:
+        """The roster's member with this staff number; ``None`` if not (or no longer) on it."""
+        return next((m for m in self.roster if m.staff_no == staff_no), None)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
+import unicodedata
+from dataclasses import fields
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -18,6 +21,9 @@ from config.model import (
     KEY_SOURCES,
     LANGUAGES,
     LED_CHARSETS,
+    MQTT_MAX_PAYLOAD_BYTES,
+    MQTT_RESERVED_DEVICE_IDS,
+    PHOTO_EXTENSIONS,
     PRINTER_CONNECTIONS,
     PRINTER_CUTS,
     PRINTER_IMAGE_IMPLS,
@@ -25,6 +31,8 @@ from config.model import (
     ROLES,
     SCREEN_PANELS,
     SCREEN_SIDE_RANGE,
+    STAFF_NAME_MAX,
+    STARS_RANGE,
     VOICE_ENGINES,
     WEEKDAYS,
     BusinessType,
@@ -34,6 +42,7 @@ from config.model import (
     GpioConfig,
     HardwareConfig,
     LedDisplayConfig,
+    MqttConfig,
     OpeningSpan,
     PrinterSettings,
     PriorityClass,
@@ -42,6 +51,7 @@ from config.model import (
     RatingLevel,
     ScreenConfig,
     SerialKeypadConfig,
+    StaffMember,
     Text,
     TextsConfig,
     VoiceSettings,
@@ -62,6 +72,8 @@ TOP_KEYS = (
     "voice",
     "printer",
     "screen",
+    "roster",
+    "mqtt",
 )
 DEVICE_KEYS = ("branch_id", "device_id", "roles", "counter", "timezone", "language")
 BUSINESS_KEYS = ("code", "prefix", "name", "wait_limit_min", "service_limit_min")
@@ -111,6 +123,8 @@ def build_config(layers: Layers) -> Config:
     voice = _voice(c, root)
     printer = _printer(c, root, hardware)
     screen = _screen(c, root)
+    roster = _roster(c, root)
+    mqtt = _mqtt(c, root, device["model"])
     if c.problems:
         raise ConfigError(c.problems)
     return Config(
@@ -127,6 +141,8 @@ def build_config(layers: Layers) -> Config:
         voice=voice,  # type: ignore[arg-type]
         printer=printer,  # type: ignore[arg-type]
         screen=screen,  # type: ignore[arg-type]
+        roster=roster,
+        mqtt=mqtt,  # type: ignore[arg-type]
         sources=tuple(layers.files),
     )
 
@@ -1113,3 +1129,278 @@ def _panels(c: Checker, t: Table, path: KeyPath) -> tuple[str, ...] | None:
         else:
             out.append(panel)
     return tuple(out) if ok else None
+
+
+# -- [[roster]] ---------------------------------------------------------------------------------
+
+ROSTER_KEYS = ("staff_no", "name", "stars", "photo")
+STAFF_NO_RE = re.compile(r"[A-Za-z0-9_-]{1,16}")
+STAFF_NO_RULE = "1-16 characters from A-Z, a-z, 0-9, _ and -"
+
+
+def _roster(c: Checker, root: Table) -> tuple[StaffMember, ...]:
+    """``[[roster]]`` (may be absent or empty); bad members are reported and left out."""
+    if "roster" not in root:
+        return ()
+    out: list[StaffMember] = []
+    numbers: dict[str, KeyPath] = {}
+    for path, t in c.tables(root, (), "roster", ROSTER_KEYS, nonempty=False):
+        staff_no = _staff_no(c, t, path)
+        name = _staff_name(c, t, path)
+        low, high = STARS_RANGE
+        stars = c.integer(t, path, "stars", required=False, low=low, high=high)
+        photo = _photo(c, t, path)
+        if staff_no is not None:
+            if staff_no in numbers:
+                c.bad(
+                    (*path, "staff_no"),
+                    f"duplicate staff number {show(staff_no)} "
+                    f"(already used by {format_key(numbers[staff_no])})",
+                )
+                continue
+            numbers[staff_no] = path
+        bad = staff_no is None or name is None or photo is False
+        bad = bad or ("stars" in t and stars is None)
+        if not bad:
+            out.append(StaffMember(staff_no, name, stars, photo or None))  # type: ignore[arg-type]
+    return tuple(out)
+
+
+def _staff_no(c: Checker, t: Table, path: KeyPath) -> str | None:
+    value = t.get("staff_no")
+    if isinstance(value, int) and not isinstance(value, bool):
+        c.bad(
+            (*path, "staff_no"),
+            f'expected a string, in quotes like "{value}" (leading zeros count), '
+            f"got integer {value}",
+        )
+        return None
+    return c.string(t, path, "staff_no", pattern=STAFF_NO_RE, rule=STAFF_NO_RULE)
+
+
+def _staff_name(c: Checker, t: Table, path: KeyPath) -> str | None:
+    name = c.string(t, path, "name")
+    if name is None:
+        return None
+    here = (*path, "name")
+    if _has_control(name):
+        c.bad(here, f"must be one line without control characters, got {show(name)}")
+        return None
+    if len(name) > STAFF_NAME_MAX:
+        c.bad(
+            here,
+            f"must be at most {STAFF_NAME_MAX} characters (the pad's name line), "
+            f"got {show(name)} ({len(name)} characters)",
+        )
+        return None
+    return name
+
+
+def _photo(c: Checker, t: Table, path: KeyPath) -> str | bool | None:
+    """The file name, ``None`` when absent or ``""``, ``False`` when bad."""
+    if "photo" not in t or t["photo"] == "":
+        return None
+    here = (*path, "photo")
+    photo = c.check_string(t["photo"], here)
+    if photo is None:
+        return False
+    if "/" in photo or "\\" in photo:
+        c.bad(
+            here,
+            f"must be a file name in screen.photos_dir, without a path, like "
+            f'"1001.jpg", got {show(photo)}',
+        )
+        return False
+    stem, dot, ext = photo.rpartition(".")
+    if not (stem and dot) or f".{ext.lower()}" not in PHOTO_EXTENSIONS:
+        c.bad(here, f"must end in {_or_list(PHOTO_EXTENSIONS)}, got {show(photo)}")
+        return False
+    if _has_control(photo):
+        c.bad(here, f"must be a file name without control characters, got {show(photo)}")
+        return False
+    return photo
+
+
+def _has_control(text: str) -> bool:
+    """Control characters and line breaks (ideographic spaces, as in 欧阳　娜娜, are fine)."""
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text)
+
+
+def _or_list(items: tuple[str, ...]) -> str:
+    return ", ".join(items[:-1]) + f" or {items[-1]}"
+
+
+# -- [mqtt] -------------------------------------------------------------------------------------
+
+MQTT_KEYS = tuple(f.name for f in fields(MqttConfig))
+#: The values of an absent key (optional string keys have none: absent = not given).
+MQTT_DEFAULTS: dict[str, Any] = {
+    f.name: getattr(MqttConfig(), f.name)
+    for f in fields(MqttConfig)
+    if getattr(MqttConfig(), f.name) is not None
+}
+MQTT_HOST_RULE = (
+    'an IP address or host name like "10.20.0.5" or "mqtt.bank.example", without scheme or '
+    "port (that is mqtt.port)"
+)
+ABSOLUTE_PATH_RE = re.compile(r"/.*[^/]")
+ABSOLUTE_PATH_RULE = 'an absolute file path starting with "/", like "/etc/counterside/tls/ca.crt"'
+LOOPBACK_NAMES = ("localhost",)
+#: 开机率 (uptime) counts the minutes with a heartbeat (``central.uptime``): at least one a minute.
+HEARTBEAT_MAX_S = 60
+
+
+def _mqtt(c: Checker, root: Table, device: DeviceConfig | None) -> MqttConfig | None:
+    """``[mqtt]``: every key optional (the defaults of :class:`MqttConfig`); absent = disabled."""
+    path: KeyPath = ("mqtt",)
+    given = c.section(root, (), "mqtt", MQTT_KEYS, required=False)
+    if given is None:
+        return MqttConfig() if "mqtt" not in root else None
+    t = {**MQTT_DEFAULTS, **given}
+    host = _optional_string(c, t, path, "host")
+    if host and not HOST_RE.fullmatch(host):
+        c.bad((*path, "host"), f"must be {MQTT_HOST_RULE}, got {show(host)}")
+        host = False
+    values: dict[str, Any] = {
+        "enabled": c.boolean(t, path, "enabled"),
+        "host": host,
+        "port": c.integer(t, path, "port", low=1, high=65535),
+        "tls": c.boolean(t, path, "tls"),
+        "ca": _absolute_path(c, t, path, "ca"),
+        "cert": _absolute_path(c, t, path, "cert"),
+        "key": _absolute_path(c, t, path, "key"),
+        "username": _optional_string(c, t, path, "username"),
+        "password": _password(c, t, path),
+        "keepalive_s": c.integer(t, path, "keepalive_s", low=5, high=600),
+        "batch_max_events": c.integer(t, path, "batch_max_events", low=1, high=5000),
+        "batch_max_bytes": _batch_max_bytes(c, t, path),
+        "max_inflight": c.integer(t, path, "max_inflight", low=1, high=100),
+        "queue_timeout_s": c.number(t, path, "queue_timeout_s", low=0.2, high=30),
+        "heartbeat_s": _heartbeat(c, t, path),
+    }
+    ok = all(
+        value is not None if key in MQTT_DEFAULTS else value is not False
+        for key, value in values.items()
+    )
+    complete = _mqtt_needs(c, t, path, values, device) if values["enabled"] else True
+    if not (ok and complete):
+        return None
+    optional = {key: value or None for key, value in values.items() if key not in MQTT_DEFAULTS}
+    return MqttConfig(**{**values, **optional})
+
+
+def _optional_string(c: Checker, t: Table, path: KeyPath, key: str) -> str | bool | None:
+    """A string key that may be absent or ``""`` (both: not given, ``None``); ``False`` = bad."""
+    if key not in t or t[key] == "":
+        return None
+    value = c.check_string(t[key], (*path, key))
+    return False if value is None else value
+
+
+def _absolute_path(c: Checker, t: Table, path: KeyPath, key: str) -> str | bool | None:
+    value = _optional_string(c, t, path, key)
+    if isinstance(value, str) and not ABSOLUTE_PATH_RE.fullmatch(value):
+        c.bad((*path, key), f"must be {ABSOLUTE_PATH_RULE}, got {show(value)}")
+        return False
+    return value
+
+
+def _password(c: Checker, t: Table, path: KeyPath) -> str | bool | None:
+    """Like :func:`_optional_string`, but no message ever shows the value: problems are logged
+    and reported to the centre (``config/result``)."""
+    if "password" not in t or t["password"] == "":
+        return None
+    value = t["password"]
+    if not isinstance(value, str):
+        kind = describe(value).split(" ", 1)[0]
+        c.bad((*path, "password"), f"expected a string, got {kind} (value not shown)")
+        return False
+    return value
+
+
+def _batch_max_bytes(c: Checker, t: Table, path: KeyPath) -> int | None:
+    size = c.integer(t, path, "batch_max_bytes", low=1024)
+    if size is not None and size > MQTT_MAX_PAYLOAD_BYTES:
+        c.bad(
+            (*path, "batch_max_bytes"),
+            f"must be at most {MQTT_MAX_PAYLOAD_BYTES} (256 KiB, the broker's "
+            f"message_size_limit: a larger batch is refused), got {size}",
+        )
+        return None
+    return size
+
+
+def _heartbeat(c: Checker, t: Table, path: KeyPath) -> float | None:
+    seconds = c.number(t, path, "heartbeat_s", low=10)
+    if seconds is not None and seconds > HEARTBEAT_MAX_S:
+        c.bad(
+            (*path, "heartbeat_s"),
+            f"must be at most {HEARTBEAT_MAX_S}, got {show(t['heartbeat_s'])}: 开机率 (uptime) "
+            "counts the minutes with a heartbeat, so a device must beat at least once a minute",
+        )
+        return None
+    return seconds
+
+
+def _mqtt_needs(
+    c: Checker, t: Table, path: KeyPath, values: dict[str, Any], device: DeviceConfig | None
+) -> bool:
+    """Whether the settings are complete and consistent for ``enabled = true``."""
+    bad: set[str] = set()
+
+    def need(key: str, why: str) -> None:
+        if key in t:  # given as "" (a given bad value is reported already)
+            if t[key] == "":
+                c.bad((*path, key), f'required {why}, got ""')
+        else:
+            c.missing((*path, key), f"required {why}")
+        bad.add(key)
+
+    if values["host"] is None:
+        need("host", "when mqtt.enabled = true: the broker's host name or IP address")
+    if values["tls"]:
+        for key in ("ca", "cert", "key"):
+            if values[key] is None:
+                need(key, "when mqtt.enabled = true and mqtt.tls = true")
+        for key in ("username", "password"):
+            if values[key]:
+                c.bad(
+                    (*path, key),
+                    "only used with mqtt.tls = false (the password listener); over TLS the "
+                    "broker takes the certificate's CN, device.device_id, as the username",
+                )
+                bad.add(key)
+    elif values["tls"] is False:
+        host = values["host"]
+        if host and not _loopback(host):
+            c.bad(
+                (*path, "tls"),
+                f"false is only allowed for a broker on this device (host "
+                f'"localhost", 127.x.x.x or ::1), got host {show(host)}: the password would '
+                "cross the network unencrypted, and the broker's network listener needs TLS "
+                "client certificates (docs/security.md)",
+            )
+            bad.add("tls")
+        for key in ("username", "password"):
+            if values[key] is None:
+                need(
+                    key, "when mqtt.tls = false: the password listener admits no anonymous clients"
+                )
+    if device is not None and device.device_id in MQTT_RESERVED_DEVICE_IDS:
+        c.bad(
+            ("device", "device_id"),
+            f"{show(device.device_id)} is an MQTT topic name and cannot be the device's MQTT "
+            f"identity while mqtt.enabled = true (reserved: "
+            f"{', '.join(MQTT_RESERVED_DEVICE_IDS)})",
+        )
+        bad.add("device_id")
+    return not bad
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
