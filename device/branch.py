@@ -132,9 +132,20 @@ class Branch:
         return [DomainEvent("counter.idle_with_queue", at, payload)]
 
     # -- key handlers: check, then change the queue, then the session ---------------------
-    def _sign_in(self, s: CounterSession, at: Instant, teller: Teller):
-        if not isinstance(teller, Teller):
+    def _sign_in(self, s: CounterSession, at: Instant, teller: Teller | str):
+        """Sign in a teller (or a staff number); with a roster, only its members, as it has them."""
+        staff_no = teller.staff_no if isinstance(teller, Teller) else teller
+        if not isinstance(staff_no, str) or not staff_no:
             raise ActionRejected("sign_in", s.state, "sign in needs a teller")
+        if self.config.roster:
+            member = self.config.staff(staff_no)
+            if member is None:
+                raise ActionRejected(
+                    "sign_in", s.state, f"staff number {staff_no} is not on the roster"
+                )
+            teller = Teller(member.staff_no, member.name, member.stars)
+        elif not isinstance(teller, Teller):
+            teller = Teller(staff_no, staff_no)
         return s.sign_in(teller, at)
 
     def _sign_out(self, s: CounterSession, at: Instant, _):

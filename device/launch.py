@@ -35,14 +35,19 @@ class Launched:
         self.stack.close()
 
 
-def photo_finder(folder: str):
-    """``staff_no -> path`` of the teller's photo (``<staff_no>.png`` or ``.jpg``), if any."""
+def photo_finder(config: Config):
+    """``staff_no -> path`` of the teller's photo in ``[screen] photos_dir``: the roster's
+    ``photo``, else ``<staff_no>.png`` / ``.jpg``; ``None`` when there is none."""
+    folder = getattr(getattr(config, "screen", None), "photos_dir", "")
     if not folder:
         return None
 
     def find(staff_no: str) -> str | None:
-        for ext in (".png", ".jpg", ".jpeg"):
-            path = Path(folder) / f"{staff_no}{ext}"
+        member = config.staff(staff_no)
+        names = [member.photo] if member is not None and member.photo else []
+        names += [f"{staff_no}{ext}" for ext in (".png", ".jpg", ".jpeg")]
+        for name in names:
+            path = Path(folder) / name
             if path.is_file():
                 return str(path)
         return None
@@ -141,7 +146,7 @@ def launch(
             printer=_printer(config) if "kiosk" in panels else None,
             teller=teller,
             notice=getattr(screen, "notice", ""),
-            photo_for=photo_finder(getattr(screen, "photos_dir", "")),
+            photo_for=photo_finder(config),
             flip=pygame.display.flip,
         )
         return Launched(app, store, stack)

@@ -303,3 +303,16 @@ def test_reasons_only_for_bad_ratings_and_in_time(branch, clock, rating, wait, m
     branch.press(1, Key.RATE, clock.now(), rating)
     clock.advance(wait)
     assert one(branch.press(1, Key.REASON, clock.now(), 0), "action.rejected")["reason"] == message
+
+
+def test_with_a_roster_only_its_members_sign_in_as_the_roster_has_them(clock):
+    from dataclasses import replace
+
+    from config.model import StaffMember
+
+    config = replace(make_config(), roster=(StaffMember("1001", "王芳", 5, "1001.png"),))
+    b = Branch(config)
+    gone = one(b.press(1, Key.SIGN_IN, clock.now(), Teller("2002", "离职员工")), "action.rejected")
+    assert gone["reason"] == "staff number 2002 is not on the roster"
+    signed = one(b.press(1, Key.SIGN_IN, clock.now(), "1001"), "counter.signed_in")
+    assert signed["teller"] == {"staff_no": "1001", "name": "王芳", "stars": 5}
