@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("store_append", "counter_frame")
+BENCHMARKS = ("store_append", "counter_frame", "sync_drain")
 
 
 def main(argv: list[str] | None = None) -> int:

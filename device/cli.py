@@ -298,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     _panel_options(board)
     board.set_defaults(func=cmd_board)
 
+    sub.add_parser(
+        "centre", help="the central office: ingest, devices, uptime (counterside centre -h)"
+    )
+
     demo = sub.add_parser("demo", help="a simulated branch morning, printing every event")
     demo.add_argument("--customers", type=int, default=12)
     demo.add_argument("--seed", type=int, default=1)
@@ -309,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if hasattr(signal, "SIGPIPE"):  # `counterside export ... | head` ends quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["centre"]:  # the central office has its own command line
+        from central.cli import main as centre_main
+
+        return centre_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

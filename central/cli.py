@@ -1,0 +1,139 @@
+"""``counterside centre``: run the central ingest, list devices, compute uptime.
+
+    counterside centre run --db FILE --host H [--port P] [--ca CA --cert CRT --key KEY]
+                           [--username U --password-env VAR] [--client-id ID] [--share-group G]
+    counterside centre devices --db FILE
+    counterside centre uptime --db FILE --device ID --from YYYY-MM-DD --to YYYY-MM-DD
+                              [--config FILE ...]
+
+``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from central.ingest import CentralIngest
+from central.store import CentralStore, CentralStoreError
+from central.uptime import uptime
+from config.errors import ConfigError
+from config.loader import find_config, load_config
+from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counterside centre", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="consume device events until SIGTERM")
+    run.add_argument("--db", type=Path, required=True, help="the central SQLite file")
+    run.add_argument("--host", required=True)
+    run.add_argument("--port", type=int, default=8883)
+    run.add_argument("--ca", type=Path, help="CA certificate (enables TLS)")
+    run.add_argument("--cert", type=Path, help="this ingest's client certificate (CN = identity)")
+    run.add_argument("--key", type=Path)
+    run.add_argument("--username")
+    run.add_argument("--password-env", help="environment variable holding the password")
+    run.add_argument("--client-id", default="centre")
+    run.add_argument("--share-group", help="subscribe through $share/<group>/ (several workers)")
+    run.add_argument("--keepalive", type=int, default=30)
+    run.add_argument("--resend-interval", type=float, default=5.0)
+    run.add_argument("-v", "--verbose", action="store_true")
+    devices = sub.add_parser("devices", help="per-device progress and status")
+    devices.add_argument("--db", type=Path, required=True)
+    up = sub.add_parser("uptime", help="开机率 of one device over whole days [from, to)")
+    up.add_argument("--db", type=Path, required=True)
+    up.add_argument("--device", required=True)
+    up.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+    up.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+    up.add_argument("--config", action="append", type=Path, help="configuration file(s)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    tls = TlsSettings(args.ca, args.cert, args.key) if args.ca else None
+    password = os.environ.get(args.password_env) if args.password_env else None
+    connection = ConnectionSettings(
+        args.host,
+        args.port,
+        client_id=args.client_id,
+        tls=tls,
+        username=args.username,
+        password=password,
+        keepalive_s=args.keepalive,
+    )
+    settings = IngestSettings(args.share_group, resend_interval_s=args.resend_interval)
+    ingest = CentralIngest(args.db, connection, settings)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    ingest.start()
+    print(f"centre: ingesting into {args.db} from {args.host}:{args.port}", flush=True)
+    if ingest.wait_connected(30):
+        print("centre: connected", flush=True)
+    done.wait()
+    ingest.stop()
+    print(f"centre: stopped; {ingest.stats}", flush=True)
+    return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    with CentralStore(args.db) as store:
+        print("device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\tlast seen")
+        for d in store.devices():
+            print(
+                f"{d.device_id}\t{d.branch}\t{d.contiguous_seq}\t{d.max_seq}\t{d.events}\t"
+                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}"
+            )
+        quarantined = len(store.quarantined())
+    if quarantined:
+        print(f"{quarantined} message(s) in quarantine")
+    return 0
+
+
+def _uptime(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(*(args.config or find_config(None)))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    zone = ZoneInfo(config.device.timezone)
+    start = datetime.combine(args.start, time(0), zone)
+    end = datetime.combine(args.end, time(0), zone)
+    with CentralStore(args.db) as store:
+        beats = store.heartbeat_minutes(args.device, start, end)
+    result = uptime(beats, config.hours, args.start, args.end, config.device.timezone)
+    rate = "-" if result.rate is None else f"{result.rate:.2%}"
+    print(
+        f"{args.device} {args.start}..{args.end}: powered {result.powered_minutes} of "
+        f"{result.business_minutes} business minutes, 开机率 {rate}"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command != "run" and not args.db.is_file():
+        print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
+        return 3
+    try:
+        return {"run": _run, "devices": _devices, "uptime": _uptime}[args.command](args)
+    except CentralStoreError as exc:
+        print(f"counterside centre: {exc}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

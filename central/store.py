@@ -1,0 +1,376 @@
+"""The centre's ingest database: every device's events exactly once, per-device progress,
+quarantined messages and heartbeat minutes. SQLite, WAL, ``synchronous=FULL``.
+
+Ingest is idempotent: a batch may arrive any number of times, in any order, through any number
+of workers. Each batch is one ``BEGIN IMMEDIATE`` transaction that inserts the events it does
+not already hold (by ``(device_id, seq)``), counts exact duplicates, quarantines conflicts (same
+``(device_id, seq)``, different event id) and recomputes the device's highest contiguous seq from
+the stored rows, which only ever grows. The transaction commits before anyone is acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from device.store import wall_text
+from sync import topics
+from sync.heartbeat import HEARTBEAT_TYPE, minute_of
+from sync.schema import EventBatch, Status, encode_event
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+
+_SCHEMA = (
+    "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL)",
+    f"INSERT INTO meta VALUES (1, {SCHEMA_VERSION})",
+    """CREATE TABLE events (
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        boot_id TEXT NOT NULL,
+        mono REAL NOT NULL,
+        wall TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, seq)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX events_wall ON events (wall)",
+    """CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        branch TEXT NOT NULL,
+        contiguous_seq INTEGER NOT NULL DEFAULT 0,
+        max_seq INTEGER NOT NULL DEFAULT 0,
+        events INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        conflicts INTEGER NOT NULL DEFAULT 0,
+        last_seen TEXT,
+        status TEXT,
+        status_at TEXT,
+        status_reason TEXT
+    )""",
+    """CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('malformed', 'conflict')),
+        topic TEXT NOT NULL,
+        device_id TEXT,
+        seq INTEGER,
+        reason TEXT NOT NULL,
+        raw BLOB NOT NULL
+    )""",
+    "CREATE INDEX quarantine_device_seq ON quarantine (device_id, seq)",
+    """CREATE TABLE heartbeats (
+        device_id TEXT NOT NULL,
+        minute TEXT NOT NULL,
+        PRIMARY KEY (device_id, minute)
+    ) WITHOUT ROWID""",
+)
+
+_INSERT = (
+    "INSERT INTO events (device_id, seq, id, branch, boot_id, mono, wall, type, payload, "
+    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RUN_END = """WITH RECURSIVE run(s) AS (
+    SELECT ? UNION ALL
+    SELECT s + 1 FROM run WHERE EXISTS (SELECT 1 FROM events WHERE device_id = ? AND seq = s + 1)
+) SELECT max(s) FROM run"""
+
+
+class CentralStoreError(Exception):
+    """The central database cannot do what was asked; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Conflict:
+    seq: int
+    stored_id: str
+    incoming_id: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one batch did. ``conflicts`` are the new ones (a conflicting copy seen before is
+    not recorded again); ``gap`` is the missing range just above ``contiguous``, if any later
+    event is already stored."""
+
+    device: str
+    stored: int
+    duplicates: int
+    conflicts: tuple[Conflict, ...]
+    contiguous: int
+    advanced: bool
+    gap: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    device_id: str
+    branch: str
+    contiguous_seq: int
+    max_seq: int
+    events: int
+    duplicates: int
+    conflicts: int
+    last_seen: str | None
+    status: str | None
+    status_at: str | None
+    status_reason: str | None
+
+
+def _utc_text(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class CentralStore:
+    """The ingest database. One instance per thread unless opened with ``any_thread=True``
+    (then the caller guarantees one thread at a time, as the paho network thread does)."""
+
+    def __init__(self, path: str | Path, *, any_thread: bool = False) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=not any_thread,
+            )
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise CentralStoreError(f"{self.path}: cannot switch the journal to WAL ({mode})")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._create()
+        except sqlite3.Error as exc:
+            raise CentralStoreError(f"{self.path}: cannot open the central store: {exc}") from exc
+
+    def _create(self) -> None:
+        with self._write("create schema") as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "meta" not in tables:
+                if tables:
+                    raise CentralStoreError(f"{self.path}: an SQLite file but not a central store")
+                for sql in _SCHEMA:
+                    conn.execute(sql)
+                return
+            version = conn.execute("SELECT schema_version FROM meta").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                raise CentralStoreError(
+                    f"{self.path}: central store schema version {version}, this software "
+                    f"understands {SCHEMA_VERSION}"
+                )
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise CentralStoreError(f"{self.path}: {what} failed: {exc}") from exc
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def ingest(self, branch: str, batch: EventBatch, received_at: datetime) -> IngestResult:
+        """Store a parsed batch (committed when this returns)."""
+        device, first, last = batch.device, batch.first, batch.last
+        now = _utc_text(received_at)
+        with self._write(f"ingest of {device} seqs {first}..{last}") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)", (device, branch)
+            )
+            before, max_seq = conn.execute(
+                "SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?", (device,)
+            ).fetchone()
+            held = dict(
+                conn.execute(
+                    "SELECT seq, id FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?",
+                    (device, first, last),
+                )
+            )
+            rows, beats, conflicts, duplicates = [], [], [], 0
+            for event in batch.events:
+                stored_id = held.get(event.seq)
+                if stored_id is None:
+                    rows.append(
+                        (
+                            device,
+                            event.seq,
+                            event.id,
+                            branch,
+                            event.boot_id,
+                            event.mono,
+                            wall_text(event.wall),
+                            event.type,
+                            json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")),
+                            now,
+                        )
+                    )
+                    if event.type == HEARTBEAT_TYPE:
+                        beats.append((device, minute_of(event.wall).isoformat()))
+                elif stored_id == event.id:
+                    duplicates += 1
+                else:
+                    reason = (
+                        f"conflict: seq {event.seq} is stored with id {stored_id}, "
+                        f"this batch brings id {event.id}"
+                    )
+                    if self._quarantined_before(conn, device, event.seq, reason):
+                        continue  # the same conflicting copy again: recorded and alerted once
+                    conflicts.append(Conflict(event.seq, stored_id, event.id))
+                    conn.execute(
+                        "INSERT INTO quarantine (received_at, kind, topic, device_id, seq, reason,"
+                        " raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?)",
+                        (now, topics.events(branch, device), device, event.seq, reason,
+                         encode_event(event)),
+                    )  # fmt: skip
+            conn.executemany(_INSERT, rows)
+            conn.executemany("INSERT OR IGNORE INTO heartbeats VALUES (?, ?)", beats)
+            contiguous = max(before, last) if first <= before + 1 else before
+            max_seq = max(max_seq, last)
+            if contiguous < max_seq:
+                contiguous = conn.execute(_RUN_END, (contiguous, device)).fetchone()[0]
+            gap = None
+            if contiguous < max_seq:
+                (next_held,) = conn.execute(
+                    "SELECT min(seq) FROM events WHERE device_id = ? AND seq > ?",
+                    (device, contiguous),
+                ).fetchone()
+                gap = (contiguous + 1, next_held - 1)
+            conn.execute(
+                """UPDATE devices SET branch = ?, contiguous_seq = max(contiguous_seq, ?),
+                max_seq = max(max_seq, ?), events = events + ?, duplicates = duplicates + ?,
+                conflicts = conflicts + ?, last_seen = ? WHERE device_id = ?""",
+                (branch, contiguous, max_seq, len(rows), duplicates, len(conflicts), now, device),
+            )
+        return IngestResult(
+            device,
+            len(rows),
+            duplicates,
+            tuple(conflicts),
+            contiguous,
+            contiguous > before,
+            gap,
+        )
+
+    @staticmethod
+    def _quarantined_before(conn: sqlite3.Connection, device: str, seq: int, reason: str) -> bool:
+        row = conn.execute(
+            "SELECT 1 FROM quarantine WHERE device_id = ? AND seq = ? AND reason = ?",
+            (device, seq, reason),
+        ).fetchone()
+        return row is not None
+
+    def quarantine(
+        self,
+        topic: str,
+        reason: str,
+        raw: bytes,
+        received_at: datetime,
+        *,
+        device: str | None = None,
+    ) -> int:
+        """Keep a message that does not parse, with the reason; returns its quarantine id."""
+        with self._write("quarantine") as conn:
+            cur = conn.execute(
+                "INSERT INTO quarantine (received_at, kind, topic, device_id, reason, raw) "
+                "VALUES (?, 'malformed', ?, ?, ?, ?)",
+                (_utc_text(received_at), topic, device, reason, bytes(raw)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def set_status(self, branch: str, status: Status, received_at: datetime) -> None:
+        """Record a device's latest online/offline status."""
+        with self._write("status") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)",
+                (status.device, branch),
+            )
+            conn.execute(
+                "UPDATE devices SET status = ?, status_at = ?, status_reason = ? "
+                "WHERE device_id = ?",
+                (status.state, status.at or _utc_text(received_at), status.reason, status.device),
+            )
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def device(self, device_id: str) -> DeviceRow | None:
+        row = self._conn.execute(
+            "SELECT * FROM devices WHERE device_id = ?", (device_id,)
+        ).fetchone()
+        return DeviceRow(*row) if row else None
+
+    def devices(self) -> list[DeviceRow]:
+        return [DeviceRow(*r) for r in self._conn.execute("SELECT * FROM devices ORDER BY 1")]
+
+    def contiguous(self, device_id: str) -> int:
+        row = self.device(device_id)
+        return row.contiguous_seq if row else 0
+
+    def seqs(self, device_id: str) -> list[int]:
+        return [
+            r[0]
+            for r in self._conn.execute(
+                "SELECT seq FROM events WHERE device_id = ? ORDER BY seq", (device_id,)
+            )
+        ]
+
+    def event_ids(self, device_id: str) -> dict[int, str]:
+        return dict(
+            self._conn.execute("SELECT seq, id FROM events WHERE device_id = ?", (device_id,))
+        )
+
+    def event_count(self, device_id: str | None = None) -> int:
+        if device_id is None:
+            return self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        return self._conn.execute(
+            "SELECT count(*) FROM events WHERE device_id = ?", (device_id,)
+        ).fetchone()[0]
+
+    def quarantined(self, kind: str | None = None) -> list[dict]:
+        cur = self._conn.execute(
+            "SELECT id, received_at, kind, topic, device_id, seq, reason, raw FROM quarantine "
+            "WHERE ?1 IS NULL OR kind = ?1 ORDER BY id",
+            (kind,),
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def heartbeat_minutes(
+        self, device_id: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[datetime]:
+        """UTC minutes with a heartbeat, ``start <= minute < end`` when given."""
+        lo = minute_of(start).isoformat() if start else ""
+        hi = minute_of(end).isoformat() if end else "~"
+        return [
+            datetime.fromisoformat(r[0])
+            for r in self._conn.execute(
+                "SELECT minute FROM heartbeats WHERE device_id = ? AND minute >= ? AND minute < ?"
+                " ORDER BY minute",
+                (device_id, lo, hi),
+            )
+        ]
+
+    # --- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> CentralStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

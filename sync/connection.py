@@ -1,0 +1,381 @@
+"""One MQTT connection per process: a paho-mqtt 2.x client (MQTT v5) shared by every part that
+talks to the broker (uplink, configuration downlink, queue client; at the centre, the ingest).
+
+- ``start`` uses ``connect_async`` + ``loop_start``: it returns at once, even without network,
+  and the paho thread keeps (re)connecting, waiting a jittered exponential backoff in between.
+- ``subscribe(topic, handler)`` is remembered and renewed on every connect; handlers run on the
+  paho thread and must be quick. ``publish(..., on_done=...)`` reports the broker's PUBACK
+  reason code (MQTT v5: >= 0x80 means refused, e.g. 0x87 not authorized).
+- Every callback into user code is guarded: an exception is logged, never allowed to stop the
+  network loop.
+- The connection's state (:class:`LinkState`) is explicit; listeners hear every change.
+
+:class:`DeviceConnection` adds the device's retained ``status``: a last will saying ``offline``,
+``online`` on every connect, and an explicit ``offline`` on a clean ``stop``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import logging
+import random
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from sync import schema, topics
+from sync.settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _QuietStop(logging.Filter):
+    """paho 2.2 logs "Client is not connected" at ERROR when its loop thread runs one more
+    round after a clean disconnect; that is noise, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_QuietStop())
+
+
+class LinkState(enum.Enum):
+    IDLE = "idle"  # created, not started
+    CONNECTING = "connecting"  # started, no CONNACK yet (or reconnecting after a loss)
+    CONNECTED = "connected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """The broker's answer to one QoS 1 publish: ``code`` is the v5 reason code (0 = success)."""
+
+    mid: int
+    code: int
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.code < 0x80
+
+
+Handler = Callable[[Message], None]
+StateListener = Callable[[LinkState], None]
+DoneCallback = Callable[[PublishResult], None]
+
+
+def _subscription_filter(topic: str) -> str:
+    """The filter that incoming topics match: ``$share/<group>/<filter>`` delivers ``<filter>``."""
+    if topic.startswith("$share/"):
+        parts = topic.split("/", 2)
+        return parts[2] if len(parts) == 3 else topic
+    return topic
+
+
+def _ssl_context(settings: ConnectionSettings) -> ssl.SSLContext:
+    tls = settings.tls
+    assert tls is not None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca))
+    context.check_hostname = tls.check_hostname
+    if tls.cert is not None:
+        context.load_cert_chain(str(tls.cert), str(tls.key) if tls.key else None)
+    return context
+
+
+class MqttConnection:
+    """A paho client with remembered subscriptions, PUBACK results and guarded callbacks."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        will: tuple[str, bytes] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.client_id or "mqtt"
+        self._rng = rng or random.Random()
+        self._lock = threading.RLock()
+        self._state = LinkState.IDLE
+        self._handlers: dict[str, tuple[int, Handler]] = {}
+        self._listeners: list[StateListener] = []
+        self._done: dict[int, DoneCallback] = {}
+        self._early: dict[int, PublishResult] = {}
+        self._attempt = 0
+        self._connected = threading.Event()
+        self.connects = 0
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5,
+            reconnect_on_failure=True,
+        )
+        client.suppress_exceptions = True  # second line of defence behind our own guards
+        client.enable_logger(_paho_log)
+        client.max_inflight_messages_set(settings.max_inflight_messages)
+        client.max_queued_messages_set(0)
+        if settings.username is not None:
+            client.username_pw_set(settings.username, settings.password)
+        if settings.tls is not None:
+            client.tls_set_context(_ssl_context(settings))
+        if will is not None:
+            client.will_set(will[0], will[1], qos=1, retain=True)
+        client.on_connect = self._guard(self._on_connect)
+        client.on_connect_fail = self._guard(self._on_connect_fail)
+        client.on_disconnect = self._guard(self._on_disconnect)
+        client.on_publish = self._guard(self._on_publish)
+        client.on_subscribe = self._guard(self._on_subscribe)
+        client.on_message = self._guard(self._on_unhandled)
+        self._client = client
+        self._delay_next()
+
+    # --- guarded callbacks ---------------------------------------------------------------------
+
+    def _guard(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("%s: callback %s failed", self.name, getattr(fn, "__name__", fn))
+                return None
+
+        return guarded  # type: ignore[return-value]
+
+    def _set_state(self, state: LinkState) -> None:
+        with self._lock:
+            if self._state is state or self._state is LinkState.STOPPED:
+                return
+            self._state = state
+            listeners = list(self._listeners)
+        if state is LinkState.CONNECTED:
+            self._connected.set()
+        else:
+            self._connected.clear()
+        for listener in listeners:
+            try:
+                listener(state)
+            except Exception:
+                log.exception("%s: state listener %r failed", self.name, listener)
+
+    def _delay_next(self) -> None:
+        """Let paho wait our jittered delay before its next attempt (min = max = that delay)."""
+        delay = self.settings.reconnect.delay(self._attempt, self._rng)
+        self._attempt += 1
+        self._client.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
+
+    def _on_connect(self, client, userdata, flags, reason_code: ReasonCode, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("%s: broker refused the connection: %s", self.name, reason_code)
+            self._delay_next()
+            return
+        log.info("%s: connected (session present: %s)", self.name, flags.session_present)
+        self._attempt = 0
+        self._delay_next()
+        self.connects += 1
+        with self._lock:
+            subscriptions = [(topic, qos) for topic, (qos, _) in self._handlers.items()]
+        if subscriptions:
+            client.subscribe(subscriptions)
+        self._on_connected()
+        self._set_state(LinkState.CONNECTED)
+
+    def _on_connected(self) -> None:
+        """Hook for subclasses: runs on each connect, after the subscriptions went out."""
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        log.info("%s: cannot reach the broker; retrying", self.name)
+        self._delay_next()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if self._state is not LinkState.STOPPED:
+            log.warning("%s: disconnected: %s", self.name, reason_code)
+            self._delay_next()
+            self._set_state(LinkState.CONNECTING)
+
+    def _on_publish(self, client, userdata, mid: int, reason_code, properties) -> None:
+        code = getattr(reason_code, "value", 0)
+        result = PublishResult(mid, code, str(reason_code))
+        with self._lock:
+            callback = self._done.pop(mid, None)
+            if callback is None:
+                self._early[mid] = result  # the PUBACK overtook publish() registering the mid
+                return
+        callback(result)
+
+    def _on_subscribe(self, client, userdata, mid: int, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("%s: the broker refused a subscription (mid %d): %s", self.name, mid,
+                      ", ".join(refused))  # fmt: skip
+
+    def _on_unhandled(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        log.debug("%s: message on %s without a handler", self.name, message.topic)
+
+    # --- public API ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> LinkState:
+        return self._state
+
+    @property
+    def connected(self) -> bool:
+        return self._state is LinkState.CONNECTED
+
+    def add_state_listener(self, listener: StateListener) -> None:
+        """``listener(state)`` on every change of state (on the paho thread or in stop)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def subscribe(self, topic: str, handler: Handler, qos: int = 1) -> None:
+        """Deliver messages matching ``topic`` to ``handler(Message)``, now and after reconnects."""
+        guarded = self._guard(handler)
+
+        def on_message(client, userdata, msg: mqtt.MQTTMessage) -> None:
+            guarded(Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
+
+        with self._lock:
+            self._handlers[topic] = (qos, handler)
+        self._client.message_callback_add(_subscription_filter(topic), on_message)
+        if self.connected:
+            self._client.subscribe(topic, qos)
+
+    def unsubscribe(self, topic: str) -> None:
+        with self._lock:
+            self._handlers.pop(topic, None)
+        self._client.message_callback_remove(_subscription_filter(topic))
+        if self.connected:
+            self._client.unsubscribe(topic)
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 1,
+        retain: bool = False,
+        on_done: DoneCallback | None = None,
+    ) -> int | None:
+        """Queue a message; returns its mid, or None if paho refused it outright.
+
+        ``on_done(PublishResult)`` runs on the paho thread when the broker acknowledged it
+        (QoS 1: PUBACK with its reason code). While disconnected paho keeps QoS 1 messages and
+        sends them after the reconnect.
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning(
+                "%s: publish to %s failed: %s", self.name, topic, mqtt.error_string(info.rc)
+            )
+            return None
+        callback = self._guard(on_done) if on_done is not None else (lambda result: None)
+        if qos == 0:
+            callback(PublishResult(info.mid, 0, "Success"))
+            return info.mid
+        with self._lock:
+            early = self._early.pop(info.mid, None)
+            if early is None:
+                self._done[info.mid] = callback
+        if early is not None:
+            callback(early)
+        return info.mid
+
+    def start(self) -> None:
+        """Begin connecting in the background; returns at once."""
+        with self._lock:
+            if self._state is not LinkState.IDLE:
+                raise RuntimeError(f"{self.name}: start() on a {self._state.value} connection")
+        properties = None
+        if self.settings.session_expiry_s > 0:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = self.settings.session_expiry_s
+        self._client.connect_async(
+            self.settings.host,
+            self.settings.port,
+            keepalive=self.settings.keepalive_s,
+            clean_start=self.settings.clean_start,
+            properties=properties,
+        )
+        self._set_state(LinkState.CONNECTING)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def _before_disconnect(self, timeout: float) -> None:
+        """Hook for subclasses: last words while still connected."""
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect cleanly (the broker discards the will) and stop the paho thread."""
+        with self._lock:
+            if self._state in (LinkState.IDLE, LinkState.STOPPED):
+                self._state = LinkState.STOPPED
+                return
+        if self.connected:
+            try:
+                self._before_disconnect(timeout)
+            except Exception:
+                log.exception("%s: before-disconnect step failed", self.name)
+        self._set_state(LinkState.STOPPED)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class DeviceConnection(MqttConnection):
+    """The device's connection: client id = device id, retained status with a last will."""
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        branch: str,
+        device: str,
+        *,
+        boot_id: str = "",
+        rng: random.Random | None = None,
+    ) -> None:
+        self.branch = branch
+        self.device = device
+        self.boot_id = boot_id
+        self.status_topic = topics.status(branch, device)
+        will = schema.encode_status(schema.Status(device, "offline", reason="connection lost"))
+        if not settings.client_id:
+            settings = replace(settings, client_id=device)
+        super().__init__(settings, will=(self.status_topic, will), rng=rng)
+
+    def _status(self, state: str, reason: str) -> bytes:
+        status = schema.Status(self.device, state, now_text(), self.boot_id or None, reason)
+        return schema.encode_status(status)
+
+    def _on_connected(self) -> None:
+        self.publish(self.status_topic, self._status("online", "connected"), retain=True)
+
+    def _before_disconnect(self, timeout: float) -> None:
+        confirmed = threading.Event()
+        payload = self._status("offline", "shutdown")
+        self.publish(self.status_topic, payload, retain=True, on_done=lambda _: confirmed.set())
+        if not confirmed.wait(timeout):
+            log.warning("%s: offline status not confirmed within %.1f s", self.name, timeout)

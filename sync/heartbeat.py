@@ -1,0 +1,89 @@
+"""Heartbeats for 开机率: one ``device.heartbeat`` event per wall-clock minute the device is on.
+
+They go into the device's own store, so power-on minutes are recorded while the network is down
+and reach the centre later through the outbox: a network outage is not downtime, a power cut is.
+The centre counts the distinct minutes (``central.uptime``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from device.clock import Clock
+from device.events import DomainEvent
+from device.store import EventStore, StoredEvent
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_TYPE = "device.heartbeat"
+
+
+def minute_of(wall: datetime) -> datetime:
+    """The UTC minute a wall-clock time falls in."""
+    return wall.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+class Heartbeat:
+    """Append a heartbeat whenever the clock has entered a minute not yet beaten."""
+
+    def __init__(self, store: EventStore, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._last: datetime | None = None
+
+    def beat(self) -> StoredEvent | None:
+        """The stored heartbeat, or None if this minute already has one."""
+        now = self.clock.now()
+        minute = minute_of(now.wall)
+        if minute == self._last:
+            return None
+        event = self.store.append(
+            DomainEvent(HEARTBEAT_TYPE, now, {"minute": minute.isoformat(timespec="minutes")})
+        )
+        self._last = minute
+        return event
+
+
+class HeartbeatThread:
+    """Runs :class:`Heartbeat` every ``check_s`` seconds in its own thread with its own store."""
+
+    def __init__(
+        self,
+        store_path: str | Path,
+        device: str,
+        clock: Clock,
+        *,
+        check_s: float = 5.0,
+        on_beat: Callable[[StoredEvent], None] | None = None,
+    ) -> None:
+        self.store_path = Path(store_path)
+        self.device = device
+        self.clock = clock
+        self.check_s = check_s
+        self.on_beat = on_beat
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{device}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        with EventStore(self.store_path, self.device) as store:
+            heartbeat = Heartbeat(store, self.clock)
+            while True:
+                try:
+                    event = heartbeat.beat()
+                    if event is not None and self.on_beat is not None:
+                        self.on_beat(event)
+                except Exception:
+                    log.exception("%s: heartbeat failed", self.device)
+                if self._stop.wait(self.check_s):
+                    return

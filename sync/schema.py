@@ -1,0 +1,277 @@
+"""The sync wire format, version 1: JSON messages, encoded and parsed with reasons for rejection.
+
+Every message is a UTF-8 JSON object with ``"v": 1``, a ``"kind"`` and the ``"device"`` it is
+about (which must match the device in the topic). Kinds (see ``docs/protocol.md``):
+
+- ``events``  device -> centre: ``{"events": [{seq, id, boot, mono, wall, type, payload}, ...]}``,
+  seqs contiguous and increasing within the batch.
+- ``ack``     centre -> device: ``{"upto": N}``, every event up to seq N is stored at the centre.
+- ``resend``  centre -> device: ``{"from": A, "to": B}``, please publish seqs A..B again.
+- ``status``  device -> anyone, retained: ``{"state": "online"|"offline", "at", "boot", "reason"}``.
+
+Parsers raise :class:`SchemaError` whose ``reason`` says what is wrong, never anything else.
+Unknown fields are ignored (additive changes stay version 1); anything else is a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from device.store import StoredEvent
+from sync import topics
+
+VERSION = 1
+MAX_MESSAGE_BYTES = topics.MAX_PAYLOAD_BYTES
+"""Largest message either side accepts (the broker's ``message_size_limit``)."""
+MAX_BATCH_EVENTS = 1000
+STATES = ("online", "offline")
+
+_DUMP = {"ensure_ascii": False, "separators": (",", ":"), "allow_nan": False}
+
+
+class SchemaError(ValueError):
+    """A message that does not parse; ``reason`` is a one-line explanation for the log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    device: str
+    events: tuple[StoredEvent, ...]
+
+    @property
+    def first(self) -> int:
+        return self.events[0].seq
+
+    @property
+    def last(self) -> int:
+        return self.events[-1].seq
+
+
+@dataclass(frozen=True)
+class Ack:
+    device: str
+    upto: int
+
+
+@dataclass(frozen=True)
+class ResendRequest:
+    device: str
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Status:
+    device: str
+    state: str
+    at: str | None = None
+    boot: str | None = None
+    reason: str | None = None
+
+
+# --- encoding ----------------------------------------------------------------------------------
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, **_DUMP)
+
+
+def encode_event(event: StoredEvent) -> bytes:
+    """One event as it appears inside a batch (the device is named once, by the batch)."""
+    return _dumps(
+        {
+            "seq": event.seq,
+            "id": event.id,
+            "boot": event.boot_id,
+            "mono": event.mono,
+            "wall": event.wall.isoformat(),
+            "type": event.type,
+            "payload": event.payload,
+        }
+    ).encode()
+
+
+def batch_envelope_size(device: str) -> int:
+    """Bytes a batch message adds around its events (plus one comma between two events)."""
+    return len(_batch_bytes(device, []))
+
+
+def _batch_bytes(device: str, encoded: Sequence[bytes]) -> bytes:
+    head = _dumps({"v": VERSION, "kind": "events", "device": device})[:-1]
+    return (head + ',"events":[').encode() + b",".join(encoded) + b"]}"
+
+
+def encode_batch(device: str, events: Iterable[StoredEvent | bytes]) -> bytes:
+    """An ``events`` message; items may be events or their :func:`encode_event` bytes."""
+    encoded = [e if isinstance(e, bytes) else encode_event(e) for e in events]
+    if not encoded:
+        raise ValueError("a batch holds at least one event")
+    return _batch_bytes(device, encoded)
+
+
+def encode_ack(device: str, upto: int) -> bytes:
+    return _dumps({"v": VERSION, "kind": "ack", "device": device, "upto": upto}).encode()
+
+
+def encode_resend(device: str, first: int, last: int) -> bytes:
+    return _dumps(
+        {"v": VERSION, "kind": "resend", "device": device, "from": first, "to": last}
+    ).encode()
+
+
+def encode_status(status: Status) -> bytes:
+    body: dict[str, Any] = {"v": VERSION, "kind": "status", "device": status.device}
+    body["state"] = status.state
+    for key in ("at", "boot", "reason"):
+        if getattr(status, key) is not None:
+            body[key] = getattr(status, key)
+    return _dumps(body).encode()
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _field(obj: dict, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    if key not in obj:
+        raise SchemaError(f"missing field {key!r}{where}")
+    value = obj[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    wrong = isinstance(value, bool) and bool not in kinds  # JSON true is not an integer
+    if wrong or not isinstance(value, kinds):
+        names = "number" if float in kinds else " or ".join(k.__name__ for k in kinds)
+        raise SchemaError(f"field {key!r}{where} must be {names}, not {_type_name(value)}")
+    return value
+
+
+def _text(obj: dict, key: str, where: str = "") -> str:
+    value = _field(obj, key, str, where)
+    if not value:
+        raise SchemaError(f"field {key!r}{where} must not be empty")
+    return value
+
+
+def _seq(obj: dict, key: str, where: str = "") -> int:
+    value = _field(obj, key, int, where)
+    if value < 1:
+        raise SchemaError(f"field {key!r}{where} must be a sequence number >= 1, not {value}")
+    return value
+
+
+def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict:
+    size = len(payload)
+    if size > MAX_MESSAGE_BYTES:
+        raise SchemaError(f"message too large: {size} bytes > {MAX_MESSAGE_BYTES}")
+    try:
+        text = payload.decode("utf-8") if isinstance(payload, bytes | bytearray) else payload
+    except UnicodeDecodeError as exc:
+        raise SchemaError(f"not UTF-8: {exc}") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise SchemaError("not JSON: nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise SchemaError(f"not a JSON object but {_type_name(obj)}")
+    if "v" not in obj:
+        raise SchemaError("missing field 'v' (protocol version)")
+    version = obj["v"]
+    if version != VERSION or isinstance(version, bool):
+        raise SchemaError(f"unsupported version {version!r} (this software speaks v{VERSION})")
+    got = _field(obj, "kind", str)
+    if got != kind:
+        raise SchemaError(f"kind {got!r} where {kind!r} was expected")
+    device = _text(obj, "device")
+    if topic_device is not None and device != topic_device:
+        raise SchemaError(f"device {device!r} in the payload does not match {topic_device!r}")
+    return obj
+
+
+def _wall(obj: dict, where: str) -> datetime:
+    text = _field(obj, "wall", str, where)
+    try:
+        wall = datetime.fromisoformat(text)
+    except ValueError:
+        raise SchemaError(f"field 'wall'{where} is not an ISO-8601 time: {text!r}") from None
+    if wall.utcoffset() is None:
+        raise SchemaError(f"field 'wall'{where} has no UTC offset: {text!r}")
+    return wall
+
+
+def _event(item: object, device: str, index: int) -> StoredEvent:
+    where = f" of event {index}"
+    if not isinstance(item, dict):
+        raise SchemaError(f"event {index} is not an object but {_type_name(item)}")
+    mono = _field(item, "mono", (int, float), where)
+    if not math.isfinite(mono):
+        raise SchemaError(f"field 'mono'{where} must be finite")
+    return StoredEvent(
+        seq=_seq(item, "seq", where),
+        id=_text(item, "id", where),
+        device_id=device,
+        boot_id=_field(item, "boot", str, where),
+        mono=float(mono),
+        wall=_wall(item, where),
+        type=_text(item, "type", where),
+        payload=_field(item, "payload", dict, where),
+    )
+
+
+def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventBatch:
+    """An ``events`` message; ``topic_device`` is the device named by the topic it came on."""
+    obj = _envelope(payload, "events", topic_device)
+    items = _field(obj, "events", list)
+    if not items:
+        raise SchemaError("field 'events' is empty")
+    if len(items) > MAX_BATCH_EVENTS:
+        raise SchemaError(f"too many events in one batch: {len(items)} > {MAX_BATCH_EVENTS}")
+    device = obj["device"]
+    events = tuple(_event(item, device, i) for i, item in enumerate(items))
+    for i in range(1, len(events)):
+        if events[i].seq != events[i - 1].seq + 1:
+            raise SchemaError(
+                f"seqs not contiguous: event {i} has seq {events[i].seq} "
+                f"after seq {events[i - 1].seq}"
+            )
+    return EventBatch(device, events)
+
+
+def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:
+    obj = _envelope(payload, "ack", topic_device)
+    upto = _field(obj, "upto", int)
+    if upto < 0:
+        raise SchemaError(f"field 'upto' must be >= 0, not {upto}")
+    return Ack(obj["device"], upto)
+
+
+def parse_resend(payload: bytes | str, topic_device: str | None = None) -> ResendRequest:
+    obj = _envelope(payload, "resend", topic_device)
+    first, last = _seq(obj, "from"), _seq(obj, "to")
+    if last < first:
+        raise SchemaError(f"empty range: 'to' ({last}) is before 'from' ({first})")
+    return ResendRequest(obj["device"], first, last)
+
+
+def parse_status(payload: bytes | str, topic_device: str | None = None) -> Status:
+    obj = _envelope(payload, "status", topic_device)
+    state = _field(obj, "state", str)
+    if state not in STATES:
+        raise SchemaError(f"field 'state' must be one of {', '.join(STATES)}, not {state!r}")
+    optional = {}
+    for key in ("at", "boot", "reason"):
+        if obj.get(key) is not None:
+            optional[key] = _field(obj, key, str)
+    return Status(obj["device"], state, **optional)

@@ -1,0 +1,96 @@
+"""Settings of an MQTT link (device uplink or central ingest): plain frozen dataclasses.
+
+Times are seconds. Nothing here opens a socket; ``sync.connection`` and ``sync.uplink`` read them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Server CA, and this client's certificate and key (its identity is the certificate's CN)."""
+
+    ca: Path
+    cert: Path | None = None
+    key: Path | None = None
+    check_hostname: bool = True
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with full jitter: attempt n waits a random time in
+    ``[(1 - jitter) * d, d]`` with ``d = min(max_s, initial_s * 2**n)``."""
+
+    initial_s: float = 1.0
+    max_s: float = 60.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        base = min(self.max_s, self.initial_s * 2 ** min(max(attempt, 0), 30))
+        low = base * (1.0 - min(max(self.jitter, 0.0), 1.0))
+        return (rng or random).uniform(low, base)
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where and how to connect. ``session_expiry_s`` > 0 with ``clean_start=False`` keeps the
+    broker-side session (subscriptions and queued messages) across disconnects."""
+
+    host: str
+    port: int = 8883
+    client_id: str = ""
+    tls: TlsSettings | None = None
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = 30
+    clean_start: bool = True
+    session_expiry_s: int = 0
+    reconnect: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0, 0.5))
+    max_inflight_messages: int = 20
+    """paho's own window of unacknowledged QoS 1 messages (above the uplink's own bound)."""
+
+
+@dataclass(frozen=True)
+class UplinkSettings:
+    """How the outbox is drained.
+
+    - ``batch_max_events`` / ``batch_max_bytes``: one events message holds at most this much.
+    - ``max_inflight``: batches published but not yet PUBACKed.
+    - ``max_unacked_events``: events published beyond the centre's acknowledgement; the uplink
+      waits when this window is full (flow control against an absent centre).
+    - ``ack_timeout_s``: without progress of the centre's acknowledgement for this long while
+      events are outstanding, publish again from the acknowledged mark (doubling, up to
+      ``ack_timeout_max_s``).
+    - ``refused``: backoff after a batch the broker refused (PUBACK reason code >= 0x80).
+    - ``poll_s``: how often the store is read for events appended by other connections.
+    """
+
+    batch_max_events: int = 200
+    batch_max_bytes: int = 64 * 1024
+    max_inflight: int = 8
+    max_unacked_events: int = 20_000
+    ack_timeout_s: float = 30.0
+    ack_timeout_max_s: float = 300.0
+    refused: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0, 0.5))
+    poll_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.batch_max_events < 1 or self.batch_max_bytes < 1024:
+            raise ValueError("batch_max_events must be >= 1 and batch_max_bytes >= 1024")
+        if self.max_inflight < 1 or self.max_unacked_events < self.batch_max_events:
+            raise ValueError("max_inflight must be >= 1, max_unacked_events >= batch_max_events")
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    """The centre's consumer. ``share_group`` subscribes through ``$share/<group>/...`` so that
+    several workers split the devices' messages; ``resend_interval_s`` is how often a gap that is
+    still open is requested again."""
+
+    share_group: str | None = None
+    resend_interval_s: float = 5.0
+    resend_max_events: int = 5_000

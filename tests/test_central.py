@@ -1,0 +1,230 @@
+"""The central store (idempotent ingest, contiguous mark, gaps, conflicts, quarantine,
+heartbeats), the heartbeat helper and the uptime (开机率) computation. No broker needed."""
+
+from __future__ import annotations
+
+import random
+import time as _time
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from central import cli
+from central.store import CentralStore
+from central.uptime import business_minutes, uptime
+from config.model import OpeningSpan
+from device.clock import ManualClock
+from device.store import EventStore, StoredEvent
+from sync.heartbeat import HEARTBEAT_TYPE, Heartbeat, HeartbeatThread
+from sync.schema import EventBatch, Status
+
+DEVICE = "pad-01"
+T0 = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, a Wednesday
+
+
+def ev(seq: int, marker: str = "", type_: str = "rating.given", minute: int = 0) -> StoredEvent:
+    wall = T0 + timedelta(minutes=minute, seconds=seq % 60)
+    return StoredEvent(
+        seq, f"id-{seq}{marker}", DEVICE, "boot", float(seq), wall, type_, {"s": seq}
+    )
+
+
+def batch(first: int, last: int, marker: str = "") -> EventBatch:
+    return EventBatch(DEVICE, tuple(ev(s, marker) for s in range(first, last + 1)))
+
+
+def test_ingest_is_idempotent_and_tracks_the_contiguous_mark(tmp_path: Path) -> None:
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        r = store.ingest("b1", batch(1, 10), T0)
+        assert (r.stored, r.duplicates, r.contiguous, r.advanced, r.gap) == (10, 0, 10, True, None)
+        r = store.ingest("b1", batch(5, 12), T0)
+        assert (r.stored, r.duplicates, r.contiguous, r.advanced) == (2, 6, 12, True)
+        r = store.ingest("b1", batch(1, 12), T0)
+        assert (r.stored, r.duplicates, r.advanced) == (0, 12, False)
+        row = store.device(DEVICE)
+        assert (row.contiguous_seq, row.max_seq, row.events, row.duplicates) == (12, 12, 12, 18)
+        assert store.seqs(DEVICE) == list(range(1, 13))
+
+
+def test_gaps_are_reported_and_closed_out_of_order(tmp_path: Path) -> None:
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        store.ingest("b1", batch(1, 3), T0)
+        r = store.ingest("b1", batch(8, 9), T0)
+        assert (r.contiguous, r.advanced, r.gap) == (3, False, (4, 7))
+        r = store.ingest("b1", batch(12, 12), T0)
+        assert r.gap == (4, 7)
+        r = store.ingest("b1", batch(4, 7), T0)  # fills the first gap, reaches the island 8..9
+        assert (r.contiguous, r.gap) == (9, (10, 11))
+        r = store.ingest("b1", batch(10, 11), T0)
+        assert (r.contiguous, r.gap) == (12, None)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(0, 8)), min_size=1, max_size=30))
+def test_any_order_any_repeats_gives_the_same_state(tmp_path_factory, chunks) -> None:
+    path = tmp_path_factory.mktemp("c") / "c.sqlite"
+    seen: set[int] = set()
+    with CentralStore(path) as store:
+        for first, extra in chunks:
+            store.ingest("b1", batch(first, first + extra), T0)
+            seen.update(range(first, first + extra + 1))
+        expected = 0
+        while expected + 1 in seen:
+            expected += 1
+        assert store.contiguous(DEVICE) == expected
+        assert store.seqs(DEVICE) == sorted(seen)
+
+
+def test_conflicting_event_is_quarantined_not_stored(tmp_path: Path) -> None:
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        store.ingest("b1", batch(1, 3), T0)
+        r = store.ingest("b1", batch(2, 4, marker="-other"), T0)
+        assert (r.stored, r.duplicates, r.contiguous) == (1, 0, 4)
+        assert [(c.seq, c.stored_id, c.incoming_id) for c in r.conflicts] == [
+            (2, "id-2", "id-2-other"),
+            (3, "id-3", "id-3-other"),
+        ]
+        assert store.event_ids(DEVICE)[2] == "id-2"
+        rows = store.quarantined("conflict")
+        assert [q["seq"] for q in rows] == [2, 3]
+        assert (
+            rows[0]["reason"]
+            == "conflict: seq 2 is stored with id id-2, this batch brings id id-2-other"
+        )
+        assert store.device(DEVICE).conflicts == 2
+        again = store.ingest("b1", batch(2, 4, marker="-other"), T0)  # the same copy resent
+        assert (again.conflicts, again.duplicates) == ((), 1)
+        assert len(store.quarantined("conflict")) == 2
+        third = store.ingest("b1", batch(3, 3, marker="-third"), T0)  # yet another copy
+        assert [c.incoming_id for c in third.conflicts] == ["id-3-third"]
+
+
+def test_quarantine_keeps_the_raw_bytes_and_the_reason(tmp_path: Path) -> None:
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        qid = store.quarantine(
+            "cs/v1/b1/pad-01/events", "not JSON: x", b"\xff\x00", T0, device=DEVICE
+        )
+        (row,) = store.quarantined()
+    assert (row["id"], row["kind"], row["raw"], row["reason"]) == (
+        qid,
+        "malformed",
+        b"\xff\x00",
+        "not JSON: x",
+    )
+
+
+def test_status_and_heartbeat_minutes(tmp_path: Path) -> None:
+    beats = EventBatch(
+        DEVICE,
+        tuple(ev(s, type_=HEARTBEAT_TYPE, minute=m) for s, m in ((1, 0), (2, 0), (3, 1), (4, 5))),
+    )
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        store.set_status("b1", Status(DEVICE, "online", "2026-11-25T00:30:00+00:00"), T0)
+        store.ingest("b1", beats, T0)
+        minutes = store.heartbeat_minutes(DEVICE)
+        assert minutes == [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5)]
+        assert store.heartbeat_minutes(
+            DEVICE, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5)
+        ) == [T0 + timedelta(minutes=1)]
+        assert store.device(DEVICE).status == "online"
+
+
+def test_heartbeat_helper_beats_once_per_minute(tmp_path: Path) -> None:
+    clock = ManualClock(wall=T0)
+    with EventStore(tmp_path / "d.sqlite", DEVICE) as store:
+        heartbeat = Heartbeat(store, clock)
+        assert heartbeat.beat() is not None
+        assert heartbeat.beat() is None
+        clock.advance(59)
+        assert heartbeat.beat() is None
+        clock.advance(1)
+        second = heartbeat.beat()
+        assert second is not None and second.type == HEARTBEAT_TYPE
+        assert second.payload == {"minute": "2026-11-25T00:31+00:00"}
+        clock.advance(180)  # a pause (e.g. the process hung) leaves minutes without a beat
+        assert heartbeat.beat() is not None
+        assert [e.type for e in store.events()] == [HEARTBEAT_TYPE] * 3
+
+
+def test_heartbeat_thread_uses_its_own_store_and_reports(tmp_path: Path) -> None:
+    clock = ManualClock(wall=T0)
+    beats: list[StoredEvent] = []
+    EventStore(tmp_path / "d.sqlite", DEVICE).close()
+    thread = HeartbeatThread(
+        tmp_path / "d.sqlite", DEVICE, clock, check_s=0.01, on_beat=beats.append
+    )
+    thread.start()
+    try:
+        deadline = _time.monotonic() + 5
+        while len(beats) < 1 and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+        clock.advance(60)
+        while len(beats) < 2 and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+    finally:
+        thread.stop()
+    assert [b.payload["minute"] for b in beats] == [
+        "2026-11-25T00:30+00:00",
+        "2026-11-25T00:31+00:00",
+    ]
+    with EventStore(tmp_path / "d.sqlite", DEVICE) as store:
+        assert [e.id for e in store.events()] == [b.id for b in beats]
+
+
+HOURS = {
+    "mon": (OpeningSpan(time(8, 30), time(17, 0)),),
+    "tue": (OpeningSpan(time(8, 30), time(17, 0)),),
+    "wed": (OpeningSpan(time(8, 30), time(12, 0)), OpeningSpan(time(13, 0), time(17, 0))),
+    "thu": (OpeningSpan(time(8, 30), time(17, 0)),),
+    "fri": (OpeningSpan(time(8, 30), time(17, 0)),),
+    "sat": (OpeningSpan(time(9, 0), time(16, 0)),),
+    "sun": (),
+}
+SHANGHAI = "Asia/Shanghai"
+
+
+def test_business_minutes_follow_the_opening_hours() -> None:
+    wed = date(2026, 11, 25)
+    minutes = business_minutes(HOURS, wed, wed + timedelta(days=1), SHANGHAI)
+    assert len(minutes) == 210 + 240
+    assert min(minutes) == T0 and T0 - timedelta(minutes=1) not in minutes
+    assert max(minutes) == datetime(2026, 11, 25, 8, 59, tzinfo=UTC)  # 16:59 local
+    week = business_minutes(HOURS, date(2026, 11, 23), date(2026, 11, 30), SHANGHAI)
+    assert len(week) == 4 * 510 + 450 + 420 + 0
+
+
+def test_uptime_counts_powered_business_minutes_only() -> None:
+    wed = date(2026, 11, 25)
+    powered = [T0 + timedelta(minutes=m, seconds=30) for m in range(-30, 100)]  # 08:00-09:40
+    powered += [T0 + timedelta(minutes=m) for m in range(100, 110)] * 2  # repeats count once
+    result = uptime(powered, HOURS, wed, wed + timedelta(days=1), SHANGHAI)
+    assert (result.business_minutes, result.powered_minutes) == (450, 110)
+    assert result.rate == 110 / 450
+    assert uptime([], HOURS, date(2026, 11, 29), date(2026, 11, 30), SHANGHAI).rate is None
+
+
+def test_uptime_full_day_is_one() -> None:
+    sat = date(2026, 11, 28)
+    start = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 09:00 local
+    rng = random.Random(1)
+    beats = [start + timedelta(minutes=m, seconds=rng.uniform(0, 59.9)) for m in range(7 * 60)]
+    assert uptime(beats, HOURS, sat, sat + timedelta(days=1), SHANGHAI).rate == 1.0
+
+
+def test_cli_devices_and_uptime(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "c.sqlite"
+    beats = EventBatch(
+        DEVICE, tuple(ev(s, type_=HEARTBEAT_TYPE, minute=s - 1) for s in range(1, 52))
+    )
+    with CentralStore(db) as store:
+        store.ingest("b1", beats, T0)
+    assert cli.main(["devices", "--db", str(db)]) == 0
+    assert "pad-01\tb1\t51\t51\t51" in capsys.readouterr().out
+    empty = tmp_path / "empty.toml"  # the shipped defaults only: 08:30-17:00 on a Wednesday
+    empty.write_text("")
+    assert cli.main(["uptime", "--db", str(db), "--device", DEVICE, "--from", "2026-11-25",
+                     "--to", "2026-11-26", "--config", str(empty)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "powered 51 of 510 business minutes, 开机率 10.00%" in out

@@ -1,0 +1,286 @@
+"""Device uplink and central ingest end to end through a real Mosquitto with TLS client certs
+and the production ACL: acknowledgement, refusal, reconnect, retained ack, gap resend, quarantine.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+from central.store import CentralStore
+from device.store import EventStore
+from sync import schema, topics
+from sync.connection import LinkState, Message, MqttConnection
+from sync.settings import Backoff, UplinkSettings
+from tests.mqtt_broker import ProbeClient
+from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
+from tests.sync_harness import (
+    BRANCH,
+    FAST_UPLINK,
+    MONITOR,
+    Device,
+    check_exactly_once,
+    connection_settings,
+    roster,
+    start_centre,
+    wait_until,
+)
+from tests.tcp_proxy import TcpProxy
+
+PAD = "pad-1"
+
+
+def test_happy_path_every_event_once_then_acked(mqtt_broker, tmp_path: Path) -> None:
+    broker = mqtt_broker(acl=roster(PAD))
+    centre = start_centre(broker, tmp_path / "centre.sqlite")
+    device = Device(broker, tmp_path, PAD)
+    device.append(120)
+    device.start()
+    try:
+        assert device.uplink.wait_acked(120, 20)
+        last = device.append(130)  # events appended while running go out too
+        assert device.uplink.wait_acked(last, 20)
+        with EventStore(device.db, PAD) as store:
+            assert store.outbox_size() == 0
+        delivery = check_exactly_once(tmp_path / "centre.sqlite", device.db, PAD)
+        assert delivery.produced == 250
+        stats = device.uplink.stats
+        assert stats.batches_refused == 0 and stats.acked_seq == 250
+        assert stats.events_sent >= 250  # batches of at most 50
+        assert stats.batches_sent >= 250 // FAST_UPLINK.batch_max_events
+        wait_until(lambda: _status(tmp_path, PAD) == "online", 5, "online status at the centre")
+    finally:
+        device.stop()
+    wait_until(lambda: _status(tmp_path, PAD) == "offline", 5, "offline status after stop")
+    with ProbeClient(broker, MONITOR) as probe:
+        assert probe.subscribe(topics.status(BRANCH, PAD)) == [1]
+        retained = probe.wait_for_message(topics.status(BRANCH, PAD))
+        status = schema.parse_status(retained.payload, PAD)
+        assert (status.state, status.reason, retained.retain) == ("offline", "shutdown", 1)
+    centre.stop()
+
+
+def _status(tmp_path: Path, device: str) -> str | None:
+    with CentralStore(tmp_path / "centre.sqlite") as store:
+        row = store.device(device)
+    return row.status if row else None
+
+
+def test_refused_batches_are_not_counted_and_are_retried(mqtt_broker, tmp_path: Path) -> None:
+    """The ACL does not know the pad yet: every batch gets PUBACK 0x87; once it does, all flow."""
+    broker = mqtt_broker(acl=roster())  # only the centre
+    centre = start_centre(broker, tmp_path / "centre.sqlite")
+    device = Device(broker, tmp_path, PAD)
+    device.append(40)
+    device.start()
+    try:
+        wait_until(lambda: device.uplink.stats.batches_refused >= 3, 15, "three refusals")
+        stats = device.uplink.stats
+        assert stats.events_sent == 0 and stats.batches_sent == 0
+        assert device.acked() == 0
+        with EventStore(device.db, PAD) as store:
+            assert store.outbox_size() == 40
+        assert "Denied PUBLISH from pad-1" in broker.log_text()
+        broker.set_acl(roster(PAD))  # the pad is enrolled: the next retry goes through
+        assert device.uplink.wait_acked(40, 20)
+        assert device.uplink.stats.events_sent >= 40
+        check_exactly_once(tmp_path / "centre.sqlite", device.db, PAD)
+    finally:
+        device.stop()
+        centre.stop()
+
+
+def test_reconnect_resends_from_the_acknowledged_mark(mqtt_broker, tmp_path: Path) -> None:
+    """Published to a broker with nobody listening (PUBACKed, lost): the reconnect resends."""
+    broker = mqtt_broker(acl=roster(PAD))
+    slow_timeout = UplinkSettings(batch_max_events=50, ack_timeout_s=600, poll_s=0.2)
+    with TcpProxy(broker.host, broker.tls_port) as proxy:
+        device = Device(broker, tmp_path, PAD, port=proxy.port, uplink_settings=slow_timeout)
+        device.append(100)
+        watcher = ProbeClient(broker, MONITOR).connect()
+        watcher.subscribe(topics.status(BRANCH, PAD))
+        device.start()
+        try:
+            wait_until(lambda: device.uplink.stats.events_sent >= 100, 10, "100 events PUBACKed")
+            assert device.acked() == 0  # a PUBACK releases nothing
+            centre = start_centre(broker, tmp_path / "centre.sqlite")
+            assert proxy.drop() == 1
+            assert device.uplink.wait_acked(100, 20)
+            stats = device.uplink.stats
+            assert stats.sessions == 2 and stats.ack_timeouts == 0
+            assert stats.events_sent >= 200
+            check_exactly_once(tmp_path / "centre.sqlite", device.db, PAD)
+            centre.stop()
+        finally:
+            device.stop()
+    wait_until(lambda: len(watcher.received()) >= 4, 5, "four status messages")
+    watcher.close()
+    states = [(s.state, s.reason) for s in map(_parse_status, watcher.received())]
+    assert states == [
+        ("online", "connected"),
+        ("offline", "connection lost"),  # the last will, published by the broker on the drop
+        ("online", "connected"),
+        ("offline", "shutdown"),
+    ]
+
+
+def _parse_status(message) -> schema.Status:
+    return schema.parse_status(message.payload, PAD)
+
+
+def test_retained_ack_reaches_a_device_while_the_centre_is_down(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    broker = mqtt_broker(acl=roster(PAD))
+    centre = start_centre(broker, tmp_path / "centre.sqlite")
+    device = Device(broker, tmp_path, PAD)
+    device.append(60)
+    backup = tmp_path / "before-ack.sqlite"
+    shutil.copy(device.db, backup)  # the store as it was before the centre's ack arrived
+    device.start()
+    assert device.uplink.wait_acked(60, 20)
+    device.stop()
+    centre.stop()
+    shutil.copy(backup, device.db)  # e.g. the ack was lost with the connection
+    assert device.acked() == 0
+    quiet = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(ack_timeout_s=600))
+    quiet.start()
+    try:
+        assert quiet.uplink.wait_acked(60, 10)  # from the retained ack: no centre is running
+        assert quiet.acked() == 60
+    finally:
+        quiet.stop()
+
+
+def test_centre_asks_for_a_gap_and_the_device_answers(mqtt_broker, tmp_path: Path) -> None:
+    """Events 1..30 vanish (no subscriber yet); event 31 reveals the gap; resend fills it."""
+    broker = mqtt_broker(acl=roster(PAD))
+    no_timeout = UplinkSettings(batch_max_events=10, ack_timeout_s=600, poll_s=0.2)
+    device = Device(broker, tmp_path, PAD, uplink_settings=no_timeout)
+    device.append(30)
+    device.start()
+    try:
+        wait_until(lambda: device.uplink.stats.events_sent >= 30, 10, "30 events PUBACKed")
+        centre = start_centre(broker, tmp_path / "centre.sqlite")
+        device.append(1)
+        assert device.uplink.wait_acked(31, 20)
+        stats = device.uplink.stats
+        assert stats.resend_requests >= 1 and stats.resent_events >= 30
+        assert stats.sessions == 1 and stats.ack_timeouts == 0
+        assert centre.stats.resend_requests >= 1
+        check_exactly_once(tmp_path / "centre.sqlite", device.db, PAD)
+        centre.stop()
+    finally:
+        device.stop()
+
+
+def test_malformed_messages_are_quarantined_and_ingest_goes_on(mqtt_broker, tmp_path: Path) -> None:
+    broker = mqtt_broker(acl=roster(PAD))
+    alerts: list[str] = []
+    centre = start_centre(broker, tmp_path / "centre.sqlite", alerts=alerts)
+    device = Device(broker, tmp_path, PAD)
+    device.append(20)
+    events_topic = topics.events(BRANCH, PAD)
+    good = json.loads(schema.encode_batch(PAD, [_fake(1, "x")]))
+    with ProbeClient(broker, PAD) as pad:
+        assert pad.publish(events_topic, b"\x00 not json") < 0x80
+        assert pad.publish(events_topic, json.dumps({**good, "v": 9})) < 0x80
+        assert pad.publish(events_topic, json.dumps({**good, "device": "pad-9"})) < 0x80
+    wait_until(lambda: centre.stats.quarantined == 3, 10, "three quarantined messages")
+    device.start()
+    try:
+        assert device.uplink.wait_acked(20, 20)
+    finally:
+        device.stop()
+    with ProbeClient(broker, PAD) as pad:  # seq 1 again, another id: a conflict
+        assert pad.publish(events_topic, schema.encode_batch(PAD, [_fake(1, "other")])) < 0x80
+    wait_until(lambda: centre.stats.conflicts == 1, 10, "the conflict")
+    centre.stop()
+    check_exactly_once_but_conflict(tmp_path, device)
+    with CentralStore(tmp_path / "centre.sqlite") as store:
+        malformed = store.quarantined("malformed")
+        conflicts = store.quarantined("conflict")
+    reasons = [q["reason"] for q in malformed]
+    assert reasons[0].startswith("not JSON") or reasons[0].startswith("not UTF-8")
+    assert reasons[1] == "unsupported version 9 (this software speaks v1)"
+    assert reasons[2] == "device 'pad-9' in the payload does not match 'pad-1'"
+    assert malformed[0]["raw"] == b"\x00 not json" and malformed[0]["device_id"] == PAD
+    assert [c["seq"] for c in conflicts] == [1] and "other" in conflicts[0]["reason"]
+    assert len(alerts) == 1 and "seq 1" in alerts[0]
+
+
+def check_exactly_once_but_conflict(tmp_path: Path, device: Device) -> None:
+    with EventStore(device.db, PAD) as store:
+        produced = {e.seq: e.id for e in store.events()}
+    with CentralStore(tmp_path / "centre.sqlite") as store:
+        assert store.event_ids(PAD) == produced  # the conflicting copy changed nothing
+
+
+def _fake(seq: int, marker: str):
+    from datetime import UTC, datetime
+
+    from device.store import StoredEvent
+
+    return StoredEvent(
+        seq, f"fake-{marker}-{seq}", PAD, "b", 1.0, datetime(2026, 1, 1, tzinfo=UTC), "t", {}
+    )
+
+
+def test_boot_without_network_then_the_broker_appears(mqtt_broker, tmp_path: Path) -> None:
+    broker = mqtt_broker(acl=roster(PAD), start=False)  # ports chosen, nobody listening
+    device = Device(broker, tmp_path, PAD)
+    device.append(30)
+    started = time.monotonic()
+    device.start()  # connect_async + loop_start: returns at once
+    try:
+        assert time.monotonic() - started < 2.0
+        time.sleep(1.0)  # a few refused attempts
+        assert device.connection.state is LinkState.CONNECTING
+        broker.start()
+        centre = start_centre(broker, tmp_path / "centre.sqlite")
+        assert device.uplink.wait_acked(30, 20)
+        centre.stop()
+    finally:
+        device.stop()
+
+
+def test_a_failing_handler_or_listener_does_not_stop_the_network_loop(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    broker = mqtt_broker(acl=roster(PAD))
+    calls: list[bytes] = []
+
+    def handler(message: Message) -> None:
+        calls.append(message.payload)
+        raise RuntimeError("a faulty handler")
+
+    def listener(state: LinkState) -> None:
+        raise RuntimeError("a faulty listener")
+
+    connection = MqttConnection(connection_settings(broker, MONITOR))
+    connection.add_state_listener(listener)
+    connection.subscribe(topics.status(BRANCH, PAD), handler)
+    connection.start()
+    try:
+        assert connection.wait_connected(10)
+        with ProbeClient(broker, PAD) as pad:
+            for state in ("online", "offline", "online"):
+                status = schema.encode_status(schema.Status(PAD, state))
+                pad.publish(topics.status(BRANCH, PAD), status)
+        wait_until(lambda: len(calls) == 3, 5, "three deliveries despite the exceptions")
+        assert connection.connected
+    finally:
+        connection.stop()
+    assert connection.state is LinkState.STOPPED
+
+
+def test_backoff_is_jittered_exponential_and_capped() -> None:
+    backoff = Backoff(initial_s=1.0, max_s=30.0, jitter=0.5)
+    rng = random.Random(7)
+    for attempt, top in ((0, 1.0), (1, 2.0), (3, 8.0), (10, 30.0), (500, 30.0)):
+        delays = [backoff.delay(attempt, rng) for _ in range(200)]
+        assert all(top / 2 <= d <= top for d in delays)
+        assert max(delays) - min(delays) > top / 4  # really spread: no thundering herd

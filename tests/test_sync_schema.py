@@ -1,0 +1,213 @@
+"""The sync wire format: round trips, and a clear reason for every way a message can be wrong."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from device.store import StoredEvent
+from sync import schema
+from sync.schema import SchemaError
+
+DEVICE = "pad-01"
+
+
+def event(seq: int, **changes) -> StoredEvent:
+    fields = {
+        "seq": seq,
+        "id": f"00000000-0000-4000-8000-{seq:012d}",
+        "device_id": DEVICE,
+        "boot_id": "boot-1",
+        "mono": 1000.5 + seq,
+        "wall": datetime(2026, 11, 25, 8, 30, tzinfo=UTC) + timedelta(seconds=seq),
+        "type": "rating.given",
+        "payload": {"level": 5, "comment": "办理很快"},
+    }
+    fields.update(changes)
+    return StoredEvent(**fields)
+
+
+def batch_dict(first: int = 1, n: int = 3) -> dict:
+    return json.loads(schema.encode_batch(DEVICE, [event(s) for s in range(first, first + n)]))
+
+
+def reason(payload: bytes | str | dict, parse=schema.parse_batch, topic_device=DEVICE) -> str:
+    if isinstance(payload, dict):
+        payload = json.dumps(payload)
+    with pytest.raises(SchemaError) as info:
+        parse(payload, topic_device)
+    return info.value.reason
+
+
+# --- round trips -------------------------------------------------------------------------------
+
+
+def test_batch_round_trip_keeps_every_field() -> None:
+    beijing = timezone(timedelta(hours=8))
+    events = [event(7), event(8, wall=datetime(2026, 1, 2, 3, 4, 5, tzinfo=beijing))]
+    parsed = schema.parse_batch(schema.encode_batch(DEVICE, events), DEVICE)
+    assert parsed.device == DEVICE
+    assert parsed.events == tuple(events)
+    assert (parsed.first, parsed.last) == (7, 8)
+
+
+def test_batch_is_compact_utf8_with_version() -> None:
+    raw = schema.encode_batch(DEVICE, [event(1)])
+    assert "办理很快".encode() in raw  # not \u-escaped: smaller batches
+    obj = json.loads(raw)
+    assert (obj["v"], obj["kind"], obj["device"]) == (1, "events", DEVICE)
+    assert len(raw) == schema.batch_envelope_size(DEVICE) + len(schema.encode_event(event(1)))
+
+
+@given(
+    first=st.integers(1, 10**9),
+    payloads=st.lists(
+        st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=8))),
+        min_size=1,
+        max_size=20,
+    ),
+)
+def test_batch_round_trip_property(first: int, payloads: list[dict]) -> None:
+    events = [event(first + i, payload=p) for i, p in enumerate(payloads)]
+    assert schema.parse_batch(schema.encode_batch(DEVICE, events), DEVICE).events == tuple(events)
+
+
+def test_ack_resend_status_round_trip() -> None:
+    assert schema.parse_ack(schema.encode_ack(DEVICE, 42), DEVICE) == schema.Ack(DEVICE, 42)
+    assert schema.parse_resend(schema.encode_resend(DEVICE, 3, 9), DEVICE) == (
+        schema.ResendRequest(DEVICE, 3, 9)
+    )
+    status = schema.Status(DEVICE, "online", "2026-11-25T08:30:00+00:00", "boot-1", "connected")
+    assert schema.parse_status(schema.encode_status(status), DEVICE) == status
+    will = schema.Status(DEVICE, "offline", reason="connection lost")
+    assert schema.parse_status(schema.encode_status(will), DEVICE) == will
+
+
+def test_unknown_fields_are_ignored() -> None:
+    obj = batch_dict()
+    obj["future"] = {"x": 1}
+    obj["events"][0]["extra"] = True
+    assert schema.parse_batch(json.dumps(obj), DEVICE).last == 3
+
+
+# --- rejections --------------------------------------------------------------------------------
+
+
+def test_not_json() -> None:
+    assert reason(b"{not json").startswith("not JSON")
+    assert reason(b"").startswith("not JSON")
+    assert reason(b"\xff\xfe").startswith("not UTF-8")
+    assert reason(b"[1, 2]") == "not a JSON object but list"
+
+
+def test_wrong_or_missing_version() -> None:
+    obj = batch_dict()
+    obj["v"] = 2
+    assert reason(obj) == "unsupported version 2 (this software speaks v1)"
+    obj["v"] = True
+    assert "unsupported version True" in reason(obj)
+    del obj["v"]
+    assert reason(obj) == "missing field 'v' (protocol version)"
+
+
+def test_wrong_kind() -> None:
+    assert reason(schema.encode_ack(DEVICE, 1)) == "kind 'ack' where 'events' was expected"
+
+
+@pytest.mark.parametrize("field", ["kind", "device", "events"])
+def test_missing_envelope_field(field: str) -> None:
+    obj = batch_dict()
+    del obj[field]
+    assert reason(obj) == f"missing field {field!r}"
+
+
+@pytest.mark.parametrize("field", ["seq", "id", "boot", "mono", "wall", "type", "payload"])
+def test_missing_event_field(field: str) -> None:
+    obj = batch_dict()
+    del obj["events"][1][field]
+    assert reason(obj) == f"missing field {field!r} of event 1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("seq", "2", "field 'seq' of event 1 must be int, not str"),
+        ("seq", True, "field 'seq' of event 1 must be int, not bool"),
+        ("seq", 2.0, "field 'seq' of event 1 must be int, not float"),
+        ("seq", 0, "field 'seq' of event 1 must be a sequence number >= 1, not 0"),
+        ("id", 5, "field 'id' of event 1 must be str, not int"),
+        ("id", "", "field 'id' of event 1 must not be empty"),
+        ("mono", "1.5", "field 'mono' of event 1 must be number, not str"),
+        ("wall", 17, "field 'wall' of event 1 must be str, not int"),
+        ("wall", "yesterday", "field 'wall' of event 1 is not an ISO-8601 time: 'yesterday'"),
+        ("wall", "2026-11-25T08:30:00", "field 'wall' of event 1 has no UTC offset"),
+        ("type", None, "field 'type' of event 1 must be str, not null"),
+        ("payload", [1], "field 'payload' of event 1 must be dict, not list"),
+    ],
+)
+def test_wrong_event_field_types(field: str, value: object, expected: str) -> None:
+    obj = batch_dict()
+    obj["events"][1][field] = value
+    assert reason(obj).startswith(expected)
+
+
+def test_wrong_envelope_types() -> None:
+    obj = batch_dict()
+    obj["events"] = {"seq": 1}
+    assert reason(obj) == "field 'events' must be list, not dict"
+    obj["events"] = []
+    assert reason(obj) == "field 'events' is empty"
+    obj["events"] = [1]
+    assert reason(obj) == "event 0 is not an object but int"
+    assert reason({"v": 1, "kind": "events", "device": 7, "events": []}) == (
+        "field 'device' must be str, not int"
+    )
+
+
+def test_seqs_not_contiguous_inside_a_batch() -> None:
+    obj = batch_dict(first=4)
+    obj["events"][2]["seq"] = 7
+    assert reason(obj) == "seqs not contiguous: event 2 has seq 7 after seq 5"
+    obj["events"][2]["seq"] = 5
+    assert reason(obj) == "seqs not contiguous: event 2 has seq 5 after seq 5"
+
+
+def test_device_mismatch_between_topic_and_payload() -> None:
+    raw = schema.encode_batch(DEVICE, [event(1)])
+    assert reason(raw, topic_device="pad-02") == (
+        "device 'pad-01' in the payload does not match 'pad-02'"
+    )
+    assert reason(schema.encode_ack(DEVICE, 1), schema.parse_ack, "pad-02").startswith("device")
+
+
+def test_oversized_batch() -> None:
+    big = [event(s, payload={"note": "x" * 2000}) for s in range(1, 200)]
+    raw = schema.encode_batch(DEVICE, big)
+    assert len(raw) > schema.MAX_MESSAGE_BYTES
+    assert reason(raw) == f"message too large: {len(raw)} bytes > {schema.MAX_MESSAGE_BYTES}"
+    many = schema.encode_batch(DEVICE, [event(s, payload={}) for s in range(1, 1100)])
+    assert len(many) < schema.MAX_MESSAGE_BYTES
+    assert reason(many) == f"too many events in one batch: 1099 > {schema.MAX_BATCH_EVENTS}"
+
+
+def test_ack_resend_status_rejections() -> None:
+    assert reason({"v": 1, "kind": "ack", "device": DEVICE}, schema.parse_ack) == (
+        "missing field 'upto'"
+    )
+    assert reason({"v": 1, "kind": "ack", "device": DEVICE, "upto": -1}, schema.parse_ack) == (
+        "field 'upto' must be >= 0, not -1"
+    )
+    bad_range = {"v": 1, "kind": "resend", "device": DEVICE, "from": 9, "to": 3}
+    assert reason(bad_range, schema.parse_resend) == "empty range: 'to' (3) is before 'from' (9)"
+    bad_state = {"v": 1, "kind": "status", "device": DEVICE, "state": "sleeping"}
+    assert reason(bad_state, schema.parse_status) == (
+        "field 'state' must be one of online, offline, not 'sleeping'"
+    )
+
+
+def test_deeply_nested_json_is_a_reason_not_a_crash() -> None:
+    assert reason(b"[" * 100_000 + b"]" * 100_000).startswith("not JSON")
