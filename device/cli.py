@@ -24,6 +24,7 @@ from config.model import Config
 from device.store import EventStore, StoreError
 
 EXIT_CONFIG, EXIT_STORE = 2, 3
+EXIT_RESTART = 75  # a new configuration was applied: systemd starts the app again
 
 
 def default_db(config: Config) -> Path:
@@ -186,13 +187,24 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _effective_config(args: argparse.Namespace) -> tuple[Config, list, Path]:
+    """The device's files, plus the centre's last applied configuration when it syncs."""
+    files = args.config or find_config(None)
+    config = load_config(*files)
+    db = Path(args.db) if args.db else default_db(config)
+    if config.mqtt.enabled:
+        from sync.config_downlink import load_effective
+
+        config, _ = load_effective(files, db.parent)
+    return config, files, db
+
+
 def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None) -> int:
     from device.launch import launch
 
-    config = _config(args)
+    config, files, db = _effective_config(args)
     if counter is not None and counter not in {c.number for c in config.counters}:
         raise SystemExit(f"counterside: counter {counter} is not configured")
-    db = Path(args.db) if args.db else default_db(config)
     launched = launch(
         config,
         db=db,
@@ -202,6 +214,7 @@ def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None
         size=_size(args.size) if args.size else None,
         fullscreen=args.fullscreen or None,
         silent=args.silent,
+        config_files=[Path(f) for f in files],
     )
     try:
         if args.frames:
@@ -212,7 +225,7 @@ def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None
             launched.app.run()
     finally:
         launched.close()
-    return 0
+    return EXIT_RESTART if launched.app.restart_flag else 0
 
 
 def cmd_counter(args: argparse.Namespace) -> int:
@@ -227,6 +240,41 @@ def cmd_counter(args: argparse.Namespace) -> int:
 def _screen_panels(config: Config) -> list[str]:
     screen = getattr(config, "screen", None)
     return list(getattr(screen, "panels", ("pad", "console")))
+
+
+def cmd_controller(args: argparse.Namespace) -> int:
+    """A headless branch controller: the queue service, its uplink and heartbeats, until SIGTERM."""
+    import threading
+
+    from device.clock import SystemClock
+    from device.link import open_link
+    from device.store import EventStore
+
+    config, files, db = _effective_config(args)
+    if "controller" not in config.device.roles or not config.mqtt.enabled:
+        raise SystemExit('counterside: the controller needs roles = ["controller", ...] and [mqtt]')
+    db.parent.mkdir(parents=True, exist_ok=True)
+    EventStore(db, config.device.device_id).close()  # create or migrate before the threads open it
+    restart = threading.Event()
+    link = open_link(
+        config,
+        db=db,
+        clock=SystemClock(),
+        base_files=files,
+        state_dir=db.parent,
+        client=False,
+        on_config=lambda _c, _v: restart.set(),
+    )
+    assert link is not None
+    signal.signal(signal.SIGTERM, lambda *_: restart.set())
+    print(f"queue service of {config.device.branch_id} on {config.mqtt.host}:{config.mqtt.port}")
+    try:
+        restart.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        link.stop()
+    return 0
 
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
@@ -291,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     counter.add_argument("--panels", help="comma-separated: pad,console[,kiosk,board]")
     _panel_options(counter)
     counter.set_defaults(func=cmd_counter)
+    controller = sub.add_parser(
+        "controller", help="run the branch queue service headless (roles controller, [mqtt])"
+    )
+    controller.add_argument("--db", help="store file (default: var/<device>.sqlite)")
+    controller.set_defaults(func=cmd_controller)
     kiosk = sub.add_parser("kiosk", help="run the ticket kiosk (with its printer)")
     _panel_options(kiosk)
     kiosk.set_defaults(func=cmd_kiosk)

@@ -18,6 +18,7 @@ from config.model import Config
 from device.app import DeviceApp
 from device.clock import Clock, SystemClock
 from device.counter import Teller
+from device.link import open_link
 from device.runtime import PanelApp
 from device.store import EventStore
 from drivers.keys import KeyQueue
@@ -112,8 +113,13 @@ def launch(
     fullscreen: bool | None = None,
     silent: bool = False,
     clock: Clock | None = None,
+    config_files: Sequence[Path] = (),
 ) -> Launched:
-    """Open the store, the drivers and the window; return the app ready to :meth:`run`."""
+    """Open the store, the drivers, the MQTT link and the window; return the app to :meth:`run`.
+
+    ``config_files`` are the device's own files (the configuration downlink validates what the
+    centre sends over them).
+    """
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
@@ -134,9 +140,27 @@ def launch(
             pygame.mouse.set_visible(False)
         keys = KeyQueue()
         _keys(config, keys, stack)
+        clock = clock or SystemClock()
+        restart = []  # set when a new configuration has been applied
+        link = open_link(
+            config,
+            db=db,
+            clock=clock,
+            base_files=list(config_files),
+            state_dir=db.parent,
+            counters=[counter] if counter is not None else [],
+            on_config=lambda _config, _version: restart.append(True),
+        )
+        if link is not None:
+            stack.callback(link.stop)
+            if "board" in panels:
+                link.watch_calls()
+        device = DeviceApp(config, store, clock, queue=link.queue if link else None)
+        if link is not None:
+            device.subscribe(link.notify)
         app = PanelApp(
             config,
-            DeviceApp(config, store, clock or SystemClock()),
+            device,
             window,
             panels=panels,
             counter=counter,
@@ -148,7 +172,9 @@ def launch(
             notice=getattr(screen, "notice", ""),
             photo_for=photo_finder(config),
             flip=pygame.display.flip,
+            remote_calls=link.calls if link is not None else None,
         )
+        app.restart_flag = restart
         return Launched(app, store, stack)
     except BaseException:
         stack.close()

@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from queue import SimpleQueue
 from typing import TYPE_CHECKING
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -37,6 +38,7 @@ from device.presenter import (
     pad_view,
     upcoming,
 )
+from device.queue import QueueUnavailable
 from device.reactions import led_for, speech_for
 from device.store import StoredEvent
 from drivers.keys import KeyPress, KeyQueue
@@ -92,6 +94,7 @@ class PanelApp:
         notice: str = "",
         photo_for: Callable[[str], str | None] | None = None,
         flip: Callable[[], None] | None = None,
+        remote_calls: SimpleQueue | None = None,
     ) -> None:
         unknown = [p for p in panels if p not in PANELS]
         if unknown or not panels:
@@ -104,6 +107,8 @@ class PanelApp:
         self.display, self.announcer, self.printer = display, announcer, printer
         self.teller, self.notice, self.photo_for = teller, notice, photo_for
         self._flip = flip
+        self.remote_calls = remote_calls
+        self.restart_flag: list = []  # non-empty: a new configuration waits for the next start
         self.keyboard = InputMap(keyboard_map()) if counter is not None else None
         width = surface.get_width() // len(panels)
         self.panels = [
@@ -198,10 +203,18 @@ class PanelApp:
             self.issue(code, self.selected_priority)
             self.selected_priority = None
 
-    def issue(self, business_type: str, priority: str | None = None) -> IssuedTicket:
+    def issue(self, business_type: str, priority: str | None = None) -> IssuedTicket | None:
         """Issue a ticket and print it; a failed print keeps it pending and says so."""
-        ticket, events = self.device.issue(business_type, priority)
-        ahead = next(e.payload["ahead"] for e in events if e.type == "ticket.issued")
+        try:
+            ticket, events = self.device.issue(business_type, priority)
+        except QueueUnavailable:
+            self.message = "排队系统暂不可用，请稍候 · Queue unavailable, please ask staff"
+            return None
+        queue = self.device.branch.queue
+        ahead = next(
+            (e.payload["ahead"] for e in events if e.type == "ticket.issued"),
+            getattr(queue, "last_issue_ahead", 0),
+        )
         wait = self.estimator.expected_wait_min(business_type, ahead)
         bt = self.config.business_type(business_type)
         self.issued = IssuedTicket(ticket.number, ahead, bt.name.zh, bt.name.en, wait)
@@ -217,6 +230,18 @@ class PanelApp:
             if fact["type"] == "ticket.print_failed":
                 self.message = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
         return self.issued
+
+    def hear_call(self, ticket: str, counter: int) -> None:
+        """A call made elsewhere in the branch (published by the queue service)."""
+        payload = {"ticket": {"number": ticket}, "counter": counter}
+        self.calls.observe("ticket.called", payload)
+        if self.announcer is not None and self.counter is None and self._has("board"):
+            speech = speech_for("ticket.called", payload, None)
+            if speech is not None:
+                self.announcer.say(speech.template, **speech.fields)
+
+    def _has(self, kind: str) -> bool:
+        return any(p.kind == kind for p in self.panels)
 
     # -- output ------------------------------------------------------------------------------
     def _on_event(self, event: StoredEvent) -> None:
@@ -250,6 +275,9 @@ class PanelApp:
         Returns the presses this frame answered: the frame is on screen when this returns.
         """
         presses = self.keys.drain(wait_s)
+        if self.remote_calls is not None:
+            while not self.remote_calls.empty():
+                self.hear_call(*self.remote_calls.get_nowait())
         for press in presses:
             try:
                 self.apply(press)
@@ -271,6 +299,14 @@ class PanelApp:
             for event in pygame.event.get():
                 self.handle_pygame_event(event)
             self.step(wait_s=interval)
+            if self.restart_flag and self._quiet():
+                log.warning("stopping to start again on the new configuration")
+                self.running = False
+
+    def _quiet(self) -> bool:
+        """No customer at any counter of this app (a restart would not interrupt anyone)."""
+        busy = (State.CALLED, State.SERVING, State.AWAITING_RATING)
+        return all(s.state not in busy for s in self.device.branch.sessions.values())
 
     def render(self) -> None:
         now = self.device.clock.now()

@@ -82,6 +82,7 @@ class RemoteQueue:
         retry_s: float = 0.5,
         durable_retry_max_s: float = 5.0,
     ) -> None:
+        self.last_issue_ahead = 0
         self.connection = connection
         self.branch = topics.check_branch(branch)
         self.device = topics.check_device(device_id)
@@ -150,6 +151,7 @@ class RemoteQueue:
     ) -> tuple[Ticket, list[DomainEvent]]:
         result = self._ask(qp.ISSUE, None, business_type=business_type, priority=priority)
         assert isinstance(result, qp.IssueResult)
+        self.last_issue_ahead = result.ahead  # the kiosk prints it; the service stored the event
         return result.ticket, []
 
     def call_next(self, counter: int, at: Instant) -> tuple[Entry | None, list[DomainEvent]]:

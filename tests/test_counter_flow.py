@@ -59,8 +59,7 @@ def counter(tmp_path, pty_pair):
         tmp=tmp_path,
     )
     led.close()
-    store.close()
-    pygame.quit()
+    store.close()  # pygame stays initialised: the screens' font cache outlives a test
 
 
 def panel(app, kind):

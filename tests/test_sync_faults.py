@@ -155,8 +155,10 @@ def test_a_broker_sigkill_and_restart_mid_stream(mqtt_broker, tmp_path: Path, rn
         centre.stop()
     report("broker SIGKILLed and restarted", deliveries, centre, kills=kills,
            **uplink_figures(devices))  # fmt: skip
-    assert all(d.uplink.stats.sessions >= kills + 1 for d in devices)
-    assert centre.connection.connects >= kills + 1
+    # every link really went down and came back (a device may sleep through a kill while it
+    # waits in its reconnect backoff, so not necessarily once per kill)
+    assert all(d.uplink.stats.sessions >= 2 for d in devices)
+    assert centre.connection.connects >= 2
 
 
 def test_b_network_dropped_blackholed_refused(mqtt_broker, tmp_path: Path, rng) -> None:
