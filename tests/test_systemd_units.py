@@ -14,6 +14,7 @@ UNITS = sorted((Path(__file__).resolve().parents[1] / "systemd").glob("*.service
 def test_there_is_a_unit_per_role():
     assert [u.name for u in UNITS] == [
         "counterside-board.service",
+        "counterside-controller.service",
         "counterside-counter.service",
         "counterside-kiosk.service",
     ]
