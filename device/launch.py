@@ -18,7 +18,6 @@ from config.model import Config
 from device.app import DeviceApp
 from device.clock import Clock, SystemClock
 from device.counter import Teller
-from device.link import open_link
 from device.runtime import PanelApp
 from device.store import EventStore
 from drivers.keys import KeyQueue
@@ -142,15 +141,19 @@ def launch(
         _keys(config, keys, stack)
         clock = clock or SystemClock()
         restart = []  # set when a new configuration has been applied
-        link = open_link(
-            config,
-            db=db,
-            clock=clock,
-            base_files=list(config_files),
-            state_dir=db.parent,
-            counters=[counter] if counter is not None else [],
-            on_config=lambda _config, _version: restart.append(True),
-        )
+        link = None
+        if config.mqtt.enabled:  # paho and the sync modules only where they are used
+            from device.link import open_link
+
+            link = open_link(
+                config,
+                db=db,
+                clock=clock,
+                base_files=list(config_files),
+                state_dir=db.parent,
+                counters=[counter] if counter is not None else [],
+                on_config=lambda _config, _version: restart.append(True),
+            )
         if link is not None:
             stack.callback(link.stop)
             if "board" in panels:
