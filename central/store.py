@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from device.store import wall_text
+from device.store import wall_text, write_transaction
 from sync import topics
 from sync.heartbeat import HEARTBEAT_TYPE, minute_of
 from sync.schema import EventBatch, Status, encode_event
@@ -167,20 +165,8 @@ class CentralStore:
                     f"understands {SCHEMA_VERSION}"
                 )
 
-    @contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise CentralStoreError(f"{self.path}: {what} failed: {exc}") from exc
+    def _write(self, what: str):
+        return write_transaction(self._conn, f"{self.path}: {what}", CentralStoreError)
 
     # --- writing -------------------------------------------------------------------------------
 

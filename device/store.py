@@ -118,6 +118,26 @@ def _payload_text(event: DomainEvent) -> str:
         raise StoreError(f"event {event.type!r}: payload is not plain JSON: {exc}") from exc
 
 
+@contextmanager
+def write_transaction(
+    conn: sqlite3.Connection, what: str, error: type[Exception]
+) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on a connection in autocommit mode (``isolation_level``
+    None); rolled back on any exception; an SQLite failure becomes ``error("<what> failed: ..")``.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    except sqlite3.Error as exc:
+        raise error(f"{what} failed: {exc}") from exc
+
+
 class EventStore:
     """The append-only event log of one device, in one SQLite file (created or migrated on open)."""
 
@@ -196,21 +216,9 @@ class EventStore:
                 version = migration.version
         self._check_device()
 
-    @contextmanager
-    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+    def _write(self, what: str):
         """One write transaction holding the write lock from the start; committed on success."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {what} failed: {exc}") from exc
+        return write_transaction(self._conn, f"{self.path}: {what}", StoreError)
 
     # --- writing -------------------------------------------------------------------------------
 

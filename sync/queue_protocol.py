@@ -29,6 +29,9 @@ from device.clock import Instant
 from device.tickets import Ticket
 from sync import topics
 from sync.schema import SchemaError
+from sync.schema import json_field as _field
+from sync.schema import json_text as _text
+from sync.schema import json_type as _type_name
 
 VERSION = 1
 
@@ -190,28 +193,6 @@ def encode_state(state: QueueState) -> bytes:
 
 
 # --- parsing -----------------------------------------------------------------------------------
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _field(obj: dict, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
-    if key not in obj:
-        raise SchemaError(f"missing field {key!r}{where}")
-    value = obj[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
-        names = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-        raise SchemaError(f"field {key!r}{where} must be {names}, not {_type_name(value)}")
-    return value
-
-
-def _text(obj: dict, key: str, where: str = "") -> str:
-    value = _field(obj, key, str, where)
-    if not value:
-        raise SchemaError(f"field {key!r}{where} must not be empty")
-    return value
 
 
 def _counter(obj: dict, key: str = "counter", where: str = "") -> int:

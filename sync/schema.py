@@ -140,31 +140,41 @@ def encode_status(status: Status) -> bytes:
 # --- parsing -----------------------------------------------------------------------------------
 
 
-def _type_name(value: object) -> str:
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for rejection reasons."""
     return "null" if value is None else type(value).__name__
 
 
-def _field(obj: dict, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+def _kind_names(kinds: tuple[type, ...]) -> str:
+    numeric = float in kinds  # int and float together are simply "a number"
+    names = ["null" if k is type(None) else k.__name__ for k in kinds if not (numeric and k is int)]
+    return " or ".join("number" if n == "float" else n for n in names)
+
+
+def json_field(obj: dict, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    """``obj[key]`` if present and of ``kind``, else :class:`SchemaError` saying why."""
     if key not in obj:
         raise SchemaError(f"missing field {key!r}{where}")
     value = obj[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
     wrong = isinstance(value, bool) and bool not in kinds  # JSON true is not an integer
     if wrong or not isinstance(value, kinds):
-        names = "number" if float in kinds else " or ".join(k.__name__ for k in kinds)
-        raise SchemaError(f"field {key!r}{where} must be {names}, not {_type_name(value)}")
+        raise SchemaError(
+            f"field {key!r}{where} must be {_kind_names(kinds)}, not {json_type(value)}"
+        )
     return value
 
 
-def _text(obj: dict, key: str, where: str = "") -> str:
-    value = _field(obj, key, str, where)
+def json_text(obj: dict, key: str, where: str = "") -> str:
+    """A non-empty string field."""
+    value = json_field(obj, key, str, where)
     if not value:
         raise SchemaError(f"field {key!r}{where} must not be empty")
     return value
 
 
 def _seq(obj: dict, key: str, where: str = "") -> int:
-    value = _field(obj, key, int, where)
+    value = json_field(obj, key, int, where)
     if value < 1:
         raise SchemaError(f"field {key!r}{where} must be a sequence number >= 1, not {value}")
     return value
@@ -185,23 +195,23 @@ def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict
     except RecursionError:
         raise SchemaError("not JSON: nested too deeply") from None
     if not isinstance(obj, dict):
-        raise SchemaError(f"not a JSON object but {_type_name(obj)}")
+        raise SchemaError(f"not a JSON object but {json_type(obj)}")
     if "v" not in obj:
         raise SchemaError("missing field 'v' (protocol version)")
     version = obj["v"]
     if version != VERSION or isinstance(version, bool):
         raise SchemaError(f"unsupported version {version!r} (this software speaks v{VERSION})")
-    got = _field(obj, "kind", str)
+    got = json_field(obj, "kind", str)
     if got != kind:
         raise SchemaError(f"kind {got!r} where {kind!r} was expected")
-    device = _text(obj, "device")
+    device = json_text(obj, "device")
     if topic_device is not None and device != topic_device:
         raise SchemaError(f"device {device!r} in the payload does not match {topic_device!r}")
     return obj
 
 
 def _wall(obj: dict, where: str) -> datetime:
-    text = _field(obj, "wall", str, where)
+    text = json_field(obj, "wall", str, where)
     try:
         wall = datetime.fromisoformat(text)
     except ValueError:
@@ -214,26 +224,26 @@ def _wall(obj: dict, where: str) -> datetime:
 def _event(item: object, device: str, index: int) -> StoredEvent:
     where = f" of event {index}"
     if not isinstance(item, dict):
-        raise SchemaError(f"event {index} is not an object but {_type_name(item)}")
-    mono = _field(item, "mono", (int, float), where)
+        raise SchemaError(f"event {index} is not an object but {json_type(item)}")
+    mono = json_field(item, "mono", (int, float), where)
     if not math.isfinite(mono):
         raise SchemaError(f"field 'mono'{where} must be finite")
     return StoredEvent(
         seq=_seq(item, "seq", where),
-        id=_text(item, "id", where),
+        id=json_text(item, "id", where),
         device_id=device,
-        boot_id=_field(item, "boot", str, where),
+        boot_id=json_field(item, "boot", str, where),
         mono=float(mono),
         wall=_wall(item, where),
-        type=_text(item, "type", where),
-        payload=_field(item, "payload", dict, where),
+        type=json_text(item, "type", where),
+        payload=json_field(item, "payload", dict, where),
     )
 
 
 def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventBatch:
     """An ``events`` message; ``topic_device`` is the device named by the topic it came on."""
     obj = _envelope(payload, "events", topic_device)
-    items = _field(obj, "events", list)
+    items = json_field(obj, "events", list)
     if not items:
         raise SchemaError("field 'events' is empty")
     if len(items) > MAX_BATCH_EVENTS:
@@ -251,7 +261,7 @@ def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventB
 
 def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:
     obj = _envelope(payload, "ack", topic_device)
-    upto = _field(obj, "upto", int)
+    upto = json_field(obj, "upto", int)
     if upto < 0:
         raise SchemaError(f"field 'upto' must be >= 0, not {upto}")
     return Ack(obj["device"], upto)
@@ -267,11 +277,11 @@ def parse_resend(payload: bytes | str, topic_device: str | None = None) -> Resen
 
 def parse_status(payload: bytes | str, topic_device: str | None = None) -> Status:
     obj = _envelope(payload, "status", topic_device)
-    state = _field(obj, "state", str)
+    state = json_field(obj, "state", str)
     if state not in STATES:
         raise SchemaError(f"field 'state' must be one of {', '.join(STATES)}, not {state!r}")
     optional = {}
     for key in ("at", "boot", "reason"):
         if obj.get(key) is not None:
-            optional[key] = _field(obj, key, str)
+            optional[key] = json_field(obj, key, str)
     return Status(obj["device"], state, **optional)
