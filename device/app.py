@@ -63,6 +63,10 @@ class DeviceApp:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def commit(self, events: list[DomainEvent]) -> list[StoredEvent]:
+        """Store events produced outside a key press (e.g. a ticket cancelled at the kiosk)."""
+        return self._commit(events)
+
     def _commit(self, events: list[DomainEvent]) -> list[StoredEvent]:
         stored = self.store.append_many(events) if events else []
         for event in stored:

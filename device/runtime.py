@@ -134,6 +134,13 @@ class PanelApp:
         escape = event.type == pygame.KEYDOWN and event.key == pygame.K_ESCAPE
         if event.type == pygame.QUIT or escape:
             self.running = False
+        elif event.type == pygame.KEYDOWN and event.key == pygame.K_F12 and self._has("kiosk"):
+            # the lobby manager's keys: F12 reprints once the printer works again; Shift+F12
+            # gives up the tickets that never printed (their customers were helped otherwise)
+            if event.mod & pygame.KMOD_SHIFT:
+                self.abandon_unprinted()
+            else:
+                self.reprint()
         elif event.type == pygame.KEYDOWN and self.keyboard is not None:
             spec = self.keyboard.lookup(event)
             if spec is not None:
@@ -230,6 +237,39 @@ class PanelApp:
             if fact["type"] == "ticket.print_failed":
                 self.message = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
         return self.issued
+
+    def reprint(self) -> int:
+        """Staff fixed the printer: print again every ticket whose print failed.
+
+        Returns how many are still pending. A ticket counts as handed over only once printed.
+        """
+        if self.printer is None or self.pending is None:
+            return 0
+        for entry in self.pending.failed():
+            info = self.pending.reprint(entry.info.ticket_id)
+            fact = self.pending.record(info.ticket_id, self.printer.print_ticket(info))
+            self.device.record(fact["type"], fact["payload"])
+        still = len(self.pending.failed())
+        self.message = (
+            None if not still else "出票失败，请联系大堂经理 · Printer problem, please ask staff"
+        )
+        return still
+
+    def abandon_unprinted(self, reason: str = "not printed: customer left") -> int:
+        """Give up the tickets that never printed: they leave the queue, on record."""
+        if self.pending is None:
+            return 0
+        given_up = 0
+        for entry in self.pending.failed():
+            ticket_id = entry.info.ticket_id
+            fact = self.pending.abandon(ticket_id, reason)
+            self.device.record(fact["type"], fact["payload"])
+            queue = self.device.branch.queue
+            if hasattr(queue, "cancel"):  # the local queue; a remote one expires them at night
+                self.device.commit(queue.cancel(ticket_id, self.device.clock.now(), reason))
+            given_up += 1
+        self.message = None
+        return given_up
 
     def hear_call(self, ticket: str, counter: int) -> None:
         """A call made elsewhere in the branch (published by the queue service)."""

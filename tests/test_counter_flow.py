@@ -162,6 +162,23 @@ def test_a_failed_print_is_reported_and_recorded(counter):
     assert len(failed) == 1 and "paper out" in failed[0].payload["reason"]
     assert app.message and "出票失败" in app.message
 
+    c.printer.fail_reason = None  # paper again: the lobby manager presses F12
+    app.handle_pygame_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=0))
+    printed = [e for e in c.store.events() if e.type == "ticket.printed"]
+    assert len(printed) == 1 and printed[0].payload["attempt"] == 2 and app.message is None
+
+
+def test_a_ticket_that_never_prints_leaves_the_queue_on_record(counter):
+    c = counter
+    app = c.app
+    c.printer.fail_reason = "cutter jammed"
+    app.issue("cash")
+    shift_f12 = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=pygame.KMOD_LSHIFT)
+    app.handle_pygame_event(shift_f12)
+    types = [e.type for e in c.store.events()]
+    assert "ticket.print_abandoned" in types and "ticket.cancelled" in types
+    assert app.device.branch.queue.waiting() == []
+
 
 def test_pausing_shows_on_pad_and_led(counter):
     c = counter
