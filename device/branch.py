@@ -174,10 +174,10 @@ class Branch:
         return s.recall(at) + queue_events
 
     def _skip(self, s: CounterSession, at: Instant, _):
-        ticket = s.current.ticket if s.current else None
-        events = s.skip(at)
-        assert ticket is not None
-        return events + self.queue.no_show(ticket.id, s.counter.number, at)
+        s.require("skip", State.CALLED)
+        assert s.current is not None and s.current.ticket is not None
+        queue_events = self.queue.no_show(s.current.ticket.id, s.counter.number, at)
+        return s.skip(at) + queue_events
 
     def _transfer(self, s: CounterSession, at: Instant, target):
         """``target``: a business type code (str) or a counter number (int)."""
@@ -195,15 +195,16 @@ class Branch:
         return s.start(at)
 
     def _finish(self, s: CounterSession, at: Instant, _):
+        s.require("finish", State.CALLED, State.SERVING)
         ticket = s.current.ticket if s.current else None
-        events = s.finish(at)
-        if ticket is not None:
-            events += self.queue.served(ticket.id, s.counter.number, at)
-        return events
+        queue_events = [] if ticket is None else self.queue.served(ticket.id, s.counter.number, at)
+        return s.finish(at) + queue_events
 
     _invite_rating = _finish
 
     def _ticketless(self, s: CounterSession, at: Instant, business_type: str | None):
+        if business_type is not None and not isinstance(business_type, str):
+            raise ActionRejected("ticketless", s.state, f"not a business type: {business_type!r}")
         return s.start_ticketless(at, business_type)
 
     def _pause(self, s: CounterSession, at: Instant, reason: str | None):

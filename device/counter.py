@@ -17,6 +17,7 @@ The session knows nothing of the queue; :mod:`device.branch` couples the two.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -141,13 +142,21 @@ class CounterSession:
         return self._pause_reason if self.state is State.PAUSED else None
 
     # -- helpers ---------------------------------------------------------------------------
+    def require(self, action: str, *states: State) -> None:
+        """Raise :class:`ActionRejected` unless the counter is in one of ``states``."""
+        self._require(action, *states)
+
     def _require(self, action: str, *states: State) -> None:
         if self.state not in states:
             allowed = ", ".join(states)
             raise ActionRejected(action, self.state, f"allowed only when {allowed}")
 
     def _limits(self, business_type: str) -> Limits:
-        bt = self.config.business_type(business_type)
+        """The type's limits; none for a type the configuration no longer has."""
+        try:
+            bt = self.config.business_type(business_type)
+        except KeyError:
+            return Limits(math.inf, math.inf)
         return Limits(bt.wait_limit_s, bt.service_limit_s)
 
     def _event(self, type_: str, at: Instant, **payload) -> DomainEvent:
@@ -308,7 +317,11 @@ class CounterSession:
 
     # -- rating --------------------------------------------------------------------------------
     def _window_open(self, at: Instant) -> bool:
+        """Within the rating window; a prompt from before a reboot has expired (the wall clock
+        of an RTC-less Pi cannot tell how long the power was off)."""
         assert self._prompt_opened is not None
+        if self._prompt_opened.boot != at.boot:
+            return False
         return between(self._prompt_opened, at).seconds <= self.config.rating.window_s
 
     def rate(self, value: int, at: Instant) -> list[DomainEvent]:
@@ -371,7 +384,7 @@ class CounterSession:
     def pause(self, reason: str, at: Instant) -> list[DomainEvent]:
         """暂停服务: the teller leaves the window; a reason is required."""
         self._require("pause", State.IDLE)
-        if not reason.strip():
+        if not isinstance(reason, str) or not reason.strip():
             raise ActionRejected("pause", self.state, "a pause needs a reason")
         self.state, self._paused_at, self._pause_reason = State.PAUSED, at, reason
         self._pause_alerted = False
@@ -435,7 +448,8 @@ class SessionReplay:
 
     def _tx(self, p: dict, ticket: Ticket | None, queued_at: Instant | None) -> Transaction:
         s = self.s
-        assert s.teller is not None
+        if s.teller is None:  # signed in before the replayed stretch: known by staff number
+            s.teller = Teller(p["teller"], p.get("teller_name") or p["teller"])
         s.current = Transaction(
             p["transaction_id"], s.counter.number, s.teller, p["business_type"], ticket, queued_at
         )

@@ -115,7 +115,7 @@ def console_view(
     teller, tx = session.teller, session.current
     elapsed = limit = None
     bt_name = ""
-    if tx is not None:
+    if tx is not None and any(bt.code == tx.business_type for bt in config.business_types):
         bt = config.business_type(tx.business_type)
         bt_name, limit = bt.name.zh, bt.service_limit_s
         if tx.started is not None and session.state is State.SERVING:

@@ -16,6 +16,7 @@ hands a ticket to two counters.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -195,7 +196,7 @@ class BranchQueue:
     def waiting_counts(self) -> dict[str, int]:
         counts = {code: 0 for code in self._limits}
         for entry in self.waiting():
-            counts[entry.business_type] += 1
+            counts[entry.business_type] = counts.get(entry.business_type, 0) + 1
         return counts
 
     def ahead_of(self, ticket_id: str) -> int:
@@ -241,7 +242,8 @@ class BranchQueue:
         return len(self._candidates(counter, at)) if counter in self._serves else 0
 
     def _overdue(self, entry: Entry, at: Instant) -> bool:
-        return between(entry.queued_at, at).seconds > self._limits[entry.business_type]
+        limit = self._limits.get(entry.business_type, math.inf)  # a type since removed: none
+        return between(entry.queued_at, at).seconds > limit
 
     def _priority_allowed(self, counter: int) -> bool:
         recent = self._history.get(counter, _CounterHistory()).recent
@@ -360,7 +362,7 @@ class BranchQueue:
                 payload = {
                     "ticket": entry.info(),
                     "waited_s": round(waited, 3),
-                    "limit_s": self._limits[entry.business_type],
+                    "limit_s": self._limits.get(entry.business_type),
                 }
                 events.append(DomainEvent("ticket.wait_over_limit", at, payload))
         return events

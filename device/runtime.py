@@ -38,7 +38,7 @@ from device.presenter import (
     pad_view,
     upcoming,
 )
-from device.queue import QueueUnavailable
+from device.queue import QueueError, QueueUnavailable
 from device.reactions import led_for, speech_for
 from device.store import StoredEvent
 from drivers.keys import KeyPress, KeyQueue
@@ -176,7 +176,7 @@ class PanelApp:
         if self.counter is None:
             return []
         key, arg = Key(press.key), press.arg
-        if key is Key.SIGN_IN and not isinstance(arg, Teller):
+        if key is Key.SIGN_IN and arg is None:  # a keypad may send the staff number
             arg = self.teller
         elif key is Key.PAUSE and not arg:
             arg = DEFAULT_PAUSE_REASON
@@ -266,7 +266,10 @@ class PanelApp:
             self.device.record(fact["type"], fact["payload"])
             queue = self.device.branch.queue
             if hasattr(queue, "cancel"):  # the local queue; a remote one expires them at night
-                self.device.commit(queue.cancel(ticket_id, self.device.clock.now(), reason))
+                try:
+                    self.device.commit(queue.cancel(ticket_id, self.device.clock.now(), reason))
+                except QueueError as exc:  # already called after all: the teller has it
+                    log.info("ticket %s not cancelled: %s", ticket_id, exc)
             given_up += 1
         self.message = None
         return given_up
@@ -321,8 +324,8 @@ class PanelApp:
         for press in presses:
             try:
                 self.apply(press)
-            except (ValueError, KeyError) as exc:
-                log.warning("key %s from %s ignored: %s", press.key, press.source, exc)
+            except Exception:  # one bad press must never stop the counter
+                log.exception("key %s from %s ignored", press.key, press.source)
         now = self.device.clock.now()
         if now.mono - self._last_tick >= TICK_S:
             self._last_tick = now.mono

@@ -58,3 +58,32 @@ def test_a_failing_listener_does_not_stop_the_counter(config, tmp_path):
         _, events = app.issue("cash")
         assert [e.type for e in events] == ["ticket.issued"]
         assert store.last_seq() == 2  # device.started + ticket.issued
+
+
+def test_a_restart_after_the_replay_window_and_a_removed_business_type_still_works(
+    config, tmp_path
+):
+    """Signed in three days ago (before the replayed stretch), a ticket of a business type the
+    new configuration dropped: the device starts, shows and ticks instead of crashing."""
+    from dataclasses import replace
+
+    clock = ManualClock()
+    path = tmp_path / "device.sqlite"
+    with EventStore(path, "dev-1") as store:
+        app = DeviceApp(config, store, clock)
+        app.press(1, Key.SIGN_IN, Teller("1001", "张三"))
+        clock.advance(3 * 86400)
+        app.issue("corporate")
+        app.issue("cash")
+        app.press(1, Key.CALL_NEXT)
+    fewer = replace(config, business_types=tuple(b for b in config.business_types
+                                                 if b.code != "corporate"))  # fmt: skip
+    with EventStore(path, "dev-1") as store:
+        app = DeviceApp(fewer, store, clock)
+        session = app.branch.sessions[1]
+        assert session.state is State.CALLED and session.teller.staff_no == "1001"
+        assert app.branch.queue.waiting_counts()["corporate"] == 1
+        clock.advance(3600)
+        app.tick()  # no KeyError for the dropped type
+        app.press(1, Key.FINISH)
+        assert session.state is State.AWAITING_RATING

@@ -196,3 +196,14 @@ def test_pausing_shows_on_pad_and_led(counter):
         ),
         "the paused text on the LED display",
     )
+
+
+def test_a_keypad_signs_in_by_staff_number_and_a_bad_key_argument_does_not_stop_the_app(counter):
+    c = counter
+    app = c.app
+    app.press("keypad", "sign_in", "1007")
+    app.press("keypad", "pause", 42)  # a garbled argument: refused, the loop goes on
+    app.step()
+    signed = [e for e in c.store.events() if e.type == "counter.signed_in"]
+    assert signed[-1].payload["teller"]["staff_no"] == "1007"
+    assert app.session_state() == "idle" and app.message
