@@ -151,7 +151,11 @@ class CentralIngest:
         except schema.SchemaError as exc:
             self._quarantine(message, exc.reason, info.device)
             return
-        result = store.ingest(info.branch, batch, datetime.now(UTC))
+        try:
+            result = store.ingest(info.branch, batch, datetime.now(UTC))
+        except (ValueError, OverflowError) as exc:  # parsed, yet not storable: keep it raw
+            self._quarantine(message, f"not storable: {exc}", info.device)
+            return
         self.stats.batches += 1
         self.stats.events_stored += result.stored
         self.stats.duplicates += result.duplicates
@@ -162,7 +166,13 @@ class CentralIngest:
                 f"id {conflict.incoming_id} but is stored with id {conflict.stored_id}; "
                 f"quarantined (was the device's store replaced?)"
             )
-        if result.advanced or result.stored == 0:
+        row = store.device(info.device)
+        if row is not None and row.conflicts:
+            # A replaced store reuses sequence numbers: acking them would let the device release
+            # events the centre holds only in quarantine. An operator decides first.
+            log.warning("%s: %d conflicts, no acknowledgement until resolved", info.device,
+                        row.conflicts)  # fmt: skip
+        elif result.advanced or result.stored == 0:
             self._send_ack(info.branch, result)
         self._track_gap(info.branch, result)
 

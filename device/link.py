@@ -114,12 +114,16 @@ def open_link(
             connection, branch, device, list(counters), timeout_s=config.mqtt.queue_timeout_s
         )
     parts = [uplink, heartbeat, downlink, link.service, link.queue]
-    for part in parts:
-        if part is not None:
-            part.start()
-            link._stops.append(part.stop)
-    connection.start()
-    link._stops.insert(0, connection.stop)  # stopped last: the others say goodbye first
+    try:
+        for part in parts:
+            if part is not None:
+                part.start()
+                link._stops.append(part.stop)
+        connection.start()
+        link._stops.insert(0, connection.stop)  # stopped last: the others say goodbye first
+    except BaseException:
+        link.stop()  # what did start must not run on without an owner
+        raise
     return link
 
 

@@ -31,6 +31,7 @@ import logging
 import os
 import threading
 import tomllib
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -176,7 +177,7 @@ def _meta_line(applied: Applied) -> str:
 def read_applied(path: Path) -> Applied | None:
     """The version recorded in a state file (its last line), None if absent or damaged."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # as written: CRLF kept, so the checksum holds
     except FileNotFoundError:
         return None
     lines = text.splitlines(keepends=True)
@@ -196,7 +197,7 @@ def read_applied(path: Path) -> Applied | None:
 
 
 def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with open(path, "w", encoding="utf-8", newline="") as f:  # bytes as received
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
@@ -282,7 +283,7 @@ class ConfigDownlink:
         self.config_topic = topics.config(branch)
         self.result_topic = topics.config_result(branch, device_id)
         self.config, self.applied = load_effective(self.base_files, self.state_dir)
-        self.results: list[DownlinkResult] = []  # every result published, oldest first
+        self.results: deque[DownlinkResult] = deque(maxlen=100)  # the latest, oldest first
         self._refused: tuple[int, str, DownlinkResult] | None = None
         self._cv = threading.Condition()
         self._latest: bytes | None = None

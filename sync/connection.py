@@ -122,6 +122,7 @@ class MqttConnection:
         self._listeners: list[StateListener] = []
         self._done: dict[int, DoneCallback] = {}
         self._early: dict[int, PublishResult] = {}
+        self._qos0: set[int] = set()  # QoS 0 mids whose send report is still due
         self._attempt = 0
         self._connected = threading.Event()
         self.connects = 0
@@ -218,6 +219,9 @@ class MqttConnection:
         code = getattr(reason_code, "value", 0)
         result = PublishResult(mid, code, str(reason_code))
         with self._lock:
+            if mid in self._qos0:  # paho reports QoS 0 sends too: no PUBACK, nothing to report
+                self._qos0.discard(mid)
+                return
             callback = self._done.pop(mid, None)
             if callback is None:
                 self._early[mid] = result  # the PUBACK overtook publish() registering the mid
@@ -290,6 +294,9 @@ class MqttConnection:
             return None
         callback = self._guard(on_done) if on_done is not None else (lambda result: None)
         if qos == 0:
+            with self._lock:  # keep the mid out of the PUBACK table (paho reuses mids)
+                if self._early.pop(info.mid, None) is None:
+                    self._qos0.add(info.mid)
             callback(PublishResult(info.mid, 0, "Success"))
             return info.mid
         with self._lock:

@@ -27,7 +27,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from device.clock import Instant
 from device.events import DomainEvent
@@ -328,9 +328,13 @@ class RemoteQueue:
                     head.next_send = now + self._interval(head)
                     self.stats.sends += 1
                     self.stats.resends += head.sends > 1
+                    payload = head.payload
+                    if head.deadline is not None:  # the service drops it once the asker gave up
+                        ttl = max(0.0, head.deadline - now)
+                        payload = qp.encode_request(replace(head.request, ttl_s=ttl))
                     self._cv.release()
                     try:
-                        self.connection.publish(self.request_topic, head.payload, qos=0)
+                        self.connection.publish(self.request_topic, payload, qos=0)
                     finally:
                         self._cv.acquire()
                     continue

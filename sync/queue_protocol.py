@@ -422,7 +422,7 @@ def parse_state(payload: bytes | str) -> QueueState:
     counters: dict[int, CounterView] = {}
     for key, view in _field(obj, "counters", dict).items():
         where = f" of counter {key!r}"
-        if not (key.isdigit() and int(key) >= 1) or not isinstance(view, dict):
+        if not (key.isascii() and key.isdigit() and int(key) >= 1) or not isinstance(view, dict):
             raise SchemaError(f"counters: {key!r} must map a counter number to an object")
         serves, upcoming = (
             _field(view, "serves", list, where),

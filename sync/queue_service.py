@@ -18,6 +18,7 @@ A change is stored (fsynced) before it is answered; then the service publishes t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue as queues
 import threading
@@ -215,8 +216,9 @@ class QueueService:
             log.warning("queue service: inbox full, request on %s dropped", message.topic)
 
     def _on_link(self, state: LinkState) -> None:
-        if state is LinkState.CONNECTED:
-            self._inbox.put(_PUBLISH_STATE)  # retained state, fresh after every (re)connect
+        if state is LinkState.CONNECTED:  # retained state, fresh after every (re)connect
+            with contextlib.suppress(queues.Full):  # never block the network thread
+                self._inbox.put_nowait(_PUBLISH_STATE)
 
     # --- service thread ------------------------------------------------------------------------
 

@@ -175,7 +175,7 @@ def json_text(obj: dict, key: str, where: str = "") -> str:
 
 def _seq(obj: dict, key: str, where: str = "") -> int:
     value = json_field(obj, key, int, where)
-    if value < 1:
+    if not 1 <= value < 2**63:  # SQLite's INTEGER
         raise SchemaError(f"field {key!r}{where} must be a sequence number >= 1, not {value}")
     return value
 
@@ -226,7 +226,7 @@ def _event(item: object, device: str, index: int) -> StoredEvent:
     if not isinstance(item, dict):
         raise SchemaError(f"event {index} is not an object but {json_type(item)}")
     mono = json_field(item, "mono", (int, float), where)
-    if not math.isfinite(mono):
+    if (isinstance(mono, int) and abs(mono) > 1e300) or not math.isfinite(mono):
         raise SchemaError(f"field 'mono'{where} must be finite")
     return StoredEvent(
         seq=_seq(item, "seq", where),

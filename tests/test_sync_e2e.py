@@ -236,7 +236,7 @@ def test_boot_without_network_then_the_broker_appears(mqtt_broker, tmp_path: Pat
     started = time.monotonic()
     device.start()  # connect_async + loop_start: returns at once
     try:
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 5.0  # no blocking connect
         time.sleep(1.0)  # a few refused attempts
         assert device.connection.state is LinkState.CONNECTING
         broker.start()
