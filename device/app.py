@@ -35,8 +35,9 @@ REPLAY_DAYS = 2  # state older than yesterday's start is not rebuilt after a res
 class DeviceApp:
     """One Pi's branch logic (all counters it runs) with its store and clock.
 
-    On start it rebuilds the queue and the counter sessions from the store's recent events, so a
-    power cut loses nothing and ticket numbering carries on; it then records ``device.started``.
+    On start it rebuilds the queue and the counter sessions from the store's events since the
+    start of yesterday (a teller signed in earlier is known by staff number), so a power cut
+    loses no stored event and ticket numbering carries on; it then records ``device.started``.
     With a remote ``queue`` (the controller's queue service over MQTT) only the sessions are
     rebuilt here: the service keeps the queue.
     """

@@ -10,7 +10,7 @@ the intended callback is :meth:`KeyQueue.put`, drained by the app's main loop::
     with SerialKeypad("/dev/ttyUSB0", presses.put, address=3):
         while running:
             for press in presses.drain(timeout=0.1):
-                branch.press(counter, press.key, clock.now(), press.arg)
+                device_app.press(counter, press.key, press.arg)  # stored before shown
 
 An exception raised by the callback is logged and swallowed: it never stops a driver.
 """
