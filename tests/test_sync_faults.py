@@ -104,7 +104,27 @@ def drain(devices: list[Device], central_db: Path) -> list[Delivery]:
     return [check_exactly_once(central_db, d.db, d.name) for d in devices]
 
 
+_CAPTURE: list = []
+
+
+@pytest.fixture(autouse=True)
+def _terminal(request):
+    _CAPTURE[:] = [request.config.pluginmanager.getplugin("capturemanager")]
+
+
+def _say(line: str = "") -> None:
+    capture = _CAPTURE[0] if _CAPTURE else None
+    if capture is None:
+        sys.stdout.write(line + "\n")
+        return
+    with capture.global_and_fixture_disabled():
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def report(title: str, deliveries: list[Delivery], centre: CentralIngest, **extra) -> None:
+    """Print the figures where CI shows them (not captured: they are the test's result)."""
+    print = _say
     print(f"== {title}")
     for delivery in deliveries:
         print("  " + delivery.line())
