@@ -27,8 +27,7 @@ from typing import Any
 
 from device.clock import Instant
 from device.tickets import Ticket
-from sync import topics
-from sync.schema import SchemaError
+from sync.schema import SchemaError, json_envelope
 from sync.schema import json_field as _field
 from sync.schema import json_text as _text
 from sync.schema import json_type as _type_name
@@ -203,27 +202,7 @@ def _counter(obj: dict, key: str = "counter", where: str = "") -> int:
 
 
 def _envelope(payload: bytes | str, kind: str) -> dict:
-    if len(payload) > topics.MAX_PAYLOAD_BYTES:
-        raise SchemaError(f"message too large: {len(payload)} bytes")
-    try:
-        text = payload.decode("utf-8") if isinstance(payload, bytes | bytearray) else payload
-        obj = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise SchemaError(f"not UTF-8: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
-    except RecursionError:
-        raise SchemaError("not JSON: nested too deeply") from None
-    if not isinstance(obj, dict):
-        raise SchemaError(f"not a JSON object but {_type_name(obj)}")
-    if "v" not in obj:
-        raise SchemaError("missing field 'v' (protocol version)")
-    if obj["v"] != VERSION or isinstance(obj["v"], bool):
-        raise SchemaError(f"unsupported version {obj['v']!r} (this software speaks v{VERSION})")
-    got = _field(obj, "kind", str)
-    if got != kind:
-        raise SchemaError(f"kind {got!r} where {kind!r} was expected")
-    return obj
+    return json_envelope(payload, kind, VERSION)
 
 
 def _device(obj: dict, topic_device: str | None) -> str:

@@ -180,7 +180,9 @@ def _seq(obj: dict, key: str, where: str = "") -> int:
     return value
 
 
-def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict:
+def json_envelope(payload: bytes | str, kind: str, version: int = VERSION) -> dict:
+    """A message's JSON object, checked for size, UTF-8, JSON, protocol ``version`` and
+    ``kind``; anything else is a :class:`SchemaError` with the reason."""
     size = len(payload)
     if size > MAX_MESSAGE_BYTES:
         raise SchemaError(f"message too large: {size} bytes > {MAX_MESSAGE_BYTES}")
@@ -198,12 +200,17 @@ def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict
         raise SchemaError(f"not a JSON object but {json_type(obj)}")
     if "v" not in obj:
         raise SchemaError("missing field 'v' (protocol version)")
-    version = obj["v"]
-    if version != VERSION or isinstance(version, bool):
-        raise SchemaError(f"unsupported version {version!r} (this software speaks v{VERSION})")
+    got_version = obj["v"]
+    if got_version != version or isinstance(got_version, bool):
+        raise SchemaError(f"unsupported version {got_version!r} (this software speaks v{version})")
     got = json_field(obj, "kind", str)
     if got != kind:
         raise SchemaError(f"kind {got!r} where {kind!r} was expected")
+    return obj
+
+
+def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict:
+    obj = json_envelope(payload, kind)
     device = json_text(obj, "device")
     if topic_device is not None and device != topic_device:
         raise SchemaError(f"device {device!r} in the payload does not match {topic_device!r}")
