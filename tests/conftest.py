@@ -1,6 +1,8 @@
 import pytest
+import time_machine
 
 from device.clock import ManualClock
+from tests import travel
 from tests.factories import make_config
 from tests.serial_pty import PtyPair
 
@@ -21,3 +23,32 @@ def pty_pair():
     pair = PtyPair()
     yield pair
     pair.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--travel",
+        metavar="WHEN",
+        help="move this process's wall clock to WHEN while time flows: an ISO datetime or "
+        f"{' / '.join(travel.PRESETS)} (tests/travel.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    when = config.getoption("--travel")
+    if when:
+        moment = travel.target(when)
+        config._counterside_travel_to = moment
+        config._counterside_travel = time_machine.travel(moment, tick=True)
+        config._counterside_travel.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = getattr(config, "_counterside_travel", None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    moment = getattr(config, "_counterside_travel_to", None)
+    return f"wall clock moved to {moment.isoformat()} (--travel)" if moment else None

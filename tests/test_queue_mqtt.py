@@ -18,7 +18,7 @@ import pytest
 
 from config.model import Config
 from device.branch import Branch, Key
-from device.clock import Instant, ManualClock, SystemClock
+from device.clock import Clock, Instant, ManualClock, SystemClock
 from device.counter import Teller
 from device.queue import BranchQueue, QueueError, QueueUnavailable
 from device.store import EventStore
@@ -117,10 +117,11 @@ def stored(db: Path, *types: str) -> list:
         return [e for e in store.events() if not types or e.type in types]
 
 
-def preload(db: Path, config: Config, n: int) -> list[str]:
-    """``n`` tickets issued into the controller's store (the service replays them at start)."""
-    queue, clock = BranchQueue(config), ManualClock()
-    events = [e for i in range(n) for e in queue.issue(ALL_TYPES[i % 3], clock.advance(1))[1]]
+def preload(db: Path, config: Config, n: int, clock: Clock) -> list[str]:
+    """``n`` tickets issued into the controller's store (the service replays them at start),
+    on ``clock``: the service's own, so they are today's tickets whatever the date."""
+    queue = BranchQueue(config)
+    events = [e for i in range(n) for e in queue.issue(ALL_TYPES[i % 3], clock.now())[1]]
     with EventStore(db, CONTROLLER) as store:
         store.append_many(events)
     return [e.payload["ticket"]["id"] for e in events if e.type == "ticket.issued"]
@@ -204,12 +205,13 @@ def _counters_process(args: tuple) -> None:
 
 def test_many_counters_pressing_at_once_each_ticket_called_once(mqtt_broker, tmp_path) -> None:
     broker, db, config = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite", branch_config()
-    tickets = preload(db, config, 200)
+    service_clock = SystemClock()
+    tickets = preload(db, config, 200, service_clock)
     rounds = 200 // COUNTERS + 2  # the last rounds find the queue empty
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(COUNTERS), ctx.Queue()
     names = [(f"w{n}", *broker.client_cert(f"w{n}")) for n in range(1, COUNTERS + 1)]
-    with controller(broker, db, SystemClock(), config) as service:
+    with controller(broker, db, service_clock, config) as service:
         started = time.monotonic()
         common = (broker.host, broker.tls_port, broker.ca_path)
         procs = [
@@ -283,7 +285,7 @@ def test_service_unreachable_rejects_call_and_ticketless_works(mqtt_broker) -> N
 
 def test_lost_answer_retried_with_same_id_never_applied_twice(mqtt_broker, tmp_path) -> None:
     broker, db = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite"
-    preload(db, branch_config(), 3)
+    preload(db, branch_config(), 3, ManualClock())
     with controller(broker, db) as service, counter(broker, "w1", [1]) as w1:
         held_back: list = []
 
@@ -306,7 +308,7 @@ def test_lost_answer_retried_with_same_id_never_applied_twice(mqtt_broker, tmp_p
 
 def test_retry_after_service_restart_answered_from_stored_events(mqtt_broker, tmp_path) -> None:
     broker, db = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite"
-    preload(db, branch_config(), 3)
+    preload(db, branch_config(), 3, ManualClock())
     request = qp.QueueRequest("w2", "retry-42", qp.CALL_NEXT, 2, ttl_s=2.0)
     resp_topic = topics.queue_resp(BRANCH, "w2")
     state_topic = topics.queue_state(BRANCH)
@@ -349,7 +351,7 @@ def test_retry_after_service_restart_answered_from_stored_events(mqtt_broker, tm
 
 def test_served_while_offline_delivered_after_reconnect(mqtt_broker, tmp_path) -> None:
     broker, db, clock = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite", ManualClock()
-    preload(db, branch_config(), 3)
+    preload(db, branch_config(), 3, ManualClock())
     with controller(broker, db), counter(broker, "w1", [1]) as w1:
         first, _ = w1.call_next(1, clock.now())
         broker.stop()
@@ -368,7 +370,7 @@ def test_served_while_offline_delivered_after_reconnect(mqtt_broker, tmp_path) -
 
 def test_reconcile_after_device_restart(mqtt_broker, tmp_path) -> None:
     broker, db, clock = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite", ManualClock()
-    preload(db, branch_config(), 6)
+    preload(db, branch_config(), 6, ManualClock())
     with controller(broker, db):
         with counter(broker, "w1", [1]) as w1:
             served_lost, _ = w1.call_next(1, clock.now())  # served, but the device restarted
