@@ -1,21 +1,21 @@
 """The device application core: the branch domain wired to the durable event store.
 
 Every event a key press causes is committed to the store before :meth:`DeviceApp.press` returns,
-so whatever the screen or the voice confirms has already survived a power cut. Listeners (the
-console printer, screens, the sync uplink) are told of each stored event in order.
+so whatever the screen or the voice confirms has already survived a power cut. The branch's whole
+state is stored with those events, in the same transaction (a checkpoint), so a restart rebuilds
+exactly the state before it, whatever the wall clock did meanwhile. Listeners (the console
+printer, screens, the sync uplink) are told of each stored event in order.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
 from importlib.metadata import PackageNotFoundError, version
-from zoneinfo import ZoneInfo
 
 from config.model import Config
 from device.branch import Branch, Key
-from device.clock import Clock, Instant
+from device.clock import Clock
 from device.events import DomainEvent
 from device.queue import QueuePort
 from device.store import EventStore, StoredEvent
@@ -29,17 +29,38 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 Listener = Callable[[StoredEvent], None]
 
 
-REPLAY_DAYS = 2  # state older than yesterday's start is not rebuilt after a restart
+CHECKPOINT = "branch"  # the name of this app's state among the store's checkpoints
+
+
+def restore_branch(
+    config: Config, store: EventStore, queue: QueuePort | None = None
+) -> tuple[Branch, dict]:
+    """The branch as the store last knew it, and how it was rebuilt.
+
+    From the last checkpoint, plus any events stored after it by other writers; a store from
+    before checkpoints existed is replayed whole, by sequence number, never by wall-clock time.
+    The last stored event tells how far the previous run got (for durations across a power
+    cut). With a remote ``queue`` only the sessions are rebuilt here: the service keeps the
+    queue.
+    """
+    checkpoint = store.checkpoint(CHECKPOINT)
+    if checkpoint is None:
+        branch, after = Branch(config, queue=queue), 0
+    else:
+        branch, after = Branch.from_state(config, checkpoint.state, queue=queue), checkpoint.seq
+    replayed = branch.replay(store.events(after_seq=after))
+    last = store.last_event()
+    if last is not None:
+        branch.boot_ends.note(last.at)
+    return branch, {"checkpoint_seq": None if checkpoint is None else after, "replayed": replayed}
 
 
 class DeviceApp:
     """One Pi's branch logic (all counters it runs) with its store and clock.
 
-    On start it rebuilds the queue and the counter sessions from the store's events since the
-    start of yesterday (a teller signed in earlier is known by staff number), so a power cut
-    loses no stored event and ticket numbering carries on; it then records ``device.started``.
-    With a remote ``queue`` (the controller's queue service over MQTT) only the sessions are
-    rebuilt here: the service keeps the queue.
+    On start it rebuilds the queue and the counter sessions exactly as they were
+    (:func:`restore_branch`), so a power cut loses nothing stored and ticket numbering carries
+    on; it then records ``device.started``.
     """
 
     def __init__(
@@ -50,16 +71,10 @@ class DeviceApp:
         self.clock = clock
         self._listeners: list[Listener] = []
         now = clock.now()
-        recent = store.events_between(self._replay_from(now), datetime.max.replace(tzinfo=UTC))
-        self.branch = Branch.restored(config, recent, queue=queue)
-        payload = {"boot_id": now.boot, "replayed": len(recent), "version": __version__}
+        self.branch, how = restore_branch(config, store, queue)
+        self._saved_quiet = self.branch.quiet_changes
+        payload = {"boot_id": now.boot, **how, "version": __version__}
         self._commit([DomainEvent("device.started", now, payload)])
-
-    def _replay_from(self, now: Instant) -> datetime:
-        tz = ZoneInfo(self.config.device.timezone)
-        today = now.wall.astimezone(tz).date()
-        start = datetime.combine(today - timedelta(days=REPLAY_DAYS - 1), time(0), tz)
-        return start
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -69,7 +84,9 @@ class DeviceApp:
         return self._commit(events)
 
     def _commit(self, events: list[DomainEvent]) -> list[StoredEvent]:
-        stored = self.store.append_many(events) if events else []
+        """Store ``events`` with the state they lead to, then tell the listeners."""
+        stored = self.store.append_many(events, checkpoint=(CHECKPOINT, self.branch.to_state()))
+        self._saved_quiet = self.branch.quiet_changes
         for event in stored:
             for listener in self._listeners:
                 try:
@@ -90,4 +107,7 @@ class DeviceApp:
         return self._commit([DomainEvent(type_, self.clock.now(), payload)])
 
     def tick(self) -> list[StoredEvent]:
-        return self._commit(self.branch.tick(self.clock.now()))
+        events = self.branch.tick(self.clock.now())
+        if not events and self.branch.quiet_changes == self._saved_quiet:
+            return []  # nothing happened, nothing to save
+        return self._commit(events)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from config.model import Config
-from device.clock import Instant, between
+from device.clock import BootEnds, Instant
 from device.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
 from device.counter import snapshot as session_snapshot
 from device.events import DomainEvent
@@ -48,11 +48,27 @@ class Branch:
         self, config: Config, counters: list[int] | None = None, queue: QueuePort | None = None
     ) -> None:
         self.config = config
-        self.queue: QueuePort = queue if queue is not None else BranchQueue(config)
+        self.boot_ends = BootEnds()
+        self.queue: QueuePort = queue if queue is not None else BranchQueue(config, self.boot_ends)
         numbers = counters if counters is not None else [c.number for c in config.counters]
-        self.sessions = {n: CounterSession(config, config.counter(n)) for n in numbers}
+        self.sessions = {
+            n: CounterSession(config, config.counter(n), boot_ends=self.boot_ends) for n in numbers
+        }
         self.idle_alert_s = DEFAULT_IDLE_ALERT_S
         self._idle_since: dict[int, tuple[Instant, bool]] = {}
+        self._idle_changes = 0
+
+    @property
+    def quiet_changes(self) -> int:
+        """Counts changes of state that came without an event (readings of the clock by the
+        idle watch and the day keeper): :meth:`to_state` is worth saving when it moves."""
+        local = self.local_queue
+        return self._idle_changes + (local.quiet_changes if local is not None else 0)
+
+    @property
+    def local_queue(self) -> BranchQueue | None:
+        """The queue, if this branch keeps it itself (not a remote queue service)."""
+        return self.queue if isinstance(self.queue, BranchQueue) else None
 
     @classmethod
     def restored(
@@ -69,24 +85,74 @@ class Branch:
         rebuilt from the same events.
         """
         branch = cls(config, counters, queue)
-        replay_queue = QueueReplay(branch.queue) if queue is None else None
+        branch.replay(events)
+        return branch
 
-        sessions = {n: SessionReplay(s) for n, s in branch.sessions.items()}
+    def replay(self, events: Iterable) -> int:
+        """Apply stored events to this branch, oldest first; returns how many were read."""
+        local = self.local_queue
+        replay_queue = QueueReplay(local) if local is not None else None
+        sessions = {n: SessionReplay(s) for n, s in self.sessions.items()}
+        count = 0
         for event in events:
+            count += 1
             if replay_queue is not None:
                 replay_queue.apply(event.type, event.at, event.payload)
             replay = sessions.get(event.payload.get("counter"))
             if replay is not None:
                 replay.apply(event.type, event.at, event.payload)
-        return branch
+        return count
 
     def snapshot(self) -> dict:
-        """Everything that decides what happens next, as plain data (for restore checks)."""
-        local = isinstance(self.queue, BranchQueue)
+        """What its events say of the branch, as plain data (for comparing a branch rebuilt
+        from events with the original): :meth:`to_state` without the readings of the clock
+        taken between events (the day keeper's, the idle watch's)."""
+        local = self.local_queue
         return {
-            "queue": queue_snapshot(self.queue) if local else None,
+            "queue": queue_snapshot(local) if local is not None else None,
             "sessions": {n: session_snapshot(s) for n, s in self.sessions.items()},
         }
+
+    def to_state(self) -> dict:
+        """Everything that decides what happens next, as plain JSON data: stored with the
+        events (:class:`~device.app.DeviceApp`) so a restart rebuilds exactly this state."""
+        local = self.local_queue
+        return {
+            "queue": local.to_state() if local is not None else None,
+            "sessions": {str(n): s.to_state() for n, s in self.sessions.items()},
+            "idle": {
+                str(n): [at.to_dict(), alerted] for n, (at, alerted) in self._idle_since.items()
+            },
+            "boot_ends": self.boot_ends.to_state(),
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        config: Config,
+        state: dict,
+        counters: list[int] | None = None,
+        queue: QueuePort | None = None,
+    ) -> Branch:
+        """The branch of :meth:`to_state` again. Counters no longer configured are left out,
+        new ones start signed out; a remote ``queue`` keeps its own state."""
+        branch = cls(config, counters, queue)
+        branch.boot_ends = BootEnds.from_state(state["boot_ends"])
+        local = branch.local_queue
+        if local is not None:
+            local.boot_ends = branch.boot_ends
+            if state["queue"] is not None:
+                local.load_state(state["queue"])
+        for n, session in branch.sessions.items():
+            session.boot_ends = branch.boot_ends
+            if str(n) in state["sessions"]:
+                session.load_state(state["sessions"][str(n)])
+        branch._idle_since = {
+            int(n): (Instant.from_dict(at), alerted)
+            for n, (at, alerted) in state["idle"].items()
+            if int(n) in branch.sessions
+        }
+        return branch
 
     def issue(self, business_type: str, at: Instant, priority: str | None = None):
         """Issue a ticket at the kiosk; returns the ticket and the events."""
@@ -119,13 +185,19 @@ class Branch:
         n = s.counter.number
         waiting = self.queue.has_work_for(n, at) if s.state is State.IDLE else 0
         if not waiting:
-            self._idle_since.pop(n, None)
+            if self._idle_since.pop(n, None) is not None:
+                self._idle_changes += 1
             return []
-        since, alerted = self._idle_since.setdefault(n, (at, False))
-        idle_s = between(since, at).seconds
+        since, alerted = self._idle_since.get(n, (None, False))
+        if since is None or since.boot != at.boot:  # (again) from now, after a power cut too
+            since = at
+            self._idle_since[n] = (since, alerted)
+            self._idle_changes += 1
+        idle_s = at.mono - since.mono
         if alerted or idle_s <= self.idle_alert_s:
             return []
         self._idle_since[n] = (since, True)
+        self._idle_changes += 1
         payload = {"counter": n, "idle_s": round(idle_s, 3), "waiting": waiting}
         if s.teller is not None:
             payload["teller"] = s.teller.staff_no
@@ -154,18 +226,24 @@ class Branch:
     def _call_next(self, s: CounterSession, at: Instant, _):
         if not s.can_call():
             raise ActionRejected("call_next", s.state, "finish the current customer first")
+        s.require_window_over("call_next", at)  # before the queue hands out a ticket
         entry, events = self.queue.call_next(s.counter.number, at)
         if entry is None:
             raise ActionRejected("call_next", s.state, "nobody is waiting")
-        events = s.end_prompt(at) + events
-        return events + s.call(entry.ticket, entry.business_type, entry.queued_at, at)
+        return self._take(s, entry, at, events)
 
     def _call_ticket(self, s: CounterSession, at: Instant, number: str):
         if not s.can_call():
             raise ActionRejected("call_ticket", s.state, "finish the current customer first")
+        s.require_window_over("call_ticket", at)
         entry, events = self.queue.call_specific(s.counter.number, str(number), at)
+        return self._take(s, entry, at, events)
+
+    def _take(self, s: CounterSession, entry, at: Instant, events: list) -> list[DomainEvent]:
+        """The session calls the ticket the queue has just assigned to it."""
+        before = entry.waited_before(self.boot_ends)
         events = s.end_prompt(at) + events
-        return events + s.call(entry.ticket, entry.business_type, entry.queued_at, at)
+        return events + s.call(entry.ticket, entry.business_type, entry.queued_at, at, before)
 
     def _recall(self, s: CounterSession, at: Instant, _):
         tx = s.check_recall()

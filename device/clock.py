@@ -39,11 +39,56 @@ class Duration:
     exact: bool = True
 
 
-def between(start: Instant, end: Instant) -> Duration:
-    """Duration from ``start`` to ``end``: never negative, whatever the wall clock did."""
+def between(start: Instant, end: Instant, boot_ends: BootEnds | None = None) -> Duration:
+    """Duration from ``start`` to ``end``: never negative, whatever the wall clock did.
+
+    Within one boot it is exact (monotonic clock). Across a reboot it is marked inexact and is
+    the wall-clock difference, but never less than what is known for sure: the time measured
+    in ``start``'s boot up to its last known instant (``boot_ends``) plus the time since
+    ``end``'s boot began (its monotonic reading), so a clock set back at boot cannot hide it.
+    """
     if start.boot == end.boot:
         return Duration(max(0.0, end.mono - start.mono), True)
-    return Duration(max(0.0, (end.wall - start.wall).total_seconds()), False)
+    wall = (end.wall - start.wall).total_seconds()
+    last = boot_ends.last(start.boot) if boot_ends is not None else None
+    known = 0.0 if last is None else max(0.0, last.mono - start.mono) + max(0.0, end.mono)
+    return Duration(max(0.0, wall, known), False)
+
+
+class BootEnds:
+    """The last known instant of each recent earlier boot (the last event stored in it).
+
+    Told at each restart (:meth:`note`); used by :func:`between` to bound durations that span a
+    power cut. Only the most recent ``KEEP`` boots are kept: nothing open lasts longer.
+    """
+
+    KEEP = 8
+
+    def __init__(self, ends: dict[str, Instant] | None = None) -> None:
+        self._ends: dict[str, Instant] = dict(ends or {})
+
+    def note(self, last: Instant) -> None:
+        """``last`` is the latest instant known of its boot."""
+        known = self._ends.pop(last.boot, None)
+        self._ends[last.boot] = last if known is None or last.mono >= known.mono else known
+        while len(self._ends) > self.KEEP:
+            del self._ends[next(iter(self._ends))]
+
+    def last(self, boot: str) -> Instant | None:
+        return self._ends.get(boot)
+
+    def between(self, start: Instant, end: Instant) -> Duration:
+        return between(start, end, self)
+
+    def to_state(self) -> list[dict]:
+        return [at.to_dict() for at in self._ends.values()]
+
+    @classmethod
+    def from_state(cls, state: list[dict]) -> BootEnds:
+        ends = cls()
+        for item in state:
+            ends.note(Instant.from_dict(item))
+        return ends
 
 
 class Clock(Protocol):

@@ -7,10 +7,14 @@
     idle <-rating accepted, or window over- awaiting_rating
     idle -pause(reason)-> paused -resume-> idle;  idle, paused -sign_out-> signed_out
 
-``start_ticketless`` opens a transaction without a ticket (queue unavailable). ``finish`` from
-``called`` starts the service implicitly at the call. The rating prompt opens on finish (or the
-teller's 请评价 key, which is the same action); one rating is accepted per transaction, only within
-the rating window. Every rating press is answered with an outcome, never silently dropped.
+``start_ticketless`` opens a transaction without a ticket (queue unavailable). Without the start
+key, the service starts implicitly at the (last) call: ``finish`` or ``transfer`` from ``called``
+measure it from there, and the live over-limit warning counts from there too. The rating prompt
+opens on finish (or the teller's 请评价 key, which is the same action); one rating is accepted per
+transaction, only within the rating window, and the teller cannot cut the window short: a call,
+a ticketless service or a sign-out waits until the customer has rated or the window is over
+(:meth:`CounterSession.rating_window_left`). Every rating press is answered with an outcome,
+never silently dropped.
 
 The session knows nothing of the queue; :mod:`device.branch` couples the two.
 """
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from config.model import Config, Counter
-from device.clock import Instant, between
+from device.clock import BootEnds, Duration, Instant
 from device.events import DomainEvent
 from device.rating import REASON_WINDOW_S, bad_levels
 from device.tickets import Ticket
@@ -87,14 +91,71 @@ class Transaction:
     rating: int | None = None
     outcome: str | None = None  # served, no_show, transferred
     reason: int | None = None  # index of the reason given after a bad rating
+    transferred: Instant | None = None
+    waited_before: Duration | None = None  # the ticket's wait in earlier legs (transfers)
 
     def timeline(self) -> Timeline:
         return Timeline(
             queued=self.queued_at,
-            called=self.calls[-1] if self.calls else None,
+            called=self.calls[0] if self.calls else None,
             started=self.started,
-            finished=self.finished,
+            ended=self.finished or self.transferred,
             rated=self.rated,
+            waited_before=self.waited_before,
+        )
+
+    def implicit_start(self) -> None:
+        """No start key was pressed: the service started at the last call."""
+        if self.started is None and self.calls:
+            self.started, self.start_implicit = self.calls[-1], True
+
+    def to_state(self) -> dict:
+        def at(i: Instant | None) -> dict | None:
+            return None if i is None else i.to_dict()
+
+        before = self.waited_before
+        return {
+            "id": self.id,
+            "counter": self.counter,
+            "teller": self.teller.to_dict(),
+            "business_type": self.business_type,
+            "ticket": self.ticket.to_dict() if self.ticket else None,
+            "queued_at": at(self.queued_at),
+            "calls": [c.to_dict() for c in self.calls],
+            "started": at(self.started),
+            "start_implicit": self.start_implicit,
+            "finished": at(self.finished),
+            "rated": at(self.rated),
+            "rating": self.rating,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "transferred": at(self.transferred),
+            "waited_before": None if before is None else [before.seconds, before.exact],
+        }
+
+    @classmethod
+    def from_state(cls, d: dict) -> Transaction:
+        def at(v: dict | None) -> Instant | None:
+            return None if v is None else Instant.from_dict(v)
+
+        before = d["waited_before"]
+        return cls(
+            id=d["id"],
+            counter=d["counter"],
+            teller=Teller(**d["teller"]),
+            business_type=d["business_type"],
+            ticket=Ticket.from_dict(d["ticket"]) if d["ticket"] else None,
+            queued_at=at(d["queued_at"]),
+            calls=[Instant.from_dict(c) for c in d["calls"]],
+            started=at(d["started"]),
+            start_implicit=d["start_implicit"],
+            finished=at(d["finished"]),
+            rated=at(d["rated"]),
+            rating=d["rating"],
+            outcome=d["outcome"],
+            reason=d["reason"],
+            transferred=at(d["transferred"]),
+            waited_before=None if before is None else Duration(float(before[0]), bool(before[1])),
         )
 
     def ref(self) -> dict:
@@ -112,11 +173,16 @@ class CounterSession:
     """State of one counter. Each action takes the instant and returns the events it caused."""
 
     def __init__(
-        self, config: Config, counter: Counter, pause_alert_s: float = DEFAULT_PAUSE_ALERT_S
+        self,
+        config: Config,
+        counter: Counter,
+        pause_alert_s: float = DEFAULT_PAUSE_ALERT_S,
+        boot_ends: BootEnds | None = None,
     ) -> None:
         self.config = config
         self.counter = counter
         self.pause_alert_s = pause_alert_s
+        self.boot_ends = boot_ends if boot_ends is not None else BootEnds()
         self.state = State.SIGNED_OUT
         self.teller: Teller | None = None
         self.current: Transaction | None = None
@@ -179,7 +245,7 @@ class CounterSession:
         tx = self.current
         assert tx is not None
         tx.outcome = outcome
-        report = measure(tx.timeline(), self._limits(tx.business_type))
+        report = measure(tx.timeline(), self._limits(tx.business_type), self.boot_ends)
         level = self.config.rating.level(tx.rating) if tx.rating is not None else None
         record = {
             **tx.ref(),
@@ -196,7 +262,7 @@ class CounterSession:
                 name: (
                     getattr(tx.timeline(), name).to_dict() if getattr(tx.timeline(), name) else None
                 )
-                for name in ("queued", "called", "started", "finished", "rated")
+                for name in ("queued", "called", "started", "ended", "rated")
             },
             "limits": {
                 "wait_s": self._limits(tx.business_type).wait_s,
@@ -216,10 +282,29 @@ class CounterSession:
         return "rated" if tx.rating is not None else "unrated"
 
     def end_prompt(self, at: Instant) -> list[DomainEvent]:
-        """Leaving awaiting_rating by another action records the transaction as unrated."""
+        """Leaving awaiting_rating by another action (only once the window is over, see
+        :meth:`rating_window_left`) records the transaction as unrated."""
         if self.state is State.AWAITING_RATING:
             return self._close(at, "served")
         return []
+
+    def rating_window_left(self, at: Instant) -> float:
+        """Seconds the customer may still rate the finished transaction (0 if none open)."""
+        if self.state is not State.AWAITING_RATING or not self._window_open(at):
+            return 0.0
+        assert self._prompt_opened is not None
+        elapsed = self.boot_ends.between(self._prompt_opened, at).seconds
+        return max(0.0, self.config.rating.window_s - elapsed)
+
+    def require_window_over(self, action: str, at: Instant) -> None:
+        """Refuse an action that would cut the customer's rating window short."""
+        left = self.rating_window_left(at)
+        if left > 0:
+            raise ActionRejected(
+                action,
+                self.state,
+                f"the customer may still rate for {math.ceil(left)} s: wait for the rating",
+            )
 
     # -- signing in and out ----------------------------------------------------------------
     def sign_in(self, teller: Teller, at: Instant) -> list[DomainEvent]:
@@ -229,6 +314,7 @@ class CounterSession:
 
     def sign_out(self, at: Instant) -> list[DomainEvent]:
         self._require("sign_out", State.IDLE, State.PAUSED, State.AWAITING_RATING)
+        self.require_window_over("sign_out", at)
         events = self.end_prompt(at)
         if self.state is State.PAUSED:
             events += self.resume(at)
@@ -241,14 +327,30 @@ class CounterSession:
     def can_call(self) -> bool:
         return self.state in (State.IDLE, State.AWAITING_RATING)
 
-    def call(self, ticket: Ticket, business_type: str, queued_at: Instant, at: Instant):
-        """Take ``ticket`` (already assigned to this counter by the queue) and call it."""
+    def call(
+        self,
+        ticket: Ticket,
+        business_type: str,
+        queued_at: Instant,
+        at: Instant,
+        waited_before: Duration | None = None,
+    ):
+        """Take ``ticket`` (already assigned to this counter by the queue) and call it.
+
+        ``waited_before``: the ticket's wait in earlier legs (it was transferred here)."""
         self._require("call", State.IDLE, State.AWAITING_RATING)
+        self.require_window_over("call", at)
         events = self.end_prompt(at)
         tx = self._open(ticket, business_type, queued_at)
         tx.calls.append(at)
+        tx.waited_before = waited_before or Duration(0.0)
         self.state = State.CALLED
-        extra = {"ticket_info": ticket.to_dict(), "queued_at": queued_at.to_dict()}
+        extra = {
+            "ticket_info": ticket.to_dict(),
+            "queued_at": queued_at.to_dict(),
+            "waited_before_s": tx.waited_before.seconds,
+            "waited_before_exact": tx.waited_before.exact,
+        }
         return [*events, self._event("counter.called", at, **tx.ref(), **extra, call=1)]
 
     def check_recall(self) -> Transaction:
@@ -276,6 +378,8 @@ class CounterSession:
         assert self.current is not None
         if self.current.ticket is None:
             raise ActionRejected("transfer", self.state, "a ticketless transaction has no ticket")
+        self.current.implicit_start()
+        self.current.transferred = at
         target = {"to_business_type": to_business_type, "to_counter": to_counter}
         events = [self._event("counter.transferred", at, **self.current.ref(), **target)]
         return events + self._close(at, "transferred")
@@ -285,11 +389,13 @@ class CounterSession:
         self._require("start", State.CALLED)
         assert self.current is not None
         self.current.started, self.state = at, State.SERVING
+        self._service_alerted = False  # counted from here now, not from the call
         return [self._event("service.started", at, **self.current.ref())]
 
     def start_ticketless(self, at: Instant, business_type: str | None = None):
         """Serve a customer without a ticket (no queue available, or a walk-in)."""
         self._require("start_ticketless", State.IDLE, State.AWAITING_RATING)
+        self.require_window_over("start_ticketless", at)
         code = business_type or self.counter.business_types[0]
         if code not in {bt.code for bt in self.config.business_types}:
             raise ActionRejected("start_ticketless", self.state, f"unknown business type {code}")
@@ -304,8 +410,7 @@ class CounterSession:
         tx = self.current
         assert tx is not None
         events = []
-        if tx.started is None:
-            tx.started, tx.start_implicit = tx.calls[-1], True
+        tx.implicit_start()
         tx.finished, self._prompt_opened = at, at
         self.state = State.AWAITING_RATING
         window = self.config.rating.window_s
@@ -322,7 +427,7 @@ class CounterSession:
         assert self._prompt_opened is not None
         if self._prompt_opened.boot != at.boot:
             return False
-        return between(self._prompt_opened, at).seconds <= self.config.rating.window_s
+        return at.mono - self._prompt_opened.mono <= self.config.rating.window_s
 
     def rate(self, value: int, at: Instant) -> list[DomainEvent]:
         """A customer pressed a rating key. Always answered with a ``rating.press`` event."""
@@ -362,7 +467,7 @@ class CounterSession:
         if tx.reason is not None:
             raise ActionRejected("reason", self.state, "a reason was already given")
         assert tx.rated is not None
-        if between(tx.rated, at).seconds > REASON_WINDOW_S:
+        if self.boot_ends.between(tx.rated, at).seconds > REASON_WINDOW_S:
             raise ActionRejected("reason", self.state, "too late for a reason")
         if not 0 <= index < len(reasons):
             raise ActionRejected("reason", self.state, f"no reason number {index}")
@@ -393,7 +498,7 @@ class CounterSession:
     def resume(self, at: Instant) -> list[DomainEvent]:
         self._require("resume", State.PAUSED)
         assert self._paused_at is not None
-        paused_s = between(self._paused_at, at).seconds
+        paused_s = self.boot_ends.between(self._paused_at, at).seconds
         over = paused_s > self.pause_alert_s
         self.state, self._paused_at = State.IDLE, None
         return [
@@ -406,30 +511,70 @@ class CounterSession:
             )
         ]
 
+    # -- saving and restoring ------------------------------------------------------------------
+    def to_state(self) -> dict:
+        """Everything that decides what the session does next, as plain JSON data."""
+
+        def at(i: Instant | None) -> dict | None:
+            return None if i is None else i.to_dict()
+
+        return {
+            "state": str(self.state),
+            "teller": self.teller.to_dict() if self.teller else None,
+            "current": self.current.to_state() if self.current else None,
+            "last_closed": self.last_closed.to_state() if self.last_closed else None,
+            "prompt": at(self._prompt_opened),
+            "service_alerted": self._service_alerted,
+            "paused_at": at(self._paused_at),
+            "pause_reason": self._pause_reason,
+            "pause_alerted": self._pause_alerted,
+        }
+
+    def load_state(self, d: dict) -> None:
+        """Take back a state from :meth:`to_state` (after a restart)."""
+
+        def at(v: dict | None) -> Instant | None:
+            return None if v is None else Instant.from_dict(v)
+
+        self.state = State(d["state"])
+        self.teller = Teller(**d["teller"]) if d["teller"] else None
+        self.current = Transaction.from_state(d["current"]) if d["current"] else None
+        self.last_closed = Transaction.from_state(d["last_closed"]) if d["last_closed"] else None
+        self._prompt_opened = at(d["prompt"])
+        self._service_alerted = d["service_alerted"]
+        self._paused_at = at(d["paused_at"])
+        self._pause_reason = d["pause_reason"]
+        self._pause_alerted = d["pause_alerted"]
+
     # -- time passing --------------------------------------------------------------------------
     def tick(self, at: Instant) -> list[DomainEvent]:
         """Close an expired rating window; warn once when a service or a pause runs too long."""
         if self.state is State.AWAITING_RATING and not self._window_open(at):
             return self._close(at, "served")
         tx = self.current
-        if self.state is State.SERVING and tx is not None and not self._service_alerted:
-            assert tx.started is not None
-            elapsed = between(tx.started, at).seconds
+        serving = self.state in (State.CALLED, State.SERVING)
+        if serving and tx is not None and not self._service_alerted:
+            implicit = tx.started is None  # no start key (yet): the service counts from the call
+            start = tx.calls[-1] if implicit else tx.started
+            assert start is not None
+            elapsed = self.boot_ends.between(start, at)
             limit = self._limits(tx.business_type).service_s
-            if elapsed > limit:
+            if elapsed.seconds > limit:
                 self._service_alerted = True
                 return [
                     self._event(
                         "service.over_limit",
                         at,
                         **tx.ref(),
-                        elapsed_s=round(elapsed, 3),
+                        elapsed_s=round(elapsed.seconds, 3),
                         limit_s=limit,
+                        implicit_start=implicit,
+                        exact=elapsed.exact,
                     )
                 ]
         if self.state is State.PAUSED and not self._pause_alerted:
             assert self._paused_at is not None
-            if between(self._paused_at, at).seconds > self.pause_alert_s:
+            if self.boot_ends.between(self._paused_at, at).seconds > self.pause_alert_s:
                 self._pause_alerted = True
                 return [self._event("pause.over_limit", at, reason=self._pause_reason)]
         return []
@@ -464,7 +609,11 @@ class SessionReplay:
 
     def _counter_called(self, at: Instant, p: dict) -> None:
         ticket, queued_at = Ticket.from_dict(p["ticket_info"]), Instant.from_dict(p["queued_at"])
-        self._tx(p, ticket, queued_at).calls.append(at)
+        tx = self._tx(p, ticket, queued_at)
+        tx.calls.append(at)
+        tx.waited_before = Duration(
+            p.get("waited_before_s", 0.0), p.get("waited_before_exact", True)
+        )
         self.s.state = State.CALLED
 
     def _counter_recalled(self, at: Instant, p: dict) -> None:
@@ -475,14 +624,20 @@ class SessionReplay:
         tx = self._tx(p, None, None) if p.get("ticketless") else self.s.current
         if tx is not None:
             tx.started, self.s.state = at, State.SERVING
+            self.s._service_alerted = False
 
     def _service_finished(self, at: Instant, p: dict) -> None:
         tx = self.s.current
         if tx is not None:
-            if tx.started is None:
-                tx.started, tx.start_implicit = tx.calls[-1], True
+            tx.implicit_start()
             tx.finished, self.s._prompt_opened = at, at
             self.s.state = State.AWAITING_RATING
+
+    def _counter_transferred(self, at: Instant, p: dict) -> None:
+        tx = self.s.current
+        if tx is not None:
+            tx.implicit_start()
+            tx.transferred = at
 
     def _rating_press(self, at: Instant, p: dict) -> None:
         if p["outcome"] == RatingOutcome.ACCEPTED and self.s.current is not None:
@@ -520,24 +675,4 @@ class SessionReplay:
 
 def snapshot(session: CounterSession) -> dict:
     """The session as plain data, for comparing a restored session with the original."""
-    tx, last = session.current, session.last_closed
-    return {
-        "state": str(session.state),
-        "teller": session.teller.to_dict() if session.teller else None,
-        "current": None
-        if tx is None
-        else {
-            "id": tx.id,
-            "ticket": tx.ticket.id if tx.ticket else None,
-            "business_type": tx.business_type,
-            "calls": [c.to_dict() for c in tx.calls],
-            "started": tx.started.to_dict() if tx.started else None,
-            "finished": tx.finished.to_dict() if tx.finished else None,
-            "rating": tx.rating,
-        },
-        "last_closed": None if last is None else (last.id, last.rating, last.outcome, last.reason),
-        "prompt": session._prompt_opened.to_dict() if session._prompt_opened else None,
-        "service_alerted": session._service_alerted,
-        "paused_at": session._paused_at.to_dict() if session._paused_at else None,
-        "pause_alerted": session._pause_alerted,
-    }
+    return session.to_state()

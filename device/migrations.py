@@ -81,9 +81,22 @@ _V2 = (
     SELECT * FROM events WHERE seq > (SELECT acked_seq FROM meta) ORDER BY seq""",
 )
 
+# Version 3: checkpoints of the state the events lead to, written in the same transaction as the
+# events (one row per owner of state: the device's branch, the controller's queue service), so a
+# restart rebuilds exactly that state, whatever the wall clock did; ``seq`` is the last event the
+# state includes (events after it, from other writers, are replayed on top).
+_V3 = (
+    """CREATE TABLE checkpoints (
+        name TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        state TEXT NOT NULL
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: meta, append-only events", _V1),
     Migration(2, "prune acknowledged events, outbox view, wall index", _V2),
+    Migration(3, "checkpoints of state written with the events", _V3),
 )
 
 

@@ -5,13 +5,22 @@ Policy, in order, for a counter that calls the next ticket:
 1. tickets transferred to this very counter, oldest first;
 2. escalated tickets: waiting longer than their business type's limit (if ``escalate_overdue``),
    oldest first, whatever their type among those the counter serves;
-3. priority tickets (elderly, disabled, VIP) while priority calls stay within ``priority_ratio``
-   of this counter's recent calls (ordinary customers are never starved);
+3. priority tickets (elderly, disabled, VIP) while ordinary ones wait only as far as
+   ``priority_ratio`` allows: counting the call about to be made, at most
+   ``floor(priority_ratio * 10)`` of this counter's last 10 calls are priority calls (so a ratio
+   below 0.1 calls no priority ticket ahead of a waiting ordinary one), and they are spread out
+   (a priority call only while the share so far is below the ratio); with no ordinary ticket
+   waiting, priority tickets are called whatever the share;
 4. ordinary tickets: the first business type in the counter's order that has anyone waiting,
    first come first served.
 
 A called ticket belongs to one counter until it is served, skipped or transferred: the queue never
 hands a ticket to two counters.
+
+Waiting is held against the business type's limit from the ticket's issue (a transferred customer
+has been waiting in the branch all along), once per ticket. When a new business day begins (see
+:mod:`device.business_day`), tickets of earlier days still waiting expire, on record, at the first
+reading of the clock in the new day, not only when the next ticket is issued.
 """
 
 from __future__ import annotations
@@ -19,11 +28,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
 from config.model import Config
-from device.clock import Instant, between
+from device.clock import BootEnds, Duration, Instant
 from device.events import DomainEvent
 from device.tickets import Ticket, TicketIssuer
 
@@ -92,10 +102,17 @@ class Entry:
     escalated: bool = False
     wait_alerted: bool = False
     calls: int = 0
+    leg_started: Instant | None = None  # ``queued_at`` on the queue's clock, if translated
 
     @property
     def priority(self) -> bool:
         return self.ticket.priority is not None
+
+    def waited_before(self, boot_ends: BootEnds | None = None) -> Duration:
+        """The wait of this ticket's earlier legs: from its issue to this leg's queueing, both
+        on the clock of the queue that issued it (exact unless that queue restarted between)."""
+        queued = self.leg_started or self.queued_at
+        return (boot_ends or BootEnds()).between(self.ticket.issued_at, queued)
 
     def info(self) -> dict:
         return {
@@ -113,8 +130,9 @@ class _CounterHistory:
 class BranchQueue:
     """Tickets of one branch. Pure: every method takes the instant and returns domain events."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, boot_ends: BootEnds | None = None) -> None:
         self._config = config
+        self.boot_ends = boot_ends if boot_ends is not None else BootEnds()
         self._limits = {bt.code: bt.wait_limit_s for bt in config.business_types}
         self._serves = {c.number: c.business_types for c in config.counters}
         self._issuer = TicketIssuer(
@@ -134,12 +152,8 @@ class BranchQueue:
             raise QueueError(f"unknown business type {business_type!r}")
         if priority is not None and priority not in {p.code for p in self._config.priority_classes}:
             raise QueueError(f"unknown priority class {priority!r}")
-        day_before = self._issuer.business_day
+        events = self._new_day(at)
         ticket = self._issuer.issue(business_type, priority, at)
-        events = []
-        if day_before is not None and ticket.business_day != day_before:
-            events += self._close_day(at)
-            events.append(DomainEvent("queue.day_started", at, {"day": str(ticket.business_day)}))
         self._add(Entry(ticket, business_type, at))
         ahead = self.ahead_of(ticket.id)
         events.append(
@@ -151,13 +165,34 @@ class BranchQueue:
         self._entries[entry.ticket.id] = entry
         self._order.append(entry.ticket.id)
 
-    def _close_day(self, at: Instant) -> list[DomainEvent]:
-        """A new business day: tickets of earlier days still waiting leave the queue, on record."""
+    @property
+    def business_day(self) -> date | None:
+        return self._issuer.business_day
+
+    @property
+    def quiet_changes(self) -> int:
+        """Counts changes of state that came without an event (the day keeper's readings)."""
+        return self._issuer.keeper.changes
+
+    def _new_day(self, at: Instant) -> list[DomainEvent]:
+        """If a new business day has begun: tickets of earlier days still waiting leave the
+        queue, on record (``ticket.expired`` with their wait), and ``queue.day_started``."""
+        before = self._issuer.business_day
+        day = self._issuer.advance(at)
+        if day is None or before is None:  # a new day, or the first reading ever: quietly
+            return []
         events = []
         for entry in self.waiting():
-            entry.status = Status.EXPIRED
-            events.append(DomainEvent("ticket.expired", at, {"ticket": entry.info()}))
+            if entry.ticket.business_day < day:
+                entry.status = Status.EXPIRED
+                payload = {
+                    "ticket": entry.info(),
+                    "reason": "day_ended",
+                    "waited_s": round(self._waited(entry, at).seconds, 3),
+                }
+                events.append(DomainEvent("ticket.expired", at, payload))
         self._forget_finished()
+        events.append(DomainEvent("queue.day_started", at, {"day": str(day)}))
         return events
 
     def _forget_finished(self) -> None:
@@ -236,13 +271,20 @@ class BranchQueue:
         """How many tickets this counter could call now."""
         return len(self._candidates(counter, at)) if counter in self._serves else 0
 
+    def _waited(self, entry: Entry, at: Instant):
+        """How long the customer has been waiting in the branch (since the ticket's issue)."""
+        return self.boot_ends.between(entry.ticket.issued_at, at)
+
     def _overdue(self, entry: Entry, at: Instant) -> bool:
         limit = self._limits.get(entry.business_type, math.inf)  # a type since removed: none
-        return between(entry.queued_at, at).seconds > limit
+        return self._waited(entry, at).seconds > limit
 
     def _priority_allowed(self, counter: int) -> bool:
-        recent = self._history.get(counter, _CounterHistory()).recent
-        return sum(recent) < self._config.queue.priority_ratio * (len(recent) + 1)
+        """Whether a priority call now keeps within ``priority_ratio`` (see the module doc)."""
+        ratio = self._config.queue.priority_ratio
+        before = list(self._history.get(counter, _CounterHistory()).recent)[1 - RECENT_CALLS :]
+        cap = math.floor(ratio * RECENT_CALLS + 1e-9)
+        return sum(before) < ratio * (len(before) + 1) and sum(before) + 1 <= cap
 
     def call_next(self, counter: int, at: Instant) -> tuple[Entry | None, list[DomainEvent]]:
         """Assign the next ticket to ``counter`` by the policy above; ``None`` if nobody waits."""
@@ -328,7 +370,7 @@ class BranchQueue:
         entry.status, entry.counter, entry.calls = Status.WAITING, None, 0
         entry.business_type = to_business_type or entry.business_type
         entry.target_counter = to_counter
-        entry.queued_at, entry.escalated, entry.wait_alerted = at, False, False
+        entry.queued_at, entry.escalated = at, False
         payload = {
             "ticket": entry.info(),
             "from_counter": counter,
@@ -346,17 +388,38 @@ class BranchQueue:
         self._forget_finished()
         return [DomainEvent("ticket.cancelled", at, {"ticket": entry.info(), "reason": reason})]
 
+    # -- saving and restoring ---------------------------------------------------------------
+    def to_state(self) -> dict:
+        """Everything that decides what the queue does next, as plain JSON data."""
+        return {
+            "entries": [_entry_state(self._entries[tid]) for tid in self._order],
+            "issuer": self._issuer.to_state(),
+            "recent_calls": {str(n): list(h.recent) for n, h in sorted(self._history.items())},
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Take back a state from :meth:`to_state` (after a restart)."""
+        self._entries, self._order = {}, []
+        for item in state["entries"]:
+            self._add(_entry_from_state(item))
+        self._issuer.load_state(state["issuer"])
+        self._history = {
+            int(n): _CounterHistory(deque(calls, maxlen=RECENT_CALLS))
+            for n, calls in state["recent_calls"].items()
+        }
+
     # -- time passing --------------------------------------------------------------------
     def tick(self, at: Instant) -> list[DomainEvent]:
-        """Raise a wait-over-limit alert once for each ticket waiting past its limit."""
-        events = []
+        """A new business day; a wait-over-limit alert once for each ticket waiting past its
+        limit (its wait in the branch, since issue)."""
+        events = self._new_day(at)
         for entry in self.waiting():
             if not entry.wait_alerted and self._overdue(entry, at):
                 entry.wait_alerted = True
-                waited = between(entry.queued_at, at).seconds
                 payload = {
                     "ticket": entry.info(),
-                    "waited_s": round(waited, 3),
+                    "waited_s": round(self._waited(entry, at).seconds, 3),
+                    "leg_waited_s": round(self.boot_ends.between(entry.queued_at, at).seconds, 3),
                     "limit_s": self._limits.get(entry.business_type),
                 }
                 events.append(DomainEvent("ticket.wait_over_limit", at, payload))
@@ -364,6 +427,34 @@ class BranchQueue:
 
 
 _LIVE = (Status.WAITING, Status.CALLED)
+
+
+def _entry_state(e: Entry) -> dict:
+    return {
+        "ticket": e.ticket.to_dict(),
+        "business_type": e.business_type,
+        "status": str(e.status),
+        "counter": e.counter,
+        "target": e.target_counter,
+        "queued_at": e.queued_at.to_dict(),
+        "escalated": e.escalated,
+        "alerted": e.wait_alerted,
+        "calls": e.calls,
+    }
+
+
+def _entry_from_state(item: dict) -> Entry:
+    return Entry(
+        Ticket.from_dict(item["ticket"]),
+        item["business_type"],
+        Instant.from_dict(item["queued_at"]),
+        Status(item["status"]),
+        item["counter"],
+        item["target"],
+        item["escalated"],
+        item["alerted"],
+        item["calls"],
+    )
 
 
 def _entry_ticket(payload: dict) -> Ticket:
@@ -405,7 +496,7 @@ class QueueReplay:
             entry.status, entry.counter, entry.calls = Status.WAITING, None, 0
             entry.business_type = p["to_business_type"] or entry.business_type
             entry.target_counter = p["to_counter"]
-            entry.queued_at, entry.escalated, entry.wait_alerted = at, False, False
+            entry.queued_at, entry.escalated = at, False
 
     def _end(self, p: dict, status: Status) -> None:
         if (entry := self._entry(p)) is not None:
@@ -421,6 +512,13 @@ class QueueReplay:
     def _ticket_expired(self, at: Instant, p: dict) -> None:
         self._end(p, Status.EXPIRED)
 
+    def _queue_day_started(self, at: Instant, p: dict) -> None:
+        issuer = self.q._issuer
+        day = date.fromisoformat(p["day"])
+        if issuer.business_day is None or day > issuer.business_day:
+            issuer.load_state({**issuer.to_state(), "day": p["day"], "serials": {}})
+            issuer.keeper.day = max(issuer.keeper.day or day, day)
+
     def _ticket_cancelled(self, at: Instant, p: dict) -> None:
         self._end(p, Status.CANCELLED)
 
@@ -434,25 +532,11 @@ class QueueReplay:
 
 
 def snapshot(queue: BranchQueue) -> dict:
-    """The queue's state as plain data, for comparing a restored queue with the original."""
-    entries = [
-        {
-            "ticket": e.ticket.to_dict(),
-            "business_type": e.business_type,
-            "status": str(e.status),
-            "counter": e.counter,
-            "target": e.target_counter,
-            "queued_at": e.queued_at.to_dict(),
-            "escalated": e.escalated,
-            "alerted": e.wait_alerted,
-            "calls": e.calls,
-        }
-        for tid in queue._order
-        if (e := queue._entries[tid])
-    ]
-    return {
-        "entries": entries,
-        "day": str(queue._issuer.business_day),
-        "serials": dict(queue._issuer._serials),
-        "recent_calls": {n: list(h.recent) for n, h in sorted(queue._history.items())},
-    }
+    """The queue's state as plain data, for comparing a queue rebuilt from its events with the
+    original: its :meth:`~BranchQueue.to_state` without the day keeper's clock readings (a replay
+    of events cannot know the readings taken between them)."""
+    state = queue.to_state()
+    issuer = state["issuer"]
+    numbered = bool(issuer["serials"])  # the first day begins without an event, until a ticket
+    state["issuer"] = {"serials": issuer["serials"], "day": issuer["day"] if numbered else None}
+    return state

@@ -20,12 +20,15 @@ class TransactionRow:
     ticket: str | None
     business_type: str
     outcome: str
-    waiting_s: float | None
+    waiting_s: float | None  # this leg: from queueing (issue or transfer) to the first call
+    total_waiting_s: float | None  # in the branch: from the ticket's issue (held to the limit)
     wait_limit_s: float
     wait_over_limit: bool
-    service_s: float | None
+    waiting_exact: bool  # False: the wait spans a power cut (an estimate, at least this long)
+    service_s: float | None  # to the finish, or to the transfer
     service_limit_s: float
     service_over_limit: bool
+    service_exact: bool
     rating: int | None
     rating_label: str | None
     rating_status: str
@@ -60,11 +63,14 @@ def transactions(events: Iterable[StoredEvent], timezone: str) -> list[Transacti
                 business_type=p["business_type"],
                 outcome=p["outcome"],
                 waiting_s=p.get("waiting_s"),
+                total_waiting_s=p.get("total_waiting_s", p.get("waiting_s")),
                 wait_limit_s=p["limits"]["wait_s"],
                 wait_over_limit=p["wait_over_limit"],
+                waiting_exact=p.get("waiting_exact", p.get("exact", True)),
                 service_s=p.get("service_s"),
                 service_limit_s=p["limits"]["service_s"],
                 service_over_limit=p["service_over_limit"],
+                service_exact=p.get("service_exact", p.get("exact", True)),
                 rating=p.get("rating"),
                 rating_label=p.get("rating_label"),
                 rating_status=p["rating_status"],
@@ -106,11 +112,13 @@ HEADERS = (
 
 
 def render_table(rows: list[TransactionRow]) -> str:
-    """A fixed-width table; ``!`` marks a time over its limit. CJK text is counted double-wide."""
+    """A fixed-width table; ``!`` marks a time over its limit, ``~`` one that spans a power cut
+    (an estimate). The wait is the customer's in the branch (since issue, across transfers).
+    CJK text is counted double-wide."""
     cells = [HEADERS]
     for r in rows:
-        wait_mark = "!" if r.wait_over_limit else ""
-        service_mark = "!" if r.service_over_limit else ""
+        wait_mark = ("" if r.waiting_exact else "~") + ("!" if r.wait_over_limit else "")
+        service_mark = ("" if r.service_exact else "~") + ("!" if r.service_over_limit else "")
         rating = f"{r.rating} {r.rating_label}" if r.rating is not None else r.rating_status
         cells.append(
             (
@@ -120,7 +128,7 @@ def render_table(rows: list[TransactionRow]) -> str:
                 r.ticket or "(none)",
                 r.business_type,
                 r.outcome,
-                f"{minutes(r.waiting_s)}/{minutes(r.wait_limit_s)}{wait_mark}",
+                f"{minutes(r.total_waiting_s)}/{minutes(r.wait_limit_s)}{wait_mark}",
                 f"{minutes(r.service_s)}/{minutes(r.service_limit_s)}{service_mark}",
                 rating,
             )
@@ -137,5 +145,10 @@ def render_table(rows: list[TransactionRow]) -> str:
         f"{len(rows)} transactions, {len(served)} served, {len(rated)} rated, "
         f"{sum(r.wait_over_limit for r in rows)} over the waiting limit, "
         f"{sum(r.service_over_limit for r in rows)} over the service limit"
+        + (f", {inexact} spanning a power cut (~)" if (inexact := _inexact(rows)) else "")
     )
     return "\n".join(lines)
+
+
+def _inexact(rows: list[TransactionRow]) -> int:
+    return sum(not (r.waiting_exact and r.service_exact) for r in rows)

@@ -46,6 +46,15 @@ class StoreError(Exception):
 
 
 @dataclass(frozen=True)
+class Checkpoint:
+    """The state of one owner (``name``) as it was after the event ``seq``, as JSON data."""
+
+    name: str
+    seq: int
+    state: dict
+
+
+@dataclass(frozen=True)
 class StoredEvent:
     """A domain event as stored: identity, order, origin and both clock readings."""
 
@@ -112,10 +121,14 @@ def wall_text(when: datetime) -> str:
 def _payload_text(event: DomainEvent) -> str:
     if not isinstance(event.payload, dict):
         raise StoreError(f"event {event.type!r}: payload must be a dict, not {event.payload!r}")
+    return _json_text(event.payload, f"event {event.type!r}: payload")
+
+
+def _json_text(value: Any, what: str) -> str:
     try:
-        return json.dumps(event.payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"event {event.type!r}: payload is not plain JSON: {exc}") from exc
+        raise StoreError(f"{what} is not plain JSON: {exc}") from exc
 
 
 @contextmanager
@@ -255,14 +268,33 @@ class EventStore:
             seq = conn.execute(_INSERT, row).lastrowid
         return self._stored(seq, row)
 
-    def append_many(self, events: Iterable[DomainEvent]) -> list[StoredEvent]:
-        """Store several events in one transaction: all of them, with consecutive seqs, or none."""
+    def append_many(
+        self, events: Iterable[DomainEvent], checkpoint: tuple[str, dict] | None = None
+    ) -> list[StoredEvent]:
+        """Store several events in one transaction: all of them, with consecutive seqs, or none.
+
+        ``checkpoint`` = ``(name, state)``: the state these events lead to, stored in the same
+        transaction (replacing that name's previous one), so it never disagrees with them."""
         rows = [self._row(event) for event in events]
-        if not rows:
+        state = None if checkpoint is None else _json_text(checkpoint[1], "checkpoint")
+        if not rows and state is None:
             return []
         with self._write("append") as conn:
             seqs = [conn.execute(_INSERT, row).lastrowid for row in rows]
+            if checkpoint is not None:
+                seq = seqs[-1] if seqs else conn.execute(f"SELECT {_LAST_SEQ}").fetchone()[0]
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints (name, seq, state) VALUES (?, ?, ?)",
+                    (checkpoint[0], seq, state),
+                )
         return [self._stored(seq, row) for seq, row in zip(seqs, rows, strict=True)]
+
+    def checkpoint(self, name: str) -> Checkpoint | None:
+        """The last state stored under ``name`` (see :meth:`append_many`), if any."""
+        row = self._conn.execute(
+            "SELECT seq, state FROM checkpoints WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else Checkpoint(name, int(row[0]), json.loads(row[1]))
 
     def ack(self, upto_seq: int) -> int:
         """The centre has every event up to ``upto_seq``; lower values than before are ignored."""
@@ -304,6 +336,11 @@ class EventStore:
     def last_seq(self) -> int:
         """The highest seq ever assigned (0 for an empty store), even if pruned since."""
         return self._scalar(f"SELECT {_LAST_SEQ}")
+
+    def last_event(self) -> StoredEvent | None:
+        """The event stored last (``None`` if there is none)."""
+        found = self._select(f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1", ())
+        return found[0] if found else None
 
     def acked_seq(self) -> int:
         return self._scalar("SELECT acked_seq FROM meta")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from zoneinfo import ZoneInfo
 
+from device.business_day import DayKeeper
 from device.clock import Instant
 
 
@@ -58,31 +58,39 @@ def format_number(prefix: str, serial: int, digits: int) -> str:
 class TicketIssuer:
     """Numbers tickets per prefix, starting again at 1 when a new business day begins.
 
-    The business day is the local date of the wall clock. A wall clock that steps backwards
-    (an RTC-less Pi before NTP) never restarts numbering: the day only moves forward.
+    The business day comes from a :class:`~device.business_day.DayKeeper`: the local date of the
+    wall clock, moved on by time passing, never back, and not by a clock step that is taken back
+    (an RTC-less Pi before NTP, a bad time server).
     """
 
     def __init__(self, prefixes: dict[str, str], digits: int, timezone: str) -> None:
         self._prefixes = dict(prefixes)
         self._digits = digits
-        self._tz = ZoneInfo(timezone)
+        self.keeper = DayKeeper(timezone)
         self._day: date | None = None
         self._serials: dict[str, int] = {}
 
     @property
     def business_day(self) -> date | None:
+        """The day of the numbering in use (``None`` before the first reading)."""
         return self._day
 
-    def day_of(self, at: Instant) -> date:
-        """The business day an instant belongs to (never earlier than the current one)."""
-        day = at.wall.astimezone(self._tz).date()
-        return day if self._day is None or day > self._day else self._day
+    @property
+    def serials(self) -> dict[str, int]:
+        return dict(self._serials)
+
+    def advance(self, at: Instant) -> date | None:
+        """Read the clocks; if a new business day has begun, start its numbering and return it."""
+        day = self.keeper.observe(at)
+        if day == self._day:
+            return None
+        self._day, self._serials = day, {}
+        return day
 
     def issue(self, business_type: str, priority: str | None, at: Instant) -> Ticket:
         prefix = self._prefixes[business_type]
-        day = self.day_of(at)
-        if day != self._day:
-            self._day, self._serials = day, {}
+        self.advance(at)
+        assert self._day is not None
         serial = self._serials.get(prefix, 0) + 1
         self._serials[prefix] = serial
         return Ticket(
@@ -90,7 +98,7 @@ class TicketIssuer:
             business_type=business_type,
             priority=priority,
             issued_at=at,
-            business_day=day,
+            business_day=self._day,
             serial=serial,
         )
 
@@ -99,5 +107,20 @@ class TicketIssuer:
         prefix = self._prefixes.get(ticket.business_type, ticket.number.rstrip("0123456789"))
         if self._day is None or ticket.business_day > self._day:
             self._day, self._serials = ticket.business_day, {}
+            if self.keeper.day is None or ticket.business_day > self.keeper.day:
+                self.keeper.day = ticket.business_day
         if ticket.business_day == self._day:
             self._serials[prefix] = max(self._serials.get(prefix, 0), ticket.serial)
+
+    def to_state(self) -> dict:
+        return {
+            "day": self._day.isoformat() if self._day else None,
+            "serials": dict(self._serials),
+            "keeper": self.keeper.to_state(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Take the numbering back from :meth:`to_state` (restoring after a restart)."""
+        self._day = date.fromisoformat(state["day"]) if state["day"] else None
+        self._serials = {str(k): int(v) for k, v in state["serials"].items()}
+        self.keeper = DayKeeper.from_state(self.keeper.timezone, state["keeper"])

@@ -434,4 +434,5 @@ def _entry(wire: qp.WireEntry, counter: int, at: Instant) -> Entry:
         status=Status.CALLED,
         counter=counter,
         calls=1,
+        leg_started=wire.queued_at,
     )

@@ -3,11 +3,13 @@
 One service thread owns the queue and the event store and handles everything in order, so no
 ticket can go to two counters. Protocol state, all in that thread:
 
-- ``queue``: rebuilt at start from the store's recent events (like ``Branch.restored``).
+- ``queue``: its whole state is stored with the events of every change (the store's checkpoint
+  ``queue``), so a restart rebuilds exactly that queue, whatever the wall clock did; events stored
+  after the checkpoint (a store from before checkpoints) are replayed on top, by sequence number.
 - ``answers``: a bounded LRU of (device, request id) -> answer. Every event a request causes is
   stored with ``{"request": {"device", "id", "op"}}`` in its payload, so the answers to applied
-  requests are rebuilt from the store after a restart: a request applied just before a crash is
-  answered from the cache when the counter retries it, never applied twice.
+  requests are rebuilt from the store's last events after a restart: a request applied just
+  before a crash is answered from the cache when the counter retries it, never applied twice.
 - ``inbox``: requests from the paho thread with their arrival time; a new request that waited
   longer than its ``ttl_s`` is dropped (its asker gave up, so applying it would hand a ticket to
   a counter that does not know it).
@@ -26,10 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from datetime import time as day_time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from config.model import Config
 from device.clock import Clock, Instant, between
@@ -44,13 +43,14 @@ from sync.schema import SchemaError
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (device, request id)
+CHECKPOINT = "queue"  # the name of the service's state among the store's checkpoints
 
 
 @dataclass(frozen=True)
 class QueueServiceSettings:
     tick_s: float = 1.0  # how often waiting tickets are checked against their limits
     answers_kept: int = 10_000  # LRU of answers for retried requests
-    replay_days: int = 2  # the queue and the answers are rebuilt from this many days of events
+    answers_replayed: int = 20_000  # the answers are rebuilt from this many last events
     inbox_max: int = 10_000
     upcoming: int = 5  # numbers per counter in the state
 
@@ -171,6 +171,7 @@ class QueueService:
         self._inbox: queues.Queue = queues.Queue(self.settings.inbox_max)
         self._store: EventStore | None = None
         self._seq = 0
+        self._saved_quiet = 0
         self._published: dict | None = None  # last state published, without seq and at
         self._thread: threading.Thread | None = None
         self._opened = threading.Event()
@@ -253,25 +254,28 @@ class QueueService:
         finally:
             self._store.close()
 
-    def _replay_from(self, now: Instant) -> datetime:
-        tz = ZoneInfo(self.config.device.timezone)
-        today = now.wall.astimezone(tz).date()
-        return datetime.combine(
-            today - timedelta(days=self.settings.replay_days - 1), day_time(0), tz
-        )
-
     def _replay(self) -> None:
-        """Rebuild the queue and the answers to applied requests from the store."""
+        """Rebuild the queue (its checkpoint, then any later events) and the answers to the
+        requests applied last, from the store."""
         assert self._store is not None
-        events = self._store.events_between(
-            self._replay_from(self.clock.now()), datetime.max.replace(tzinfo=UTC)
-        )
         self.queue = BranchQueue(self.config)
-        self._answers = _Answers(self.settings.answers_kept)
+        checkpoint = self._store.checkpoint(CHECKPOINT)
+        after = 0
+        if checkpoint is not None:
+            self.queue.load_state(checkpoint.state)
+            after = checkpoint.seq
         replay = QueueReplay(self.queue)
+        for event in self._store.events(after_seq=after):
+            replay.apply(event.type, event.at, event.payload)
+        last = self._store.last_event()
+        if last is not None:
+            self.queue.boot_ends.note(last.at)
+        self._saved_quiet = self.queue.quiet_changes
+        self._answers = _Answers(self.settings.answers_kept)
+        since = max(0, self._store.last_seq() - self.settings.answers_replayed)
+        events = self._store.events(after_seq=since)
         groups: dict[Key, tuple[str, list[StoredEvent]]] = {}
         for event in events:
-            replay.apply(event.type, event.at, event.payload)
             req = event.payload.get("request")
             if isinstance(req, dict) and {"device", "id", "op"} <= req.keys():
                 groups.setdefault((req["device"], req["id"]), (req["op"], []))[1].append(event)
@@ -343,7 +347,7 @@ class QueueService:
         tagged = [DomainEvent(e.type, e.at, {**e.payload, "request": tag}) for e in events]
         assert self._store is not None
         try:
-            stored = self._store.append_many(tagged) if tagged else []
+            stored = self._append(tagged)
         except Exception as exc:
             self.stats.store_failures += 1
             log.exception("queue service: cannot store %s", req.op)
@@ -395,11 +399,19 @@ class QueueService:
                 entries.append(qp.entry_dict(info, waited, counter))
         return {"entries": entries}
 
+    def _append(self, events: list[DomainEvent]) -> list[StoredEvent]:
+        """Store ``events`` with the queue's state after them (one transaction)."""
+        assert self._store is not None
+        stored = self._store.append_many(events, checkpoint=(CHECKPOINT, self.queue.to_state()))
+        self._saved_quiet = self.queue.quiet_changes
+        return stored
+
     def _tick(self) -> None:
         events = self.queue.tick(self.clock.now())
-        if events and self._store is not None:
+        changed = events or self.queue.quiet_changes != self._saved_quiet
+        if changed and self._store is not None:
             try:
-                self._after_change(self._store.append_many(events))
+                self._after_change(self._append(events))
                 return
             except Exception:
                 self.stats.store_failures += 1
@@ -455,7 +467,7 @@ class QueueService:
             for e in snap["entries"]
             if e["status"] == "called"
         )
-        day = None if snap["day"] == "None" else snap["day"]
+        day = q.business_day.isoformat() if q.business_day else None
         return qp.QueueState(
             self._seq, now.wall.isoformat(), day, q.waiting_counts(), counters, current
         )

@@ -106,9 +106,25 @@ def test_an_invalid_level_is_kept_and_does_not_close_the_prompt(branch, clock):
     assert branch.press(1, Key.RATE, clock.now(), 2)[0].payload["outcome"] == "accepted"
 
 
-def test_calling_the_next_ticket_closes_an_open_prompt_as_unrated(branch, clock):
+def test_the_teller_cannot_cut_the_rating_window_short(branch, clock):
+    serve(branch, clock)  # the prompt opens: the customer has 10 s
+    branch.issue("cash", clock.now())
+    clock.advance(0.5)
+    for key in (Key.CALL_NEXT, Key.TICKETLESS, Key.SIGN_OUT):
+        refused = one(branch.press(1, key, clock.now()), "action.rejected")
+        assert refused["reason"] == "the customer may still rate for 10 s: wait for the rating"
+    assert [e.ticket.number for e in branch.queue.waiting()] == ["A002"]  # not handed out
+    clock.advance(1.5)
+    press = one(branch.press(1, Key.RATE, clock.now(), 5), "rating.press")
+    assert press["outcome"] == "accepted" and press["ticket"] == "A001"  # not "not_invited"
+
+
+def test_after_the_window_the_next_call_closes_the_prompt_as_unrated(branch, clock):
     serve(branch, clock)
     branch.issue("cash", clock.now())
+    clock.advance(9)
+    assert types(branch.press(1, Key.CALL_NEXT, clock.now())) == ["action.rejected"]
+    clock.advance(1.5)  # the window is over (no tick came between)
     events = branch.press(1, Key.CALL_NEXT, clock.now())
     assert types(events) == ["transaction.closed", "ticket.called", "counter.called"]
     assert events[0].payload["rating_status"] == "unrated"
@@ -124,16 +140,18 @@ def test_recall_up_to_the_limit_then_refused(branch, clock):
     assert one(refused, "action.rejected")["reason"] == "recall limit of 2 reached"
 
 
-def test_waiting_time_counts_to_the_last_call(branch, clock):
+def test_waiting_ends_at_the_first_call_a_recall_is_walk_up(branch, clock):
     branch.issue("cash", clock.now())
-    clock.advance(100)
+    clock.advance(14 * 60)
     branch.press(1, Key.CALL_NEXT, clock.now())
-    clock.advance(30)
+    clock.advance(2 * 60)  # called at 14:00, recalled at 16:00: waited 14 minutes, not 16
     branch.press(1, Key.RECALL, clock.now())
     clock.advance(5)
-    branch.press(1, Key.FINISH, clock.now())  # no start key: service starts at the call
+    branch.press(1, Key.FINISH, clock.now())  # no start key: service starts at the last call
     closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
-    assert closed["waiting_s"] == 130 and closed["walk_up_s"] == 0
+    assert closed["waiting_s"] == closed["total_waiting_s"] == 840
+    assert closed["wait_over_limit"] is False  # the limit is 15 minutes
+    assert (closed["walk_up_s"], closed["service_s"]) == (120, 5)
     assert closed["start_implicit"] is True and closed["calls"] == 2
 
 
@@ -205,7 +223,8 @@ def test_sign_out_is_refused_with_a_customer_at_the_counter(branch, clock):
     branch.press(1, Key.CALL_NEXT, clock.now())
     assert "action.rejected" in types(branch.press(1, Key.SIGN_OUT, clock.now()))
     branch.press(1, Key.FINISH, clock.now())
-    events = branch.press(1, Key.SIGN_OUT, clock.now())
+    assert "action.rejected" in types(branch.press(1, Key.SIGN_OUT, clock.now()))  # rating
+    events = branch.press(1, Key.SIGN_OUT, clock.advance(11))
     assert types(events) == ["transaction.closed", "counter.signed_out"]
 
 
@@ -316,3 +335,79 @@ def test_with_a_roster_only_its_members_sign_in_as_the_roster_has_them(clock):
     assert gone["reason"] == "staff number 2002 is not on the roster"
     signed = one(b.press(1, Key.SIGN_IN, clock.now(), "1001"), "counter.signed_in")
     assert signed["teller"] == {"staff_no": "1001", "name": "王芳", "stars": 5}
+
+
+# --- every leg keeps its time and its flag (issue 7, items 4 and 6) ------------------------------
+
+
+def test_a_transfer_keeps_the_service_time_and_its_over_limit_flag(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    branch.press(1, Key.START, clock.now())
+    clock.advance(400)  # cash: 300 s
+    assert one(branch.tick(clock.now()), "service.over_limit")["elapsed_s"] == 400
+    closed = one(branch.press(1, Key.TRANSFER, clock.now(), "general"), "transaction.closed")
+    assert closed["outcome"] == "transferred"
+    assert (closed["service_s"], closed["service_over_limit"]) == (400, True)
+    assert closed["timeline"]["ended"] is not None
+
+
+def test_a_transfer_straight_from_the_call_counts_the_service_from_the_call(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    clock.advance(200)
+    closed = one(branch.press(1, Key.TRANSFER, clock.now(), "general"), "transaction.closed")
+    assert (closed["service_s"], closed["start_implicit"]) == (200, True)
+
+
+def test_without_the_start_key_the_live_warning_counts_from_the_call(branch, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    clock.advance(301)
+    alert = one(branch.tick(clock.now()), "service.over_limit")
+    assert alert["implicit_start"] is True and alert["elapsed_s"] == 301
+    branch.press(1, Key.FINISH, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert (closed["service_s"], closed["service_over_limit"]) == (301, True)  # the same clock
+
+
+def test_a_transferred_customers_wait_in_the_branch_is_held_to_the_limit(branch, clock):
+    branch.press(2, Key.SIGN_IN, clock.now(), Teller("1002", "李四"))
+    branch.issue("cash", clock.now())
+    clock.advance(14 * 60)
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    clock.advance(4 * 60)
+    branch.press(1, Key.TRANSFER, clock.now(), 2)  # 14 min waited, 4 min at counter 1
+    clock.advance(60)
+    alert = one(branch.tick(clock.now()), "ticket.wait_over_limit")  # 19 min in the branch
+    assert alert["waited_s"] == 19 * 60 and alert["leg_waited_s"] == 60 and alert["limit_s"] == 900
+    clock.advance(13 * 60)
+    assert "ticket.wait_over_limit" not in types(branch.tick(clock.now()))  # once per ticket
+    branch.press(2, Key.CALL_NEXT, clock.now())
+    branch.press(2, Key.FINISH, clock.advance(60))
+    closed = one(branch.press(2, Key.RATE, clock.now(), 4), "transaction.closed")
+    assert closed["waiting_s"] == 14 * 60  # this leg
+    assert closed["total_waiting_s"] == 32 * 60  # the customer's, since the ticket's issue
+    assert closed["wait_over_limit"] is True and closed["waiting_exact"] is True
+
+
+def test_a_service_across_a_power_cut_with_the_clock_set_back_is_not_hidden(config, clock):
+    from device.clock import BootEnds
+
+    branch = Branch(config)
+    branch.press(1, Key.SIGN_IN, clock.now(), TELLER)
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    branch.press(1, Key.START, clock.now())
+    last_alive = clock.advance(400)  # 6:40 of service, the last event before the power cut
+    branch.tick(last_alive)
+    clock.reboot("boot-2", downtime_s=30)
+    clock.jump_wall(-3600)  # the Pi comes back an hour behind
+    clock.advance(20)
+    branch.boot_ends.note(last_alive)  # what the app learns from its store at restart
+    assert isinstance(branch.boot_ends, BootEnds)
+    branch.press(1, Key.FINISH, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.advance(1), 5), "transaction.closed")
+    assert closed["service_s"] == 420  # at least 400 s before the cut and 20 s after
+    assert closed["service_over_limit"] is True
+    assert closed["service_exact"] is False and closed["exact"] is False

@@ -190,3 +190,21 @@ def test_a_ticket_that_never_reached_its_customer_can_be_cancelled(config, clock
     assert q.waiting() == [] and call(q, 1, clock)[0] is None
     with pytest.raises(QueueError):
         q.cancel(ticket.id, clock.now(), "again")
+
+
+@pytest.mark.parametrize("ratio", [0.1, 0.2, 0.25, 0.3, 0.5, 0.7])
+def test_priority_share_holds_over_every_ten_calls(ratio, clock):
+    """While ordinary customers wait, no 10 consecutive calls of a counter hold more priority
+    calls than ``floor(ratio * 10)`` (the outside audit saw 19% at 0.1 before)."""
+    q = BranchQueue(make_config(priority_ratio=ratio))
+    called = []
+    for _ in range(200):
+        for priority in (None, "elderly"):  # both kinds always waiting
+            if not any(e.ticket.priority == priority for e in q.waiting()):
+                q.issue("cash", clock.now(), priority=priority)
+        entry, _ = call(q, 1, clock)
+        called.append(entry.priority)
+        q.served(entry.ticket.id, 1, clock.advance(1))
+    cap = int(ratio * 10 + 1e-9)
+    assert max(sum(called[i : i + 10]) for i in range(len(called) - 9)) == cap
+    assert sum(called) / len(called) <= ratio

@@ -476,3 +476,55 @@ def test_bad_requests_rejected_with_reason(change: dict, reason: str) -> None:
     with pytest.raises(SchemaError) as err:
         qp.parse_request(json.dumps(body), "w1")
     assert reason in err.value.reason
+
+
+# --- (f) the controller's restarts and business days -------------------------------------------
+
+
+def _issue(service: QueueService, rid: str) -> str:
+    answer = service.submit(
+        qp.QueueRequest(KIOSK, rid, qp.ISSUE, None, {"business_type": "cash", "priority": None})
+    )
+    assert answer is not None and answer.ok, answer
+    return answer.result["ticket"]["number"]
+
+
+def test_controller_restart_with_its_clock_days_behind_keeps_queue_and_numbers(
+    mqtt_broker, tmp_path
+) -> None:
+    broker, db, clock = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite", ManualClock()
+    with controller(broker, db, clock) as service:
+        assert [_issue(service, f"k{i}") for i in range(3)] == ["A001", "A002", "A003"]
+    clock.reboot("ctrl-boot-2", downtime_s=120)
+    clock.jump_wall(-2 * 86400)  # an RTC-less controller, before NTP
+    with controller(broker, db, clock, tick_s=0.05) as service:
+        assert _issue(service, "k4") == "A004"  # not A001 again
+        clock.advance(5)
+        clock.jump_wall(2 * 86400)  # NTP
+        clock.advance(900)
+        time.sleep(0.3)  # a few ticks of the service
+        assert service.state().waiting["cash"] == 4
+    clock.reboot("ctrl-boot-3", downtime_s=60)  # and once more, with the clock right now
+    with controller(broker, db, clock) as service:
+        assert service.state().waiting["cash"] == 4  # A004 was stored with the clock behind
+        assert _issue(service, "k5") == "A005"
+    assert stored(db, "ticket.expired") == []
+
+
+def test_controller_expires_yesterdays_tickets_at_its_first_tick(mqtt_broker, tmp_path) -> None:
+    broker, db = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite"
+    clock = ManualClock(datetime(2026, 11, 25, 8, 50, tzinfo=UTC))  # 16:50 in Shanghai
+    with controller(broker, db, clock) as service:
+        for i in range(3):
+            _issue(service, f"k{i}")
+    clock.reboot("ctrl-boot-2", downtime_s=15.5 * 3600)  # 08:20 next morning
+    with (
+        controller(broker, db, clock, tick_s=0.05) as service,
+        counter(broker, "w1", [1]) as w1,
+    ):
+        wait_until(lambda: len(stored(db, "ticket.expired")) == 3, "yesterday's tickets to expire")
+        assert w1.wait_state(lambda s: s.waiting["cash"] == 0 and s.day == "2026-11-26", 5)
+        entry, _ = w1.call_next(1, clock.now())
+        assert entry is None  # nobody from yesterday is called today
+        assert _issue(service, "k9") == "A001"
+    assert stored(db, "ticket.wait_over_limit") == []
