@@ -28,14 +28,27 @@ class Text:
 
 
 @dataclass(frozen=True)
+class ServiceBand:
+    """An amount band of a business type with a service limit of its own (限时服务 by amount,
+    e.g. cash paid out up to ¥50,000 / ¥100,000 / above); the teller chooses it."""
+
+    name: Text
+    up_to: float | None  # the band's top amount in yuan; None for the last, open band
+    service_limit_s: float
+
+
+@dataclass(frozen=True)
 class BusinessType:
-    """A kind of business with its own ticket prefix and limits (seconds)."""
+    """A kind of business with its own ticket prefix and limits (seconds).
+
+    ``service_limit_s`` holds until the teller chooses one of the ``bands`` (if any)."""
 
     code: str
     prefix: str
     name: Text
     wait_limit_s: float
     service_limit_s: float
+    bands: tuple[ServiceBand, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,11 +94,31 @@ class RatingConfig:
 
 
 @dataclass(frozen=True)
+class ExtensionReason:
+    """Why a service may take longer (small or damaged notes, a system fault ...): recorded for
+    the centre, and ``add_s`` seconds are added to the service limit."""
+
+    label: Text
+    add_s: float
+
+
+DEFAULT_PAUSE_REASONS = (
+    Text("暂时离开", "Away briefly"),
+    Text("业务培训", "Training"),
+    Text("交接班", "Shift handover"),
+    Text("现金清点", "Counting cash"),
+)
+
+
+@dataclass(frozen=True)
 class QueueConfig:
     number_digits: int
     recall_limit: int
     priority_ratio: float
     escalate_overdue: bool
+    pause_reasons: tuple[Text, ...] = DEFAULT_PAUSE_REASONS
+    extension_reasons: tuple[ExtensionReason, ...] = ()
+    long_queue_alert: int = 25  # more waiting than this for one business type: alert (0: off)
 
 
 @dataclass(frozen=True)

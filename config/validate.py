@@ -16,6 +16,7 @@ from config.errors import ConfigError
 from config.layers import KeyPath, Layers, format_key
 from config.model import (
     BAUDRATES,
+    DEFAULT_PAUSE_REASONS,
     GPIO_PIN_RANGE,
     GPIO_TELLER_KEYS,
     KEY_SOURCES,
@@ -39,6 +40,7 @@ from config.model import (
     Config,
     Counter,
     DeviceConfig,
+    ExtensionReason,
     GpioConfig,
     HardwareConfig,
     LedDisplayConfig,
@@ -51,6 +53,7 @@ from config.model import (
     RatingLevel,
     ScreenConfig,
     SerialKeypadConfig,
+    ServiceBand,
     StaffMember,
     Text,
     TextsConfig,
@@ -76,7 +79,17 @@ TOP_KEYS = (
     "mqtt",
 )
 DEVICE_KEYS = ("branch_id", "device_id", "roles", "counter", "timezone", "language")
-BUSINESS_KEYS = ("code", "prefix", "name", "wait_limit_min", "service_limit_min")
+BUSINESS_KEYS = ("code", "prefix", "name", "wait_limit_min", "service_limit_min", "bands")
+BAND_KEYS = ("name", "up_to", "service_limit_min")
+QUEUE_KEYS = (
+    "number_digits",
+    "recall_limit",
+    "escalate_overdue",
+    "pause_reasons",
+    "extension_reasons",
+    "long_queue_alert",
+)
+EXTENSION_KEYS = ("zh", "en", "add_min")
 COUNTER_KEYS = ("number", "name", "business_types")
 RATING_KEYS = ("scale", "window_s", "satisfied", "levels", "bad_reasons")
 LEVEL_KEYS = ("value", "zh", "en", "neutral")
@@ -269,9 +282,40 @@ def _business_types(c: Checker, root: Table) -> tuple[tuple[BusinessType, ...], 
                     f"(already used by {format_key(prefixes[prefix])})",
                 )
             prefixes.setdefault(prefix, path)
-        if None not in (code, prefix, name, wait, service):
-            out.append(BusinessType(code, prefix, name, wait * 60, service * 60))  # type: ignore[arg-type, operator]
+        bands = _bands(c, t, path)
+        if None not in (code, prefix, name, wait, service, bands):
+            out.append(BusinessType(code, prefix, name, wait * 60, service * 60, bands))  # type: ignore[arg-type, operator]
     return tuple(out), known
+
+
+def _bands(c: Checker, t: Table, path: KeyPath) -> tuple[ServiceBand, ...] | None:
+    """Amount bands, each up to a higher amount, the last one open (no ``up_to``)."""
+    items = c.tables(t, path, "bands", BAND_KEYS, nonempty=False) if "bands" in t else []
+    out: list[ServiceBand] = []
+    ok = True
+    previous: float | None = None
+    for i, (here, item) in enumerate(items):
+        name = _text(c, item, here, "name")
+        limit = c.number(item, here, "service_limit_min", above=0)
+        last = i == len(items) - 1
+        up_to = None
+        if "up_to" in item:
+            up_to = c.number(item, here, "up_to", above=0)
+            if last and up_to is not None:
+                c.bad((*here, "up_to"), "the last band is open: leave out up_to")
+                up_to, ok = None, False
+            elif up_to is not None and previous is not None and up_to <= previous:
+                c.bad((*here, "up_to"), f"must be above the previous band's {previous:g}")
+                ok = False
+            previous = up_to if up_to is not None else previous
+        elif not last:
+            c.missing((*here, "up_to"), "every band but the last names its top amount")
+            ok = False
+        if name is None or limit is None:
+            ok = False
+        else:
+            out.append(ServiceBand(name, up_to, limit * 60))
+    return tuple(out) if ok else None
 
 
 def _counters(
@@ -360,15 +404,39 @@ def _priority(c: Checker, root: Table) -> tuple[float | None, tuple[PriorityClas
 
 def _queue(c: Checker, root: Table, ratio: float | None) -> QueueConfig | None:
     path: KeyPath = ("queue",)
-    t = c.section(root, (), "queue", ("number_digits", "recall_limit", "escalate_overdue"))
+    t = c.section(root, (), "queue", QUEUE_KEYS)
     if t is None:
         return None
     digits = c.integer(t, path, "number_digits", low=2, high=5)
     recalls = c.integer(t, path, "recall_limit", low=0, high=10)
     escalate = c.boolean(t, path, "escalate_overdue")
-    if None in (digits, recalls, escalate, ratio):
+    long_queue = c.integer(t, path, "long_queue_alert", required=False, low=0, high=10_000)
+    pauses = (
+        [
+            _text_pair(c, item, here)
+            for here, item in c.tables(t, path, "pause_reasons", TEXT_LANG_KEYS, nonempty=True)
+        ]
+        if "pause_reasons" in t
+        else list(DEFAULT_PAUSE_REASONS)
+    )
+    extensions: list[ExtensionReason | None] = []
+    for here, item in c.tables(t, path, "extension_reasons", EXTENSION_KEYS, nonempty=False):
+        label = _text_pair(c, item, here)
+        add = c.number(item, here, "add_min", low=0, high=120)
+        extensions.append(
+            None if label is None or add is None else ExtensionReason(label, add * 60)
+        )
+    if None in (digits, recalls, escalate, ratio) or None in pauses or None in extensions:
         return None
-    return QueueConfig(digits, recalls, ratio, escalate)  # type: ignore[arg-type]
+    return QueueConfig(
+        digits,  # type: ignore[arg-type]
+        recalls,  # type: ignore[arg-type]
+        ratio,  # type: ignore[arg-type]
+        escalate,  # type: ignore[arg-type]
+        tuple(pauses),  # type: ignore[arg-type]
+        tuple(extensions),  # type: ignore[arg-type]
+        25 if long_queue is None else long_queue,
+    )
 
 
 # -- [rating] -----------------------------------------------------------------------------------

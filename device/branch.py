@@ -39,6 +39,8 @@ class Key(StrEnum):
     RESUME = "resume"
     RATE = "rate"
     REASON = "reason"
+    BAND = "band"  # the amount band of the service (its number, from 0)
+    EXTEND = "extend"  # why the service takes longer (the extension reason's number, from 0)
 
 
 class Branch:
@@ -285,8 +287,14 @@ class Branch:
             raise ActionRejected("ticketless", s.state, f"not a business type: {business_type!r}")
         return s.start_ticketless(at, business_type)
 
-    def _pause(self, s: CounterSession, at: Instant, reason: str | None):
-        return s.pause(reason or "", at)
+    def _pause(self, s: CounterSession, at: Instant, reason: str | int | None):
+        return s.pause("" if reason is None else reason, at)
+
+    def _band(self, s: CounterSession, at: Instant, index: int):
+        return s.choose_band(_number("band", s, index), at)
+
+    def _extend(self, s: CounterSession, at: Instant, index: int):
+        return s.extend(_number("extend", s, index), at)
 
     def _resume(self, s: CounterSession, at: Instant, _):
         return s.resume(at)

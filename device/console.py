@@ -18,6 +18,11 @@ def _ticket(p: dict) -> str:
     return t or "(no ticket)"
 
 
+def _approx(p: dict, what: str) -> str:
+    """``~`` before a duration that spans a power cut (an estimate)."""
+    return "" if p.get(f"{what}_exact", p.get("exact", True)) else "~"
+
+
 def describe(event: StoredEvent, config: Config) -> str:
     """``08:31:05 #12 ticket.called  A001 -> counter 1``-style summary of one event."""
     p, kind = event.payload, event.type
@@ -41,9 +46,12 @@ def describe(event: StoredEvent, config: Config) -> str:
             what += f"  «{texts.get('thanks', lang)}»"
     elif kind == "transaction.closed":
         rating = p["rating_label"] or p["rating_status"]
+        wait = p.get("total_waiting_s", p["waiting_s"])
         what = (
             f"counter {c} {p['ticket'] or '(ticketless)'} {p['outcome']}: "
-            f"wait {minutes(p['waiting_s'])}, service {minutes(p['service_s'])}"
+            f"wait {_approx(p, 'waiting')}{minutes(wait)}"
+            f"{' OVER LIMIT' if p['wait_over_limit'] else ''}, "
+            f"service {_approx(p, 'service')}{minutes(p['service_s'])}"
             f"{' OVER LIMIT' if p['service_over_limit'] else ''}, {rating}"
         )
     elif kind in ("counter.signed_in", "counter.signed_out"):

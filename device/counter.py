@@ -93,6 +93,8 @@ class Transaction:
     reason: int | None = None  # index of the reason given after a bad rating
     transferred: Instant | None = None
     waited_before: Duration | None = None  # the ticket's wait in earlier legs (transfers)
+    band: int | None = None  # the amount band the teller chose (index into the type's bands)
+    extension: int | None = None  # the extension reason recorded (index into the config's)
 
     def timeline(self) -> Timeline:
         return Timeline(
@@ -131,6 +133,8 @@ class Transaction:
             "reason": self.reason,
             "transferred": at(self.transferred),
             "waited_before": None if before is None else [before.seconds, before.exact],
+            "band": self.band,
+            "extension": self.extension,
         }
 
     @classmethod
@@ -156,6 +160,8 @@ class Transaction:
             reason=d["reason"],
             transferred=at(d["transferred"]),
             waited_before=None if before is None else Duration(float(before[0]), bool(before[1])),
+            band=d["band"],
+            extension=d["extension"],
         )
 
     def ref(self) -> dict:
@@ -217,13 +223,38 @@ class CounterSession:
             allowed = ", ".join(states)
             raise ActionRejected(action, self.state, f"allowed only when {allowed}")
 
-    def _limits(self, business_type: str) -> Limits:
-        """The type's limits; none for a type the configuration no longer has."""
+    def _limits(self, tx: Transaction) -> Limits:
+        """The transaction's limits: its type's, the service limit of the amount band chosen,
+        plus the extension recorded; none for a type the configuration no longer has."""
         try:
-            bt = self.config.business_type(business_type)
+            bt = self.config.business_type(tx.business_type)
         except KeyError:
             return Limits(math.inf, math.inf)
-        return Limits(bt.wait_limit_s, bt.service_limit_s)
+        service = bt.service_limit_s
+        if tx.band is not None and tx.band < len(bt.bands):
+            service = bt.bands[tx.band].service_limit_s
+        reasons = self.config.queue.extension_reasons
+        if tx.extension is not None and tx.extension < len(reasons):
+            service += reasons[tx.extension].add_s
+        return Limits(bt.wait_limit_s, service)
+
+    def service_limit_s(self) -> float | None:
+        """The current transaction's service limit (internal: teller console only)."""
+        if self.current is None:
+            return None
+        limit = self._limits(self.current).service_s
+        return None if math.isinf(limit) else limit
+
+    def service_elapsed(self, at: Instant) -> tuple[Duration, bool] | None:
+        """How long the current service has run, and whether it counts from the call (no start
+        key yet); ``None`` unless called or serving. The live warning and the record use it."""
+        tx = self.current
+        if self.state not in (State.CALLED, State.SERVING) or tx is None:
+            return None
+        implicit = tx.started is None
+        start = tx.calls[-1] if implicit else tx.started
+        assert start is not None
+        return self.boot_ends.between(start, at), implicit
 
     def _event(self, type_: str, at: Instant, **payload) -> DomainEvent:
         return DomainEvent(type_, at, {"counter": self.counter.number, **payload})
@@ -245,7 +276,8 @@ class CounterSession:
         tx = self.current
         assert tx is not None
         tx.outcome = outcome
-        report = measure(tx.timeline(), self._limits(tx.business_type), self.boot_ends)
+        limits = self._limits(tx)
+        report = measure(tx.timeline(), limits, self.boot_ends)
         level = self.config.rating.level(tx.rating) if tx.rating is not None else None
         record = {
             **tx.ref(),
@@ -264,9 +296,10 @@ class CounterSession:
                 )
                 for name in ("queued", "called", "started", "ended", "rated")
             },
+            **self._band_and_extension(tx),
             "limits": {
-                "wait_s": self._limits(tx.business_type).wait_s,
-                "service_s": self._limits(tx.business_type).service_s,
+                "wait_s": limits.wait_s,
+                "service_s": limits.service_s,
             },
             **report.to_dict(),
         }
@@ -274,6 +307,21 @@ class CounterSession:
         self._prompt_opened = None
         self.state = State.IDLE
         return [self._event("transaction.closed", at, **record)]
+
+    def _band_and_extension(self, tx: Transaction) -> dict:
+        band = name = reason = None
+        with_bands = [bt for bt in self.config.business_types if bt.code == tx.business_type]
+        if tx.band is not None and with_bands and tx.band < len(with_bands[0].bands):
+            band, name = tx.band, with_bands[0].bands[tx.band].name.zh
+        reasons = self.config.queue.extension_reasons
+        if tx.extension is not None and tx.extension < len(reasons):
+            reason = reasons[tx.extension].label.zh
+        return {
+            "band": band,
+            "band_name": name,
+            "extension": tx.extension,
+            "extension_reason": reason,
+        }
 
     @staticmethod
     def _rating_status(tx: Transaction, outcome: str) -> str:
@@ -485,15 +533,72 @@ class CounterSession:
             )
         ]
 
+    # -- the service limit: amount band, extension ----------------------------------------------
+    def choose_band(self, index: int, at: Instant) -> list[DomainEvent]:
+        """The teller chooses the amount band of the service (e.g. cash over ¥100,000): its
+        service limit applies from now on (the warning re-arms if the new limit is not reached)."""
+        self._require("band", State.CALLED, State.SERVING)
+        tx = self.current
+        assert tx is not None
+        bands = next(
+            (bt.bands for bt in self.config.business_types if bt.code == tx.business_type), ()
+        )
+        if not bands:
+            raise ActionRejected("band", self.state, f"{tx.business_type} has no amount bands")
+        if not 0 <= index < len(bands):
+            raise ActionRejected("band", self.state, f"no amount band number {index}")
+        tx.band = index
+        return [
+            self._limit_changed(
+                "service.band_chosen", at, band=index, band_name=bands[index].name.zh
+            )
+        ]
+
+    def extend(self, index: int, at: Instant) -> list[DomainEvent]:
+        """The teller records why this service takes longer; its extra time is added."""
+        self._require("extend", State.CALLED, State.SERVING)
+        tx = self.current
+        assert tx is not None
+        reasons = self.config.queue.extension_reasons
+        if tx.extension is not None:
+            raise ActionRejected("extend", self.state, "an extension reason was already recorded")
+        if not 0 <= index < len(reasons):
+            raise ActionRejected("extend", self.state, f"no extension reason number {index}")
+        tx.extension = index
+        reason = reasons[index]
+        return [
+            self._limit_changed(
+                "service.extended", at, reason=index, reason_zh=reason.label.zh, add_s=reason.add_s
+            )
+        ]
+
+    def _limit_changed(self, type_: str, at: Instant, **what) -> DomainEvent:
+        tx = self.current
+        assert tx is not None
+        limit = self._limits(tx).service_s
+        running = self.service_elapsed(at)
+        if running is not None and running[0].seconds <= limit:
+            self._service_alerted = False  # within the new limit: warn again if it is passed
+        return self._event(type_, at, **tx.ref(), **what, limit_s=limit)
+
     # -- pausing -------------------------------------------------------------------------------
-    def pause(self, reason: str, at: Instant) -> list[DomainEvent]:
-        """暂停服务: the teller leaves the window; a reason is required."""
+    def pause(self, reason: str | int, at: Instant) -> list[DomainEvent]:
+        """暂停服务: the teller leaves the window; a reason is required: the number of one of
+        the configured pause reasons (from 0), or the teller's own words."""
         self._require("pause", State.IDLE)
+        reasons = self.config.queue.pause_reasons
+        index = None
+        if isinstance(reason, int) and not isinstance(reason, bool):
+            if not 0 <= reason < len(reasons):
+                raise ActionRejected("pause", self.state, f"no pause reason number {reason}")
+            index, reason = reason, reasons[reason].zh
         if not isinstance(reason, str) or not reason.strip():
             raise ActionRejected("pause", self.state, "a pause needs a reason")
+        if index is None:
+            index = next((i for i, r in enumerate(reasons) if reason in (r.zh, r.en)), None)
         self.state, self._paused_at, self._pause_reason = State.PAUSED, at, reason
         self._pause_alerted = False
-        return [self._event("counter.paused", at, reason=reason)]
+        return [self._event("counter.paused", at, reason=reason, reason_index=index)]
 
     def resume(self, at: Instant) -> list[DomainEvent]:
         self._require("resume", State.PAUSED)
@@ -552,13 +657,10 @@ class CounterSession:
         if self.state is State.AWAITING_RATING and not self._window_open(at):
             return self._close(at, "served")
         tx = self.current
-        serving = self.state in (State.CALLED, State.SERVING)
-        if serving and tx is not None and not self._service_alerted:
-            implicit = tx.started is None  # no start key (yet): the service counts from the call
-            start = tx.calls[-1] if implicit else tx.started
-            assert start is not None
-            elapsed = self.boot_ends.between(start, at)
-            limit = self._limits(tx.business_type).service_s
+        running = self.service_elapsed(at)
+        if running is not None and tx is not None and not self._service_alerted:
+            elapsed, implicit = running
+            limit = self._limits(tx).service_s
             if elapsed.seconds > limit:
                 self._service_alerted = True
                 return [
@@ -632,6 +734,25 @@ class SessionReplay:
             tx.implicit_start()
             tx.finished, self.s._prompt_opened = at, at
             self.s.state = State.AWAITING_RATING
+
+    def _service_band_chosen(self, at: Instant, p: dict) -> None:
+        if self.s.current is not None:
+            self.s.current.band = p["band"]
+            self._limit_changed(at)
+
+    def _service_extended(self, at: Instant, p: dict) -> None:
+        if self.s.current is not None:
+            self.s.current.extension = p["reason"]
+            self._limit_changed(at)
+
+    def _limit_changed(self, at: Instant) -> None:
+        s = self.s
+        running = s.service_elapsed(at)
+        current = s.current
+        if running is not None and current is not None:
+            s._service_alerted = (
+                s._service_alerted and running[0].seconds > s._limits(current).service_s
+            )
 
     def _counter_transferred(self, at: Instant, p: dict) -> None:
         tx = self.s.current

@@ -17,6 +17,10 @@ Policy, in order, for a counter that calls the next ticket:
 A called ticket belongs to one counter until it is served, skipped or transferred: the queue never
 hands a ticket to two counters.
 
+More than ``long_queue_alert`` tickets waiting for one business type raise ``queue.too_long``
+once (the lobby manager opens a flexible window, 弹性窗口); ``queue.back_to_normal`` follows when
+the line is down to 80% of that.
+
 Waiting is held against the business type's limit from the ticket's issue (a transferred customer
 has been waiting in the branch all along), once per ticket. When a new business day begins (see
 :mod:`device.business_day`), tickets of earlier days still waiting expire, on record, at the first
@@ -143,6 +147,7 @@ class BranchQueue:
         self._entries: dict[str, Entry] = {}
         self._order: list[str] = []  # ticket ids in issue order: FIFO tie-break
         self._history: dict[int, _CounterHistory] = {}
+        self._too_long: set[str] = set()  # business types whose long-queue alert is raised
 
     # -- issuing -------------------------------------------------------------------------
     def issue(
@@ -159,7 +164,7 @@ class BranchQueue:
         events.append(
             DomainEvent("ticket.issued", at, {"ticket": ticket.to_dict(), "ahead": ahead})
         )
-        return ticket, events
+        return ticket, events + self._watch_length(at)
 
     def _add(self, entry: Entry) -> None:
         self._entries[entry.ticket.id] = entry
@@ -388,6 +393,22 @@ class BranchQueue:
         self._forget_finished()
         return [DomainEvent("ticket.cancelled", at, {"ticket": entry.info(), "reason": reason})]
 
+    def _watch_length(self, at: Instant) -> list[DomainEvent]:
+        """Raise the long-queue alert once per business type, re-armed at 80% of the limit."""
+        limit = self._config.queue.long_queue_alert
+        if limit <= 0:
+            return []
+        events = []
+        for code, waiting in self.waiting_counts().items():
+            payload = {"business_type": code, "waiting": waiting, "limit": limit}
+            if waiting > limit and code not in self._too_long:
+                self._too_long.add(code)
+                events.append(DomainEvent("queue.too_long", at, payload))
+            elif waiting <= 0.8 * limit and code in self._too_long:
+                self._too_long.discard(code)
+                events.append(DomainEvent("queue.back_to_normal", at, payload))
+        return events
+
     # -- saving and restoring ---------------------------------------------------------------
     def to_state(self) -> dict:
         """Everything that decides what the queue does next, as plain JSON data."""
@@ -395,6 +416,7 @@ class BranchQueue:
             "entries": [_entry_state(self._entries[tid]) for tid in self._order],
             "issuer": self._issuer.to_state(),
             "recent_calls": {str(n): list(h.recent) for n, h in sorted(self._history.items())},
+            "too_long": sorted(self._too_long),
         }
 
     def load_state(self, state: dict) -> None:
@@ -407,6 +429,7 @@ class BranchQueue:
             int(n): _CounterHistory(deque(calls, maxlen=RECENT_CALLS))
             for n, calls in state["recent_calls"].items()
         }
+        self._too_long = set(state["too_long"])
 
     # -- time passing --------------------------------------------------------------------
     def tick(self, at: Instant) -> list[DomainEvent]:
@@ -423,7 +446,7 @@ class BranchQueue:
                     "limit_s": self._limits.get(entry.business_type),
                 }
                 events.append(DomainEvent("ticket.wait_over_limit", at, payload))
-        return events
+        return events + self._watch_length(at)
 
 
 _LIVE = (Status.WAITING, Status.CALLED)
@@ -525,6 +548,12 @@ class QueueReplay:
     def _ticket_escalated(self, at: Instant, p: dict) -> None:
         if (entry := self._entry(p)) is not None:
             entry.escalated = True
+
+    def _queue_too_long(self, at: Instant, p: dict) -> None:
+        self.q._too_long.add(p["business_type"])
+
+    def _queue_back_to_normal(self, at: Instant, p: dict) -> None:
+        self.q._too_long.discard(p["business_type"])
 
     def _ticket_wait_over_limit(self, at: Instant, p: dict) -> None:
         if (entry := self._entry(p)) is not None:

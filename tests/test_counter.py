@@ -411,3 +411,71 @@ def test_a_service_across_a_power_cut_with_the_clock_set_back_is_not_hidden(conf
     assert closed["service_s"] == 420  # at least 400 s before the cut and 20 s after
     assert closed["service_over_limit"] is True
     assert closed["service_exact"] is False and closed["exact"] is False
+
+
+# --- pause reasons, amount bands, extensions (issue 7, items 6 and 7) ----------------------------
+
+
+def test_the_teller_chooses_the_pause_reason_from_the_configured_list(branch, clock):
+    paused = one(branch.press(1, Key.PAUSE, clock.now(), 2), "counter.paused")
+    assert (paused["reason"], paused["reason_index"]) == ("交接班", 2)
+    assert branch.sessions[1].pause_reason == "交接班"
+    resumed = one(branch.press(1, Key.RESUME, clock.advance(60)), "counter.resumed")
+    assert resumed["reason"] == "交接班" and resumed["paused_s"] == 60
+    refused = one(branch.press(1, Key.PAUSE, clock.now(), 9), "action.rejected")
+    assert refused["reason"] == "no pause reason number 9"
+    words = one(branch.press(1, Key.PAUSE, clock.now(), "现金清点"), "counter.paused")
+    assert words["reason_index"] == 3  # named by its text, still known as the configured one
+
+
+def bands_config():
+    return make_config(bands=True)
+
+
+def test_the_amount_band_sets_the_service_limit_and_rearms_the_warning(clock):
+    branch = Branch(bands_config())
+    branch.press(1, Key.SIGN_IN, clock.now(), TELLER)
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    branch.press(1, Key.START, clock.now())
+    clock.advance(301)
+    assert one(branch.tick(clock.now()), "service.over_limit")["limit_s"] == 300
+    chosen = one(branch.press(1, Key.BAND, clock.now(), 1), "service.band_chosen")
+    assert (chosen["band_name"], chosen["limit_s"]) == ("5万至10万元", 600)
+    assert branch.sessions[1].service_limit_s() == 600
+    clock.advance(298)
+    assert branch.tick(clock.now()) == []
+    clock.advance(2)
+    assert one(branch.tick(clock.now()), "service.over_limit")["limit_s"] == 600
+    branch.press(1, Key.FINISH, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert (closed["band"], closed["band_name"]) == (1, "5万至10万元")
+    assert closed["limits"]["service_s"] == 600 and closed["service_over_limit"] is True
+    refused = one(branch.press(1, Key.BAND, clock.now(), 0), "action.rejected")
+    assert "allowed only when" in refused["reason"]
+
+
+def test_an_extension_reason_adds_its_time_once_and_is_recorded(clock):
+    branch = Branch(bands_config())
+    branch.press(1, Key.SIGN_IN, clock.now(), TELLER)
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    extended = one(branch.press(1, Key.EXTEND, clock.now(), 0), "service.extended")
+    assert (extended["reason_zh"], extended["add_s"], extended["limit_s"]) == ("残损券", 300, 600)
+    again = one(branch.press(1, Key.EXTEND, clock.now(), 1), "action.rejected")
+    assert again["reason"] == "an extension reason was already recorded"
+    clock.advance(500)
+    assert branch.tick(clock.now()) == []  # 500 s < 300 + 300
+    branch.press(1, Key.FINISH, clock.now())
+    closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
+    assert (closed["extension"], closed["extension_reason"]) == (0, "残损券")
+    assert closed["service_over_limit"] is False and closed["limits"]["service_s"] == 600
+
+
+def test_a_type_without_bands_refuses_the_band_key(branch, clock):
+    branch.issue("general", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    assert (
+        "has no amount bands"
+        in one(branch.press(1, Key.BAND, clock.now(), 0), "action.rejected")["reason"]
+    )

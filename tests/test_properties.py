@@ -27,7 +27,7 @@ class BranchMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.branch = Branch(make_config(recall_limit=1, priority_ratio=0.5))
+        self.branch = Branch(make_config(recall_limit=1, priority_ratio=0.5, bands=True))
         self.events = []
         self.issued: list[str] = []  # ticket numbers, for call_ticket
         self.rate_presses = 0
@@ -65,7 +65,9 @@ class BranchMachine(RuleBasedStateMachine):
         elif key is Key.TRANSFER:
             arg = data.draw(st.sampled_from([*TYPES, *COUNTERS, "loans", 9]))
         elif key is Key.PAUSE:
-            arg = data.draw(st.sampled_from(["", "午餐", "离柜"]))
+            arg = data.draw(st.sampled_from(["", "午餐", "离柜", 0, 3, 7]))
+        elif key in (Key.BAND, Key.EXTEND):
+            arg = data.draw(st.sampled_from([0, 1, 2, 5]))
         elif key is Key.TICKETLESS:
             arg = data.draw(st.sampled_from([None, *TYPES]))
         elif key is Key.RATE:

@@ -208,3 +208,23 @@ def test_priority_share_holds_over_every_ten_calls(ratio, clock):
     cap = int(ratio * 10 + 1e-9)
     assert max(sum(called[i : i + 10]) for i in range(len(called) - 9)) == cap
     assert sum(called) / len(called) <= ratio
+
+
+def test_a_long_queue_raises_one_alert_until_it_is_short_again(clock):
+    from dataclasses import replace
+
+    config = make_config()
+    q = BranchQueue(replace(config, queue=replace(config.queue, long_queue_alert=5)))
+    kinds = [e.type for _ in range(6) for e in q.issue("cash", clock.now())[1]]
+    assert kinds.count("queue.too_long") == 1 and kinds[-1] == "queue.too_long"
+    alert = [e for e in q.issue("cash", clock.now())[1] if e.type.startswith("queue.")]
+    assert alert == []  # once
+    for _ in range(3):  # 7 -> 4 waiting: 80% of 5
+        entry, _ = q.call_next(1, clock.now())
+        q.served(entry.ticket.id, 1, clock.now())
+    (normal,) = q.tick(clock.now())
+    assert normal.type == "queue.back_to_normal" and normal.payload["waiting"] == 4
+    state = q.to_state()
+    again = BranchQueue(replace(config, queue=replace(config.queue, long_queue_alert=5)))
+    again.load_state(state)
+    assert again.to_state() == state

@@ -170,7 +170,7 @@ class RestartMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="restore-"))
-        self.config = make_config(priority_ratio=0.3, recall_limit=1)
+        self.config = make_config(priority_ratio=0.3, recall_limit=1, bands=True)
         self.clock = ManualClock()
         self.store, self.app = open_app(self.dir / "d.sqlite", self.config, self.clock)
         self.twin = Branch(self.config)  # never restarts
@@ -207,7 +207,9 @@ class RestartMachine(RuleBasedStateMachine):
         arg = {
             Key.SIGN_IN: Teller(f"20{counter}", "新柜员"),
             Key.TRANSFER: data.draw(st.sampled_from([*TYPES, *COUNTERS])),
-            Key.PAUSE: "暂时离开",
+            Key.PAUSE: data.draw(st.sampled_from(["暂时离开", 1])),
+            Key.BAND: data.draw(st.integers(0, 2)),
+            Key.EXTEND: data.draw(st.integers(0, 1)),
             Key.RATE: data.draw(st.integers(1, 5)),
             Key.REASON: 0,
             Key.CALL_TICKET: "A001",
