@@ -711,7 +711,7 @@ def _gpio(
                 keys[name] = pin
         elif name == "rate":
             c.bad(here, "rating keys go in hardware.gpio.rating_keys, level = pin: { 5 = 17 }")
-        elif name in ("sign_in", "call_ticket", "reason"):
+        elif name in ("sign_in", "call_ticket", "reason", "band", "extend"):
             c.bad(here, f'"{name}" needs an argument that a button cannot give')
         else:
             tip = suggest(name, GPIO_TELLER_KEYS) or f" (allowed: {', '.join(GPIO_TELLER_KEYS)})"

@@ -70,6 +70,7 @@ class DeviceApp:
         self.store = store
         self.clock = clock
         self._listeners: list[Listener] = []
+        store.claim(CHECKPOINT)  # one process keeps this store's branch, or it goes wrong
         now = clock.now()
         self.branch, how = restore_branch(config, store, queue)
         self._saved_quiet = self.branch.quiet_changes

@@ -158,6 +158,12 @@ def launch(
             stack.callback(link.stop)
             if "board" in panels:
                 link.watch_calls()
+        else:  # a stand-alone device records its powered minutes too (开机率), for a later import
+            from sync.heartbeat import HeartbeatThread
+
+            heartbeat = HeartbeatThread(db, config.device.device_id, clock)
+            heartbeat.start()
+            stack.callback(heartbeat.stop)
         device = DeviceApp(config, store, clock, queue=link.queue if link else None)
         if link is not None:
             device.subscribe(link.notify)

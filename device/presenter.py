@@ -111,15 +111,22 @@ def console_view(
     message: str | None = None,
     message_level: str = "info",
     queue_available: bool = True,
+    choice_title: str | None = None,
+    choices: Sequence[str] = (),
 ) -> ConsoleView:
+    """The teller console; the service timer and its limit are the ones the over-limit warning
+    and the record use (from the call without a start key; the amount band, the extension)."""
     teller, tx = session.teller, session.current
     elapsed = limit = None
     bt_name = ""
     if tx is not None and any(bt.code == tx.business_type for bt in config.business_types):
         bt = config.business_type(tx.business_type)
-        bt_name, limit = bt.name.zh, bt.service_limit_s
-        if tx.started is not None and session.state is State.SERVING:
-            elapsed = between(tx.started, now).seconds
+        bt_name, limit = bt.name.zh, session.service_limit_s()
+        running = session.service_elapsed(now)
+        if running is not None and (session.state is State.SERVING or running[1]):
+            elapsed = running[0].seconds
+        if tx.band is not None and tx.band < len(bt.bands):
+            bt_name += f" · {bt.bands[tx.band].name.zh}"
     priority = None
     if tx is not None and tx.ticket is not None and tx.ticket.priority:
         priority = next(
@@ -146,6 +153,8 @@ def console_view(
         message_level=message_level,
         queue_available=queue_available,
         clock_text=clock_text(config, now),
+        choice_title=choice_title,
+        choices=tuple(choices),
     )
 
 

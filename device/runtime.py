@@ -56,10 +56,26 @@ if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk ne
 log = logging.getLogger(__name__)
 
 PANELS = ("pad", "console", "kiosk", "board")
-DEFAULT_PAUSE_REASON = "暂时离开"
 DEFAULT_TELLER = Teller("0000", "柜员")
 TICK_S = 0.2
 ISSUED_SHOWN_S = 8.0
+CHOOSE_S = 8.0  # how long the console waits for the teller's choice
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The console asks the teller which one: a pause reason, an amount band, an extension.
+
+    A key without its number (F8, a GPIO pause button) opens it; a number key or a touch picks
+    (``choose`` with the index); the same key again closes it. When ``CHOOSE_S`` pass, the
+    ``default`` is taken (a pause takes the first reason, so a single button still pauses), or
+    nothing happens if there is none."""
+
+    key: Key
+    title: str
+    options: tuple[str, ...]
+    opened: float  # monotonic
+    default: int | None = None
 
 
 @dataclass
@@ -123,6 +139,7 @@ class PanelApp:
         self.pending = None  # PendingTickets, once a kiosk prints
         self.selected_priority: str | None = None
         self.issued: IssuedTicket | None = None
+        self.choice: Choice | None = None
         self._issued_at = 0.0
         self._last_tick = float("-inf")
         self.running = True
@@ -175,13 +192,52 @@ class PanelApp:
         """Apply one key press to this app's counter."""
         if self.counter is None:
             return []
+        if press.key == "choose":
+            return self._chosen(press.arg)
         key, arg = Key(press.key), press.arg
+        if self.choice is not None:
+            if key is self.choice.key and arg is None:  # the same key again: never mind
+                self.choice = None
+                return []
+            if key is Key.RATE and press.source == "keyboard":  # a number key picks
+                return self._chosen(int(arg) - 1 if isinstance(arg, int) else None)
+            self.choice = None
         if key is Key.SIGN_IN and arg is None:  # a keypad may send the staff number
             arg = self.teller
-        elif key is Key.PAUSE and not arg:
-            arg = DEFAULT_PAUSE_REASON
         elif key is Key.TRANSFER and arg is None:
             arg = self._transfer_target()
+        elif arg is None and key in (Key.PAUSE, Key.BAND, Key.EXTEND):
+            self.choice = self._ask(key)
+            if self.choice is not None:
+                return []
+        return self._press(key, arg)
+
+    def _ask(self, key: Key) -> Choice | None:
+        """The choice a numbered key without its number opens (``None``: let it be refused)."""
+        assert self.counter is not None
+        session = self.device.branch.sessions[self.counter]
+        opened = self.device.clock.now().mono
+        if key is Key.PAUSE and session.state is State.IDLE:
+            reasons = tuple(r.zh for r in self.config.queue.pause_reasons)
+            return Choice(key, "暂停原因", reasons, opened, default=0)
+        if session.state not in (State.CALLED, State.SERVING) or session.current is None:
+            return None
+        if key is Key.BAND:
+            code = session.current.business_type
+            bt = next((b for b in self.config.business_types if b.code == code), None)
+            bands = tuple(b.name.zh for b in bt.bands) if bt is not None else ()
+            return Choice(key, "金额档次", bands, opened) if bands else None
+        reasons = tuple(r.label.zh for r in self.config.queue.extension_reasons)
+        return Choice(key, "延时原因", reasons, opened) if reasons else None
+
+    def _chosen(self, index: object) -> list[StoredEvent]:
+        choice, self.choice = self.choice, None
+        if choice is None or not isinstance(index, int) or not 0 <= index < len(choice.options):
+            return []
+        return self._press(choice.key, index)
+
+    def _press(self, key: Key, arg: object) -> list[StoredEvent]:
+        assert self.counter is not None
         events = self.device.press(self.counter, key, arg)
         rejected = [e for e in events if e.type == "action.rejected"]
         if rejected:
@@ -327,6 +383,9 @@ class PanelApp:
             except Exception:  # one bad press must never stop the counter
                 log.exception("key %s from %s ignored", press.key, press.source)
         now = self.device.clock.now()
+        choice = self.choice
+        if choice is not None and now.mono - choice.opened > CHOOSE_S:
+            self._chosen(choice.default)  # time is up: the default, or nothing
         if now.mono - self._last_tick >= TICK_S:
             self._last_tick = now.mono
             self.device.tick()
@@ -373,6 +432,8 @@ class PanelApp:
                     message=self.message,
                     message_level=self.message_level,
                     queue_available=self.queue_available,
+                    choice_title=self.choice.title if self.choice else None,
+                    choices=self.choice.options if self.choice else (),
                 )
             elif panel.kind == "kiosk":
                 view = kiosk_view(

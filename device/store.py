@@ -13,8 +13,11 @@ to the same file. One ``EventStore`` belongs to one thread; give another thread 
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
+import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -160,6 +163,7 @@ class EventStore:
         self.path = Path(path)
         self.device_id = device_id
         self._closed = False
+        self._claims: dict[str, int] = {}  # role -> file descriptor of its lock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -387,11 +391,41 @@ class EventStore:
         except sqlite3.DatabaseError:  # damaged beyond what the check itself can read
             return False
 
+    # --- one writer of each kind of state --------------------------------------------------------
+
+    def claim(self, role: str) -> None:
+        """Become the only writer of ``role``'s state (``branch``, ``queue``) in this store until
+        :meth:`close`; a second process (or store object) asking for the same role is refused
+        with the process that holds it. Several connections may still append events (the
+        uplink, heartbeats): only the owner of a state may keep it in memory and checkpoint it.
+        """
+        if role in self._claims:
+            return
+        lock = self.path.with_name(f"{self.path.name}.{role}.lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 300).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise StoreError(
+                f"{self.path}: already in use as the {role} store by {holder}; a second process "
+                f"on one store would not see the first one's queue and counters: run every panel "
+                f"of this device in one process (counterside counter --panels kiosk,pad,console), "
+                f"or give each process its own store and connect them over MQTT"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})".encode())
+        self._claims[role] = fd
+
     # --- lifetime ------------------------------------------------------------------------------
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            for fd in self._claims.values():
+                os.close(fd)  # releases the lock
+            self._claims.clear()
             self._conn.close()
 
     def __enter__(self) -> EventStore:

@@ -35,6 +35,9 @@ KEY_NAMES: tuple[str, ...] = tuple(k.value for k in Key)
 
 #: Keys whose argument is an integer: the rating level, the index of a bad-rating reason.
 NUMBERED_KEYS = frozenset({"rate", "reason"})
+#: Keys that take the number of a choice (a pause reason, an amount band, an extension reason,
+#: from 0), or none: then the teller console asks for it.
+CHOICE_KEYS = frozenset({"pause", "band", "extend"})
 
 #: A key as drivers are configured with it: ``"call_next"``, or ``(key, arg)`` such as
 #: ``("rate", 5)``.
@@ -61,6 +64,12 @@ def key_spec(spec: KeySpec) -> tuple[str, object | None]:
         raise ValueError(f"unknown key {key!r} (known: {', '.join(KEY_NAMES)})")
     if key in NUMBERED_KEYS and (isinstance(arg, bool) or not isinstance(arg, int)):
         raise ValueError(f"the {key} key needs an integer argument, got {arg!r}")
+    if (
+        key in CHOICE_KEYS
+        and arg is not None
+        and (isinstance(arg, bool) or not isinstance(arg, int))
+    ):
+        raise ValueError(f"the {key} key takes the number of a choice or nothing, got {arg!r}")
     return str(key), arg
 
 

@@ -45,7 +45,11 @@ KEY_CODES: dict[str, int] = {
     "ticketless": 0x2D,
     "rate": 0x30,
     "reason": 0x31,
+    "band": 0x32,
+    "extend": 0x33,
 }
+#: Keys whose argument is exactly one number byte.
+ONE_BYTE_KEYS = frozenset({"rate", "reason", "band", "extend"})
 CODE_KEYS: dict[int, str] = {code: key for key, code in KEY_CODES.items()}
 
 STANDARD_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
@@ -71,9 +75,9 @@ def encode_key(seq: int, key: str, arg: object | None = None) -> bytes:
     if not 0 <= seq <= 0xFF:
         raise ValueError(f"seq must be 0..255, got {seq}")
     head = bytes((seq, KEY_CODES[key]))
-    if key in ("rate", "reason"):
+    if key in ONE_BYTE_KEYS:
         return head + bytes((int(arg),))  # type: ignore[call-overload]
-    if key == "transfer" and arg is not None:
+    if key in ("transfer", "pause") and arg is not None:
         return head + bytes((int(arg),))  # type: ignore[call-overload]
     if key in ("call_ticket", "sign_in") and arg is not None:
         return head + str(arg).encode("ascii")
@@ -90,10 +94,14 @@ def decode_key(payload: bytes) -> tuple[int, str, object | None]:
     key = CODE_KEYS.get(code)
     if key is None:
         raise UnknownKeyCode(f"unknown key code 0x{code:02X}")
-    if key in ("rate", "reason"):
+    if key in ONE_BYTE_KEYS:
         if len(rest) != 1:
             raise PayloadError(f"{key} needs exactly one number byte, got {len(rest)} bytes")
         return seq, key, rest[0]
+    if key == "pause":
+        if len(rest) > 1:
+            raise PayloadError("pause takes at most one byte: the pause reason's number from 0")
+        return seq, key, rest[0] if rest else None
     if key == "transfer":
         if len(rest) > 1 or rest == b"\x00":
             raise PayloadError("transfer takes at most one byte: a counter number 1..255")

@@ -10,7 +10,10 @@ Default keyboard map (:data:`DEFAULT_KEYBOARD_MAP`)::
 
     F1 call_next   F2 recall   F3 skip (过号)   F4 transfer   F5 start   F6 finish
     F7 invite_rating (请评价)   F8 pause   F9 resume   F10 sign_out   F11 ticketless
+    B band (金额档次)   E extend (延时原因)
     1..5 and keypad 1..5: rate 1..5;   0 / keypad 0: rate 0 (不了解 on the "four" scale)
+
+F8, B and E without a number open a choice on the teller console; a number key picks.
 
 pygame is imported only when an event is handled or the keyboard map is built.
 """
@@ -38,8 +41,10 @@ DEFAULT_KEYBOARD_MAP: dict[str, KeySpec] = {
     "K_F9": "resume",
     "K_F10": "sign_out",
     "K_F11": "ticketless",
-    **{f"K_{n}": ("rate", n) for n in range(6)},
-    **{f"K_KP{n}": ("rate", n) for n in range(6)},
+    "K_b": "band",
+    "K_e": "extend",
+    **{f"K_{n}": ("rate", n) for n in range(10)},
+    **{f"K_KP{n}": ("rate", n) for n in range(10)},
 }
 
 

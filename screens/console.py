@@ -3,7 +3,8 @@
 Internal screen (the only place where service-time limits appear). The timer is green, turns
 amber from ``near_ratio`` of the limit and red past it. Touch targets are the teller keys, named
 as ``device.branch.Key`` values (``"call_next"``, ``"recall"``, ...); keys the counter's state
-does not allow are drawn dimmed and give no target.
+does not allow are drawn dimmed and give no target. While the console asks the teller to choose
+(a pause reason, an amount band ...), numbered choices replace the keys: targets ``("choose", i)``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class ConsoleScreen(Screen[ConsoleView]):
         self._ticket(p, view, ticket_card)
         self._timer_frame(p, view, timer_card, layer)
         self._queue(p, view, queue)
+        if view.choices:
+            self._choices(p, view, message, keys, layer)
+            return
         self._message(p, view, message)
         self._keys(p, view, keys, layer)
 
@@ -202,6 +206,23 @@ class ConsoleScreen(Screen[ConsoleView]):
             align="left",
             strong=view.message_level != "info",
         )
+
+    def _choices(
+        self, p: Painter, view: ConsoleView, title: pygame.Rect, rect: pygame.Rect, layer: Layer
+    ) -> None:
+        p.box(title, theme.AMBER, radius=8)
+        prompt = f"{view.choice_title or '请选择'}（按数字键或点选）"
+        p.text(prompt, title.inflate(-2 * p.px(12), -p.px(4)), p.px(24), theme.INK, strong=True)
+        for i, (label, cell) in enumerate(
+            zip(view.choices, theme.cols(rect, [1] * len(view.choices), p.px(8)), strict=True)
+        ):
+            blue = (40, 104, 196)
+            p.box(cell, blue, radius=12)
+            number, name = theme.cols(cell.inflate(-p.px(10), -p.px(8)), [0.22, 0.78], p.px(4))
+            p.box(number.inflate(-p.px(2), -round(number.h * 0.3)), theme.WHITE, radius=8)
+            p.text(str(i + 1), number, p.px(24), blue, strong=True)
+            p.text(label, name, p.px(26), theme.WHITE, strong=True)
+            layer.hits.append((cell, ("choose", i)))
 
     def _keys(self, p: Painter, view: ConsoleView, rect: pygame.Rect, layer: Layer) -> None:
         names = keys_for(view)

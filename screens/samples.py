@@ -34,6 +34,8 @@ DESCRIPTIONS: dict[str, str] = {
     "console.serving_over_limit": "serving, past the limit: red, overrun and a warning",
     "console.awaiting_rating": "awaiting the customer's rating",
     "console.paused": "paused: reason and time away (flagged after 30 min)",
+    "console.pause_reasons": "pause key pressed: the teller picks the reason (number or touch)",
+    "console.choose_band": "serving: the teller picks the amount band, its limit applies",
     "console.ticketless": "queue system down: ticketless service (无号业务)",
     "board.call": "current call, recent calls, waiting counts and expected waits, notice",
     "board.no_call": "nothing called yet, no queue",
@@ -113,6 +115,19 @@ def console_views(config: Config) -> dict[str, ConsoleView]:
         ),
         "paused": ConsoleView(
             state="paused", paused_reason="午间用餐", paused_elapsed_s=754, **base
+        ),
+        "pause_reasons": ConsoleView(
+            state="idle",
+            choice_title="暂停原因",
+            choices=tuple(r.zh for r in config.queue.pause_reasons),
+            **base,
+        ),
+        "choose_band": ConsoleView(
+            state="serving",
+            service_elapsed_s=95,
+            choice_title="金额档次",
+            choices=tuple(b.name.zh for b in cash.bands),
+            **serving,
         ),
         "ticketless": ConsoleView(
             state="serving",

@@ -188,6 +188,8 @@ class ConsoleView:
     limit; the timer turns amber from ``near_ratio`` of the limit and red past it. While paused
     the timer shows ``paused_elapsed_s`` against ``paused_limit_s`` (absence over 30 min).
     ``queue_available=False`` turns the call key into 无号业务 (serve without a ticket).
+    ``choices`` (with ``choice_title``): the console asks the teller to pick one (a pause reason,
+    an amount band, an extension reason); they replace the keys, numbered from 1.
     """
 
     counter_name: str
@@ -211,12 +213,19 @@ class ConsoleView:
     message_level: Literal["info", "warn", "error"] = "info"
     queue_available: bool = True
     clock_text: str = ""
+    choice_title: str | None = None
+    choices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.state not in COUNTER_STATES:
             states = ", ".join(COUNTER_STATES)
             raise ValueError(f"ConsoleView.state: {self.state!r} is not one of {states}")
-        _set(self, queues=_items(self.queues, QueueLine), next_tickets=tuple(self.next_tickets))
+        _set(
+            self,
+            queues=_items(self.queues, QueueLine),
+            next_tickets=tuple(self.next_tickets),
+            choices=tuple(self.choices),
+        )
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,7 @@ class QueueService:
     def _run(self) -> None:
         try:
             self._store = EventStore(self.store_path, self.device)
+            self._store.claim(CHECKPOINT)
             self._replay()
         except BaseException as exc:
             self._failure = exc

@@ -85,3 +85,42 @@ def test_a_restart_days_later_and_a_removed_business_type_still_works(config, tm
         app.tick()  # no KeyError for the dropped type
         app.press(1, Key.FINISH)
         assert session.state is State.AWAITING_RATING
+
+
+def test_a_second_process_on_the_same_store_is_refused_with_a_clear_message(config, tmp_path):
+    """Kiosk and counter as two processes on one store without MQTT: the second would never see
+    the first one's tickets (both would call A001), so it is refused (issue 7, item 6)."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from device.store import StoreError
+
+    path = tmp_path / "shared.sqlite"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from device.store import EventStore\n"
+            f"s = EventStore({str(path)!r}, 'dev-1'); s.claim('branch')\n"
+            "print('held', flush=True); sys.stdin.read(); s.close()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with EventStore(path, "dev-1") as store, pytest.raises(StoreError) as refused:
+            DeviceApp(config, store, ManualClock())
+        message = str(refused.value)
+        assert (
+            f"process {holder.pid}" in message and "already in use as the branch store" in message
+        )
+        assert "in one process" in message
+    finally:
+        holder.communicate("", timeout=30)
+    with EventStore(path, "dev-1") as store:  # the first one is gone: the store is free again
+        DeviceApp(config, store, ManualClock()).issue("cash")
+        assert store.events()[-1].type == "ticket.issued"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from config.loader import example_config_path
+from device.store import EventStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,6 +107,8 @@ def test_counter_kiosk_and_board_start_draw_and_stop_headless(tmp_path):
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.startswith("3 frames") and db.exists()
+        with EventStore(db, "demo-counter-1") as store:  # stand-alone: its powered minutes too
+            assert store.events(types="device.heartbeat"), command
 
 
 def test_a_counter_that_is_not_configured_is_refused(tmp_path):

@@ -560,3 +560,77 @@ def test_find_config_reads_the_process_environment(
 ) -> None:
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "a.toml"))
     assert find_config(None) == [tmp_path / "a.toml"]
+
+
+# -- amount bands, pause and extension reasons, the long-queue alert (issue 7) --------------------
+
+
+def test_bands_pause_and_extension_reasons_load_from_the_defaults() -> None:
+    config = load_config()
+    bands = config.business_type("cash").bands
+    assert [(b.up_to, b.service_limit_s) for b in bands] == [
+        (50000, 300),
+        (100000, 600),
+        (None, 1200),
+    ]
+    assert [r.zh for r in config.queue.pause_reasons] == [
+        "暂时离开",
+        "业务培训",
+        "交接班",
+        "现金清点",
+    ]
+    assert config.queue.extension_reasons[0].add_s == 300
+    assert config.queue.long_queue_alert == 25
+
+
+BAND = '{{ name = {{ zh = "{0}" }}, {1}service_limit_min = {2} }}'
+
+
+@pytest.mark.parametrize(
+    ("bands", "key", "fragment"),
+    [
+        (
+            [
+                BAND.format("小", "up_to = 100, ", 5),
+                BAND.format("中", "up_to = 50, ", 9),
+                BAND.format("大", "", 9),
+            ],
+            "business_types[0].bands[1].up_to",
+            "must be above the previous band's 100",
+        ),
+        (
+            [BAND.format("小", "up_to = 100, ", 5), BAND.format("大", "up_to = 200, ", 9)],
+            "business_types[0].bands[1].up_to",
+            "the last band is open: leave out up_to",
+        ),
+        (
+            [BAND.format("小", "", 5), BAND.format("大", "", 9)],
+            "business_types[0].bands[0].up_to",
+            "every band but the last names its top amount",
+        ),
+        (
+            [BAND.format("小", "up_to = 100, ", 0), BAND.format("大", "", 9)],
+            "business_types[0].bands[0].service_limit_min",
+            "",
+        ),
+    ],
+)
+def test_bad_bands_are_reported_with_their_key(tmp_path: Path, bands, key, fragment) -> None:
+    text = ONE_TYPE + f"bands = [{', '.join(bands)}]\n" + ONE_COUNTER
+    assert_one_problem(tmp_path, text, key, fragment)
+
+
+@pytest.mark.parametrize(
+    ("override", "key", "fragment"),
+    [
+        ("[queue]\npause_reasons = []\n", "queue.pause_reasons", "must not be empty"),
+        (
+            '[queue]\nextension_reasons = [{ zh = "慢", add_min = -1 }]\n',
+            "queue.extension_reasons[0].add_min",
+            "",
+        ),
+        ("[queue]\nlong_queue_alert = -3\n", "queue.long_queue_alert", ""),
+    ],
+)
+def test_bad_queue_reasons_and_alert_are_reported(tmp_path: Path, override, key, fragment) -> None:
+    assert_one_problem(tmp_path, override, key, fragment)

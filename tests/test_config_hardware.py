@@ -78,7 +78,7 @@ def test_rating_keys_follow_the_configured_scale(tmp_path: Path) -> None:
 def test_every_teller_key_is_either_bindable_or_needs_an_argument() -> None:
     assert set(GPIO_TELLER_KEYS) <= {k.value for k in Key}
     rest = {k.value for k in Key} - set(GPIO_TELLER_KEYS)
-    assert rest == {"sign_in", "call_ticket", "rate", "reason"}
+    assert rest == {"sign_in", "call_ticket", "rate", "reason", "band", "extend"}
 
 
 BAD = [

@@ -180,14 +180,23 @@ def test_a_ticket_that_never_prints_leaves_the_queue_on_record(counter):
     assert app.device.branch.queue.waiting() == []
 
 
-def test_pausing_shows_on_pad_and_led(counter):
+def test_pausing_asks_the_reason_then_shows_on_pad_and_led(counter):
     c = counter
     app = c.app
     app.press("test", "sign_in")
-    app.press("test", "pause")
+    app.press("test", "pause")  # F8 or a GPIO button: no reason given
+    app.step()
+    assert app.session_state() == "idle"  # not yet: the console asks why
+    console = panel(app, "console").screen
+    assert any("暂停原因" in t for t in console.texts)
+    save(c.surface, c.tmp, "pause-reasons")
+    app.touch(touch_target(app, "console", ("choose", 2)))
     app.step()
     assert app.session_state() == "paused"
+    paused = [e for e in c.store.events() if e.type == "counter.paused"][-1]
+    assert (paused.payload["reason"], paused.payload["reason_index"]) == ("交接班", 2)
     assert "暂停服务" in " ".join(panel(app, "pad").screen.texts)
+    assert "交接班" in " ".join(console.texts)
     wait_until(
         lambda: any(
             "暂停" in decode_text(f.payload)[1]
@@ -196,6 +205,28 @@ def test_pausing_shows_on_pad_and_led(counter):
         ),
         "the paused text on the LED display",
     )
+
+
+def test_an_unanswered_pause_takes_the_first_reason_and_a_number_key_picks_a_band(counter):
+    c = counter
+    app = c.app
+    app.press("test", "sign_in")
+    app.press("gpio", "pause")
+    app.step()
+    c.clock.advance(9)  # nobody chose: a single pause button still pauses
+    app.step()
+    paused = [e for e in c.store.events() if e.type == "counter.paused"][-1]
+    assert paused.payload["reason"] == "暂时离开" and app.session_state() == "paused"
+    app.press("test", "resume")
+    app.device.issue("cash")
+    for name in ("call_next", "start"):
+        key(app, name)
+    for code in (pygame.K_b, pygame.K_2):  # B, then 2: the second amount band
+        app.handle_pygame_event(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0, unicode=""))
+        app.step()
+    chosen = [e for e in c.store.events() if e.type == "service.band_chosen"]
+    assert [e.payload["band_name"] for e in chosen] == ["5万至10万元"]
+    assert "限时 10:00" in " ".join(panel(app, "console").screen.texts)
 
 
 def test_a_keypad_signs_in_by_staff_number_and_a_bad_key_argument_does_not_stop_the_app(counter):

@@ -44,9 +44,9 @@ def keypad(port: str, presses: KeyQueue, **kw) -> SerialKeypad:
 
 @pytest.mark.parametrize(
     ("key", "arg"),
-    [(k, None) for k in KEY_CODES if k not in ("rate", "reason", "call_ticket")]
+    [(k, None) for k in KEY_CODES if k not in ("rate", "reason", "call_ticket", "band", "extend")]
     + [("rate", 0), ("rate", 5), ("reason", 2), ("call_ticket", "A012"), ("transfer", 3)]
-    + [("sign_in", "T07")],
+    + [("sign_in", "T07"), ("pause", 0), ("pause", 3), ("band", 2), ("extend", 0)],
 )
 def test_key_payload_round_trip(key: str, arg: object) -> None:
     assert decode_key(encode_key(42, key, arg)) == (42, key, arg)
@@ -54,7 +54,10 @@ def test_key_payload_round_trip(key: str, arg: object) -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"\x01", b"\x01\x30", b"\x01\x30\x01\x02", b"\x01\x21\x00", b"\x01\x2c", b"\x01\x2ca b"],
+    [
+        *(b"", b"\x01", b"\x01\x30", b"\x01\x30\x01\x02", b"\x01\x21\x00", b"\x01\x2c"),
+        *(b"\x01\x2ca b", b"\x01\x28\x01\x02", b"\x01\x32", b"\x01\x33\x01\x02"),
+    ],
 )
 def test_bad_key_payloads(payload: bytes) -> None:
     with pytest.raises(PayloadError):
@@ -248,7 +251,8 @@ def _fuzz_stream(rng: random.Random, pieces: int) -> tuple[list[bytes], list[tup
     (cut, or one plain byte changed: the CRC catches every such change) and garbage without
     ETX (so garbage alone can never complete a frame). Returns the chunks and the presses
     that must arrive, in order."""
-    skip = ("rate", "reason", "call_ticket", "transfer", "sign_in", "sign_out")
+    numbered = ("rate", "reason", "band", "extend")
+    skip = (*numbered, "call_ticket", "transfer", "sign_in", "sign_out")
     keys = [k for k in KEY_CODES if k not in skip]
     garbage = [b for b in range(256) if b != ETX]
     chunks: list[bytes] = []
@@ -256,9 +260,9 @@ def _fuzz_stream(rng: random.Random, pieces: int) -> tuple[list[bytes], list[tup
     seq = 0
     for _ in range(pieces):
         if rng.random() < 0.5:
-            key = rng.choice([*keys, "rate", "reason", "call_ticket"])
-            arg = rng.randrange(6) if key in ("rate", "reason") else f"A{rng.randrange(1000):03d}"
-            arg = arg if key in ("rate", "reason", "call_ticket") else None
+            key = rng.choice([*keys, *numbered, "call_ticket"])
+            arg = rng.randrange(6) if key in numbered else f"A{rng.randrange(1000):03d}"
+            arg = arg if key in (*numbered, "call_ticket") else None
             address = 1 if rng.random() < 0.85 else rng.randrange(2, 248)
             wire = bytearray(key_frame(address, seq % 256, key, arg))
             kind = rng.choice(("intact", "intact", "intact", "cut", "flip"))
