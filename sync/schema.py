@@ -180,6 +180,33 @@ def _seq(obj: dict, key: str, where: str = "") -> int:
     return value
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that refuses an object naming a key twice (``"seq":6,…,"seq":999`` would
+    otherwise silently mean 999); every failure is a :class:`SchemaError` with the reason."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise SchemaError(f"duplicate key {exc.key!r} in a JSON object") from None
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise SchemaError("not JSON: nested too deeply") from None
+
+
 def json_envelope(payload: bytes | str, kind: str, version: int = VERSION) -> dict:
     """A message's JSON object, checked for size, UTF-8, JSON, protocol ``version`` and
     ``kind``; anything else is a :class:`SchemaError` with the reason."""
@@ -190,12 +217,7 @@ def json_envelope(payload: bytes | str, kind: str, version: int = VERSION) -> di
         text = payload.decode("utf-8") if isinstance(payload, bytes | bytearray) else payload
     except UnicodeDecodeError as exc:
         raise SchemaError(f"not UTF-8: {exc}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
-    except RecursionError:
-        raise SchemaError("not JSON: nested too deeply") from None
+    obj = loads_strict(text)
     if not isinstance(obj, dict):
         raise SchemaError(f"not a JSON object but {json_type(obj)}")
     if "v" not in obj:

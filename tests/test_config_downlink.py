@@ -21,10 +21,12 @@ from sync.config_downlink import (
     ConfigDownlink,
     encode_message,
     load_effective,
+    parse_message,
     parse_result,
     read_applied,
 )
 from sync.connection import DeviceConnection, MqttConnection
+from sync.schema import SchemaError
 from sync.settings import Backoff, ConnectionSettings, TlsSettings
 from tests.mqtt_broker import MosquittoBroker, ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
@@ -233,3 +235,9 @@ def test_restart_without_network_keeps_the_applied_config(centre, tmp_path: Path
     saved.write_text(saved.read_text(encoding="utf-8").replace("4", "5"), encoding="utf-8")
     config, applied = load_effective(base, state_dir)
     assert applied is None and config.queue.recall_limit == 2
+
+
+def test_a_config_message_naming_a_key_twice_is_refused() -> None:
+    twice = b'{"v":1,"kind":"config","version":2,"version":9,"issued_at":"x","toml":""}'
+    with pytest.raises(SchemaError, match="duplicate key 'version'"):
+        parse_message(twice)

@@ -211,3 +211,16 @@ def test_ack_resend_status_rejections() -> None:
 
 def test_deeply_nested_json_is_a_reason_not_a_crash() -> None:
     assert reason(b"[" * 100_000 + b"]" * 100_000).startswith("not JSON")
+
+
+def test_duplicate_keys_are_refused_at_any_depth() -> None:
+    """``"seq":6,…,"seq":999`` must not parse as seq 999 (a permanent resend loop for 6..998)."""
+    good = schema.encode_batch(DEVICE, [event(6)]).decode()
+    twice = good.replace('"seq":6,', '"seq":6,"seq":999,')
+    assert reason(twice) == "duplicate key 'seq' in a JSON object"
+    in_payload = good.replace('"level":5', '"level":5,"level":1')
+    assert reason(in_payload) == "duplicate key 'level' in a JSON object"
+    envelope = good.replace('"v":1,', '"v":1,"v":1,')
+    assert reason(envelope) == "duplicate key 'v' in a JSON object"
+    ack = '{"v":1,"kind":"ack","device":"pad-01","upto":3,"upto":900}'
+    assert reason(ack, schema.parse_ack) == "duplicate key 'upto' in a JSON object"
