@@ -27,6 +27,7 @@ from central.store import CentralStore, CentralStoreError
 from central.uptime import uptime
 from config.errors import ConfigError
 from config.loader import find_config, load_config
+from device.pipes import quiet_on_broken_pipe
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
 
 
@@ -125,6 +126,10 @@ def _uptime(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    return quiet_on_broken_pipe(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     if args.command != "run" and not args.db.is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
