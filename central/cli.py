@@ -92,16 +92,27 @@ def _run(args: argparse.Namespace) -> int:
 
 def _devices(args: argparse.Namespace) -> int:
     with CentralStore(args.db) as store:
-        print("device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\tlast seen")
+        print(
+            "device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\t"
+            "last seen\tstore"
+        )  # the figures are those of the device's current event store
         for d in store.devices():
+            replaced = f" (after {d.stores - 1} replaced)" if d.stores > 1 else ""
             print(
                 f"{d.device_id}\t{d.branch}\t{d.contiguous_seq}\t{d.max_seq}\t{d.events}\t"
-                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}"
+                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}\t"
+                f"{_store_name(d.store)}{replaced}"
             )
         quarantined = len(store.quarantined())
     if quarantined:
         print(f"{quarantined} message(s) in quarantine")
     return 0
+
+
+def _store_name(store: str | None) -> str:
+    if store is None:
+        return "-"
+    return store[:8] if store else "(unnamed)"
 
 
 def _uptime(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ class IngestStats:
 @dataclass
 class _Gap:
     branch: str
+    store: str
     first: int
     last: int
     asked_at: float
@@ -81,7 +82,7 @@ class CentralIngest:
         self.stats = IngestStats()
         self.on_alert = on_alert
         self._store: CentralStore | None = None
-        self._gaps: dict[str, _Gap] = {}
+        self._gaps: dict[tuple[str, str], _Gap] = {}  # by (device, store)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -166,37 +167,45 @@ class CentralIngest:
                 f"id {conflict.incoming_id} but is stored with id {conflict.stored_id}; "
                 f"quarantined (was the device's store replaced?)"
             )
-        row = store.device(info.device)
-        if row is not None and row.conflicts:
-            # A replaced store reuses sequence numbers: acking them would let the device release
-            # events the centre holds only in quarantine. An operator decides first.
+        if result.replaced is not None:
+            old = result.replaced
+            self._alert(
+                f"device {info.device} (branch {info.branch}): a new event store {result.store!r} "
+                f"replaces store {old.store!r} (held here up to seq {old.contiguous_seq}, highest "
+                f"{old.max_seq}, last seen {old.last_seen}); the new store is synced from seq 1, "
+                f"events the old one never delivered are not here"
+            )
+        if result.store_conflicts:
+            # A store restored from a copy reuses sequence numbers: acking them would let the
+            # device release events the centre holds only in quarantine. An operator decides.
             log.warning("%s: %d conflicts, no acknowledgement until resolved", info.device,
-                        row.conflicts)  # fmt: skip
+                        result.store_conflicts)  # fmt: skip
         elif result.advanced or result.stored == 0:
             self._send_ack(info.branch, result)
         self._track_gap(info.branch, result)
 
     def _send_ack(self, branch: str, result: IngestResult) -> None:
-        payload = schema.encode_ack(result.device, result.contiguous)
+        payload = schema.encode_ack(result.device, result.contiguous, store=result.store)
         self.connection.publish(topics.ack(branch, result.device), payload, qos=1, retain=True)
         self.stats.acks_sent += 1
 
     def _track_gap(self, branch: str, result: IngestResult) -> None:
+        key = (result.device, result.store)
         with self._lock:
             if result.gap is None:
-                self._gaps.pop(result.device, None)
+                self._gaps.pop(key, None)
                 return
             first = result.gap[0]
             last = min(result.gap[1], first + self.settings.resend_max_events - 1)
-            known = self._gaps.get(result.device)
+            known = self._gaps.get(key)
             if known is not None and (known.first, known.last) == (first, last):
                 return  # already asked; the timer asks again if it stays open
-            gap = self._gaps[result.device] = _Gap(branch, first, last, time.monotonic())
+            gap = self._gaps[key] = _Gap(branch, result.store, first, last, time.monotonic())
         self._ask(result.device, gap)
 
     def _ask(self, device: str, gap: _Gap) -> None:
         log.info("asking %s to resend seqs %d..%d", device, gap.first, gap.last)
-        payload = schema.encode_resend(device, gap.first, gap.last)
+        payload = schema.encode_resend(device, gap.first, gap.last, store=gap.store)
         self.connection.publish(topics.resend(gap.branch, device), payload, qos=1)
         self.stats.resend_requests += 1
 
@@ -206,7 +215,7 @@ class CentralIngest:
             with self._lock:
                 due = [
                     (device, gap)
-                    for device, gap in self._gaps.items()
+                    for (device, _store), gap in self._gaps.items()
                     if now - gap.asked_at >= self.settings.resend_interval_s
                 ]
                 for _, gap in due:

@@ -4,6 +4,7 @@ heartbeats), the heartbeat helper and the uptime (开机率) computation. No bro
 from __future__ import annotations
 
 import random
+import sqlite3
 import time as _time
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import central.store as central_store
 from central import cli
 from central.store import CentralStore
 from central.uptime import business_minutes, uptime
@@ -99,6 +101,68 @@ def test_conflicting_event_is_quarantined_not_stored(tmp_path: Path) -> None:
         assert len(store.quarantined("conflict")) == 2
         third = store.ingest("b1", batch(3, 3, marker="-third"), T0)  # yet another copy
         assert [c.incoming_id for c in third.conflicts] == ["id-3-third"]
+
+
+STORE_A = "0a0a0a0a-0000-4000-8000-00000000000a"
+STORE_B = "0b0b0b0b-0000-4000-8000-00000000000b"
+
+
+def store_batch(store: str, first: int, last: int, marker: str = "") -> EventBatch:
+    return EventBatch(DEVICE, batch(first, last, marker).events, store)
+
+
+def test_a_new_store_of_a_device_is_filed_beside_the_old_one(tmp_path: Path) -> None:
+    """A re-imaged device numbers from 1 again: new events, not conflicts, and nothing of the old
+    store is lost or counted twice."""
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        first = store.ingest("b1", store_batch(STORE_A, 1, 10), T0)
+        assert (first.replaced, first.current) == (None, True)
+        fresh = store.ingest("b1", store_batch(STORE_B, 1, 5, marker="-b"), T0)
+        assert (fresh.stored, fresh.conflicts, fresh.contiguous) == (5, (), 5)
+        assert fresh.replaced is not None and fresh.replaced.store == STORE_A
+        assert (fresh.replaced.contiguous_seq, fresh.replaced.max_seq) == (10, 10)
+        late = store.ingest("b1", store_batch(STORE_A, 9, 12), T0)  # the old store's backlog
+        assert (late.stored, late.duplicates, late.contiguous, late.current) == (2, 2, 12, False)
+        again = store.ingest("b1", store_batch(STORE_B, 1, 5, marker="-b"), T0)
+        assert (again.stored, again.duplicates, again.replaced) == (0, 5, None)
+        row = store.device(DEVICE)
+        assert (row.store, row.contiguous_seq, row.events, row.conflicts, row.stores) == (
+            STORE_B, 5, 5, 0, 2,
+        )  # fmt: skip
+        assert store.event_ids(DEVICE) == {s: f"id-{s}-b" for s in range(1, 6)}
+        assert store.event_ids(DEVICE, store=STORE_A) == {s: f"id-{s}" for s in range(1, 13)}
+        assert [(r.store, r.contiguous_seq) for r in store.stores(DEVICE)] == [
+            (STORE_A, 12), (STORE_B, 5),
+        ]  # fmt: skip
+        assert store.event_count() == 17 and store.quarantined() == []
+
+
+def test_a_version_1_centre_database_keeps_its_events_under_the_unnamed_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for sql in central_store.MIGRATIONS[0]:
+        conn.execute(sql)
+    conn.execute("INSERT INTO devices (device_id, branch, contiguous_seq, max_seq, events, "
+                 "last_seen) VALUES (?, 'b1', 2, 2, 2, 'then')", (DEVICE,))  # fmt: skip
+    for seq in (1, 2):
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, 'b1', 'boot', 1.0, ?, 'rating.given', '{}', 'x')",
+            (DEVICE, seq, f"id-{seq}", T0.isoformat()),
+        )
+    conn.execute("INSERT INTO devices (device_id, branch, status) VALUES ('pad-9', 'b1', 'online')")
+    conn.close()
+    with CentralStore(path) as store:
+        row = store.device(DEVICE)
+        assert (row.store, row.contiguous_seq, row.events, row.stores) == ("", 2, 2, 1)
+        assert store.device("pad-9").store is None  # a status, never a batch
+        r = store.ingest("b1", batch(2, 3), T0)  # a device whose store was migrated goes on
+        assert (r.duplicates, r.stored, r.contiguous, r.replaced) == (1, 1, 3, None)
+        r = store.ingest("b1", store_batch(STORE_A, 1, 1, "-new"), T0)
+        assert r.replaced is not None and r.replaced.store == ""
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
 
 
 def test_quarantine_keeps_the_raw_bytes_and_the_reason(tmp_path: Path) -> None:

@@ -273,7 +273,8 @@ def test_v1_store_is_migrated_on_open_and_keeps_its_data(db_path: Path) -> None:
             )
 
     with EventStore(db_path, DEVICE) as s:
-        assert s.schema_version() == LATEST_VERSION == 2
+        assert s.schema_version() == LATEST_VERSION
+        assert s.store_id == ""  # it numbered events before stores had identities
         events = s.events()
         assert [e.seq for e in events] == [1, 2, 3]
         assert events[2].id == "00000000-0000-4000-8000-000000000003"
@@ -284,7 +285,32 @@ def test_v1_store_is_migrated_on_open_and_keeps_its_data(db_path: Path) -> None:
         assert s.prune(datetime(2026, 6, 1, tzinfo=UTC)) == 1  # v1 refused every DELETE
         assert s.append(ev(ManualClock())).seq == 4
     with raw(db_path) as conn:
-        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == LATEST_VERSION
+
+
+def test_every_new_store_has_an_identity_of_its_own_that_never_changes(tmp_path: Path) -> None:
+    with (
+        EventStore(tmp_path / "a.sqlite", DEVICE) as a,
+        EventStore(tmp_path / "b.sqlite", DEVICE) as b,
+    ):
+        assert uuid.UUID(a.store_id) and uuid.UUID(b.store_id)
+        assert a.store_id != b.store_id  # same device id, another store: another identity
+        first = a.store_id
+        a.append(ev(ManualClock()))
+    with EventStore(tmp_path / "a.sqlite", DEVICE) as a:
+        assert a.store_id == first
+    with raw(tmp_path / "a.sqlite") as conn, pytest.raises(sqlite3.IntegrityError, match="never"):
+        conn.execute("UPDATE meta SET store_id = ?", (str(uuid.uuid4()),))
+
+
+def test_an_empty_v2_store_gets_an_identity_when_migrated(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    with raw(db_path) as conn:
+        for migration in MIGRATIONS[:2]:
+            migration.apply(conn, DEVICE)
+        conn.execute("UPDATE meta SET schema_version = 2")
+    with EventStore(db_path, DEVICE) as s:
+        assert uuid.UUID(s.store_id)
 
 
 def test_events_filters_by_seq_limit_and_type(store: EventStore) -> None:
@@ -383,21 +409,23 @@ def test_concurrent_appends_from_two_processes_are_contiguous_and_unique(tmp_pat
 
 def test_each_migration_is_one_transaction(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     EventStore(db_path, DEVICE).close()
-    broken = Migration(3, "half done", ("CREATE TABLE extra (x)", "SELECT no_such_function()"))
+    step = LATEST_VERSION + 1
+    broken = Migration(step, "half done", ("CREATE TABLE extra (x)", "SELECT no_such_function()"))
     monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, broken))
-    monkeypatch.setattr(store_module, "LATEST_VERSION", 3)
-    with pytest.raises(StoreError, match="schema version 3") as err:
+    monkeypatch.setattr(store_module, "LATEST_VERSION", step)
+    with pytest.raises(StoreError, match=f"schema version {step}") as err:
         EventStore(db_path, DEVICE)
     assert str(db_path) in str(err.value)
     with raw(db_path) as conn:
-        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == LATEST_VERSION
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'extra'").fetchall() == []
 
     def add_extra(conn: sqlite3.Connection, device_id: str) -> None:
         conn.execute("CREATE TABLE extra (device_id TEXT)")
         conn.execute("INSERT INTO extra VALUES (?)", (device_id,))
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, Migration(3, "fn", add_extra)))
+    extra = Migration(step, "fn", add_extra)
+    monkeypatch.setattr(store_module, "MIGRATIONS", (*MIGRATIONS, extra))
     with EventStore(db_path, DEVICE) as s:
-        assert s.schema_version() == 3
+        assert s.schema_version() == step
         assert s.db.execute("SELECT device_id FROM extra").fetchall() == [(DEVICE,)]
