@@ -170,6 +170,7 @@ class QueueService:
         self._answers = _Answers(self.settings.answers_kept)
         self._inbox: queues.Queue = queues.Queue(self.settings.inbox_max)
         self._store: EventStore | None = None
+        self._store_id = ""  # the store's identity: states of another store supersede ours
         self._seq = 0
         self._published: dict | None = None  # last state published, without seq and at
         self._thread: threading.Thread | None = None
@@ -225,6 +226,7 @@ class QueueService:
     def _run(self) -> None:
         try:
             self._store = EventStore(self.store_path, self.device)
+            self._store_id = self._store.store_id
             self._replay()
         except BaseException as exc:
             self._failure = exc
@@ -457,7 +459,13 @@ class QueueService:
         )
         day = None if snap["day"] == "None" else snap["day"]
         return qp.QueueState(
-            self._seq, now.wall.isoformat(), day, q.waiting_counts(), counters, current
+            self._seq,
+            now.wall.isoformat(),
+            day,
+            q.waiting_counts(),
+            counters,
+            current,
+            self._store_id,
         )
 
     def _publish_state(self, force: bool = False) -> None:

@@ -249,7 +249,7 @@ def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict
     return obj
 
 
-def _store(obj: dict) -> str:
+def store_of(obj: dict) -> str:
     """The store a message concerns: a canonical (lower-case) UUID, or ``''`` (also if absent)."""
     if "store" not in obj:
         return ""
@@ -310,7 +310,7 @@ def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventB
                 f"seqs not contiguous: event {i} has seq {events[i].seq} "
                 f"after seq {events[i - 1].seq}"
             )
-    return EventBatch(device, events, _store(obj))
+    return EventBatch(device, events, store_of(obj))
 
 
 def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:
@@ -318,7 +318,7 @@ def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:
     upto = json_field(obj, "upto", int)
     if upto < 0:
         raise SchemaError(f"field 'upto' must be >= 0, not {upto}")
-    return Ack(obj["device"], upto, _store(obj))
+    return Ack(obj["device"], upto, store_of(obj))
 
 
 def parse_resend(payload: bytes | str, topic_device: str | None = None) -> ResendRequest:
@@ -326,7 +326,7 @@ def parse_resend(payload: bytes | str, topic_device: str | None = None) -> Resen
     first, last = _seq(obj, "from"), _seq(obj, "to")
     if last < first:
         raise SchemaError(f"empty range: 'to' ({last}) is before 'from' ({first})")
-    return ResendRequest(obj["device"], first, last, _store(obj))
+    return ResendRequest(obj["device"], first, last, store_of(obj))
 
 
 def parse_status(payload: bytes | str, topic_device: str | None = None) -> Status:

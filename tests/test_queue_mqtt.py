@@ -431,6 +431,29 @@ def test_calls_published_and_retained_state_right(mqtt_broker, tmp_path) -> None
         assert retained == w1.state
 
 
+def test_a_controller_on_a_fresh_store_is_heard_over_its_old_stores_retained_state(
+    mqtt_broker, tmp_path
+) -> None:
+    """A controller re-imaged, or a small-office Pi (default roles counter + controller) started
+    again on a fresh store: its states count seqs from 0 again. Keeping "the highest seq" held on
+    to the old store's state, so counts and upcoming numbers froze and a driver waiting for the
+    queue to run dry before issuing saw every call refused (75 of 75, every other run)."""
+    broker, clock = mqtt_broker(acl=ROSTER), ManualClock()
+    with counter(broker, "w1", [1], ready=False) as w1:
+        with controller(broker, tmp_path / "old.sqlite", tick_s=3600):
+            with counter(broker, KIOSK, ()) as kiosk:
+                for _ in range(6):
+                    kiosk.issue("cash", clock.now())
+            assert w1.wait_state(lambda s: s.waiting.get("cash") == 6, 5)
+        with controller(broker, tmp_path / "fresh.sqlite", tick_s=3600):
+            with counter(broker, KIOSK, ()) as kiosk:
+                kiosk.issue("cash", clock.now())
+            assert w1.wait_state(lambda s: s.waiting.get("cash") == 1, 5), w1.state
+            assert w1.upcoming(1) == ["A001"] and w1.has_work_for(1, clock.now()) == 1
+            entry, _ = w1.call_next(1, clock.now())
+            assert entry is not None and entry.ticket.number == "A001"
+
+
 # --- message shapes ------------------------------------------------------------------------------
 
 
