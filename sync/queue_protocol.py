@@ -162,7 +162,10 @@ def _dumps(obj: dict[str, Any]) -> bytes:
 
 def encode_request(req: QueueRequest) -> bytes:
     body: dict[str, Any] = {"v": VERSION, "kind": "queue_req", "device": req.device}
-    body.update(id=req.id, op=req.op, counter=req.counter, ttl_s=req.ttl_s, **req.args)
+    body.update(id=req.id, op=req.op)
+    if req.counter is not None:  # ``issue`` names no counter
+        body["counter"] = req.counter
+    body.update(ttl_s=req.ttl_s, **req.args)
     return _dumps(body)
 
 

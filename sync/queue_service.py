@@ -457,7 +457,9 @@ class QueueService:
             for e in snap["entries"]
             if e["status"] == "called"
         )
-        day = None if snap["day"] == "None" else snap["day"]
+        day = snap["day"]
+        if day == "None":  # no ticket yet: the business day of the service's clock
+            day = now.wall.astimezone(ZoneInfo(self.config.device.timezone)).date().isoformat()
         return qp.QueueState(
             self._seq,
             now.wall.isoformat(),
