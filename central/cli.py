@@ -28,6 +28,7 @@ from central.uptime import uptime
 from config.errors import ConfigError
 from config.loader import find_config, load_config
 from device.pipes import quiet_on_broken_pipe
+from sync.connection import LinkState
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
 
 
@@ -80,14 +81,18 @@ def _run(args: argparse.Namespace) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    ingest.start()
+    ingest.connection.add_state_listener(_say_connected)
     print(f"centre: ingesting into {args.db} from {args.host}:{args.port}", flush=True)
-    if ingest.wait_connected(30):
-        print("centre: connected", flush=True)
-    done.wait()
+    ingest.start()
+    done.wait()  # a stop is never held up by a broker that cannot be reached
     ingest.stop()
     print(f"centre: stopped; {ingest.stats}", flush=True)
     return 0
+
+
+def _say_connected(state: LinkState) -> None:
+    if state is LinkState.CONNECTED:
+        print("centre: connected", flush=True)
 
 
 def _devices(args: argparse.Namespace) -> int:

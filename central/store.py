@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from device.store import wall_text, write_transaction
+from device.store import StoredEvent, wall_text, write_transaction
 from sync import topics
 from sync.heartbeat import HEARTBEAT_TYPE, minute_of
 from sync.schema import EventBatch, Status, encode_event
@@ -134,7 +135,23 @@ _V2 = (
         last_seen, status, status_at, status_reason FROM devices""",
     "DROP TABLE devices",
     "ALTER TABLE devices_v2 RENAME TO devices",
-    "ALTER TABLE quarantine ADD COLUMN store TEXT",
+    # kind 'invalid': one event of a good batch put aside (a placeholder keeps its seq)
+    """CREATE TABLE quarantine_v2 (
+        id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('malformed', 'conflict', 'invalid')),
+        topic TEXT NOT NULL,
+        device_id TEXT,
+        store TEXT,
+        seq INTEGER,
+        reason TEXT NOT NULL,
+        raw BLOB NOT NULL
+    )""",
+    """INSERT INTO quarantine_v2 SELECT id, received_at, kind, topic, device_id, NULL, seq,
+        reason, raw FROM quarantine""",
+    "DROP TABLE quarantine",
+    "ALTER TABLE quarantine_v2 RENAME TO quarantine",
+    "CREATE INDEX quarantine_device_seq ON quarantine (device_id, seq)",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
@@ -155,6 +172,12 @@ _DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, ifnull(s.contiguous_seq,
     d.last_seen, d.status, d.status_at, d.status_reason,
     (SELECT count(*) FROM stores n WHERE n.device_id = d.device_id)
     FROM devices d LEFT JOIN stores s ON s.device_id = d.device_id AND s.store = d.store"""
+
+
+MAX_FUTURE = timedelta(days=1)
+"""An event's wall time further ahead of the centre's clock than this is put aside."""
+PLACEHOLDER_TYPE = "sync.quarantined"
+"""Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
 
 
 class CentralStoreError(Exception):
@@ -203,6 +226,7 @@ class IngestResult:
     store_conflicts: int = 0
     replaced: StoreRow | None = None
     current: bool = True
+    invalid: int = 0  # events put aside (quarantined as ``invalid``, a placeholder stored)
 
 
 @dataclass(frozen=True)
@@ -228,19 +252,46 @@ def _utc_text(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class CentralStore:
-    """The ingest database. One instance per thread unless opened with ``any_thread=True``
-    (then the caller guarantees one thread at a time, as the paho network thread does)."""
+def _problem(event: StoredEvent, received_at: datetime, max_future: timedelta) -> str | None:
+    """Why an event that parsed cannot be stored as it is, or None."""
+    where = f"of seq {event.seq}"
+    try:
+        canonical = str(uuid.UUID(event.id))
+    except ValueError:
+        canonical = None
+    if canonical != event.id:
+        return f"field 'id' {where} is not a UUID: {event.id[:64]!r}"
+    try:
+        wall_text(event.wall)
+        ahead = event.wall - received_at
+    except (ValueError, OverflowError) as exc:
+        return f"field 'wall' {where} cannot be stored: {exc}"
+    if ahead > max_future:
+        return (
+            f"field 'wall' {where} is {event.wall.isoformat()}, more than {max_future} ahead "
+            f"of the centre's clock ({received_at.isoformat(timespec='seconds')})"
+        )
+    return None
 
-    def __init__(self, path: str | Path, *, any_thread: bool = False) -> None:
+
+def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetime) -> StoredEvent:
+    """What is stored at an invalid event's seq: same seq and id, the centre's time."""
+    payload = {"type": event.type, "reason": reason, "quarantine_id": qid}
+    return replace(event, wall=received_at, type=PLACEHOLDER_TYPE, payload=payload)
+
+
+class CentralStore:
+    """The ingest database; one instance per thread (the ingest's store thread owns one).
+    ``busy_timeout_s``: how long a write waits for another connection's lock."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(
                 self.path,
-                timeout=BUSY_TIMEOUT_S,
+                timeout=BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s,
                 isolation_level=None,
-                check_same_thread=not any_thread,
             )
             mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -274,8 +325,22 @@ class CentralStore:
 
     # --- writing -------------------------------------------------------------------------------
 
-    def ingest(self, branch: str, batch: EventBatch, received_at: datetime) -> IngestResult:
-        """Store a parsed batch (committed when this returns)."""
+    def ingest(
+        self,
+        branch: str,
+        batch: EventBatch,
+        received_at: datetime,
+        *,
+        max_future: timedelta = MAX_FUTURE,
+    ) -> IngestResult:
+        """Store a parsed batch (committed when this returns).
+
+        An event that parsed but cannot be taken as it is (its id is not a UUID, its wall time is
+        more than ``max_future`` ahead of ``received_at`` or cannot be stored) is quarantined as
+        ``invalid`` with the reason and its raw JSON, and a ``sync.quarantined`` placeholder
+        with the same seq and id takes its place: the sequence stays whole, so the device is
+        acknowledged and nothing waits forever on it, and nothing is lost.
+        """
         device, store, first, last = batch.device, batch.store, batch.first, batch.last
         now = _utc_text(received_at)
         with self._write(f"ingest of {device} seqs {first}..{last}") as conn:
@@ -292,10 +357,20 @@ class CentralStore:
                     (device, store, first, last),
                 )
             )
-            rows, beats, conflicts, duplicates = [], [], [], 0
+            rows, beats, conflicts, duplicates, invalid = [], [], [], 0, 0
+            topic = topics.events(branch, device)
             for event in batch.events:
                 stored_id = held.get(event.seq)
                 if stored_id is None:
+                    problem = _problem(event, received_at, max_future)
+                    if problem is not None:
+                        invalid += 1
+                        qid = conn.execute(
+                            "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
+                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)",
+                            (now, topic, device, store, event.seq, problem, encode_event(event)),
+                        ).lastrowid
+                        event = _placeholder(event, problem, qid, received_at)
                     rows.append(
                         (
                             device,
@@ -326,8 +401,7 @@ class CentralStore:
                     conn.execute(
                         "INSERT INTO quarantine (received_at, kind, topic, device_id, store, seq,"
                         " reason, raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?, ?)",
-                        (now, topics.events(branch, device), device, store, event.seq, reason,
-                         encode_event(event)),
+                        (now, topic, device, store, event.seq, reason, encode_event(event)),
                     )  # fmt: skip
             conn.executemany(_INSERT, rows)
             conn.executemany("INSERT OR IGNORE INTO heartbeats VALUES (?, ?)", beats)
@@ -365,6 +439,7 @@ class CentralStore:
             store_conflicts + len(conflicts),
             replaced,
             current,
+            invalid,
         )
 
     def _file_store(
@@ -409,9 +484,20 @@ class CentralStore:
         received_at: datetime,
         *,
         device: str | None = None,
+        once: bool = False,
     ) -> int:
-        """Keep a message that does not parse, with the reason; returns its quarantine id."""
+        """Keep a message that does not parse, with the reason; returns its quarantine id.
+        ``once``: if the same message (topic, reason, bytes) is already kept, keep it only once
+        (a retained message comes again at every subscription)."""
         with self._write("quarantine") as conn:
+            if once:
+                row = conn.execute(
+                    "SELECT id FROM quarantine WHERE kind = 'malformed' AND topic = ? "
+                    "AND reason = ? AND raw = ?",
+                    (topic, reason, bytes(raw)),
+                ).fetchone()
+                if row is not None:
+                    return int(row[0])
             cur = conn.execute(
                 "INSERT INTO quarantine (received_at, kind, topic, device_id, reason, raw) "
                 "VALUES (?, 'malformed', ?, ?, ?, ?)",

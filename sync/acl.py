@@ -136,6 +136,7 @@ def grants(identity: Identity) -> list[tuple[str, str]]:
     if role is Role.CENTRAL:
         return [
             (READ, f(Kind.EVENTS, b)),
+            (WRITE, f(Kind.EVENTS, b)),  # only to clear a retained message (devices never retain)
             (READ, f(Kind.STATUS, b)),
             (READ, f(Kind.CONFIG_RESULT, b)),
             (READ, f(Kind.BRIDGE, b)),

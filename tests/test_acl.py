@@ -73,7 +73,7 @@ def test_central_and_monitor_see_every_branch_or_one() -> None:
         ]
     )
     assert block(text, "centre") == [
-        "topic read cs/v1/+/+/events",
+        "topic readwrite cs/v1/+/+/events",  # writes only to clear a retained message
         "topic read cs/v1/+/+/status",
         "topic read cs/v1/+/config/result/+",
         "topic read cs/v1/+/bridge",
