@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.set_defaults(func=cmd_board)
 
     sub.add_parser(
-        "centre", help="the central office: ingest, devices, uptime (counterside centre -h)"
+        "centre", help="the central office: ingest, devices, uptime, config (counterside centre -h)"
     )
 
     demo = sub.add_parser("demo", help="a simulated branch morning, printing every event")

@@ -31,9 +31,9 @@ from sync.settings import Backoff, ConnectionSettings, TlsSettings
 from tests.mqtt_broker import MosquittoBroker, ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
 
-BRANCH, CENTRE = "b1", "centre"
+BRANCH, PUBLISHER = "b1", "config-publisher"
 ROSTER = [
-    Identity(None, CENTRE, Role.CENTRAL),
+    Identity(None, PUBLISHER, Role.PUBLISHER),
     Identity(BRANCH, "w1", Role.COUNTER),
     Identity(BRANCH, "w2", Role.COUNTER),
 ]
@@ -125,9 +125,9 @@ def device(broker: MosquittoBroker, tmp_path: Path, name: str) -> Iterator[Confi
 
 @pytest.fixture
 def centre(mqtt_broker) -> Iterator[ProbeClient]:
-    """The centre, subscribed to every device's result."""
+    """The centre's configuration publisher, subscribed to every device's result."""
     broker = mqtt_broker(acl=ROSTER)
-    with ProbeClient(broker, CENTRE) as probe:
+    with ProbeClient(broker, PUBLISHER) as probe:
         assert probe.subscribe(topics.topic_filter(topics.Kind.CONFIG_RESULT, BRANCH)) == [1]
         yield probe
 
