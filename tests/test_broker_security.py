@@ -369,6 +369,7 @@ class ExampleBroker(MosquittoBroker):
             "/var/lib/mosquitto/": f"{self.workdir}/",
             "/var/log/mosquitto/mosquitto.log": self.log_path,
             "central.example.net:8883": f"{self.central.host}:{self.central.tls_port}",
+            "bridge-chengguan": "bridge-b1",
             "rcu-chengguan": "b1",
             "listener 8883\n": f"listener {self.tls_port} {self.host}\n",
             "listener 1883 127.0.0.1\n": f"listener {self.port} {self.host}\n",
@@ -384,6 +385,15 @@ def test_the_example_acl_is_what_the_generator_makes_of_the_example_roster() -> 
     roster = acl.load_roster(DEPLOY / "roster.example.csv")
     expected = acl.acl_text(roster, source="roster.example.csv")
     assert (DEPLOY / "acl.example").read_text() == expected
+
+
+def test_the_example_bridge_is_the_bridge_the_example_roster_lists_for_its_branch() -> None:
+    conf = (DEPLOY / "branch.conf").read_text()
+    name = re.search(r"^remote_clientid (\S+)$", conf, re.M).group(1)
+    branch = re.search(r"^notification_topic cs/v1/(\S+)/bridge$", conf, re.M).group(1)
+    bridges = [r for r in acl.load_roster(DEPLOY / "roster.example.csv") if r.role == "bridge"]
+    assert (branch, name) in [(r.branch, r.name) for r in bridges]
+    assert f"CN = {name}," in conf  # the comment on the certificate says the same
 
 
 @pytest.mark.parametrize("name", ["central.conf", "branch.conf"])
