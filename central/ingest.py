@@ -43,7 +43,7 @@ from pathlib import Path
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult
 from sync import schema, topics
-from sync.connection import Message, MqttConnection
+from sync.connection import Message, MqttConnection, PublishResult
 from sync.settings import ConnectionSettings, IngestSettings
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class CentralIngest:
         self.on_alert = on_alert
         self.gaps = GapTracker(self.settings.resend_interval_s, self.settings.resend_max_events)
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+        self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._opened = threading.Event()
@@ -140,20 +141,26 @@ class CentralIngest:
             self._opened.set()
             return
         self._opened.set()
-        tick = min(1.0, self.settings.resend_interval_s)
         try:
             while not self._stop.is_set():
                 try:
-                    message = self._inbox.get(timeout=tick)
-                except queue.Empty:
-                    message = None
-                if message is not None and self._store_safely(store, message):
-                    self.connection.ack(message)
-                if self.connection.connected:
-                    for ask in self.gaps.due():
-                        self._ask(ask)
+                    self._step(store)
+                except Exception:  # this thread must not end while the process runs on
+                    log.exception("ingest step failed; going on")
         finally:
             store.close()
+
+    def _step(self, store: CentralStore) -> None:
+        """The next message (if one comes within a second), then the gaps due."""
+        try:
+            message = self._inbox.get(timeout=min(1.0, self.settings.resend_interval_s))
+        except queue.Empty:
+            message = None
+        if message is not None and self._store_safely(store, message):
+            self.connection.ack(message)
+        if self.connection.connected:
+            for ask in self.gaps.due():
+                self._ask(ask)
 
     def _store_safely(self, store: CentralStore, message: Message) -> bool:
         """Handle one message until it is stored or kept; False if stopped before that."""
@@ -211,7 +218,9 @@ class CentralIngest:
         if message.retain:
             self.stats.retained_refused += 1
             self._quarantine(store, message, RETAINED_EVENTS, info.device)
-            self.connection.publish(message.topic, b"", qos=1, retain=True)
+            self.connection.publish(
+                message.topic, b"", qos=1, retain=True, on_done=_log_refused_clear
+            )
             return
         if not message.payload:
             return  # how a retained message is cleared (by us, above): nothing to store
@@ -243,6 +252,14 @@ class CentralIngest:
                 f"replaces store {old.store!r} (held here up to seq {old.contiguous_seq}, highest "
                 f"{old.max_seq}, last seen {old.last_seen}); the new store is synced from seq 1, "
                 f"events the old one never delivered are not here"
+            )
+        if not result.current and result.stored and (result.device, result.store) not in self._old:
+            self._old.add((result.device, result.store))  # said once per store and process
+            log.warning(
+                "%s: new events from store %r, which another store of this device id replaced: "
+                "a late backlog, or two devices with one id?",
+                result.device,
+                result.store,
             )
         if result.store_conflicts:
             # A store restored from a copy reuses sequence numbers: acking them would let the
@@ -276,3 +293,12 @@ class CentralIngest:
             return
         store.set_status(info.branch, status, datetime.now(UTC))
         self.stats.status_updates += 1
+
+
+def _log_refused_clear(result: PublishResult) -> None:
+    if not result.ok:
+        log.warning(
+            "the broker refused to clear a retained events message (%s): give the ingest's "
+            "identity write access to cs/v1/+/+/events (sync.acl does)",
+            result.reason,
+        )

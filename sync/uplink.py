@@ -390,8 +390,9 @@ class Uplink:
             if self._ack_beyond_store_logged != wanted:
                 self._ack_beyond_store_logged = wanted
                 log.error(
-                    "%s: the centre acknowledges up to seq %d but %s ends at seq %d: was the "
-                    "store replaced? Not acknowledging; the centre will report conflicts",
+                    "%s: the centre acknowledges up to seq %d of this store but %s ends at "
+                    "seq %d: was the store restored from an older copy? Not acknowledging; the "
+                    "centre will report conflicts",
                     self.device,
                     wanted,
                     self.store_path,
