@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import central.store as central_store
-from central.ingest import RETAINED_EVENTS, CentralIngest
+from central.ingest import RETAINED_EVENTS
 from central.store import CentralStore
 from device.store import StoredEvent
 from sync import schema, topics
@@ -21,11 +21,9 @@ from tests.mqtt_broker import ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
 from tests.sync_harness import (
     BRANCH,
-    CENTRE,
     MONITOR,
     Device,
     check_exactly_once,
-    connection_settings,
     roster,
     start_centre,
     wait_until,
@@ -45,10 +43,7 @@ def test_batches_that_arrive_while_the_database_is_locked_are_never_lost(
     broker = mqtt_broker(acl=roster(PAD))
     db = tmp_path / "centre.sqlite"
     settings = IngestSettings(resend_interval_s=1.0, retry_s=0.1)
-    keepalive_1s = connection_settings(broker, CENTRE, keepalive_s=1)
-    centre = CentralIngest(db, keepalive_1s, settings)
-    centre.start()
-    assert centre.wait_connected(10)
+    centre = start_centre(broker, db, settings=settings)  # keepalive 2 s: dropped after 3 s
     patient = UplinkSettings(batch_max_events=10, ack_timeout_s=600, poll_s=0.2)
     device = Device(broker, tmp_path, PAD, uplink_settings=patient)
     device.append(100)  # ten batches
@@ -57,6 +52,7 @@ def test_batches_that_arrive_while_the_database_is_locked_are_never_lost(
     try:
         device.start()
         wait_until(lambda: device.uplink.stats.events_sent >= 100, 10, "100 events PUBACKed")
+        # ten tries of 0.3 s + 0.1 s: locked for 4 s and more, beyond the keepalive window
         wait_until(lambda: centre.stats.errors >= 10, 20, "the ingest to meet the lock")
         assert centre.connection.connects == 1  # never dropped by the broker meanwhile
         assert centre.stats.batches == 0
