@@ -8,7 +8,7 @@ and let a device speak for itself in another branch. Explicit lines are exact; r
 and send the broker SIGHUP when the roster changes. Names not in the roster get no rights at all.
 
 Usage: ``python -m sync.acl ROSTER.csv [--out FILE]`` with a CSV ``branch,name,role`` (branch empty
-for ``central``/``monitor`` identities that see every branch). See docs/security.md.
+for ``central``/``publisher``/``monitor`` identities that see every branch). See docs/security.md.
 """
 
 from __future__ import annotations
