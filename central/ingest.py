@@ -164,6 +164,7 @@ class CentralIngest:
 
     def _store_safely(self, store: CentralStore, message: Message) -> bool:
         """Handle one message until it is stored or kept; False if stopped before that."""
+        self.stats.messages += 1
         while True:
             try:
                 self._handle(store, message)
@@ -183,7 +184,6 @@ class CentralIngest:
                 return False
 
     def _handle(self, store: CentralStore, message: Message) -> None:
-        self.stats.messages += 1
         info = topics.parse(message.topic)
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
