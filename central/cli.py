@@ -1,10 +1,13 @@
-"""``counterside centre``: run the central ingest, list devices, compute uptime.
+"""``counterside centre``: run the central ingest, list devices, compute uptime, publish a
+branch's configuration.
 
     counterside centre run --db FILE --host H [--port P] [--ca CA --cert CRT --key KEY]
                            [--username U --password-env VAR] [--client-id ID] [--share-group G]
     counterside centre devices --db FILE
     counterside centre uptime --db FILE --device ID --from YYYY-MM-DD --to YYYY-MM-DD
                               [--config FILE ...]
+    counterside centre config publish --branch B --version N --file BRANCH.toml --host H
+                              [--port P] [--ca CA --cert CRT --key KEY] [--no-check]
 
 ``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
 """
@@ -23,11 +26,39 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from central.ingest import CentralIngest
+from central.publish import PublishError, publish_config
 from central.store import CentralStore, CentralStoreError
 from central.uptime import uptime
 from config.errors import ConfigError
 from config.loader import find_config, load_config
+from device.pipes import quiet_on_broken_pipe
+from sync.connection import LinkState
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
+
+
+def _broker_options(p: argparse.ArgumentParser, whose: str, client_id: str) -> None:
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=8883)
+    p.add_argument("--ca", type=Path, help="CA certificate (enables TLS)")
+    p.add_argument("--cert", type=Path, help=f"{whose} client certificate (CN = identity)")
+    p.add_argument("--key", type=Path)
+    p.add_argument("--username")
+    p.add_argument("--password-env", help="environment variable holding the password")
+    p.add_argument("--client-id", default=client_id)
+
+
+def _connection(args: argparse.Namespace, **changes) -> ConnectionSettings:
+    tls = TlsSettings(args.ca, args.cert, args.key) if args.ca else None
+    password = os.environ.get(args.password_env) if args.password_env else None
+    return ConnectionSettings(
+        args.host,
+        args.port,
+        client_id=args.client_id,
+        tls=tls,
+        username=args.username,
+        password=password,
+        **changes,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,14 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="consume device events until SIGTERM")
     run.add_argument("--db", type=Path, required=True, help="the central SQLite file")
-    run.add_argument("--host", required=True)
-    run.add_argument("--port", type=int, default=8883)
-    run.add_argument("--ca", type=Path, help="CA certificate (enables TLS)")
-    run.add_argument("--cert", type=Path, help="this ingest's client certificate (CN = identity)")
-    run.add_argument("--key", type=Path)
-    run.add_argument("--username")
-    run.add_argument("--password-env", help="environment variable holding the password")
-    run.add_argument("--client-id", default="centre")
+    _broker_options(run, "this ingest's", "centre")
     run.add_argument("--share-group", help="subscribe through $share/<group>/ (several workers)")
     run.add_argument("--keepalive", type=int, default=30)
     run.add_argument("--resend-interval", type=float, default=5.0)
@@ -55,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
     up.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
     up.add_argument("--config", action="append", type=Path, help="configuration file(s)")
+    config = sub.add_parser("config", help="the branches' configuration")
+    config_sub = config.add_subparsers(dest="action", required=True)
+    publish = config_sub.add_parser(
+        "publish",
+        help="publish a branch's configuration (retained), with the publisher's own certificate",
+    )
+    publish.add_argument("--branch", required=True)
+    publish.add_argument("--version", type=int, required=True, help="greater than the last one")
+    publish.add_argument("--file", type=Path, required=True, help="the branch's TOML")
+    publish.add_argument("--no-check", action="store_true", help="publish without validating")
+    _broker_options(publish, "the publisher's (role publisher, never the ingest's)", "publisher")
     return parser
 
 
@@ -63,43 +98,66 @@ def _run(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    tls = TlsSettings(args.ca, args.cert, args.key) if args.ca else None
-    password = os.environ.get(args.password_env) if args.password_env else None
-    connection = ConnectionSettings(
-        args.host,
-        args.port,
-        client_id=args.client_id,
-        tls=tls,
-        username=args.username,
-        password=password,
-        keepalive_s=args.keepalive,
-    )
+    connection = _connection(args, keepalive_s=args.keepalive)
     settings = IngestSettings(args.share_group, resend_interval_s=args.resend_interval)
     ingest = CentralIngest(args.db, connection, settings)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    ingest.start()
+    ingest.connection.add_state_listener(_say_connected)
     print(f"centre: ingesting into {args.db} from {args.host}:{args.port}", flush=True)
-    if ingest.wait_connected(30):
-        print("centre: connected", flush=True)
-    done.wait()
+    ingest.start()
+    done.wait()  # a stop is never held up by a broker that cannot be reached
     ingest.stop()
     print(f"centre: stopped; {ingest.stats}", flush=True)
     return 0
 
 
+def _say_connected(state: LinkState) -> None:
+    if state is LinkState.CONNECTED:
+        print("centre: connected", flush=True)
+
+
 def _devices(args: argparse.Namespace) -> int:
     with CentralStore(args.db) as store:
-        print("device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\tlast seen")
+        print(
+            "device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\t"
+            "last seen\tstore"
+        )  # the figures are those of the device's current event store
         for d in store.devices():
+            replaced = f" (after {d.stores - 1} replaced)" if d.stores > 1 else ""
             print(
                 f"{d.device_id}\t{d.branch}\t{d.contiguous_seq}\t{d.max_seq}\t{d.events}\t"
-                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}"
+                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}\t"
+                f"{_store_name(d.store)}{replaced}"
             )
         quarantined = len(store.quarantined())
     if quarantined:
         print(f"{quarantined} message(s) in quarantine")
+    return 0
+
+
+def _store_name(store: str | None) -> str:
+    if store is None:
+        return "-"
+    return store[:8] if store else "(unnamed)"
+
+
+def _publish(args: argparse.Namespace) -> int:
+    try:
+        toml = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"counterside centre: {args.file}: cannot read it: {exc}", file=sys.stderr)
+        return 2
+    try:
+        done = publish_config(
+            _connection(args), args.branch, args.version, toml, check=not args.no_check
+        )
+    except PublishError as exc:
+        print(f"counterside centre: configuration not published:\n{exc}", file=sys.stderr)
+        return 2
+    said = "already published" if done.already else "published"
+    print(f"configuration version {done.version} {said} on {done.topic} (retained)")
     return 0
 
 
@@ -125,11 +183,16 @@ def _uptime(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.command != "run" and not args.db.is_file():
+    return quiet_on_broken_pipe(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in ("devices", "uptime") and not args.db.is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
     try:
-        return {"run": _run, "devices": _devices, "uptime": _uptime}[args.command](args)
+        commands = {"run": _run, "devices": _devices, "uptime": _uptime, "config": _publish}
+        return commands[args.command](args)
     except CentralStoreError as exc:
         print(f"counterside centre: {exc}", file=sys.stderr)
         return 3

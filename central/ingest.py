@@ -1,17 +1,27 @@
 """The centre's MQTT consumer: stores device batches, acknowledges them end to end, asks for gaps.
 
-For each message on ``cs/v1/+/+/events`` (QoS 1, persistent session):
+Threads, and what each may touch:
 
-1. parse it (``sync.schema``); anything that does not parse is quarantined with its reason;
-2. store it in one transaction (``CentralStore.ingest``: deduplicated by (device, seq),
-   conflicts quarantined and alerted) and commit;
-3. publish the device's highest contiguous seq to ``cs/v1/<branch>/<device>/ack`` (retained,
-   QoS 1), so the device may release its events — only now, after the commit;
-4. if later events are stored than the contiguous mark, publish ``.../resend`` for the missing
-   range (again every ``resend_interval_s`` while it stays open).
+- the paho network thread only hands each message on (``_take``: into the inbox, in order). It
+  never waits for the database, so a locked database cannot stall keepalives and drop the ingest
+  from the broker;
+- the store thread (``ingest-store``) owns the :class:`CentralStore` and handles the inbox in
+  order. Per message on ``cs/v1/+/+/events`` (QoS 1, persistent session):
 
-The broker's PUBACK for the message goes out after the handler returned, so after the commit.
-Retained ``.../status`` messages update the device's online/offline state.
+  1. parse it (``sync.schema``); what does not parse is quarantined with its reason; a retained
+     copy (devices never retain events) is refused: quarantined once and cleared from the broker;
+  2. store it in one transaction (``CentralStore.ingest``: deduplicated by (device, store, seq),
+     conflicts quarantined and alerted, invalid events put aside) and commit;
+  3. publish the store's highest contiguous seq to ``cs/v1/<branch>/<device>/ack`` (retained,
+     QoS 1, naming the store), so the device may release its events: only now, after the commit;
+  4. only then PUBACK the message to the broker (paho manual acks). Until then the broker keeps
+     it and, should this process stop or lose its connection, delivers it again: a batch the
+     broker was told is safe has been committed. A database error (locked past the busy
+     timeout, disk full) retries the same message every ``retry_s``, acknowledging nothing.
+
+  It also asks for gaps (``resend``, one request per gap, again every ``resend_interval_s``
+  while open: ``central.gaps``) and records each device's retained ``status`` (a malformed one is
+  quarantined, once).
 
 Several workers: subscribe ``$share/<group>/cs/v1/+/+/events`` (``IngestSettings.share_group``);
 the broker hands each message to one of them. Ingest is idempotent and the contiguous mark is
@@ -23,21 +33,26 @@ device ignores it.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.store import CentralStore, IngestResult
+from central.gaps import GapTracker, ResendAsk
+from central.store import CentralStore, CentralStoreError, IngestResult
 from sync import schema, topics
-from sync.connection import Message, MqttConnection
+from sync.connection import Message, MqttConnection, PublishResult
 from sync.settings import ConnectionSettings, IngestSettings
 
 log = logging.getLogger(__name__)
 
 Alert = Callable[[str], None]
+RETAINED_EVENTS = (
+    "retained message on an events topic (devices never retain events): refused, and cleared "
+    "from the broker"
+)
 
 
 @dataclass
@@ -47,19 +62,13 @@ class IngestStats:
     events_stored: int = 0
     duplicates: int = 0
     conflicts: int = 0
+    invalid: int = 0
     quarantined: int = 0
     acks_sent: int = 0
     resend_requests: int = 0
     status_updates: int = 0
-    errors: int = 0
-
-
-@dataclass
-class _Gap:
-    branch: str
-    first: int
-    last: int
-    asked_at: float
+    retained_refused: int = 0
+    errors: int = 0  # database errors: the message was retried, not acknowledged meanwhile
 
 
 class CentralIngest:
@@ -77,42 +86,111 @@ class CentralIngest:
         self.settings = settings or IngestSettings()
         if connection.session_expiry_s == 0 and connection.clean_start:
             connection = replace(connection, clean_start=False, session_expiry_s=7 * 24 * 3600)
-        self.connection = MqttConnection(connection)
+        self.connection = MqttConnection(connection, manual_ack=True)
         self.stats = IngestStats()
         self.on_alert = on_alert
-        self._store: CentralStore | None = None
-        self._gaps: dict[str, _Gap] = {}
-        self._lock = threading.Lock()
+        self.gaps = GapTracker(self.settings.resend_interval_s, self.settings.resend_max_events)
+        self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
+        self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
         self._stop = threading.Event()
-        self._timer: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
+        self._opened = threading.Event()
+        self._failure: BaseException | None = None
 
     def _filter(self, kind: topics.Kind) -> str:
         base = topics.topic_filter(kind)
         group = self.settings.share_group
         return f"$share/{group}/{base}" if group else base
 
-    def start(self) -> None:
-        self._store = CentralStore(self.store_path, any_thread=True)
-        self.connection.subscribe(self._filter(topics.Kind.EVENTS), self._on_events)
-        self.connection.subscribe(topics.topic_filter(topics.Kind.STATUS), self._on_status)
+    def start(self, timeout: float = 60.0) -> None:
+        """Open the store in the store thread, then subscribe and connect (in the background)."""
+        self._thread = threading.Thread(target=self._run, name="ingest-store", daemon=True)
+        self._thread.start()
+        if not self._opened.wait(timeout):
+            raise TimeoutError(f"{self.store_path}: the ingest could not open the store")
+        if self._failure is not None:
+            raise self._failure
+        self.connection.subscribe(self._filter(topics.Kind.EVENTS), self._take)
+        self.connection.subscribe(topics.topic_filter(topics.Kind.STATUS), self._take)
         self.connection.start()
-        self._timer = threading.Thread(target=self._ask_again, name="ingest-gaps", daemon=True)
-        self._timer.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Disconnect; the broker keeps the session and queues messages until the next start."""
+        """Stop storing, then disconnect. What was not stored was not acknowledged: the broker
+        keeps it in the session and delivers it at the next start."""
         self._stop.set()
+        self._inbox.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
         self.connection.stop(timeout)
-        if self._timer is not None:
-            self._timer.join(timeout)
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connection.wait_connected(timeout)
 
-    # --- handlers (paho thread) ----------------------------------------------------------------
+    # --- paho thread: hand on, nothing else ----------------------------------------------------
+
+    def _take(self, message: Message) -> None:
+        self._inbox.put(message)
+
+    # --- store thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            store = CentralStore(self.store_path, busy_timeout_s=self.settings.busy_timeout_s)
+        except BaseException as exc:
+            self._failure = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._step(store)
+                except Exception:  # this thread must not end while the process runs on
+                    log.exception("ingest step failed; going on")
+        finally:
+            store.close()
+
+    def _step(self, store: CentralStore) -> None:
+        """The next message (if one comes within a second), then the gaps due."""
+        try:
+            message = self._inbox.get(timeout=min(1.0, self.settings.resend_interval_s))
+        except queue.Empty:
+            message = None
+        if message is not None and self._store_safely(store, message):
+            self.connection.ack(message)
+        if self.connection.connected:
+            for ask in self.gaps.due():
+                self._ask(ask)
+
+    def _store_safely(self, store: CentralStore, message: Message) -> bool:
+        """Handle one message until it is stored or kept; False if stopped before that."""
+        self.stats.messages += 1
+        while True:
+            try:
+                self._handle(store, message)
+                return True
+            except CentralStoreError:
+                self.stats.errors += 1
+                log.exception("storing a message on %s failed; trying again", message.topic)
+            except Exception as exc:  # a bug: keep the message aside rather than lose it
+                self.stats.errors += 1
+                log.exception("ingest of a message on %s failed", message.topic)
+                try:
+                    self._quarantine(store, message, f"ingest failed: {exc!r}", None)
+                    return True
+                except CentralStoreError:
+                    log.exception("quarantine failed too; trying again")
+            if self._stop.wait(self.settings.retry_s):
+                return False
+
+    def _handle(self, store: CentralStore, message: Message) -> None:
+        info = topics.parse(message.topic)
+        if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
+            self._handle_status(store, message, info)
+        elif info is not None and info.device is not None and info.kind is topics.Kind.EVENTS:
+            self._handle_events(store, message, info)
+        else:
+            self._quarantine(store, message, f"not a device topic: {message.topic}", None)
 
     def _alert(self, text: str) -> None:
         log.error("ALERT %s", text)
@@ -122,110 +200,105 @@ class CentralIngest:
             except Exception:
                 log.exception("alert handler failed")
 
-    def _quarantine(self, message: Message, reason: str, device: str | None) -> None:
-        assert self._store is not None
+    def _quarantine(
+        self, store: CentralStore, message: Message, reason: str, device: str | None
+    ) -> None:
         self.stats.quarantined += 1
         log.warning("quarantined message on %s: %s", message.topic, reason)
-        self._store.quarantine(
-            message.topic, reason, message.payload, datetime.now(UTC), device=device
+        store.quarantine(
+            message.topic,
+            reason,
+            message.payload,
+            datetime.now(UTC),
+            device=device,
+            once=message.retain,  # a retained message comes again with every subscription
         )
 
-    def _on_events(self, message: Message) -> None:
-        self.stats.messages += 1
-        try:
-            self._handle_events(message)
-        except Exception:
-            self.stats.errors += 1  # not acknowledged end to end: the device will send it again
-            log.exception("ingest of a message on %s failed", message.topic)
-
-    def _handle_events(self, message: Message) -> None:
-        store = self._store
-        if store is None:
+    def _handle_events(self, store: CentralStore, message: Message, info: topics.TopicInfo) -> None:
+        if message.retain:
+            self.stats.retained_refused += 1
+            self._quarantine(store, message, RETAINED_EVENTS, info.device)
+            self.connection.publish(
+                message.topic, b"", qos=1, retain=True, on_done=_log_refused_clear
+            )
             return
-        info = topics.parse(message.topic)
-        if info is None or info.kind is not topics.Kind.EVENTS or info.device is None:
-            self._quarantine(message, f"not a device events topic: {message.topic}", None)
-            return
+        if not message.payload:
+            return  # how a retained message is cleared (by us, above): nothing to store
         try:
             batch = schema.parse_batch(message.payload, info.device)
         except schema.SchemaError as exc:
-            self._quarantine(message, exc.reason, info.device)
+            self._quarantine(store, message, exc.reason, info.device)
             return
-        try:
-            result = store.ingest(info.branch, batch, datetime.now(UTC))
-        except (ValueError, OverflowError) as exc:  # parsed, yet not storable: keep it raw
-            self._quarantine(message, f"not storable: {exc}", info.device)
-            return
+        max_future = timedelta(seconds=self.settings.max_future_s)
+        result = store.ingest(info.branch, batch, datetime.now(UTC), max_future=max_future)
         self.stats.batches += 1
         self.stats.events_stored += result.stored
         self.stats.duplicates += result.duplicates
+        self.stats.invalid += result.invalid
         for conflict in result.conflicts:
             self.stats.conflicts += 1
             self._alert(
                 f"device {info.device} (branch {info.branch}): seq {conflict.seq} arrived with "
                 f"id {conflict.incoming_id} but is stored with id {conflict.stored_id}; "
-                f"quarantined (was the device's store replaced?)"
+                f"quarantined (was the device's store restored from a copy?)"
             )
-        row = store.device(info.device)
-        if row is not None and row.conflicts:
-            # A replaced store reuses sequence numbers: acking them would let the device release
-            # events the centre holds only in quarantine. An operator decides first.
+        if result.invalid:
+            log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,
+                        result.invalid)  # fmt: skip
+        if result.replaced is not None:
+            old = result.replaced
+            self._alert(
+                f"device {info.device} (branch {info.branch}): a new event store {result.store!r} "
+                f"replaces store {old.store!r} (held here up to seq {old.contiguous_seq}, highest "
+                f"{old.max_seq}, last seen {old.last_seen}); the new store is synced from seq 1, "
+                f"events the old one never delivered are not here"
+            )
+        if not result.current and result.stored and (result.device, result.store) not in self._old:
+            self._old.add((result.device, result.store))  # said once per store and process
+            log.warning(
+                "%s: new events from store %r, which another store of this device id replaced: "
+                "a late backlog, or two devices with one id?",
+                result.device,
+                result.store,
+            )
+        if result.store_conflicts:
+            # A store restored from a copy reuses sequence numbers: acking them would let the
+            # device release events the centre holds only in quarantine. An operator decides.
             log.warning("%s: %d conflicts, no acknowledgement until resolved", info.device,
-                        row.conflicts)  # fmt: skip
+                        result.store_conflicts)  # fmt: skip
         elif result.advanced or result.stored == 0:
             self._send_ack(info.branch, result)
-        self._track_gap(info.branch, result)
+        ask = self.gaps.update(info.branch, result.device, result.store, result.gap)
+        if ask is not None:
+            self._ask(ask)
 
     def _send_ack(self, branch: str, result: IngestResult) -> None:
-        payload = schema.encode_ack(result.device, result.contiguous)
+        payload = schema.encode_ack(result.device, result.contiguous, store=result.store)
         self.connection.publish(topics.ack(branch, result.device), payload, qos=1, retain=True)
         self.stats.acks_sent += 1
 
-    def _track_gap(self, branch: str, result: IngestResult) -> None:
-        with self._lock:
-            if result.gap is None:
-                self._gaps.pop(result.device, None)
-                return
-            first = result.gap[0]
-            last = min(result.gap[1], first + self.settings.resend_max_events - 1)
-            known = self._gaps.get(result.device)
-            if known is not None and (known.first, known.last) == (first, last):
-                return  # already asked; the timer asks again if it stays open
-            gap = self._gaps[result.device] = _Gap(branch, first, last, time.monotonic())
-        self._ask(result.device, gap)
-
-    def _ask(self, device: str, gap: _Gap) -> None:
-        log.info("asking %s to resend seqs %d..%d", device, gap.first, gap.last)
-        payload = schema.encode_resend(device, gap.first, gap.last)
-        self.connection.publish(topics.resend(gap.branch, device), payload, qos=1)
+    def _ask(self, ask: ResendAsk) -> None:
+        log.info("asking %s to resend seqs %d..%d", ask.device, ask.first, ask.last)
+        payload = schema.encode_resend(ask.device, ask.first, ask.last, store=ask.store)
+        self.connection.publish(topics.resend(ask.branch, ask.device), payload, qos=1)
         self.stats.resend_requests += 1
 
-    def _ask_again(self) -> None:
-        while not self._stop.wait(min(1.0, self.settings.resend_interval_s)):
-            now = time.monotonic()
-            with self._lock:
-                due = [
-                    (device, gap)
-                    for device, gap in self._gaps.items()
-                    if now - gap.asked_at >= self.settings.resend_interval_s
-                ]
-                for _, gap in due:
-                    gap.asked_at = now
-            for device, gap in due:
-                if self.connection.connected:
-                    self._ask(device, gap)
-
-    def _on_status(self, message: Message) -> None:
-        store = self._store
-        info = topics.parse(message.topic)
-        if store is None or info is None or info.device is None:
-            return
+    def _handle_status(self, store: CentralStore, message: Message, info: topics.TopicInfo) -> None:
         if not message.payload:
             return  # a cleared retained status
         try:
             status = schema.parse_status(message.payload, info.device)
         except schema.SchemaError as exc:
-            log.warning("ignoring status on %s: %s", message.topic, exc.reason)
+            self._quarantine(store, message, exc.reason, info.device)
             return
         store.set_status(info.branch, status, datetime.now(UTC))
         self.stats.status_updates += 1
+
+
+def _log_refused_clear(result: PublishResult) -> None:
+    if not result.ok:
+        log.warning(
+            "the broker refused to clear a retained events message (%s): give the ingest's "
+            "identity write access to cs/v1/+/+/events (sync.acl does)",
+            result.reason,
+        )

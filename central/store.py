@@ -1,32 +1,41 @@
-"""The centre's ingest database: every device's events exactly once, per-device progress,
+"""The centre's ingest database: every device's events exactly once, per-store progress,
 quarantined messages and heartbeat minutes. SQLite, WAL, ``synchronous=FULL``.
+
+Events are filed by ``(device_id, store, seq)``: a device's seqs count within one event store
+(``EventStore.store_id``, named by each batch), and a re-imaged device with the same id starts a
+new store at seq 1. Its events are new events, filed beside the old store's, which stay as they
+were; the first batch of a new store records it as the device's current store and reports the one
+it replaces (``IngestResult.replaced``), so the centre can say what the old store had delivered.
 
 Ingest is idempotent: a batch may arrive any number of times, in any order, through any number
 of workers. Each batch is one ``BEGIN IMMEDIATE`` transaction that inserts the events it does
-not already hold (by ``(device_id, seq)``), counts exact duplicates, quarantines conflicts (same
-``(device_id, seq)``, different event id) and recomputes the device's highest contiguous seq from
-the stored rows, which only ever grows. The transaction commits before anyone is acknowledged.
+not already hold (by ``(device_id, store, seq)``), counts exact duplicates, quarantines conflicts
+(same ``(device_id, store, seq)``, different event id) and recomputes the store's highest
+contiguous seq from the stored rows, which only ever grows. The transaction commits before anyone
+is acknowledged.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from device.store import wall_text, write_transaction
+from device.store import StoredEvent, wall_text, write_transaction
 from sync import topics
 from sync.heartbeat import HEARTBEAT_TYPE, minute_of
 from sync.schema import EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 
-_SCHEMA = (
+# Version 1, as released: frozen. A new database is built by running every version in turn.
+_V1 = (
     "CREATE TABLE meta (id INTEGER PRIMARY KEY CHECK (id = 1), schema_version INTEGER NOT NULL)",
-    f"INSERT INTO meta VALUES (1, {SCHEMA_VERSION})",
+    "INSERT INTO meta VALUES (1, 1)",
     """CREATE TABLE events (
         device_id TEXT NOT NULL,
         seq INTEGER NOT NULL,
@@ -72,14 +81,103 @@ _SCHEMA = (
     ) WITHOUT ROWID""",
 )
 
+# Version 2: events filed per store of a device. What version 1 held came from stores without
+# an identity, so it goes to the unnamed store '' (the devices name it '' too: see
+# device/migrations.py, version 3). A device's progress moves to ``stores``, one row per store;
+# ``devices.store`` is the current one (NULL before the first batch).
+_V2 = (
+    """CREATE TABLE events_v2 (
+        device_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        boot_id TEXT NOT NULL,
+        mono REAL NOT NULL,
+        wall TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, store, seq)
+    ) WITHOUT ROWID""",
+    """INSERT INTO events_v2 SELECT device_id, '', seq, id, branch, boot_id, mono, wall, type,
+        payload, received_at FROM events""",
+    "DROP TABLE events",
+    "ALTER TABLE events_v2 RENAME TO events",
+    "CREATE INDEX events_wall ON events (wall)",
+    """CREATE TABLE stores (
+        device_id TEXT NOT NULL,
+        store TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        contiguous_seq INTEGER NOT NULL DEFAULT 0,
+        max_seq INTEGER NOT NULL DEFAULT 0,
+        events INTEGER NOT NULL DEFAULT 0,
+        duplicates INTEGER NOT NULL DEFAULT 0,
+        conflicts INTEGER NOT NULL DEFAULT 0,
+        first_seen TEXT,
+        last_seen TEXT,
+        PRIMARY KEY (device_id, store)
+    ) WITHOUT ROWID""",
+    """INSERT INTO stores SELECT device_id, '', branch, contiguous_seq, max_seq, events,
+        duplicates, conflicts, last_seen, last_seen FROM devices
+        WHERE max_seq > 0 OR duplicates > 0 OR conflicts > 0""",
+    """CREATE TABLE devices_v2 (
+        device_id TEXT PRIMARY KEY,
+        branch TEXT NOT NULL,
+        store TEXT,
+        last_seen TEXT,
+        status TEXT,
+        status_at TEXT,
+        status_reason TEXT
+    )""",
+    """INSERT INTO devices_v2 SELECT device_id, branch,
+        CASE WHEN max_seq > 0 OR duplicates > 0 OR conflicts > 0 THEN '' END,
+        last_seen, status, status_at, status_reason FROM devices""",
+    "DROP TABLE devices",
+    "ALTER TABLE devices_v2 RENAME TO devices",
+    # kind 'invalid': one event of a good batch put aside (a placeholder keeps its seq)
+    """CREATE TABLE quarantine_v2 (
+        id INTEGER PRIMARY KEY,
+        received_at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('malformed', 'conflict', 'invalid')),
+        topic TEXT NOT NULL,
+        device_id TEXT,
+        store TEXT,
+        seq INTEGER,
+        reason TEXT NOT NULL,
+        raw BLOB NOT NULL
+    )""",
+    """INSERT INTO quarantine_v2 SELECT id, received_at, kind, topic, device_id, NULL, seq,
+        reason, raw FROM quarantine""",
+    "DROP TABLE quarantine",
+    "ALTER TABLE quarantine_v2 RENAME TO quarantine",
+    "CREATE INDEX quarantine_device_seq ON quarantine (device_id, seq)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+"""Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
 _INSERT = (
-    "INSERT INTO events (device_id, seq, id, branch, boot_id, mono, wall, type, payload, "
-    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (device_id, store, seq, id, branch, boot_id, mono, wall, type, payload, "
+    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RUN_END = """WITH RECURSIVE run(s) AS (
     SELECT ? UNION ALL
-    SELECT s + 1 FROM run WHERE EXISTS (SELECT 1 FROM events WHERE device_id = ? AND seq = s + 1)
+    SELECT s + 1 FROM run WHERE EXISTS
+        (SELECT 1 FROM events WHERE device_id = ? AND store = ? AND seq = s + 1)
 ) SELECT max(s) FROM run"""
+_DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, ifnull(s.contiguous_seq, 0),
+    ifnull(s.max_seq, 0), ifnull(s.events, 0), ifnull(s.duplicates, 0), ifnull(s.conflicts, 0),
+    d.last_seen, d.status, d.status_at, d.status_reason,
+    (SELECT count(*) FROM stores n WHERE n.device_id = d.device_id)
+    FROM devices d LEFT JOIN stores s ON s.device_id = d.device_id AND s.store = d.store"""
+
+
+MAX_FUTURE = timedelta(days=1)
+"""An event's wall time further ahead of the centre's clock than this is put aside."""
+PLACEHOLDER_TYPE = "sync.quarantined"
+"""Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
 
 
 class CentralStoreError(Exception):
@@ -94,24 +192,50 @@ class Conflict:
 
 
 @dataclass(frozen=True)
+class StoreRow:
+    """One event store of a device and how far the centre holds it."""
+
+    device_id: str
+    store: str
+    branch: str
+    contiguous_seq: int
+    max_seq: int
+    events: int
+    duplicates: int
+    conflicts: int
+    first_seen: str | None
+    last_seen: str | None
+
+
+@dataclass(frozen=True)
 class IngestResult:
     """What one batch did. ``conflicts`` are the new ones (a conflicting copy seen before is
     not recorded again); ``gap`` is the missing range just above ``contiguous``, if any later
-    event is already stored."""
+    event is already stored; ``store_conflicts`` counts every conflict of the batch's store.
+    ``replaced`` is the device's previous store when this batch is the first of a new one;
+    ``current`` says whether the batch's store is the device's current (latest) store."""
 
     device: str
+    store: str
     stored: int
     duplicates: int
     conflicts: tuple[Conflict, ...]
     contiguous: int
     advanced: bool
     gap: tuple[int, int] | None
+    store_conflicts: int = 0
+    replaced: StoreRow | None = None
+    current: bool = True
+    invalid: int = 0  # events put aside (quarantined as ``invalid``, a placeholder stored)
 
 
 @dataclass(frozen=True)
 class DeviceRow:
+    """A device with the figures of its current store; ``stores`` counts all its stores."""
+
     device_id: str
     branch: str
+    store: str | None
     contiguous_seq: int
     max_seq: int
     events: int
@@ -121,25 +245,53 @@ class DeviceRow:
     status: str | None
     status_at: str | None
     status_reason: str | None
+    stores: int
 
 
 def _utc_text(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-class CentralStore:
-    """The ingest database. One instance per thread unless opened with ``any_thread=True``
-    (then the caller guarantees one thread at a time, as the paho network thread does)."""
+def _problem(event: StoredEvent, received_at: datetime, max_future: timedelta) -> str | None:
+    """Why an event that parsed cannot be stored as it is, or None."""
+    where = f"of seq {event.seq}"
+    try:
+        canonical = str(uuid.UUID(event.id))
+    except ValueError:
+        canonical = None
+    if canonical != event.id:
+        return f"field 'id' {where} is not a UUID: {event.id[:64]!r}"
+    try:
+        wall_text(event.wall)
+        ahead = event.wall - received_at
+    except (ValueError, OverflowError) as exc:
+        return f"field 'wall' {where} cannot be stored: {exc}"
+    if ahead > max_future:
+        return (
+            f"field 'wall' {where} is {event.wall.isoformat()}, more than {max_future} ahead "
+            f"of the centre's clock ({received_at.isoformat(timespec='seconds')})"
+        )
+    return None
 
-    def __init__(self, path: str | Path, *, any_thread: bool = False) -> None:
+
+def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetime) -> StoredEvent:
+    """What is stored at an invalid event's seq: same seq and id, the centre's time."""
+    payload = {"type": event.type, "reason": reason, "quarantine_id": qid}
+    return replace(event, wall=received_at, type=PLACEHOLDER_TYPE, payload=payload)
+
+
+class CentralStore:
+    """The ingest database; one instance per thread (the ingest's store thread owns one).
+    ``busy_timeout_s``: how long a write waits for another connection's lock."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(
                 self.path,
-                timeout=BUSY_TIMEOUT_S,
+                timeout=BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s,
                 isolation_level=None,
-                check_same_thread=not any_thread,
             )
             mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -150,50 +302,79 @@ class CentralStore:
             raise CentralStoreError(f"{self.path}: cannot open the central store: {exc}") from exc
 
     def _create(self) -> None:
-        with self._write("create schema") as conn:
+        with self._write("create or migrate the schema") as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if "meta" not in tables:
                 if tables:
                     raise CentralStoreError(f"{self.path}: an SQLite file but not a central store")
-                for sql in _SCHEMA:
-                    conn.execute(sql)
-                return
-            version = conn.execute("SELECT schema_version FROM meta").fetchone()[0]
-            if version != SCHEMA_VERSION:
+                version = 0
+            else:
+                version = conn.execute("SELECT schema_version FROM meta").fetchone()[0]
+            if version > SCHEMA_VERSION:
                 raise CentralStoreError(
                     f"{self.path}: central store schema version {version}, this software "
-                    f"understands {SCHEMA_VERSION}"
+                    f"understands up to {SCHEMA_VERSION}; install a newer counterside release"
                 )
+            for steps in MIGRATIONS[version:]:
+                for sql in steps:
+                    conn.execute(sql)
+            conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
 
     def _write(self, what: str):
         return write_transaction(self._conn, f"{self.path}: {what}", CentralStoreError)
 
     # --- writing -------------------------------------------------------------------------------
 
-    def ingest(self, branch: str, batch: EventBatch, received_at: datetime) -> IngestResult:
-        """Store a parsed batch (committed when this returns)."""
-        device, first, last = batch.device, batch.first, batch.last
+    def ingest(
+        self,
+        branch: str,
+        batch: EventBatch,
+        received_at: datetime,
+        *,
+        max_future: timedelta = MAX_FUTURE,
+    ) -> IngestResult:
+        """Store a parsed batch (committed when this returns).
+
+        An event that parsed but cannot be taken as it is (its id is not a UUID, its wall time is
+        more than ``max_future`` ahead of ``received_at`` or cannot be stored) is quarantined as
+        ``invalid`` with the reason and its raw JSON, and a ``sync.quarantined`` placeholder
+        with the same seq and id takes its place: the sequence stays whole, so the device is
+        acknowledged and nothing waits forever on it, and nothing is lost.
+        """
+        device, store, first, last = batch.device, batch.store, batch.first, batch.last
         now = _utc_text(received_at)
         with self._write(f"ingest of {device} seqs {first}..{last}") as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)", (device, branch)
-            )
-            before, max_seq = conn.execute(
-                "SELECT contiguous_seq, max_seq FROM devices WHERE device_id = ?", (device,)
+            replaced, current = self._file_store(conn, branch, device, store, now)
+            before, max_seq, store_conflicts = conn.execute(
+                "SELECT contiguous_seq, max_seq, conflicts FROM stores "
+                "WHERE device_id = ? AND store = ?",
+                (device, store),
             ).fetchone()
             held = dict(
                 conn.execute(
-                    "SELECT seq, id FROM events WHERE device_id = ? AND seq BETWEEN ? AND ?",
-                    (device, first, last),
+                    "SELECT seq, id FROM events WHERE device_id = ? AND store = ? "
+                    "AND seq BETWEEN ? AND ?",
+                    (device, store, first, last),
                 )
             )
-            rows, beats, conflicts, duplicates = [], [], [], 0
+            rows, beats, conflicts, duplicates, invalid = [], [], [], 0, 0
+            topic = topics.events(branch, device)
             for event in batch.events:
                 stored_id = held.get(event.seq)
                 if stored_id is None:
+                    problem = _problem(event, received_at, max_future)
+                    if problem is not None:
+                        invalid += 1
+                        qid = conn.execute(
+                            "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
+                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)",
+                            (now, topic, device, store, event.seq, problem, encode_event(event)),
+                        ).lastrowid
+                        event = _placeholder(event, problem, qid, received_at)
                     rows.append(
                         (
                             device,
+                            store,
                             event.seq,
                             event.id,
                             branch,
@@ -218,39 +399,74 @@ class CentralStore:
                         continue  # the same conflicting copy again: recorded and alerted once
                     conflicts.append(Conflict(event.seq, stored_id, event.id))
                     conn.execute(
-                        "INSERT INTO quarantine (received_at, kind, topic, device_id, seq, reason,"
-                        " raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?)",
-                        (now, topics.events(branch, device), device, event.seq, reason,
-                         encode_event(event)),
+                        "INSERT INTO quarantine (received_at, kind, topic, device_id, store, seq,"
+                        " reason, raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?, ?)",
+                        (now, topic, device, store, event.seq, reason, encode_event(event)),
                     )  # fmt: skip
             conn.executemany(_INSERT, rows)
             conn.executemany("INSERT OR IGNORE INTO heartbeats VALUES (?, ?)", beats)
             contiguous = max(before, last) if first <= before + 1 else before
             max_seq = max(max_seq, last)
             if contiguous < max_seq:
-                contiguous = conn.execute(_RUN_END, (contiguous, device)).fetchone()[0]
+                contiguous = conn.execute(_RUN_END, (contiguous, device, store)).fetchone()[0]
             gap = None
             if contiguous < max_seq:
                 (next_held,) = conn.execute(
-                    "SELECT min(seq) FROM events WHERE device_id = ? AND seq > ?",
-                    (device, contiguous),
+                    "SELECT min(seq) FROM events WHERE device_id = ? AND store = ? AND seq > ?",
+                    (device, store, contiguous),
                 ).fetchone()
                 gap = (contiguous + 1, next_held - 1)
             conn.execute(
-                """UPDATE devices SET branch = ?, contiguous_seq = max(contiguous_seq, ?),
+                """UPDATE stores SET branch = ?, contiguous_seq = max(contiguous_seq, ?),
                 max_seq = max(max_seq, ?), events = events + ?, duplicates = duplicates + ?,
-                conflicts = conflicts + ?, last_seen = ? WHERE device_id = ?""",
-                (branch, contiguous, max_seq, len(rows), duplicates, len(conflicts), now, device),
+                conflicts = conflicts + ?, last_seen = ? WHERE device_id = ? AND store = ?""",
+                (branch, contiguous, max_seq, len(rows), duplicates, len(conflicts), now,
+                 device, store),
+            )  # fmt: skip
+            conn.execute(
+                "UPDATE devices SET branch = ?, last_seen = ? WHERE device_id = ?",
+                (branch, now, device),
             )
         return IngestResult(
             device,
+            store,
             len(rows),
             duplicates,
             tuple(conflicts),
             contiguous,
             contiguous > before,
             gap,
+            store_conflicts + len(conflicts),
+            replaced,
+            current,
+            invalid,
         )
+
+    def _file_store(
+        self, conn: sqlite3.Connection, branch: str, device: str, store: str, now: str
+    ) -> tuple[StoreRow | None, bool]:
+        """Make sure the device and its store are on record; a store seen for the first time
+        becomes the device's current one. Returns (the store it replaces, is it current)."""
+        conn.execute(
+            "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)", (device, branch)
+        )
+        (current,) = conn.execute(
+            "SELECT store FROM devices WHERE device_id = ?", (device,)
+        ).fetchone()
+        new = conn.execute(
+            "INSERT OR IGNORE INTO stores (device_id, store, branch, first_seen) "
+            "VALUES (?, ?, ?, ?)",
+            (device, store, branch, now),
+        ).rowcount
+        if not new and current is not None:
+            return None, current == store
+        conn.execute("UPDATE devices SET store = ? WHERE device_id = ?", (store, device))
+        if current is None or current == store:
+            return None, True
+        row = conn.execute(
+            "SELECT * FROM stores WHERE device_id = ? AND store = ?", (device, current)
+        ).fetchone()
+        return StoreRow(*row), True
 
     @staticmethod
     def _quarantined_before(conn: sqlite3.Connection, device: str, seq: int, reason: str) -> bool:
@@ -268,9 +484,20 @@ class CentralStore:
         received_at: datetime,
         *,
         device: str | None = None,
+        once: bool = False,
     ) -> int:
-        """Keep a message that does not parse, with the reason; returns its quarantine id."""
+        """Keep a message that does not parse, with the reason; returns its quarantine id.
+        ``once``: if the same message (topic, reason, bytes) is already kept, keep it only once
+        (a retained message comes again at every subscription)."""
         with self._write("quarantine") as conn:
+            if once:
+                row = conn.execute(
+                    "SELECT id FROM quarantine WHERE kind = 'malformed' AND topic = ? "
+                    "AND reason = ? AND raw = ?",
+                    (topic, reason, bytes(raw)),
+                ).fetchone()
+                if row is not None:
+                    return int(row[0])
             cur = conn.execute(
                 "INSERT INTO quarantine (received_at, kind, topic, device_id, reason, raw) "
                 "VALUES (?, 'malformed', ?, ?, ?, ?)",
@@ -294,41 +521,67 @@ class CentralStore:
     # --- reading -------------------------------------------------------------------------------
 
     def device(self, device_id: str) -> DeviceRow | None:
-        row = self._conn.execute(
-            "SELECT * FROM devices WHERE device_id = ?", (device_id,)
-        ).fetchone()
+        """The device with the figures of its current store."""
+        row = self._conn.execute(f"{_DEVICE_ROW} WHERE d.device_id = ?", (device_id,)).fetchone()
         return DeviceRow(*row) if row else None
 
     def devices(self) -> list[DeviceRow]:
-        return [DeviceRow(*r) for r in self._conn.execute("SELECT * FROM devices ORDER BY 1")]
+        return [DeviceRow(*r) for r in self._conn.execute(f"{_DEVICE_ROW} ORDER BY 1")]
 
-    def contiguous(self, device_id: str) -> int:
-        row = self.device(device_id)
-        return row.contiguous_seq if row else 0
+    def stores(self, device_id: str) -> list[StoreRow]:
+        """Every event store the device has sent from, oldest first."""
+        rows = self._conn.execute(
+            "SELECT * FROM stores WHERE device_id = ? ORDER BY first_seen, store", (device_id,)
+        )
+        return [StoreRow(*r) for r in rows]
 
-    def seqs(self, device_id: str) -> list[int]:
+    def _store_of(self, device_id: str, store: str | None) -> str:
+        """``store``, or (None) the device's current store ('' before its first batch)."""
+        if store is not None:
+            return store
+        row = self._conn.execute(
+            "SELECT store FROM devices WHERE device_id = ?", (device_id,)
+        ).fetchone()
+        return row[0] if row and row[0] is not None else ""
+
+    def contiguous(self, device_id: str, store: str | None = None) -> int:
+        """The highest contiguous seq held of ``store`` (default: the current store)."""
+        row = self._conn.execute(
+            "SELECT contiguous_seq FROM stores WHERE device_id = ? AND store = ?",
+            (device_id, self._store_of(device_id, store)),
+        ).fetchone()
+        return row[0] if row else 0
+
+    def seqs(self, device_id: str, store: str | None = None) -> list[int]:
         return [
             r[0]
             for r in self._conn.execute(
-                "SELECT seq FROM events WHERE device_id = ? ORDER BY seq", (device_id,)
+                "SELECT seq FROM events WHERE device_id = ? AND store = ? ORDER BY seq",
+                (device_id, self._store_of(device_id, store)),
             )
         ]
 
-    def event_ids(self, device_id: str) -> dict[int, str]:
+    def event_ids(self, device_id: str, store: str | None = None) -> dict[int, str]:
         return dict(
-            self._conn.execute("SELECT seq, id FROM events WHERE device_id = ?", (device_id,))
+            self._conn.execute(
+                "SELECT seq, id FROM events WHERE device_id = ? AND store = ?",
+                (device_id, self._store_of(device_id, store)),
+            )
         )
 
-    def event_count(self, device_id: str | None = None) -> int:
+    def event_count(self, device_id: str | None = None, store: str | None = None) -> int:
+        """Events held: of every device, or of one device's store (default: current)."""
         if device_id is None:
             return self._conn.execute("SELECT count(*) FROM events").fetchone()[0]
         return self._conn.execute(
-            "SELECT count(*) FROM events WHERE device_id = ?", (device_id,)
+            "SELECT count(*) FROM events WHERE device_id = ? AND store = ?",
+            (device_id, self._store_of(device_id, store)),
         ).fetchone()[0]
 
     def quarantined(self, kind: str | None = None) -> list[dict]:
         cur = self._conn.execute(
-            "SELECT id, received_at, kind, topic, device_id, seq, reason, raw FROM quarantine "
+            "SELECT id, received_at, kind, topic, device_id, store, seq, reason, raw "
+            "FROM quarantine "
             "WHERE ?1 IS NULL OR kind = ?1 ORDER BY id",
             (kind,),
         )

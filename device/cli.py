@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from config.errors import ConfigError
 from config.loader import find_config, load_config
 from config.model import Config
+from device.pipes import quiet_on_broken_pipe
 from device.store import EventStore, StoreError
 
 EXIT_CONFIG, EXIT_STORE = 2, 3
@@ -352,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     board.set_defaults(func=cmd_board)
 
     sub.add_parser(
-        "centre", help="the central office: ingest, devices, uptime (counterside centre -h)"
+        "centre", help="the central office: ingest, devices, uptime, config (counterside centre -h)"
     )
 
     demo = sub.add_parser("demo", help="a simulated branch morning, printing every event")
@@ -364,13 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `counterside export ... | head` ends quietly
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    """SIGPIPE stays ignored (see ``device.pipes``): `counterside export ... | head` ends quietly
+    all the same, and no long-running command dies of a write to a vanished broker."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["centre"]:  # the central office has its own command line
         from central.cli import main as centre_main
 
         return centre_main(argv[1:])
+    return quiet_on_broken_pipe(lambda: _main(argv))
+
+
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -102,7 +102,9 @@ def open_link(
     boot = getattr(clock.now(), "boot", "")
     connection = DeviceConnection(connection_settings(config), branch, device, boot_id=boot)
     uplink = Uplink(connection, db, branch, device, UplinkSettings(**config.mqtt.uplink_kwargs()))
-    heartbeat = HeartbeatThread(db, device, clock, on_beat=lambda _e: uplink.notify())
+    heartbeat = HeartbeatThread(
+        db, device, clock, check_s=config.mqtt.heartbeat_s, on_beat=lambda _e: uplink.notify()
+    )
     downlink = ConfigDownlink(
         connection, branch, device, list(base_files), state_dir, on_config or _log_applied
     )

@@ -10,6 +10,7 @@ available) or a function ``(conn, device_id) -> None`` that must not commit.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,11 +82,34 @@ _V2 = (
     SELECT * FROM events WHERE seq > (SELECT acked_seq FROM meta) ORDER BY seq""",
 )
 
-# Version 3: checkpoints of the state the events lead to, written in the same transaction as the
+
+def _v3_store_id(conn: sqlite3.Connection, device_id: str) -> None:
+    """Version 3: the store's identity (``meta.store_id``), named by every batch and every ack
+    (``docs/protocol.md``), so an acknowledgement computed for another store of the same device
+    (an earlier incarnation, before a re-image) can never release this store's events.
+
+    A store created by this version gets a new UUID. A store that already numbered events keeps
+    the unnamed identity ``''``: the centre filed its events under ``''`` too, so both sides go on
+    agreeing about them. The identity never changes afterwards (trigger).
+    """
+    conn.execute("ALTER TABLE meta ADD COLUMN store_id TEXT NOT NULL DEFAULT ''")
+    (used,) = conn.execute(
+        "SELECT max(ifnull((SELECT max(seq) FROM events), 0), pruned_seq) FROM meta"
+    ).fetchone()
+    if used == 0:
+        conn.execute("UPDATE meta SET store_id = ?", (str(uuid.uuid4()),))
+    conn.execute(
+        """CREATE TRIGGER meta_store_id_fixed BEFORE UPDATE OF store_id ON meta
+        WHEN NEW.store_id IS NOT OLD.store_id
+        BEGIN SELECT RAISE(ABORT, 'the identity of an event store never changes'); END"""
+    )
+
+
+# Version 4: checkpoints of the state the events lead to, written in the same transaction as the
 # events (one row per owner of state: the device's branch, the controller's queue service), so a
 # restart rebuilds exactly that state, whatever the wall clock did; ``seq`` is the last event the
 # state includes (events after it, from other writers, are replayed on top).
-_V3 = (
+_V4 = (
     """CREATE TABLE checkpoints (
         name TEXT PRIMARY KEY,
         seq INTEGER NOT NULL,
@@ -96,7 +120,8 @@ _V3 = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: meta, append-only events", _V1),
     Migration(2, "prune acknowledged events, outbox view, wall index", _V2),
-    Migration(3, "checkpoints of state written with the events", _V3),
+    Migration(3, "the store's own identity, named by batches and acks", _v3_store_id),
+    Migration(4, "checkpoints of state written with the events", _V4),
 )
 
 

@@ -352,6 +352,13 @@ class EventStore:
     def schema_version(self) -> int:
         return self._scalar("SELECT schema_version FROM meta")
 
+    @property
+    def store_id(self) -> str:
+        """This store's identity: a UUID given at creation (``''`` for a store that already held
+        events before identities existed); it never changes. A re-imaged device with the same
+        device id has a new one, so nothing computed for its earlier store applies to it."""
+        return str(self._conn.execute("SELECT store_id FROM meta").fetchone()[0])
+
     def events(
         self, after_seq: int = 0, limit: int | None = None, types: Iterable[str] | None = None
     ) -> list[StoredEvent]:

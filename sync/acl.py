@@ -8,7 +8,7 @@ and let a device speak for itself in another branch. Explicit lines are exact; r
 and send the broker SIGHUP when the roster changes. Names not in the roster get no rights at all.
 
 Usage: ``python -m sync.acl ROSTER.csv [--out FILE]`` with a CSV ``branch,name,role`` (branch empty
-for ``central``/``monitor`` identities that see every branch). See docs/security.md.
+for ``central``/``publisher``/``monitor`` identities that see every branch). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class Role(StrEnum):
 
     COUNTER = "counter"  # evaluation pad + caller at one window
     CONTROLLER = "controller"  # the branch's queue service (also a device with its own events)
-    CENTRAL = "central"  # central-office ingest / configuration publisher
+    CENTRAL = "central"  # a central-office ingest worker
+    PUBLISHER = "publisher"  # publishes the branches' configuration (counterside centre config)
     BRIDGE = "bridge"  # a branch broker's bridge connection to the central broker
     MONITOR = "monitor"  # read-only tooling
 
@@ -41,7 +42,7 @@ BRANCH_REQUIRED = frozenset({Role.COUNTER, Role.CONTROLLER, Role.BRIDGE})
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """One roster row. ``branch`` None = every branch (only for central and monitor)."""
+    """One roster row. ``branch`` None = every branch (central, publisher and monitor)."""
 
     branch: str | None
     name: str
@@ -136,14 +137,19 @@ def grants(identity: Identity) -> list[tuple[str, str]]:
     if role is Role.CENTRAL:
         return [
             (READ, f(Kind.EVENTS, b)),
+            (WRITE, f(Kind.EVENTS, b)),  # only to clear a retained message (devices never retain)
             (READ, f(Kind.STATUS, b)),
             (READ, f(Kind.CONFIG_RESULT, b)),
             (READ, f(Kind.BRIDGE, b)),
             (WRITE, f(Kind.ACK, b)),
             (WRITE, f(Kind.RESEND, b)),
             (WRITE, f(Kind.CMD, b)),
+        ]
+    if role is Role.PUBLISHER:  # its own certificate: never the ingest's (one connection per CN)
+        return [
             (WRITE, f(Kind.CONFIG, b)),
             (READ, f(Kind.CONFIG, b)),
+            (READ, f(Kind.CONFIG_RESULT, b)),
         ]
     if role is Role.BRIDGE:
         assert b is not None

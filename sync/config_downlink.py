@@ -43,7 +43,7 @@ from config.loader import load_config
 from config.model import Config
 from sync import topics
 from sync.connection import Message, MqttConnection
-from sync.schema import SchemaError
+from sync.schema import SchemaError, loads_strict
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,7 @@ def encode_message(version: int, toml: str, issued_at: str | None = None) -> byt
 
 def parse_message(payload: bytes | str) -> DownlinkMessage:
     """A ``config`` message, or :class:`SchemaError` saying what is wrong with it."""
-    try:
-        obj = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
+    obj = loads_strict(payload)
     if not isinstance(obj, dict):
         raise SchemaError("not a JSON object")
     if obj.get("v") != VERSION or isinstance(obj.get("v"), bool):
@@ -149,10 +146,7 @@ def encode_result(result: DownlinkResult) -> bytes:
 
 
 def parse_result(payload: bytes | str) -> DownlinkResult:
-    try:
-        obj = json.loads(payload)
-    except (ValueError, RecursionError) as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
+    obj = loads_strict(payload)
     if not isinstance(obj, dict) or obj.get("v") != VERSION or obj.get("kind") != "config_result":
         raise SchemaError("not a v1 config_result object")
     status, problems = obj.get("status"), obj.get("problems")

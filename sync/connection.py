@@ -6,6 +6,9 @@ talks to the broker (uplink, configuration downlink, queue client; at the centre
 - ``subscribe(topic, handler)`` is remembered and renewed on every connect; handlers run on the
   paho thread and must be quick. ``publish(..., on_done=...)`` reports the broker's PUBACK
   reason code (MQTT v5: >= 0x80 means refused, e.g. 0x87 not authorized).
+- ``manual_ack=True``: a QoS 1 message is PUBACKed only when its receiver calls ``ack(message)``,
+  from any thread, once the message is safe; until then the broker keeps it, and sends it again
+  on the next connection of a persistent session.
 - Every callback into user code is guarded: an exception is logged, never allowed to stop the
   network loop.
 - The connection's state (:class:`LinkState`) is explicit; listeners hear every change.
@@ -61,10 +64,15 @@ class LinkState(enum.Enum):
 
 @dataclass(frozen=True)
 class Message:
+    """A message as delivered; ``mid`` and ``session`` (the connection it came on) serve
+    :meth:`MqttConnection.ack`."""
+
     topic: str
     payload: bytes
     qos: int
     retain: bool
+    mid: int = 0
+    session: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,10 @@ class MqttConnection:
         *,
         will: tuple[str, bytes] | None = None,
         rng: random.Random | None = None,
+        manual_ack: bool = False,
     ) -> None:
         self.settings = settings
+        self.manual_ack = manual_ack
         self.name = settings.client_id or "mqtt"
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
@@ -124,6 +134,7 @@ class MqttConnection:
         self._early: dict[int, PublishResult] = {}
         self._qos0: set[int] = set()  # QoS 0 mids whose send report is still due
         self._attempt = 0
+        self._session = 0  # counts connects and losses: a message is acked on its own connection
         self._connected = threading.Event()
         self.connects = 0
         client = mqtt.Client(
@@ -131,6 +142,7 @@ class MqttConnection:
             client_id=settings.client_id,
             protocol=mqtt.MQTTv5,
             reconnect_on_failure=True,
+            manual_ack=manual_ack,
         )
         client.suppress_exceptions = True  # second line of defence behind our own guards
         client.enable_logger(_paho_log)
@@ -196,6 +208,7 @@ class MqttConnection:
         self._delay_next()
         self.connects += 1
         with self._lock:
+            self._session += 1
             subscriptions = [(topic, qos) for topic, (qos, _) in self._handlers.items()]
         if subscriptions:
             client.subscribe(subscriptions)
@@ -210,6 +223,8 @@ class MqttConnection:
         self._delay_next()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        with self._lock:
+            self._session += 1  # what came on the lost connection is not acked on the next one
         if self._state is not LinkState.STOPPED:
             log.warning("%s: disconnected: %s", self.name, reason_code)
             self._delay_next()
@@ -236,6 +251,8 @@ class MqttConnection:
 
     def _on_unhandled(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         log.debug("%s: message on %s without a handler", self.name, message.topic)
+        if self.manual_ack and message.qos:
+            client.ack(message.mid, message.qos)  # nobody will: do not hold the broker's window
 
     # --- public API ----------------------------------------------------------------------------
 
@@ -257,13 +274,31 @@ class MqttConnection:
         guarded = self._guard(handler)
 
         def on_message(client, userdata, msg: mqtt.MQTTMessage) -> None:
-            guarded(Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain)))
+            message = Message(
+                msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid, self._session
+            )
+            guarded(message)
 
         with self._lock:
             self._handlers[topic] = (qos, handler)
         self._client.message_callback_add(_subscription_filter(topic), on_message)
         if self.connected:
             self._client.subscribe(topic, qos)
+
+    def ack(self, message: Message) -> bool:
+        """PUBACK a message taken with ``manual_ack`` (any thread): the broker may now forget it.
+
+        Only on the connection it came on: after a reconnect the broker sends it again with the
+        same packet id, and a late PUBACK could then release whichever message reuses that id.
+        Returns whether the acknowledgement went out (QoS 0 and automatic acks: nothing to do).
+        """
+        if not self.manual_ack or message.qos == 0:
+            return True
+        with self._lock:
+            if message.session != self._session or not self.connected:
+                return False  # it comes again on the next connection and is handled again
+            rc = self._client.ack(message.mid, message.qos)
+        return rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def unsubscribe(self, topic: str) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ The centre counts the distinct minutes (``central.uptime``).
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +26,22 @@ HEARTBEAT_TYPE = "device.heartbeat"
 def minute_of(wall: datetime) -> datetime:
     """The UTC minute a wall-clock time falls in."""
     return wall.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+CHECK_MARGIN_S = 0.05
+"""Checks fall this long after their wall-clock mark, so that the mark is surely passed."""
+
+
+def next_check_in(wall: datetime, every_s: float) -> float:
+    """Seconds from ``wall`` to the next heartbeat check.
+
+    Checks fall on the multiples of ``every_s`` within each wall-clock minute, and every minute
+    begins with one: with ``every_s`` 60 that is one check just after each minute starts, rather
+    than one every 60 s, which drifts and, a sleep ending late, skips a minute now and then.
+    """
+    into = wall.second + wall.microsecond / 1e6
+    mark = min(math.floor(into / every_s + 1) * every_s, 60.0)
+    return mark - into + CHECK_MARGIN_S
 
 
 class Heartbeat:
@@ -49,7 +66,9 @@ class Heartbeat:
 
 
 class HeartbeatThread:
-    """Runs :class:`Heartbeat` every ``check_s`` seconds in its own thread with its own store."""
+    """Runs :class:`Heartbeat` in its own thread with its own store, at the multiples of
+    ``check_s`` of each wall-clock minute (``[mqtt] heartbeat_s``, at most 60: see
+    :func:`next_check_in`)."""
 
     def __init__(
         self,
@@ -85,5 +104,5 @@ class HeartbeatThread:
                         self.on_beat(event)
                 except Exception:
                     log.exception("%s: heartbeat failed", self.device)
-                if self._stop.wait(self.check_s):
+                if self._stop.wait(next_check_in(self.clock.now().wall, self.check_s)):
                     return

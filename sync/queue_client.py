@@ -10,8 +10,9 @@ Protocol state, under one condition variable:
   A *durable* one (served, no_show) stays until answered, resent with a growing interval and at
   once after a reconnect: those never raise, and reach the service in order. They live in
   memory only: after a device restart, :meth:`RemoteQueue.reconcile` settles what is left.
-- ``state``: the latest retained ``queue/state`` (highest ``seq``): waiting counts, what each
-  counter would call next, how many it could call.
+- ``state``: the latest retained ``queue/state`` (highest ``seq`` of the service's store, or the
+  state of a new store of the service): waiting counts, what each counter would call next, how
+  many it could call.
 - late answers: an answer that arrives after its asker gave up. A late *call* means the service
   gave this counter a ticket its teller never saw; it is logged and kept in ``late_calls``.
 
@@ -405,7 +406,7 @@ class RemoteQueue:
             log.warning("%s: bad queue state: %s", self.device, exc.reason)
             return
         with self._cv:
-            if self._state is None or state.seq >= self._state.seq:
+            if state.supersedes(self._state):
                 self._state = state
                 self._cv.notify_all()
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from device.clock import Instant
 from device.tickets import Ticket
-from sync.schema import SchemaError, json_envelope
+from sync.schema import SchemaError, json_envelope, store_of
 from sync.schema import json_field as _field
 from sync.schema import json_text as _text
 from sync.schema import json_type as _type_name
@@ -136,7 +136,9 @@ class CurrentCall:
 
 @dataclass(frozen=True)
 class QueueState:
-    """The queue as everyone may see it; ``seq`` only grows (the service's last stored event)."""
+    """The queue as everyone may see it. ``seq`` is the service's last stored event: it only grows
+    within the service's event store ``store`` (its ``EventStore.store_id``); a controller on a
+    new store counts from 0 again, so a state of another store is newer news, whatever its seq."""
 
     seq: int
     at: str
@@ -144,6 +146,11 @@ class QueueState:
     waiting: dict[str, int]
     counters: dict[int, CounterView]
     current: tuple[CurrentCall, ...]
+    store: str = ""
+
+    def supersedes(self, other: QueueState | None) -> bool:
+        """Whether a receiver holding ``other`` should take this state instead."""
+        return other is None or self.store != other.store or self.seq >= other.seq
 
 
 # --- encoding ----------------------------------------------------------------------------------
@@ -155,7 +162,10 @@ def _dumps(obj: dict[str, Any]) -> bytes:
 
 def encode_request(req: QueueRequest) -> bytes:
     body: dict[str, Any] = {"v": VERSION, "kind": "queue_req", "device": req.device}
-    body.update(id=req.id, op=req.op, counter=req.counter, ttl_s=req.ttl_s, **req.args)
+    body.update(id=req.id, op=req.op)
+    if req.counter is not None:  # ``issue`` names no counter
+        body["counter"] = req.counter
+    body.update(ttl_s=req.ttl_s, **req.args)
     return _dumps(body)
 
 
@@ -185,8 +195,8 @@ def encode_state(state: QueueState) -> bytes:
         str(n): {"serves": list(c.serves), "has_work": c.has_work, "upcoming": list(c.upcoming)}
         for n, c in sorted(state.counters.items())
     }
-    body: dict[str, Any] = {"v": VERSION, "kind": "queue_state", "seq": state.seq}
-    body.update(at=state.at, day=state.day, waiting=state.waiting, counters=counters)
+    body: dict[str, Any] = {"v": VERSION, "kind": "queue_state", "store": state.store}
+    body.update(seq=state.seq, at=state.at, day=state.day, waiting=state.waiting, counters=counters)
     body["current"] = [c.__dict__ for c in state.current]
     return _dumps(body)
 
@@ -425,4 +435,4 @@ def parse_state(payload: bytes | str) -> QueueState:
                 calls=_field(item, "calls", int, where),
             )
         )
-    return QueueState(seq, at, day, dict(waiting), counters, tuple(current))
+    return QueueState(seq, at, day, dict(waiting), counters, tuple(current), store_of(obj))

@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from config.model import Config
 from device.clock import Clock, Instant, between
@@ -170,6 +171,7 @@ class QueueService:
         self._answers = _Answers(self.settings.answers_kept)
         self._inbox: queues.Queue = queues.Queue(self.settings.inbox_max)
         self._store: EventStore | None = None
+        self._store_id = ""  # the store's identity: states of another store supersede ours
         self._seq = 0
         self._saved_quiet = 0
         self._published: dict | None = None  # last state published, without seq and at
@@ -227,6 +229,7 @@ class QueueService:
         try:
             self._store = EventStore(self.store_path, self.device)
             self._store.claim(CHECKPOINT)
+            self._store_id = self._store.store_id
             self._replay()
         except BaseException as exc:
             self._failure = exc
@@ -468,9 +471,18 @@ class QueueService:
             for e in snap["entries"]
             if e["status"] == "called"
         )
-        day = q.business_day.isoformat() if q.business_day else None
+        if q.business_day is not None:
+            day = q.business_day.isoformat()
+        else:  # no reading of the clock yet: the business day of the service's clock
+            day = now.wall.astimezone(ZoneInfo(self.config.device.timezone)).date().isoformat()
         return qp.QueueState(
-            self._seq, now.wall.isoformat(), day, q.waiting_counts(), counters, current
+            self._seq,
+            now.wall.isoformat(),
+            day,
+            q.waiting_counts(),
+            counters,
+            current,
+            self._store_id,
         )
 
     def _publish_state(self, force: bool = False) -> None:

@@ -3,10 +3,15 @@
 Every message is a UTF-8 JSON object with ``"v": 1``, a ``"kind"`` and the ``"device"`` it is
 about (which must match the device in the topic). Kinds (see ``docs/protocol.md``):
 
-- ``events``  device -> centre: ``{"events": [{seq, id, boot, mono, wall, type, payload}, ...]}``,
-  seqs contiguous and increasing within the batch.
-- ``ack``     centre -> device: ``{"upto": N}``, every event up to seq N is stored at the centre.
-- ``resend``  centre -> device: ``{"from": A, "to": B}``, please publish seqs A..B again.
+- ``events``  device -> centre: ``{"store", "events": [{seq, id, boot, mono, wall, type, payload},
+  ...]}``, seqs contiguous and increasing within the batch.
+- ``ack``     centre -> device: ``{"store", "upto": N}``, every event of that store up to seq N is
+  stored at the centre.
+- ``resend``  centre -> device: ``{"store", "from": A, "to": B}``, please publish seqs A..B again.
+
+``store`` is the identity of the device's event store (``EventStore.store_id``: a UUID, or ``''``
+for a store older than identities; a missing field means ``''``). Seqs count within one store, so
+an ack or a resend request is only ever applied by the store it names.
 - ``status``  device -> anyone, retained: ``{"state": "online"|"offline", "at", "boot", "reason"}``.
 
 Parsers raise :class:`SchemaError` whose ``reason`` says what is wrong, never anything else.
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +52,7 @@ class SchemaError(ValueError):
 class EventBatch:
     device: str
     events: tuple[StoredEvent, ...]
+    store: str = ""
 
     @property
     def first(self) -> int:
@@ -60,6 +67,7 @@ class EventBatch:
 class Ack:
     device: str
     upto: int
+    store: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class ResendRequest:
     device: str
     first: int
     last: int
+    store: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,32 +109,33 @@ def encode_event(event: StoredEvent) -> bytes:
     ).encode()
 
 
-def batch_envelope_size(device: str) -> int:
+def batch_envelope_size(device: str, store: str = "") -> int:
     """Bytes a batch message adds around its events (plus one comma between two events)."""
-    return len(_batch_bytes(device, []))
+    return len(_batch_bytes(device, store, []))
 
 
-def _batch_bytes(device: str, encoded: Sequence[bytes]) -> bytes:
-    head = _dumps({"v": VERSION, "kind": "events", "device": device})[:-1]
+def _batch_bytes(device: str, store: str, encoded: Sequence[bytes]) -> bytes:
+    head = _dumps({"v": VERSION, "kind": "events", "device": device, "store": store})[:-1]
     return (head + ',"events":[').encode() + b",".join(encoded) + b"]}"
 
 
-def encode_batch(device: str, events: Iterable[StoredEvent | bytes]) -> bytes:
-    """An ``events`` message; items may be events or their :func:`encode_event` bytes."""
+def encode_batch(device: str, events: Iterable[StoredEvent | bytes], *, store: str = "") -> bytes:
+    """An ``events`` message of store ``store``; items may be events or their
+    :func:`encode_event` bytes."""
     encoded = [e if isinstance(e, bytes) else encode_event(e) for e in events]
     if not encoded:
         raise ValueError("a batch holds at least one event")
-    return _batch_bytes(device, encoded)
+    return _batch_bytes(device, store, encoded)
 
 
-def encode_ack(device: str, upto: int) -> bytes:
-    return _dumps({"v": VERSION, "kind": "ack", "device": device, "upto": upto}).encode()
+def encode_ack(device: str, upto: int, *, store: str = "") -> bytes:
+    body = {"v": VERSION, "kind": "ack", "device": device, "store": store, "upto": upto}
+    return _dumps(body).encode()
 
 
-def encode_resend(device: str, first: int, last: int) -> bytes:
-    return _dumps(
-        {"v": VERSION, "kind": "resend", "device": device, "from": first, "to": last}
-    ).encode()
+def encode_resend(device: str, first: int, last: int, *, store: str = "") -> bytes:
+    body = {"v": VERSION, "kind": "resend", "device": device, "store": store}
+    return _dumps({**body, "from": first, "to": last}).encode()
 
 
 def encode_status(status: Status) -> bytes:
@@ -180,6 +190,33 @@ def _seq(obj: dict, key: str, where: str = "") -> int:
     return value
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that refuses an object naming a key twice (``"seq":6,…,"seq":999`` would
+    otherwise silently mean 999); every failure is a :class:`SchemaError` with the reason."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise SchemaError(f"duplicate key {exc.key!r} in a JSON object") from None
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise SchemaError("not JSON: nested too deeply") from None
+
+
 def json_envelope(payload: bytes | str, kind: str, version: int = VERSION) -> dict:
     """A message's JSON object, checked for size, UTF-8, JSON, protocol ``version`` and
     ``kind``; anything else is a :class:`SchemaError` with the reason."""
@@ -190,12 +227,7 @@ def json_envelope(payload: bytes | str, kind: str, version: int = VERSION) -> di
         text = payload.decode("utf-8") if isinstance(payload, bytes | bytearray) else payload
     except UnicodeDecodeError as exc:
         raise SchemaError(f"not UTF-8: {exc}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SchemaError(f"not JSON: {exc}") from None
-    except RecursionError:
-        raise SchemaError("not JSON: nested too deeply") from None
+    obj = loads_strict(text)
     if not isinstance(obj, dict):
         raise SchemaError(f"not a JSON object but {json_type(obj)}")
     if "v" not in obj:
@@ -215,6 +247,21 @@ def _envelope(payload: bytes | str, kind: str, topic_device: str | None) -> dict
     if topic_device is not None and device != topic_device:
         raise SchemaError(f"device {device!r} in the payload does not match {topic_device!r}")
     return obj
+
+
+def store_of(obj: dict) -> str:
+    """The store a message concerns: a canonical (lower-case) UUID, or ``''`` (also if absent)."""
+    if "store" not in obj:
+        return ""
+    store = json_field(obj, "store", str)
+    if store:
+        try:
+            canonical = str(uuid.UUID(store))
+        except ValueError:
+            canonical = None
+        if canonical != store:
+            raise SchemaError(f"field 'store' must be a UUID (or empty), not {store[:64]!r}")
+    return store
 
 
 def _wall(obj: dict, where: str) -> datetime:
@@ -263,7 +310,7 @@ def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventB
                 f"seqs not contiguous: event {i} has seq {events[i].seq} "
                 f"after seq {events[i - 1].seq}"
             )
-    return EventBatch(device, events)
+    return EventBatch(device, events, store_of(obj))
 
 
 def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:
@@ -271,7 +318,7 @@ def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:
     upto = json_field(obj, "upto", int)
     if upto < 0:
         raise SchemaError(f"field 'upto' must be >= 0, not {upto}")
-    return Ack(obj["device"], upto)
+    return Ack(obj["device"], upto, store_of(obj))
 
 
 def parse_resend(payload: bytes | str, topic_device: str | None = None) -> ResendRequest:
@@ -279,7 +326,7 @@ def parse_resend(payload: bytes | str, topic_device: str | None = None) -> Resen
     first, last = _seq(obj, "from"), _seq(obj, "to")
     if last < first:
         raise SchemaError(f"empty range: 'to' ({last}) is before 'from' ({first})")
-    return ResendRequest(obj["device"], first, last)
+    return ResendRequest(obj["device"], first, last, store_of(obj))
 
 
 def parse_status(payload: bytes | str, topic_device: str | None = None) -> Status:

@@ -87,10 +87,22 @@ class UplinkSettings:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    """The centre's consumer. ``share_group`` subscribes through ``$share/<group>/...`` so that
-    several workers split the devices' messages; ``resend_interval_s`` is how often a gap that is
-    still open is requested again."""
+    """The centre's consumer.
+
+    - ``share_group``: subscribe through ``$share/<group>/...`` so that several workers split the
+      devices' messages.
+    - ``resend_interval_s``: a store's open gap is requested once, then again at this interval
+      while it stays open (never more often); ``resend_max_events`` caps one request.
+    - ``busy_timeout_s``: how long a write waits for another connection's lock (None:
+      ``central.store.BUSY_TIMEOUT_S``); then the message is tried again every ``retry_s``,
+      unacknowledged meanwhile.
+    - ``max_future_s``: an event whose wall time is further ahead of the centre's clock is put
+      aside (quarantine kind ``invalid``).
+    """
 
     share_group: str | None = None
     resend_interval_s: float = 5.0
     resend_max_events: int = 5_000
+    busy_timeout_s: float | None = None
+    retry_s: float = 1.0
+    max_future_s: float = 24 * 3600.0

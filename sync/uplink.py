@@ -4,7 +4,10 @@ Protocol state (all guarded by one condition; callbacks from the paho thread onl
 happened, the pump thread acts on it and is the only one that touches the store):
 
 - ``acked``: the centre's end-to-end acknowledgement as applied to the store. Events are released
-  (``store.ack``) only when the centre says so on ``.../ack`` — never on a broker PUBACK.
+  (``store.ack``) only when the centre says so on ``.../ack`` — never on a broker PUBACK — and only
+  by an ack naming this store (``EventStore.store_id``): the retained ack of an earlier store of
+  the same device id (before a re-image) counts the events of *that* store and is ignored here.
+  Batches and resend requests name the store likewise.
 - ``next_seq``: next event to publish in order. Reset to ``acked + 1`` on every (re)connect, so
   whatever the last connection lost is published again (the centre drops the duplicates).
 - ``inflight``: batches published and not yet PUBACKed; at most ``max_inflight``.
@@ -54,6 +57,7 @@ class UplinkStats:
     ack_timeouts: int = 0
     sessions: int = 0
     rejected_messages: int = 0
+    foreign_acks: int = 0  # acks and resend requests for another store of this device id
 
 
 @dataclass
@@ -114,6 +118,7 @@ class Uplink:
         self._progress_at = time.monotonic()
         self._ack_timeout = self.settings.ack_timeout_s
         self._ack_beyond_store_logged = 0
+        self._store_id = ""  # set by the pump when it opens the store, before any subscription
 
     # --- lifetime ------------------------------------------------------------------------------
 
@@ -180,12 +185,28 @@ class Uplink:
                 self._ack_timeout = self.settings.ack_timeout_s
             self._kick()
 
+    def _foreign(self, kind: str, store: str) -> bool:
+        """True (and logged) if a message from the centre concerns another store of this id."""
+        if store == self._store_id:
+            return False
+        self.stats.foreign_acks += 1
+        log.warning(
+            "%s: ignoring %s for store %r: this store is %r (an earlier store of this device id?)",
+            self.device,
+            kind,
+            store,
+            self._store_id,
+        )
+        return True
+
     def _on_ack(self, message: Message) -> None:
         try:
             ack = schema.parse_ack(message.payload, self.device)
         except schema.SchemaError as exc:
             self.stats.rejected_messages += 1
             log.warning("%s: ignoring ack on %s: %s", self.device, message.topic, exc.reason)
+            return
+        if self._foreign("an acknowledgement", ack.store):
             return
         with self._cond:
             self.stats.acks_received += 1
@@ -199,6 +220,8 @@ class Uplink:
         except schema.SchemaError as exc:
             self.stats.rejected_messages += 1
             log.warning("%s: ignoring resend on %s: %s", self.device, message.topic, exc.reason)
+            return
+        if self._foreign("a resend request", request.store):
             return
         with self._cond:
             self.stats.resend_requests += 1
@@ -257,6 +280,7 @@ class Uplink:
             self._opened.set()
             return
         try:
+            self._store_id = store.store_id
             with self._cond:
                 self._acked = self._ack_wanted = store.acked_seq()
                 self.stats.acked_seq = self._acked
@@ -366,8 +390,9 @@ class Uplink:
             if self._ack_beyond_store_logged != wanted:
                 self._ack_beyond_store_logged = wanted
                 log.error(
-                    "%s: the centre acknowledges up to seq %d but %s ends at seq %d: was the "
-                    "store replaced? Not acknowledging; the centre will report conflicts",
+                    "%s: the centre acknowledges up to seq %d of this store but %s ends at "
+                    "seq %d: was the store restored from an older copy? Not acknowledging; the "
+                    "centre will report conflicts",
                     self.device,
                     wanted,
                     self.store_path,
@@ -390,8 +415,9 @@ class Uplink:
 
     def _encode(self, events: list[StoredEvent]) -> tuple[bytes, int]:
         """The largest prefix of ``events`` that fits one message; (payload, last seq)."""
-        budget = self.settings.batch_max_bytes - schema.batch_envelope_size(self.device)
-        hard = schema.MAX_MESSAGE_BYTES - schema.batch_envelope_size(self.device)
+        envelope = schema.batch_envelope_size(self.device, self._store_id)
+        budget = self.settings.batch_max_bytes - envelope
+        hard = schema.MAX_MESSAGE_BYTES - envelope
         parts: list[bytes] = []
         used = 0
         for event in events:
@@ -412,7 +438,8 @@ class Uplink:
                 break
             parts.append(part)
             used += extra
-        return schema.encode_batch(self.device, parts), events[len(parts) - 1].seq
+        payload = schema.encode_batch(self.device, parts, store=self._store_id)
+        return payload, events[len(parts) - 1].seq
 
 
 def _oversized(event: StoredEvent, size: int) -> StoredEvent:

@@ -73,17 +73,27 @@ def test_central_and_monitor_see_every_branch_or_one() -> None:
         ]
     )
     assert block(text, "centre") == [
-        "topic read cs/v1/+/+/events",
+        "topic readwrite cs/v1/+/+/events",  # writes only to clear a retained message
         "topic read cs/v1/+/+/status",
         "topic read cs/v1/+/config/result/+",
         "topic read cs/v1/+/bridge",
         "topic write cs/v1/+/+/ack",
         "topic write cs/v1/+/+/resend",
         "topic write cs/v1/+/+/cmd",
-        "topic readwrite cs/v1/+/config",
-    ]
+    ]  # not the configuration: the publisher's own identity does that
     assert "topic write cs/v1/b7/+/ack" in block(text, "centre-b7")
     assert block(text, "ops") == ["topic read cs/v1/+/#", "topic read $SYS/#"]
+
+
+def test_the_configuration_publisher_writes_the_config_and_reads_the_results_only() -> None:
+    text = acl.acl_text(
+        [Identity(None, "publisher", Role.PUBLISHER), Identity("b7", "pub-b7", Role.PUBLISHER)]
+    )
+    assert block(text, "publisher") == [
+        "topic readwrite cs/v1/+/config",
+        "topic read cs/v1/+/config/result/+",
+    ]
+    assert block(text, "pub-b7")[0] == "topic readwrite cs/v1/b7/config"
 
 
 def test_the_bridge_config_carries_what_the_bridge_identity_may_carry() -> None:

@@ -37,6 +37,7 @@ ROSTER = [
     Identity("b1", "ctl-1", Role.CONTROLLER),
     Identity("b2", "pad-9", Role.COUNTER),
     Identity(None, "centre", Role.CENTRAL),
+    Identity(None, "publisher", Role.PUBLISHER),
     Identity("b1", "bridge-b1", Role.BRIDGE),
     Identity(None, "ops", Role.MONITOR),
 ]
@@ -97,7 +98,7 @@ FORBIDDEN_FOR_PAD_1 = [
     topics.config_result("b1", "pad-2"),
     topics.queue_req("b1", "pad-2"),
     topics.events("b2", "pad-1"),  # itself, but in another branch
-    topics.config("b1"),  # the centre's
+    topics.config("b1"),  # the configuration publisher's
     topics.ack("b1", "pad-1"),  # the centre's, even on its own topic
     topics.resend("b1", "pad-1"),
     topics.queue_calls("b1"),  # the controller's
@@ -148,13 +149,13 @@ def test_a_device_reads_its_branch_config_and_queue_but_not_another_branchs(
     central: MosquittoBroker,
 ) -> None:
     with (
-        ProbeClient(central, "centre") as centre,
+        ProbeClient(central, "publisher") as publisher,
         ProbeClient(central, "ctl-1") as controller,
         ProbeClient(central, "pad-1") as pad,
     ):
         pad.subscribe(topics.branch_filter())
-        assert centre.publish(topics.config("b2"), b'{"version": 9}') in ACCEPTED
-        assert centre.publish(topics.config("b1"), b'{"version": 1}') in ACCEPTED
+        assert publisher.publish(topics.config("b2"), b'{"version": 9}') in ACCEPTED
+        assert publisher.publish(topics.config("b1"), b'{"version": 1}') in ACCEPTED
         assert controller.publish(topics.queue_resp("b1", "pad-2"), b"for pad-2") in ACCEPTED
         assert controller.publish(topics.queue_calls("b1"), b'{"call": "A012"}') in ACCEPTED
         assert controller.publish(topics.queue_resp("b1", "pad-1"), b"for pad-1") in ACCEPTED
@@ -368,6 +369,7 @@ class ExampleBroker(MosquittoBroker):
             "/var/lib/mosquitto/": f"{self.workdir}/",
             "/var/log/mosquitto/mosquitto.log": self.log_path,
             "central.example.net:8883": f"{self.central.host}:{self.central.tls_port}",
+            "bridge-chengguan": "bridge-b1",
             "rcu-chengguan": "b1",
             "listener 8883\n": f"listener {self.tls_port} {self.host}\n",
             "listener 1883 127.0.0.1\n": f"listener {self.port} {self.host}\n",
@@ -383,6 +385,15 @@ def test_the_example_acl_is_what_the_generator_makes_of_the_example_roster() -> 
     roster = acl.load_roster(DEPLOY / "roster.example.csv")
     expected = acl.acl_text(roster, source="roster.example.csv")
     assert (DEPLOY / "acl.example").read_text() == expected
+
+
+def test_the_example_bridge_is_the_bridge_the_example_roster_lists_for_its_branch() -> None:
+    conf = (DEPLOY / "branch.conf").read_text()
+    name = re.search(r"^remote_clientid (\S+)$", conf, re.M).group(1)
+    branch = re.search(r"^notification_topic cs/v1/(\S+)/bridge$", conf, re.M).group(1)
+    bridges = [r for r in acl.load_roster(DEPLOY / "roster.example.csv") if r.role == "bridge"]
+    assert (branch, name) in [(r.branch, r.name) for r in bridges]
+    assert f"CN = {name}," in conf  # the comment on the certificate says the same
 
 
 @pytest.mark.parametrize("name", ["central.conf", "branch.conf"])

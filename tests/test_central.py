@@ -3,16 +3,21 @@ heartbeats), the heartbeat helper and the uptime (开机率) computation. No bro
 
 from __future__ import annotations
 
+import json
 import random
+import sqlite3
 import time as _time
+import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import central.store as central_store
 from central import cli
-from central.store import CentralStore
+from central.store import PLACEHOLDER_TYPE, CentralStore
 from central.uptime import business_minutes, uptime
 from config.model import OpeningSpan
 from device.clock import ManualClock
@@ -24,11 +29,14 @@ DEVICE = "pad-01"
 T0 = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, a Wednesday
 
 
+def uid(seq: int, marker: str = "") -> str:
+    """The event id of seq ``seq`` in the copy ``marker``: a UUID, as devices make them."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seq}{marker}"))
+
+
 def ev(seq: int, marker: str = "", type_: str = "rating.given", minute: int = 0) -> StoredEvent:
     wall = T0 + timedelta(minutes=minute, seconds=seq % 60)
-    return StoredEvent(
-        seq, f"id-{seq}{marker}", DEVICE, "boot", float(seq), wall, type_, {"s": seq}
-    )
+    return StoredEvent(seq, uid(seq, marker), DEVICE, "boot", float(seq), wall, type_, {"s": seq})
 
 
 def batch(first: int, last: int, marker: str = "") -> EventBatch:
@@ -83,22 +91,120 @@ def test_conflicting_event_is_quarantined_not_stored(tmp_path: Path) -> None:
         r = store.ingest("b1", batch(2, 4, marker="-other"), T0)
         assert (r.stored, r.duplicates, r.contiguous) == (1, 0, 4)
         assert [(c.seq, c.stored_id, c.incoming_id) for c in r.conflicts] == [
-            (2, "id-2", "id-2-other"),
-            (3, "id-3", "id-3-other"),
+            (2, uid(2), uid(2, "-other")),
+            (3, uid(3), uid(3, "-other")),
         ]
-        assert store.event_ids(DEVICE)[2] == "id-2"
+        assert store.event_ids(DEVICE)[2] == uid(2)
         rows = store.quarantined("conflict")
         assert [q["seq"] for q in rows] == [2, 3]
+        other = uid(2, "-other")
         assert (
             rows[0]["reason"]
-            == "conflict: seq 2 is stored with id id-2, this batch brings id id-2-other"
+            == f"conflict: seq 2 is stored with id {uid(2)}, this batch brings id {other}"
         )
         assert store.device(DEVICE).conflicts == 2
         again = store.ingest("b1", batch(2, 4, marker="-other"), T0)  # the same copy resent
         assert (again.conflicts, again.duplicates) == ((), 1)
         assert len(store.quarantined("conflict")) == 2
         third = store.ingest("b1", batch(3, 3, marker="-third"), T0)  # yet another copy
-        assert [c.incoming_id for c in third.conflicts] == ["id-3-third"]
+        assert [c.incoming_id for c in third.conflicts] == [uid(3, "-third")]
+
+
+STORE_A = "0a0a0a0a-0000-4000-8000-00000000000a"
+STORE_B = "0b0b0b0b-0000-4000-8000-00000000000b"
+
+
+def store_batch(store: str, first: int, last: int, marker: str = "") -> EventBatch:
+    return EventBatch(DEVICE, batch(first, last, marker).events, store)
+
+
+def test_a_new_store_of_a_device_is_filed_beside_the_old_one(tmp_path: Path) -> None:
+    """A re-imaged device numbers from 1 again: new events, not conflicts, and nothing of the old
+    store is lost or counted twice."""
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        first = store.ingest("b1", store_batch(STORE_A, 1, 10), T0)
+        assert (first.replaced, first.current) == (None, True)
+        fresh = store.ingest("b1", store_batch(STORE_B, 1, 5, marker="-b"), T0)
+        assert (fresh.stored, fresh.conflicts, fresh.contiguous) == (5, (), 5)
+        assert fresh.replaced is not None and fresh.replaced.store == STORE_A
+        assert (fresh.replaced.contiguous_seq, fresh.replaced.max_seq) == (10, 10)
+        late = store.ingest("b1", store_batch(STORE_A, 9, 12), T0)  # the old store's backlog
+        assert (late.stored, late.duplicates, late.contiguous, late.current) == (2, 2, 12, False)
+        again = store.ingest("b1", store_batch(STORE_B, 1, 5, marker="-b"), T0)
+        assert (again.stored, again.duplicates, again.replaced) == (0, 5, None)
+        row = store.device(DEVICE)
+        assert (row.store, row.contiguous_seq, row.events, row.conflicts, row.stores) == (
+            STORE_B, 5, 5, 0, 2,
+        )  # fmt: skip
+        assert store.event_ids(DEVICE) == {s: uid(s, "-b") for s in range(1, 6)}
+        assert store.event_ids(DEVICE, store=STORE_A) == {s: uid(s) for s in range(1, 13)}
+        assert [(r.store, r.contiguous_seq) for r in store.stores(DEVICE)] == [
+            (STORE_A, 12), (STORE_B, 5),
+        ]  # fmt: skip
+        assert store.event_count() == 17 and store.quarantined() == []
+
+
+def test_a_version_1_centre_database_keeps_its_events_under_the_unnamed_store(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for sql in central_store.MIGRATIONS[0]:
+        conn.execute(sql)
+    conn.execute("INSERT INTO devices (device_id, branch, contiguous_seq, max_seq, events, "
+                 "last_seen) VALUES (?, 'b1', 2, 2, 2, 'then')", (DEVICE,))  # fmt: skip
+    for seq in (1, 2):
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, 'b1', 'boot', 1.0, ?, 'rating.given', '{}', 'x')",
+            (DEVICE, seq, uid(seq), T0.isoformat()),
+        )
+    conn.execute("INSERT INTO devices (device_id, branch, status) VALUES ('pad-9', 'b1', 'online')")
+    conn.close()
+    with CentralStore(path) as store:
+        row = store.device(DEVICE)
+        assert (row.store, row.contiguous_seq, row.events, row.stores) == ("", 2, 2, 1)
+        assert store.device("pad-9").store is None  # a status, never a batch
+        r = store.ingest("b1", batch(2, 3), T0)  # a device whose store was migrated goes on
+        assert (r.duplicates, r.stored, r.contiguous, r.replaced) == (1, 1, 3, None)
+        r = store.ingest("b1", store_batch(STORE_A, 1, 1, "-new"), T0)
+        assert r.replaced is not None and r.replaced.store == ""
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+
+
+def test_an_event_with_a_non_uuid_id_or_a_far_future_wall_is_put_aside_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    """Kept raw in quarantine, a placeholder at its seq: the sequence stays whole (the device is
+    acknowledged, nothing waits on it) and nothing is stored as if it were right."""
+    events = list(batch(1, 5).events)
+    events[1] = replace(events[1], id="not-a-uuid")
+    events[2] = replace(events[2], wall=datetime(2999, 1, 1, tzinfo=UTC))
+    events[3] = replace(events[3], type=HEARTBEAT_TYPE, wall=T0 + timedelta(days=2))
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        r = store.ingest("b1", EventBatch(DEVICE, tuple(events)), T0)
+        assert (r.stored, r.invalid, r.contiguous, r.gap) == (5, 3, 5, None)
+        again = store.ingest("b1", EventBatch(DEVICE, tuple(events)), T0)
+        assert (again.stored, again.duplicates, again.invalid) == (0, 5, 0)
+        put_aside = store.quarantined("invalid")
+        assert store.heartbeat_minutes(DEVICE) == []  # a minute two days ahead is not counted
+        ids = store.event_ids(DEVICE)
+    assert [q["seq"] for q in put_aside] == [2, 3, 4]
+    assert put_aside[0]["reason"] == "field 'id' of seq 2 is not a UUID: 'not-a-uuid'"
+    assert put_aside[1]["reason"].startswith(
+        "field 'wall' of seq 3 is 2999-01-01T00:00:00+00:00, more than 1 day, 0:00:00 ahead"
+    )
+    assert json.loads(put_aside[1]["raw"])["wall"] == "2999-01-01T00:00:00+00:00"
+    assert ids[2] == "not-a-uuid" and ids[3] == uid(3)  # resends are duplicates, not conflicts
+    with sqlite3.connect(tmp_path / "c.sqlite") as conn:
+        rows = conn.execute("SELECT seq, type, wall, payload FROM events ORDER BY seq").fetchall()
+    assert [t for _, t, _, _ in rows] == ["rating.given", PLACEHOLDER_TYPE, PLACEHOLDER_TYPE,
+                                          PLACEHOLDER_TYPE, "rating.given"]  # fmt: skip
+    assert json.loads(rows[2][3]) == {
+        "type": "rating.given",
+        "reason": put_aside[1]["reason"],
+        "quarantine_id": put_aside[1]["id"],
+    }
 
 
 def test_quarantine_keeps_the_raw_bytes_and_the_reason(tmp_path: Path) -> None:

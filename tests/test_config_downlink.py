@@ -21,17 +21,19 @@ from sync.config_downlink import (
     ConfigDownlink,
     encode_message,
     load_effective,
+    parse_message,
     parse_result,
     read_applied,
 )
 from sync.connection import DeviceConnection, MqttConnection
+from sync.schema import SchemaError
 from sync.settings import Backoff, ConnectionSettings, TlsSettings
 from tests.mqtt_broker import MosquittoBroker, ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
 
-BRANCH, CENTRE = "b1", "centre"
+BRANCH, PUBLISHER = "b1", "config-publisher"
 ROSTER = [
-    Identity(None, CENTRE, Role.CENTRAL),
+    Identity(None, PUBLISHER, Role.PUBLISHER),
     Identity(BRANCH, "w1", Role.COUNTER),
     Identity(BRANCH, "w2", Role.COUNTER),
 ]
@@ -123,9 +125,9 @@ def device(broker: MosquittoBroker, tmp_path: Path, name: str) -> Iterator[Confi
 
 @pytest.fixture
 def centre(mqtt_broker) -> Iterator[ProbeClient]:
-    """The centre, subscribed to every device's result."""
+    """The centre's configuration publisher, subscribed to every device's result."""
     broker = mqtt_broker(acl=ROSTER)
-    with ProbeClient(broker, CENTRE) as probe:
+    with ProbeClient(broker, PUBLISHER) as probe:
         assert probe.subscribe(topics.topic_filter(topics.Kind.CONFIG_RESULT, BRANCH)) == [1]
         yield probe
 
@@ -233,3 +235,9 @@ def test_restart_without_network_keeps_the_applied_config(centre, tmp_path: Path
     saved.write_text(saved.read_text(encoding="utf-8").replace("4", "5"), encoding="utf-8")
     config, applied = load_effective(base, state_dir)
     assert applied is None and config.queue.recall_limit == 2
+
+
+def test_a_config_message_naming_a_key_twice_is_refused() -> None:
+    twice = b'{"v":1,"kind":"config","version":2,"version":9,"issued_at":"x","toml":""}'
+    with pytest.raises(SchemaError, match="duplicate key 'version'"):
+        parse_message(twice)

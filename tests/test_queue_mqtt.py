@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -433,7 +434,50 @@ def test_calls_published_and_retained_state_right(mqtt_broker, tmp_path) -> None
         assert retained == w1.state
 
 
+def test_a_controller_on_a_fresh_store_is_heard_over_its_old_stores_retained_state(
+    mqtt_broker, tmp_path
+) -> None:
+    """A controller re-imaged, or a small-office Pi (default roles counter + controller) started
+    again on a fresh store: its states count seqs from 0 again. Keeping "the highest seq" held on
+    to the old store's state, so counts and upcoming numbers froze and a driver waiting for the
+    queue to run dry before issuing saw every call refused (75 of 75, every other run)."""
+    broker, clock = mqtt_broker(acl=ROSTER), ManualClock()
+    with counter(broker, "w1", [1], ready=False) as w1:
+        with controller(broker, tmp_path / "old.sqlite", tick_s=3600):
+            with counter(broker, KIOSK, ()) as kiosk:
+                for _ in range(6):
+                    kiosk.issue("cash", clock.now())
+            assert w1.wait_state(lambda s: s.waiting.get("cash") == 6, 5)
+        with controller(broker, tmp_path / "fresh.sqlite", tick_s=3600):
+            with counter(broker, KIOSK, ()) as kiosk:
+                kiosk.issue("cash", clock.now())
+            assert w1.wait_state(lambda s: s.waiting.get("cash") == 1, 5), w1.state
+            assert w1.upcoming(1) == ["A001"] and w1.has_work_for(1, clock.now()) == 1
+            entry, _ = w1.call_next(1, clock.now())
+            assert entry is not None and entry.ticket.number == "A001"
+
+
+def test_the_first_state_names_the_business_day_of_the_service_clock(mqtt_broker, tmp_path):
+    """Before any ticket the queue has no day of its own: the state says today (branch time)."""
+    broker = mqtt_broker(acl=ROSTER)
+    clock = ManualClock(wall=datetime(2026, 11, 25, 17, 30, tzinfo=UTC))  # 01:30 on the 26th
+    with ProbeClient(broker, "w8") as board:
+        board.subscribe(topics.queue_state(BRANCH))
+        with controller(broker, tmp_path / "ctrl.sqlite", clock=clock, tick_s=3600):
+            first = qp.parse_state(board.wait_for_message(topics.queue_state(BRANCH)).payload)
+    assert (first.seq, first.day, first.waiting) == (0, "2026-11-26", {t: 0 for t in ALL_TYPES})
+
+
 # --- message shapes ------------------------------------------------------------------------------
+
+
+def test_an_issue_request_carries_no_counter() -> None:
+    request = qp.QueueRequest("kiosk", "r1", qp.ISSUE, None, {"business_type": "cash"}, 2.0)
+    body = json.loads(qp.encode_request(request))
+    assert "counter" not in body  # as documented: issue has no counter
+    assert qp.parse_request(qp.encode_request(request), "kiosk") == replace(
+        request, args={"business_type": "cash", "priority": None}
+    )
 
 
 def test_messages_round_trip_and_translate_the_clock() -> None:

@@ -274,6 +274,7 @@ def test_v1_store_is_migrated_on_open_and_keeps_its_data(db_path: Path) -> None:
 
     with EventStore(db_path, DEVICE) as s:
         assert s.schema_version() == LATEST_VERSION
+        assert s.store_id == ""  # it numbered events before stores had identities
         events = s.events()
         assert [e.seq for e in events] == [1, 2, 3]
         assert events[2].id == "00000000-0000-4000-8000-000000000003"
@@ -285,6 +286,31 @@ def test_v1_store_is_migrated_on_open_and_keeps_its_data(db_path: Path) -> None:
         assert s.append(ev(ManualClock())).seq == 4
     with raw(db_path) as conn:
         assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == LATEST_VERSION
+
+
+def test_every_new_store_has_an_identity_of_its_own_that_never_changes(tmp_path: Path) -> None:
+    with (
+        EventStore(tmp_path / "a.sqlite", DEVICE) as a,
+        EventStore(tmp_path / "b.sqlite", DEVICE) as b,
+    ):
+        assert uuid.UUID(a.store_id) and uuid.UUID(b.store_id)
+        assert a.store_id != b.store_id  # same device id, another store: another identity
+        first = a.store_id
+        a.append(ev(ManualClock()))
+    with EventStore(tmp_path / "a.sqlite", DEVICE) as a:
+        assert a.store_id == first
+    with raw(tmp_path / "a.sqlite") as conn, pytest.raises(sqlite3.IntegrityError, match="never"):
+        conn.execute("UPDATE meta SET store_id = ?", (str(uuid.uuid4()),))
+
+
+def test_an_empty_v2_store_gets_an_identity_when_migrated(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    with raw(db_path) as conn:
+        for migration in MIGRATIONS[:2]:
+            migration.apply(conn, DEVICE)
+        conn.execute("UPDATE meta SET schema_version = 2")
+    with EventStore(db_path, DEVICE) as s:
+        assert uuid.UUID(s.store_id)
 
 
 def test_events_filters_by_seq_limit_and_type(store: EventStore) -> None:

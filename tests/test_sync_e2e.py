@@ -195,8 +195,11 @@ def test_malformed_messages_are_quarantined_and_ingest_goes_on(mqtt_broker, tmp_
         assert device.uplink.wait_acked(20, 20)
     finally:
         device.stop()
-    with ProbeClient(broker, PAD) as pad:  # seq 1 again, another id: a conflict
-        assert pad.publish(events_topic, schema.encode_batch(PAD, [_fake(1, "other")])) < 0x80
+    with EventStore(device.db, PAD) as store:
+        store_id = store.store_id
+    with ProbeClient(broker, PAD) as pad:  # seq 1 of the same store again, another id: a conflict
+        other = schema.encode_batch(PAD, [_fake(1, "other")], store=store_id)
+        assert pad.publish(events_topic, other) < 0x80
     wait_until(lambda: centre.stats.conflicts == 1, 10, "the conflict")
     centre.stop()
     check_exactly_once_but_conflict(tmp_path, device)
@@ -284,3 +287,41 @@ def test_backoff_is_jittered_exponential_and_capped() -> None:
         delays = [backoff.delay(attempt, rng) for _ in range(200)]
         assert all(top / 2 <= d <= top for d in delays)
         assert max(delays) - min(delays) > top / 4  # really spread: no thundering herd
+
+
+def test_a_fresh_store_under_the_same_device_id_is_synced_in_full(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    """A re-imaged pad (same device id, new store) finds the retained ack of its earlier store on
+    the broker. It must not release its own events on it: the centre files the new store's
+    events beside the old ones, says the store was replaced, and acknowledges the new store."""
+    broker = mqtt_broker(acl=roster(PAD))
+    alerts: list[str] = []
+    centre = start_centre(broker, tmp_path / "centre.sqlite", alerts=alerts)
+    old = Device(broker, tmp_path / "old", PAD)
+    old.append(300)
+    old.start()
+    assert old.uplink.wait_acked(300, 20)
+    old.stop()  # the retained ack says 300 for this device
+    with EventStore(old.db, PAD) as store:
+        old_store, old_ids = store.store_id, {e.seq: e.id for e in store.events()}
+    fresh = Device(
+        broker, tmp_path / "fresh", PAD, uplink_settings=UplinkSettings(ack_timeout_s=600)
+    )
+    fresh.append(500)
+    with EventStore(fresh.db, PAD) as store:
+        fresh_store = store.store_id
+    assert fresh_store != old_store
+    fresh.start()
+    try:
+        assert fresh.uplink.wait_acked(500, 20)
+        assert fresh.uplink.stats.foreign_acks >= 1  # the old store's retained ack, ignored
+        check_exactly_once(tmp_path / "centre.sqlite", fresh.db, PAD)
+    finally:
+        fresh.stop()
+        centre.stop()
+    with CentralStore(tmp_path / "centre.sqlite") as central:
+        assert central.event_ids(PAD, store=old_store) == old_ids  # nothing of the old store lost
+        row = central.device(PAD)
+        assert (row.store, row.stores) == (fresh_store, 2)
+    assert any("replaces" in a and old_store in a and fresh_store in a for a in alerts), alerts

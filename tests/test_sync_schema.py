@@ -211,3 +211,48 @@ def test_ack_resend_status_rejections() -> None:
 
 def test_deeply_nested_json_is_a_reason_not_a_crash() -> None:
     assert reason(b"[" * 100_000 + b"]" * 100_000).startswith("not JSON")
+
+
+def test_duplicate_keys_are_refused_at_any_depth() -> None:
+    """``"seq":6,…,"seq":999`` must not parse as seq 999 (a permanent resend loop for 6..998)."""
+    good = schema.encode_batch(DEVICE, [event(6)]).decode()
+    twice = good.replace('"seq":6,', '"seq":6,"seq":999,')
+    assert reason(twice) == "duplicate key 'seq' in a JSON object"
+    in_payload = good.replace('"level":5', '"level":5,"level":1')
+    assert reason(in_payload) == "duplicate key 'level' in a JSON object"
+    envelope = good.replace('"v":1,', '"v":1,"v":1,')
+    assert reason(envelope) == "duplicate key 'v' in a JSON object"
+    ack = '{"v":1,"kind":"ack","device":"pad-01","upto":3,"upto":900}'
+    assert reason(ack, schema.parse_ack) == "duplicate key 'upto' in a JSON object"
+
+
+STORE = "5b1c0d3e-7f00-4a1b-9c2d-0e1f2a3b4c5d"
+
+
+def test_batches_acks_and_resends_name_the_store_they_concern() -> None:
+    raw = schema.encode_batch(DEVICE, [event(1)], store=STORE)
+    assert json.loads(raw)["store"] == STORE
+    assert len(raw) == schema.batch_envelope_size(DEVICE, STORE) + len(
+        schema.encode_event(event(1))
+    )
+    assert schema.parse_batch(raw, DEVICE).store == STORE
+    ack = schema.parse_ack(schema.encode_ack(DEVICE, 42, store=STORE), DEVICE)
+    assert ack == schema.Ack(DEVICE, 42, STORE)
+    resend = schema.parse_resend(schema.encode_resend(DEVICE, 3, 9, store=STORE), DEVICE)
+    assert resend == schema.ResendRequest(DEVICE, 3, 9, STORE)
+
+
+def test_a_message_without_a_store_concerns_the_unnamed_store() -> None:
+    """Sent by software from before stores had identities: their events are filed under ''."""
+    legacy = {"v": 1, "kind": "ack", "device": DEVICE, "upto": 5}
+    assert schema.parse_ack(json.dumps(legacy), DEVICE).store == ""
+    assert schema.parse_batch(json.dumps(batch_dict()), DEVICE).store == ""
+
+
+def test_a_store_identity_is_a_uuid_or_empty() -> None:
+    assert reason({**batch_dict(), "store": "my-store"}) == (
+        "field 'store' must be a UUID (or empty), not 'my-store'"
+    )
+    assert reason({**batch_dict(), "store": 7}) == "field 'store' must be str, not int"
+    upper = {"v": 1, "kind": "ack", "device": DEVICE, "upto": 5, "store": STORE.upper()}
+    assert reason(upper, schema.parse_ack).startswith("field 'store' must be a UUID")

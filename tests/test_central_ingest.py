@@ -1,0 +1,129 @@
+"""The central ingest against a real Mosquitto: a locked database loses nothing the broker was
+told is safe, retained messages on device topics are refused once, and a gap that moves with
+every batch is asked for once, not once per batch."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import central.store as central_store
+from central.ingest import RETAINED_EVENTS
+from central.store import CentralStore
+from device.store import StoredEvent
+from sync import schema, topics
+from sync.settings import IngestSettings, UplinkSettings
+from tests.mqtt_broker import ProbeClient
+from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
+from tests.sync_harness import (
+    BRANCH,
+    MONITOR,
+    Device,
+    check_exactly_once,
+    roster,
+    start_centre,
+    wait_until,
+)
+
+PAD = "pad-1"
+
+
+def test_batches_that_arrive_while_the_database_is_locked_are_never_lost(
+    mqtt_broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is locked by another program longer than the ingest's keepalive window, then
+    the ingest stops before it could store anything. Neither may cost a batch: the network thread
+    keeps the connection (it only hands messages on), and nothing is PUBACKed before it is
+    stored, so the broker delivers it again. The device never resends (ack timeout 10 min)."""
+    monkeypatch.setattr(central_store, "BUSY_TIMEOUT_S", 0.3)
+    broker = mqtt_broker(acl=roster(PAD))
+    db = tmp_path / "centre.sqlite"
+    settings = IngestSettings(resend_interval_s=1.0, retry_s=0.1)
+    centre = start_centre(broker, db, settings=settings)  # keepalive 2 s: dropped after 3 s
+    patient = UplinkSettings(batch_max_events=10, ack_timeout_s=600, poll_s=0.2)
+    device = Device(broker, tmp_path, PAD, uplink_settings=patient)
+    device.append(100)  # ten batches
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")  # e.g. a report writing, or a backup
+    try:
+        device.start()
+        wait_until(lambda: device.uplink.stats.events_sent >= 100, 10, "100 events PUBACKed")
+        # ten tries of 0.3 s + 0.1 s: locked for 4 s and more, beyond the keepalive window
+        wait_until(lambda: centre.stats.errors >= 10, 20, "the ingest to meet the lock")
+        assert centre.connection.connects == 1  # never dropped by the broker meanwhile
+        assert centre.stats.batches == 0
+        centre.stop()
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    centre = start_centre(broker, db, settings=settings)
+    try:
+        assert device.uplink.wait_acked(100, 20), "batches were lost with the lock"
+        stats = device.uplink.stats
+        assert (stats.ack_timeouts, stats.resend_requests) == (0, 0)  # the broker had them all
+        check_exactly_once(db, device.db, PAD)
+    finally:
+        device.stop()
+        centre.stop()
+
+
+def test_retained_messages_on_device_topics_are_refused_once(mqtt_broker, tmp_path: Path) -> None:
+    """A retained garbage batch and a retained malformed status: each is quarantined once with
+    its reason, however often the ingest reconnects; the batch is also cleared from the broker."""
+    broker = mqtt_broker(acl=roster(PAD))
+    events_topic, status_topic = topics.events(BRANCH, PAD), topics.status(BRANCH, PAD)
+    bad_status = b'{"v":1,"kind":"status","device":"pad-1","state":"asleep"}'
+    with ProbeClient(broker, PAD) as pad:
+        assert pad.publish(events_topic, b"garbage", retain=True) < 0x80
+        assert pad.publish(status_topic, bad_status, retain=True) < 0x80
+    db = tmp_path / "centre.sqlite"
+    for expected in (2, 1, 1):  # the retained status comes again at every subscription
+        centre = start_centre(broker, db)
+        wait_until(lambda c=centre, n=expected: c.stats.quarantined >= n, 10, "retained ones")
+        centre.stop()
+    with CentralStore(db) as store:
+        kept = [(q["topic"], q["reason"], q["raw"]) for q in store.quarantined()]
+    assert kept == [
+        (events_topic, RETAINED_EVENTS, b"garbage"),
+        (status_topic, "field 'state' must be one of online, offline, not 'asleep'", bad_status),
+    ]
+    with ProbeClient(broker, MONITOR) as watcher, ProbeClient(broker, PAD) as pad:
+        watcher.subscribe(events_topic)
+        pad.publish(events_topic, b"")  # after any retained copy: the first message is this one
+        first = watcher.wait_for_message(events_topic)
+    assert (first.payload, first.retain) == (b"", 0)
+
+
+def test_a_gap_moving_with_every_batch_is_asked_for_once(mqtt_broker, tmp_path: Path) -> None:
+    """After an outage batches land out of order, each moving the gap: one request, not nine."""
+    broker = mqtt_broker(acl=roster(PAD))
+    centre = start_centre(
+        broker, tmp_path / "centre.sqlite", settings=IngestSettings(resend_interval_s=30.0)
+    )
+    store = str(uuid.uuid4())
+    events_topic = topics.events(BRANCH, PAD)
+    resend_topic, ack_topic = topics.resend(BRANCH, PAD), topics.ack(BRANCH, PAD)
+    now = datetime.now(UTC)
+    events = [
+        StoredEvent(s, str(uuid.uuid4()), PAD, "boot", float(s), now, "rating.given", {})
+        for s in range(1, 110)
+    ]
+    try:
+        with ProbeClient(broker, MONITOR) as watcher, ProbeClient(broker, PAD) as pad:
+            watcher.subscribe(resend_topic)
+            watcher.subscribe(ack_topic)
+            for first in range(100, 10, -10):  # 100..109, 90..99, ..., 20..29
+                batch = schema.encode_batch(PAD, events[first - 1 : first + 9], store=store)
+                assert pad.publish(events_topic, batch) < 0x80
+            again = schema.encode_batch(PAD, events[99:109], store=store)
+            assert pad.publish(events_topic, again) < 0x80  # nothing new: acknowledged at once
+            watcher.wait_for_message(ack_topic, timeout=10)  # every request came before it
+            asks = [schema.parse_resend(m.payload, PAD) for m in watcher.received(resend_topic)]
+    finally:
+        centre.stop()
+    assert asks == [schema.ResendRequest(PAD, 1, 99, store)]
+    assert centre.stats.resend_requests == 1
