@@ -170,15 +170,14 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
 
             for _ in range(5):  # every screen mode drawn once
                 app.step()
+            pygame.event.clear()  # from here on, the only pygame events are the taps
             latencies: list[float] = []
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
             while len(latencies) < presses:
-                for event in pygame.event.get():
-                    app.handle_pygame_event(event)
-                    taken += event.type == pygame.MOUSEBUTTONDOWN
-                answered = app.step(wait_s=1 / FPS)
+                answered, handled = app.frame(1 / FPS)  # the app's own main loop, one frame
+                taken += handled
                 now = time.monotonic()
                 before = len(latencies)
                 if role == "counter":
