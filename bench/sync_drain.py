@@ -48,11 +48,10 @@ RAW_QUEUE = 1000
 
 
 def _broker(workdir: Path):
+    from bench.branch_rig import BROKER_EXTRA
     from tests.mqtt_broker import MosquittoBroker  # the shared test broker, not a second copy
 
     # no ACL; an unlimited queue so that the raw side loses nothing to a slow subscriber
-    from bench.branch_rig import BROKER_EXTRA
-
     broker = MosquittoBroker(
         workdir,
         password_listener=False,
