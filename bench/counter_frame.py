@@ -83,7 +83,7 @@ def slope(samples: list[tuple[int, float]]) -> tuple[float, float]:
         return 0.0, float("inf")
     xs, ys = [x / 10_000 for x, _ in half], [y for _, y in half]
     fit = statistics.linear_regression(xs, ys)
-    residual = [y - (fit.slope * x + fit.intercept) for x, y in half]
+    residual = [y - (fit.slope * x + fit.intercept) for x, y in zip(xs, ys, strict=True)]
     sxx = sum((x - statistics.fmean(xs)) ** 2 for x in xs)
     se = (sum(r * r for r in residual) / (len(half) - 2) / sxx) ** 0.5 if sxx else float("inf")
     return fit.slope, se
@@ -262,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.counter_frame", description=__doc__)
     parser.add_argument("--presses", type=int, default=3000, help="inputs per role and size")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between inputs")
-    parser.add_argument("--roles", default="counter,kiosk,board", help="comma-separated roles")
+    parser.add_argument(
+        "--roles", default="baseline,counter,kiosk,board", help="comma-separated roles"
+    )
     parser.add_argument("--sizes", default="800x480,1920x1080", help="comma-separated WxH")
     parser.add_argument("--every", type=int, default=0, help="sample RSS every N presses")
     parser.add_argument("--quick", action="store_true", help="300 presses per role and size")
@@ -282,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
                         opts.config)  # fmt: skip
         print(json.dumps(result))
         return 0
-    roles = [r for r in opts.roles.split(",") if r]
+    roles = [r for r in opts.roles.split(",") if r and r != "baseline"]
+    baseline = "baseline" in opts.roles.split(",")
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
         parser.error(f"unknown roles {unknown}: choose from {', '.join(ROLES)}")
@@ -295,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             rig.stock(3)
             for size in sizes:
-                results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
+                if baseline:
+                    results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
                 for role in roles:
                     config = rig.device_config(
                         f"bench-{role}", roles=["counter"], extra=_device_extra(Path(tmp))
