@@ -175,7 +175,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
-            while len(latencies) < presses:
+            while len(latencies) + app.keys.dropped < presses:  # a full key queue drops
                 answered, handled = app.frame(1 / FPS)  # the app's own main loop, one frame
                 taken += handled
                 now = time.monotonic()
@@ -195,7 +195,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             launched.close()
     rss, peak = rss_mb()
     return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak, "events": events,
-            "samples": samples}  # fmt: skip
+            "samples": samples, "dropped": app.keys.dropped}  # fmt: skip
 
 
 def worker_baseline(size: tuple[int, int], presses: int, interval: float, every: int) -> dict:
@@ -326,6 +326,8 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         start = r["samples"][1][1] if len(r["samples"]) > 1 else r["samples"][0][1]
         per_10k, se = slope(r["samples"])
         name = f"{role} {size[0]}x{size[1]}"
+        if r.get("dropped"):
+            name += f" ({r['dropped']} dropped)"
         print(
             f"{name:22}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
             f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:7.1f}{per_10k:+9.3f} ±{se:5.3f}"
