@@ -1,18 +1,25 @@
-"""Key press to the next frame on screen, and resident memory, of the counter app.
+"""Key press to the next frame on screen, and resident memory over time, of every app as shipped.
 
-Two worker processes run the same feeder thread, which puts a key press into the app's key
-queue every ``--interval`` seconds, as a GPIO or serial key driver does from its own thread:
+Each role runs ``device.launch.launch`` in its own process (SDL's dummy video driver, real event
+store with full durability, MQTT on), at each screen size, on a branch started here
+(``bench.branch_rig``: Mosquitto with TLS, the centre and the queue controller as real
+processes, and a kiosk stand-in that keeps tickets waiting). Voice goes through the real
+announcer (espeak-ng) to a null sink that takes as long as the sound, as a speaker does
+(``bench/null_sink.py``). A feeder thread gives one input every ``--interval`` seconds:
 
-* **counter**: ``counterside counter`` as launched (pad + console, 2 × 800x480, real event store
-  with full durability, simulated LED display off, announcements recorded instead of played);
-  the teller keys cycle call next → start → finish → rate, with a ticket issued whenever the
-  queue runs dry. Latency is from the press to the return of the step whose frame answers it
-  (the display flip included).
-* **baseline**: the least any app can do: a bare pygame window of the same size whose loop wakes
-  on the same key queue, fills the screen and flips.
+* **counter** (pad + console): teller keys into the key queue, as the GPIO or serial driver does
+  from its own thread, cycling call next → start → finish → rate 5; the calls go to the
+  controller over MQTT. Latency: press → the return of the step whose frame answers it.
+* **kiosk**: taps on the cash key and then on OK, posted as pygame mouse events; each ticket is
+  issued by the controller and printed (simulated printer). Latency: tap → frame after it.
+* **board**: calls as the MQTT link hands them over (its call queue), shown and spoken.
+  Latency: call handed over → the frame that shows it.
+* **baseline**: a bare pygame window of the counter's size woken by the same key queue.
 
-SDL runs with its dummy video driver here, so the figures are CPU cost, not scan-out.
-Targets: counter p99 under 50 ms, resident memory under 80 MB.
+Resident memory (VmRSS) is sampled as the presses go; the slope is fitted over the second half
+of the run (the first half fills the caches). Targets: p99 under 50 ms in every role; the
+counter under 80 MB at 800x480; no growth (less than 1 MB per 100,000 presses, or within twice
+the fit's standard error of zero).
 """
 
 from __future__ import annotations
@@ -30,10 +37,14 @@ from pathlib import Path
 
 P99_TARGET_MS = 50.0
 RSS_TARGET_MB = 80.0
+FLAT_MB_PER_100K = 1.0
+ROLES = {"counter": ["pad", "console"], "kiosk": ["kiosk"], "board": ["board"]}
+SIZES = ((800, 480), (1920, 1080))
 CYCLE = (("call_next", None), ("start", None), ("finish", None), ("rate", 5))
+FPS = 30.0
 
 
-def _rss_mb() -> tuple[float, float]:
+def rss_mb() -> tuple[float, float]:
     """(current, peak) resident set size of this process in MB, from /proc."""
     fields = {}
     with open("/proc/self/status", encoding="ascii") as f:
@@ -43,13 +54,13 @@ def _rss_mb() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def _feeder(put, presses: int, interval: float, make) -> threading.Thread:
+def _feeder(put, presses: int, interval: float) -> threading.Thread:
     def run() -> None:
         for i in range(presses):
             time.sleep(interval)
-            put(make(i))
+            put(i)
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, name="bench-feeder", daemon=True)
     thread.start()
     return thread
 
@@ -64,133 +75,278 @@ def _percentiles(latencies: list[float]) -> dict:
     }
 
 
-def worker_counter(presses: int, interval: float) -> dict:
+def slope(samples: list[tuple[int, float]]) -> tuple[float, float]:
+    """Least-squares slope of RSS over presses in the second half of ``samples``, and its
+    standard error, both in MB per 10,000 presses."""
+    half = samples[len(samples) // 2 :]
+    if len(half) < 3:
+        return 0.0, float("inf")
+    xs, ys = [x / 10_000 for x, _ in half], [y for _, y in half]
+    fit = statistics.linear_regression(xs, ys)
+    residual = [y - (fit.slope * x + fit.intercept) for x, y in zip(xs, ys, strict=True)]
+    sxx = sum((x - statistics.fmean(xs)) ** 2 for x in xs)
+    se = (sum(r * r for r in residual) / (len(half) - 2) / sxx) ** 0.5 if sxx else float("inf")
+    return fit.slope, se
+
+
+# -- the workers (each in its own process) ---------------------------------------------------
+
+
+def _launch(role: str, size: tuple[int, int], config_path: str | None, tmp: Path):
     from config.loader import load_config
     from device.counter import Teller
     from device.launch import launch
+
+    config = load_config(config_path) if config_path else load_config()
+    return launch(
+        config,
+        db=Path(tmp) / "device.sqlite",
+        panels=ROLES[role],
+        counter=1 if role == "counter" else None,
+        teller=Teller("1001", "张晓梅", 4),
+        size=size,
+        fullscreen=False,
+    )
+
+
+def _wait_for_queue(app, timeout: float = 30.0) -> None:
+    """With MQTT on, wait for the controller's queue state (the remote queue knows the branch)."""
+    queue = app.device.branch.queue
+    deadline = time.monotonic() + timeout
+    while getattr(queue, "state", True) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError("no queue state from the controller")
+        app.step(wait_s=0.05)
+
+
+def _tap_at(app, action) -> tuple[int, int]:
+    for panel in app.panels:
+        for rect, hit in panel.screen.hits:
+            if hit == action:
+                return rect.centerx + panel.rect.x, rect.centery + panel.rect.y
+    raise RuntimeError(f"nothing to tap for {action!r}")
+
+
+def worker(role: str, size: tuple[int, int], presses: int, interval: float, every: int,
+           config_path: str | None) -> dict:  # fmt: skip
+    import pygame
+
     from drivers.keys import KeyPress
 
-    config = load_config()
-    with tempfile.TemporaryDirectory(prefix="bench-counter-") as tmp:
-        launched = launch(
-            config,
-            db=Path(tmp) / "counter.sqlite",
-            panels=["pad", "console"],
-            counter=1,
-            teller=Teller("1001", "张晓梅", 4),
-            size=(800, 480),
-            fullscreen=False,
-            silent=True,
-        )
+    with tempfile.TemporaryDirectory(prefix=f"bench-{role}-") as tmp:
+        launched = _launch(role, size, config_path, Path(tmp))
         app = launched.app
         try:
-            app.press("bench", "sign_in")
-            for _ in range(5):  # warm caches: every screen mode drawn once
+            _wait_for_queue(app)
+            stamps: list[float] = []
+            if role == "counter":
+                app.press("bench", "sign_in")
+
+                def put(i: int) -> None:
+                    key, arg = CYCLE[i % len(CYCLE)]
+                    app.keys.put(KeyPress("bench", key, arg, time.monotonic()))
+
+            elif role == "kiosk":
                 app.step()
+                issue = _tap_at(app, ("issue", "cash"))
+                app.touch(issue)
+                app.step()
+                taps = (issue, _tap_at(app, "dismiss"))
+                app.touch(taps[1])
 
-            def make(i: int) -> KeyPress:
-                key, arg = CYCLE[i % len(CYCLE)]
-                return KeyPress("bench", key, arg, time.monotonic())
+                def put(i: int) -> None:
+                    stamps.append(time.monotonic())
+                    event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=taps[i % 2], button=1)
+                    pygame.event.post(event)
 
-            feeder = _feeder(app.keys.put, presses, interval, make)
+            else:
+                calls = app.remote_calls
+                if calls is None:
+                    raise RuntimeError("the board needs [mqtt] enabled to hear calls")
+
+                def put(i: int) -> None:
+                    stamps.append(time.monotonic())
+                    calls.put((f"A{i % 1000:03d}", i % 3 + 1))  # counters 1-3 are configured
+
+            for _ in range(5):  # every screen mode drawn once
+                app.step()
+            pygame.event.clear()  # from here on, the only pygame events are the taps
             latencies: list[float] = []
-            while len(latencies) < presses:
-                if not app.device.branch.queue.waiting():
-                    app.device.issue("cash")
-                for press in app.step(wait_s=1 / 30):
-                    latencies.append(time.monotonic() - press.at_mono)
+            samples = [(0, rss_mb()[0])]
+            done = taken = 0
+            feeder = _feeder(put, presses, interval)
+            while len(latencies) + app.keys.dropped < presses:  # a full key queue drops
+                answered, handled = app.frame(1 / FPS)  # the app's own main loop, one frame
+                taken += handled
+                now = time.monotonic()
+                before = len(latencies)
+                if role == "counter":
+                    latencies += [now - press.at_mono for press in answered]
+                else:
+                    if role == "board":
+                        taken = len(stamps) - calls.qsize()
+                    latencies += [now - t for t in stamps[done:taken]]
+                    done = taken
+                if len(latencies) // every > before // every:
+                    samples.append((len(latencies), rss_mb()[0]))
             feeder.join()
             events = launched.store.last_seq()
         finally:
             launched.close()
-    rss, peak = _rss_mb()
-    return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak, "events": events}
+    rss, peak = rss_mb()
+    return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak, "events": events,
+            "samples": samples, "dropped": app.keys.dropped}  # fmt: skip
 
 
-def worker_baseline(presses: int, interval: float) -> dict:
+def worker_baseline(size: tuple[int, int], presses: int, interval: float, every: int) -> dict:
     import queue
 
     import pygame
 
     pygame.display.init()
-    window = pygame.display.set_mode((1600, 480))
+    window = pygame.display.set_mode((size[0] * 2, size[1]))
     keys: queue.Queue[float] = queue.Queue()
-    feeder = _feeder(keys.put, presses, interval, lambda i: time.monotonic())
+    feeder = _feeder(lambda i: keys.put(time.monotonic()), presses, interval)
     latencies: list[float] = []
+    samples = [(0, rss_mb()[0])]
     colour = 0
     while len(latencies) < presses:
         try:
-            stamps = [keys.get(timeout=1 / 30)]
+            stamps = [keys.get(timeout=1 / FPS)]
         except queue.Empty:
             stamps = []
         colour = (colour + 40) % 256
         window.fill((colour, 80, 120))
         pygame.display.flip()
         latencies += [time.monotonic() - t for t in stamps]
+        if stamps and len(latencies) % every == 0:
+            samples.append((len(latencies), rss_mb()[0]))
     feeder.join()
     pygame.quit()
-    rss, peak = _rss_mb()
-    return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak}
+    rss, peak = rss_mb()
+    return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak, "samples": samples}
 
 
-def _run_worker(kind: str, presses: int, interval: float) -> dict:
+# -- the orchestrator ------------------------------------------------------------------------
+
+
+def _run_worker(role: str, size: tuple[int, int], opts, config: Path | None) -> dict:
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
     env["COUNTERSIDE_CONFIG"] = ""
+    args = [sys.executable, "-m", "bench.counter_frame", "--worker", role,
+            "--size", f"{size[0]}x{size[1]}", "--presses", str(opts.presses),
+            "--interval", str(opts.interval), "--every", str(opts.every)]  # fmt: skip
+    if config is not None:
+        args += ["--config", str(config)]
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.counter_frame",
-            "--worker",
-            kind,
-            "--presses",
-            str(presses),
-            "--interval",
-            str(interval),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        timeout=600,
+        args, capture_output=True, text=True, env=env, timeout=opts.presses * 0.2 + 600
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"{role} {size} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _device_extra(tmp: Path) -> str:
+    sink = Path(__file__).with_name("null_sink.py")
+    player = json.dumps([sys.executable, "-S", str(sink), "{wav}"])
+    simulated = json.dumps(str(tmp / "tickets"))
+    return f"\n[voice]\nplayer = {player}\n\n[printer]\nsimulated_dir = {simulated}\n"
+
+
+def _size(text: str) -> tuple[int, int]:
+    w, _, h = text.partition("x")
+    return int(w), int(h)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.counter_frame", description=__doc__)
-    parser.add_argument("--presses", type=int, default=400)
-    parser.add_argument("--interval", type=float, default=0.02, help="seconds between presses")
-    parser.add_argument("--worker", choices=["counter", "baseline"], help=argparse.SUPPRESS)
-    args, _ = parser.parse_known_args(argv)
-    if args.worker:
-        worker = worker_counter if args.worker == "counter" else worker_baseline
-        print(json.dumps(worker(args.presses, args.interval)))
+    parser.add_argument("--presses", type=int, default=3000, help="inputs per role and size")
+    parser.add_argument("--interval", type=float, default=0.02, help="seconds between inputs")
+    parser.add_argument(
+        "--roles", default="baseline,counter,kiosk,board", help="comma-separated roles"
+    )
+    parser.add_argument("--sizes", default="800x480,1920x1080", help="comma-separated WxH")
+    parser.add_argument("--every", type=int, default=0, help="sample RSS every N presses")
+    parser.add_argument("--quick", action="store_true", help="300 presses per role and size")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    opts, _ = parser.parse_known_args(argv)
+    if opts.quick:
+        opts.presses = min(opts.presses, 300)
+    opts.every = opts.every or max(1, opts.presses // 40)
+    if opts.worker == "baseline":
+        result = worker_baseline(_size(opts.size), opts.presses, opts.interval, opts.every)
+        print(json.dumps(result))
         return 0
-    base = _run_worker("baseline", args.presses, args.interval)
-    ours = _run_worker("counter", args.presses, args.interval)
-    print(
-        f"{args.presses} key presses, one every {args.interval * 1000:.0f} ms, "
-        "panels 2 x 800x480, SDL dummy video driver"
-    )
-    print(f"{'':26s}{'p50 ms':>9s}{'p99 ms':>9s}{'max ms':>9s}{'RSS MB':>9s}{'peak MB':>9s}")
-    for name, r in (("bare pygame loop", base), ("counter app", ours)):
-        print(
-            f"{name:26s}{r['p50_ms']:9.2f}{r['p99_ms']:9.2f}{r['max_ms']:9.2f}"
-            f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:9.1f}"
-        )
-    print(
-        f"{'ratio counter/bare':26s}{ours['p50_ms'] / base['p50_ms']:8.1f}x"
-        f"{ours['p99_ms'] / base['p99_ms']:8.1f}x{'':9s}"
-        f"{ours['rss_mb'] / base['rss_mb']:8.1f}x{ours['peak_rss_mb'] / base['peak_rss_mb']:8.1f}x"
-    )
-    p99_ok, rss_ok = ours["p99_ms"] < P99_TARGET_MS, ours["peak_rss_mb"] < RSS_TARGET_MB
-    print(
-        f"targets: p99 < {P99_TARGET_MS:.0f} ms: {'MET' if p99_ok else 'MISSED'}; "
-        f"peak RSS < {RSS_TARGET_MB:.0f} MB: {'MET' if rss_ok else 'MISSED'}  "
-        f"({ours['events']} events stored)"
-    )
+    if opts.worker:
+        result = worker(opts.worker, _size(opts.size), opts.presses, opts.interval, opts.every,
+                        opts.config)  # fmt: skip
+        print(json.dumps(result))
+        return 0
+    roles = [r for r in opts.roles.split(",") if r and r != "baseline"]
+    baseline = "baseline" in opts.roles.split(",")
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        parser.error(f"unknown roles {unknown}: choose from {', '.join(ROLES)}")
+    sizes = [_size(s) for s in opts.sizes.split(",") if s]
+    from bench.branch_rig import BranchRig
+
+    results: list[tuple[str, tuple[int, int], dict]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-frame-") as tmp:
+        rig = BranchRig(Path(tmp) / "branch").start()
+        try:
+            rig.stock(3)
+            for size in sizes:
+                if baseline:
+                    results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
+                for role in roles:
+                    config = rig.device_config(
+                        f"bench-{role}", roles=["counter"], extra=_device_extra(Path(tmp))
+                    )
+                    print(f"  {role} {size[0]}x{size[1]} ...", flush=True)
+                    results.append((role, size, _run_worker(role, size, opts, config)))
+        finally:
+            rig.stop()
+    report(results, opts)
     return 0
+
+
+def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
+    print(
+        f"{opts.presses} inputs per run, one every {opts.interval * 1000:.0f} ms; MQTT on "
+        "(Mosquitto, TLS, centre, controller), voice to a null sink; SDL dummy video driver"
+    )
+    print(
+        f"{'':22}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS start':>10}{'RSS end':>9}"
+        f"{'peak':>7}{'slope MB/10k':>16}"
+    )
+    verdicts = []
+    for role, size, r in results:
+        start = r["samples"][1][1] if len(r["samples"]) > 1 else r["samples"][0][1]
+        per_10k, se = slope(r["samples"])
+        name = f"{role} {size[0]}x{size[1]}"
+        if r.get("dropped"):
+            name += f" ({r['dropped']} dropped)"
+        print(
+            f"{name:22}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
+            f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:7.1f}{per_10k:+9.3f} ±{se:5.3f}"
+        )
+        if role == "baseline":
+            continue
+        verdicts.append((f"{name}: p99 < {P99_TARGET_MS:.0f} ms", r["p99_ms"] < P99_TARGET_MS))
+        flat = abs(per_10k) * 10 < FLAT_MB_PER_100K or abs(per_10k) <= 2 * se
+        verdicts.append((f"{name}: no RSS growth", flat))
+        if role == "counter" and size == (800, 480):
+            verdicts.append(
+                (f"{name}: peak RSS < {RSS_TARGET_MB:.0f} MB", r["peak_rss_mb"] < RSS_TARGET_MB)
+            )
+    print(
+        "RSS start is after the first sample's presses (caches warm); the slope is fitted over "
+        "the second half of each run"
+    )
+    missed = [name for name, ok in verdicts if not ok]
+    print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
 
 
 if __name__ == "__main__":

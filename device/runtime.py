@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 PANELS = ("pad", "console", "kiosk", "board")
 DEFAULT_TELLER = Teller("0000", "柜员")
 TICK_S = 0.2
+INPUT_POLL_S = 0.01
+INPUT_EVENTS = (pygame.QUIT, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN)
+"""How often the loop looks for touches and heard calls while it waits (keys wake it at once)."""
 ISSUED_SHOWN_S = 8.0
 CHOOSE_S = 8.0  # how long the console waits for the teller's choice
 
@@ -395,15 +398,33 @@ class PanelApp:
         return presses
 
     def run(self, fps: float = 30.0) -> None:
-        """The main loop: a key wakes it at once; otherwise it draws ``fps`` frames a second."""
-        interval = 1.0 / fps
+        """The main loop: input is answered at once; otherwise it draws ``fps`` frames a second."""
         while self.running:
-            for event in pygame.event.get():
-                self.handle_pygame_event(event)
-            self.step(wait_s=interval)
+            self.frame(1.0 / fps)
             if self.restart_flag and self._quiet():
                 log.warning("stopping to start again on the new configuration")
                 self.running = False
+
+    def frame(self, interval: float) -> tuple[list[KeyPress], int]:
+        """Wait up to ``interval`` for input (a key, a touch, a call heard), handle it and draw
+        one frame. Returns the presses and the number of pygame events this frame answered.
+
+        Keys wake the wait at once; touches and heard calls are looked for every
+        ``INPUT_POLL_S`` (pygame cannot wake a thread), so neither waits for a whole frame.
+        """
+        deadline = time.monotonic() + interval
+        while not self._input_waiting():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.keys.wait(min(left, INPUT_POLL_S)):
+                break
+        events = pygame.event.get()
+        for event in events:
+            self.handle_pygame_event(event)
+        return self.step(), len(events)
+
+    def _input_waiting(self) -> bool:
+        calls = self.remote_calls is not None and not self.remote_calls.empty()
+        return calls or len(self.keys) > 0 or pygame.event.peek(INPUT_EVENTS)
 
     def _quiet(self) -> bool:
         """No customer at any counter of this app (a restart would not interrupt anyone)."""

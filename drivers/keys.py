@@ -82,6 +82,7 @@ class KeyQueue:
 
     def __init__(self, maxsize: int = 1000) -> None:
         self._queue: queue.Queue[KeyPress] = queue.Queue(maxsize)
+        self._ready = threading.Event()
         self.dropped = 0
 
     def put(self, press: KeyPress) -> None:
@@ -90,6 +91,16 @@ class KeyQueue:
         except queue.Full:
             self.dropped += 1
             log.warning("key queue full: dropped %s from %s", press.key, press.source)
+        self._ready.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until a press is queued, without taking it."""
+        if not self._queue.empty():
+            return True
+        self._ready.clear()
+        if not self._queue.empty():  # put between the check and the clear
+            return True
+        return self._ready.wait(timeout)
 
     __call__ = put
 

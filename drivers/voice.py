@@ -3,7 +3,9 @@
 ``Announcer`` renders each announcement to a WAV file (espeak-ng, or joined clips) and plays it
 with a player command on one worker thread, so announcements never overlap. ``announce`` only
 enqueues. A missing speaker, player or espeak-ng is logged once and never stops the counter.
-``RecordingAnnouncer`` is the simulated twin with the same interface. The settings type,
+``RecordingAnnouncer`` is the simulated twin with the same interface. What they keep for
+inspection (dropped announcements, recorded ones) is bounded to the last :data:`KEEP`, with a
+running total, so a counter that runs for months does not grow. The settings type,
 :class:`VoiceSettings`, is the ``[voice]`` table of :mod:`config.model` (``Config.voice``).
 
 Ticket numbers are always read digit by digit (``spoken_ticket``): "A012" is "A 零 一 二",
@@ -30,6 +32,8 @@ from drivers.speech_espeak import CommandPlayer, EspeakEngine
 log = logging.getLogger(__name__)
 
 Kind = Literal["call", "prompt"]
+KEEP = 200
+"""How many dropped (or, in the twin, recorded) announcements are kept for inspection."""
 ENGINES = VOICE_ENGINES
 Texts = TextsConfig | Mapping[str, Mapping[str, str]]
 
@@ -154,7 +158,8 @@ class Announcer(_Base):
         super().__init__(settings, texts)
         self.engine = engine
         self.player = player
-        self.dropped: list[Announcement] = []
+        self.dropped: deque[Announcement] = deque(maxlen=KEEP)
+        self.dropped_total = 0
         self._own_dir = work_dir is None
         self._dir = work_dir or Path(tempfile.mkdtemp(prefix="counterside-voice-"))
         self._queue: deque[Announcement] = deque()
@@ -185,6 +190,7 @@ class Announcer(_Base):
                 self._cond.notify_all()
         if victim is not None:
             self.dropped.append(victim)
+            self.dropped_total += 1
             log.warning(
                 "voice: queue full (%d), dropped %s #%d %r",
                 self.settings.queue_limit,
@@ -270,7 +276,8 @@ class RecordingAnnouncer(_Base):
     """Simulated twin: records announcements instead of playing them, synchronously.
 
     With an ``engine`` and a ``render_dir`` it also renders each one to ``render_dir`` (errors are
-    logged, as on a real counter).
+    logged, as on a real counter). ``announced`` and ``wavs`` hold the last ``keep``;
+    ``announced_total`` counts them all.
     """
 
     def __init__(
@@ -279,12 +286,14 @@ class RecordingAnnouncer(_Base):
         texts: Texts | None = None,
         engine: SpeechEngine | None = None,
         render_dir: Path | None = None,
+        keep: int = KEEP,
     ) -> None:
         super().__init__(settings, texts)
         self.engine = engine
         self.render_dir = render_dir
-        self.announced: list[Announcement] = []
-        self.wavs: list[Path] = []
+        self.announced: deque[Announcement] = deque(maxlen=keep)
+        self.announced_total = 0
+        self.wavs: deque[Path] = deque(maxlen=keep)
         self.closed = False
 
     @property
@@ -303,6 +312,7 @@ class RecordingAnnouncer(_Base):
             raise RuntimeError("announcer is closed")
         item = self._make(text, repeat, kind, language)
         self.announced.append(item)
+        self.announced_total += 1
         if self.engine is not None and self.render_dir is not None:
             wav = self.render_dir / item.wav_name
             try:

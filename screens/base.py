@@ -2,8 +2,9 @@
 
 A screen draws in two passes. ``draw_static`` draws everything that does not change from frame
 to frame; its result (surface, touch targets, named regions) is cached per surface size and per
-view with the ``DYNAMIC`` fields blanked. ``draw_dynamic`` then draws the count-downs, timers,
-clocks and tickers on top of a copy of that layer. A repeated frame costs one blit plus the
+view with the ``DYNAMIC`` fields blanked, the last two only (a layer is a whole panel: 8 MB at
+1080p). ``draw_dynamic`` then draws the count-downs, timers, clocks and tickers on top of a copy
+of that layer. A repeated frame costs one blit plus the
 dynamic text, which comes from the text cache.
 """
 
@@ -43,7 +44,7 @@ class Screen(Generic[V]):
     DYNAMIC: ClassVar[tuple[str, ...]] = ()
     BLANK: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, fonts: Fonts | None = None, cache_size: int = 4) -> None:
+    def __init__(self, fonts: Fonts | None = None, cache_size: int = 2) -> None:
         self.fonts = fonts if fonts is not None else default_fonts()
         self._layers = LRU(cache_size)
         self.hits: list[tuple[pygame.Rect, Action]] = []

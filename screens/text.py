@@ -150,12 +150,12 @@ class Fonts:
     """One CJK font at any size, with caches for fonts, rendered text and fitted sizes."""
 
     def __init__(
-        self, source: FontSource, text_cache: int = 2048, text_cache_bytes: int = 8 << 20
+        self, source: FontSource, text_cache: int = 1024, text_cache_bytes: int = 4 << 20
     ) -> None:
         _init()
         self.source = source
         self._rendered = LRU(text_cache, text_cache_bytes, surface_bytes)
-        self._fitted = LRU(4096)
+        self._fitted = LRU(1024)
         self._fonts: dict[int, pygame.freetype.Font] = {}
         self._heights: dict[int, int] = {}
 

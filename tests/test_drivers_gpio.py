@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -222,3 +223,15 @@ def test_key_queue_is_bounded_and_drains_in_order() -> None:
     assert len(presses) == 3
     assert [p.arg for p in presses.drain(timeout=0.01)] == [0, 1, 2]
     assert presses.drain() == [] and presses.get(timeout=0.01) is None
+
+
+def test_key_queue_wait_wakes_on_a_press_from_another_thread_and_leaves_it_queued() -> None:
+    presses = KeyQueue()
+    assert presses.wait(0) is False
+    driver = threading.Thread(target=presses.put, args=(KeyPress("gpio", "call_next", None, 1.0),))
+    driver.start()
+    assert presses.wait(10)  # returns as soon as the press is queued
+    driver.join()
+    assert presses.wait(0) and len(presses) == 1  # waiting took nothing
+    assert [p.key for p in presses.drain()] == ["call_next"]
+    assert presses.wait(0) is False

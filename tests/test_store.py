@@ -60,13 +60,26 @@ def test_append_assigns_contiguous_seqs_uuids_and_clock_readings(store: EventSto
     assert [e.seq for e in stored] == [1, 2, 3, 4, 5]
     assert store.last_seq() == 5
     assert len({e.id for e in stored}) == 5
-    assert all(uuid.UUID(e.id).version == 4 for e in stored)
+    assert all(uuid.UUID(e.id).version == 7 for e in stored)
     assert {e.device_id for e in stored} == {DEVICE}
     assert first.boot_id == "boot-a"
     assert first.mono == 1001.5
     assert first.wall == datetime(2026, 11, 25, 8, 30, 1, 500000, tzinfo=UTC)
     assert first.payload == {"counter": 3}
     assert store.events() == stored
+
+
+def test_ids_are_time_ordered_even_when_the_wall_clock_steps_back(store: EventStore) -> None:
+    # random ids scatter appends over the whole unique index of a big store; ordered ids do not
+    clock = ManualClock()
+    first = store.append(ev(clock))
+    clock.jump_wall(-3 * 3600)  # NTP corrects a clock that ran ahead
+    later = store.append_many([ev(clock, n=i) for i in range(50)])
+    ids = [first.id, *(e.id for e in later)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(uuid.UUID(i).version == 7 for i in ids)
+    unix_ms = int(uuid.UUID(first.id).hex[:12], 16)
+    assert unix_ms == int(first.wall.timestamp() * 1000)
 
 
 def test_reopen_keeps_events_and_acknowledgement(db_path: Path) -> None:

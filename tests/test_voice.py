@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from config.loader import load_config
 from config.model import TextsConfig
+from drivers import voice
 from drivers.speech_base import SpeechError
 from drivers.speech_clips import (
     ClipEngine,
@@ -251,13 +252,39 @@ def test_a_full_queue_drops_the_oldest_prompt_never_a_call_first(tmp_path):
         c6 = announcer.announce("c6", kind="call")  # drops p5
         p7 = announcer.announce("p7")  # only calls queued: the new prompt goes
         c8 = announcer.announce("c8", kind="call")  # only calls: the oldest call goes
-        assert announcer.dropped == [p1, p3, p5, p7, c2]
+        assert list(announcer.dropped) == [p1, p3, p5, p7, c2]
         player.release.set()
         assert announcer.wait_idle(10)
     finally:
         player.release.set()
         announcer.close()
     assert player.played == [a.wav_name for a in (c0, c4, c6, c8)]
+
+
+def test_dropped_announcements_are_counted_but_only_the_last_ones_kept(tmp_path):
+    # a counter whose speaker is stuck for months drops prompts all day: memory must not grow
+    player = GatedPlayer()
+    settings = VoiceSettings(queue_limit=1, call_repeat=1)
+    announcer = Announcer(ToneEngine(), player, settings, work_dir=tmp_path)
+    many = 3 * voice.KEEP
+    try:
+        announcer.announce("c0", kind="call")
+        assert player.started.wait(10)  # c0 holds the player; each new prompt drops the last
+        prompts = [announcer.announce(f"p{i}") for i in range(many)]
+        assert announcer.dropped_total == many - 1
+        assert list(announcer.dropped) == prompts[-1 - voice.KEEP : -1]
+    finally:
+        player.release.set()
+        announcer.close()
+
+
+def test_the_recording_twin_keeps_only_the_last_announcements():
+    rec = RecordingAnnouncer(texts=TEXTS)
+    many = 3 * voice.KEEP
+    for i in range(many):
+        rec.announce(f"t{i}")
+    assert rec.announced_total == many
+    assert rec.spoken == [f"t{i}" for i in range(many - voice.KEEP, many)]
 
 
 def test_close_drains_the_queue_or_stops_at_once(tmp_path):
