@@ -18,7 +18,7 @@ from device.branch import Branch, Key
 from device.clock import Clock
 from device.events import DomainEvent
 from device.queue import QueuePort
-from device.store import EventStore, StoredEvent
+from device.store import Checkpoint, EventStore, StoredEvent, StoreError
 from device.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -30,29 +30,40 @@ Listener = Callable[[StoredEvent], None]
 
 
 CHECKPOINT = "branch"  # the name of this app's state among the store's checkpoints
+CHECKPOINT_VERSION = 1  # of the state's shape: another version is not read, the store is replayed
 
 
 def restore_branch(
-    config: Config, store: EventStore, queue: QueuePort | None = None
+    config: Config, store: EventStore, boot: str, queue: QueuePort | None = None
 ) -> tuple[Branch, dict]:
     """The branch as the store last knew it, and how it was rebuilt.
 
-    From the last checkpoint, plus any events stored after it by other writers; a store from
-    before checkpoints existed is replayed whole, by sequence number, never by wall-clock time.
-    The last stored event tells how far the previous run got (for durations across a power
-    cut). With a remote ``queue`` only the sessions are rebuilt here: the service keeps the
-    queue.
+    From the last checkpoint, plus any events stored after it by other writers. A store from
+    before checkpoints, or a checkpoint this version cannot read, is replayed whole, by sequence
+    number, never by wall-clock time. The last event stored in another boot than ``boot`` (the
+    current one) tells how far the previous boot got (for durations across a power cut). With a
+    remote ``queue`` only the sessions are rebuilt here: the service keeps the queue.
     """
+    branch, after = None, 0
     checkpoint = store.checkpoint(CHECKPOINT)
-    if checkpoint is None:
+    if checkpoint is not None and checkpoint.state.get("version") == CHECKPOINT_VERSION:
+        try:
+            branch = Branch.from_state(
+                config, checkpoint.state, queue=queue, tickets=checkpoint.items
+            )
+            after = checkpoint.seq
+        except (KeyError, TypeError, ValueError):
+            log.exception("%s: the branch's checkpoint cannot be read: replaying", store.path)
+    elif checkpoint is not None:
+        log.warning("%s: a checkpoint of another version: replaying the store", store.path)
+    if branch is None:
         branch, after = Branch(config, queue=queue), 0
-    else:
-        branch, after = Branch.from_state(config, checkpoint.state, queue=queue), checkpoint.seq
     replayed = branch.replay(store.events(after_seq=after))
-    last = store.last_event()
+    last = store.last_event(other_than_boot=boot)
     if last is not None:
         branch.boot_ends.note(last.at)
-    return branch, {"checkpoint_seq": None if checkpoint is None else after, "replayed": replayed}
+    how = {"checkpoint_seq": after if after else None, "replayed": replayed}
+    return branch, how
 
 
 class DeviceApp:
@@ -60,7 +71,8 @@ class DeviceApp:
 
     On start it rebuilds the queue and the counter sessions exactly as they were
     (:func:`restore_branch`), so a power cut loses nothing stored and ticket numbering carries
-    on; it then records ``device.started``.
+    on; it then records ``device.started``. If a commit fails (a full or locked disk), the
+    branch goes back to what the store holds, so memory never runs ahead of the record.
     """
 
     def __init__(
@@ -69,10 +81,11 @@ class DeviceApp:
         self.config = config
         self.store = store
         self.clock = clock
+        self.queue = queue
         self._listeners: list[Listener] = []
         store.claim(CHECKPOINT)  # one process keeps this store's branch, or it goes wrong
         now = clock.now()
-        self.branch, how = restore_branch(config, store, queue)
+        self.branch, how = restore_branch(config, store, now.boot, queue)
         self._saved_quiet = self.branch.quiet_changes
         payload = {"boot_id": now.boot, **how, "version": __version__}
         self._commit([DomainEvent("device.started", now, payload)])
@@ -86,7 +99,19 @@ class DeviceApp:
 
     def _commit(self, events: list[DomainEvent]) -> list[StoredEvent]:
         """Store ``events`` with the state they lead to, then tell the listeners."""
-        stored = self.store.append_many(events, checkpoint=(CHECKPOINT, self.branch.to_state()))
+        state, tickets, gone = self.branch.checkpoint()
+        checkpoint = Checkpoint(CHECKPOINT, {**state, "version": CHECKPOINT_VERSION}, tickets, gone)
+        try:
+            stored = self.store.append_many(events, checkpoint=checkpoint)
+        except StoreError:
+            log.exception(
+                "%s: events not stored: the branch goes back to the store", self.store.path
+            )
+            self.branch, _ = restore_branch(
+                self.config, self.store, self.clock.now().boot, self.queue
+            )
+            self._saved_quiet = self.branch.quiet_changes
+            raise
         self._saved_quiet = self.branch.quiet_changes
         for event in stored:
             for listener in self._listeners:

@@ -119,8 +119,20 @@ class Branch:
         """Everything that decides what happens next, as plain JSON data: stored with the
         events (:class:`~device.app.DeviceApp`) so a restart rebuilds exactly this state."""
         local = self.local_queue
+        return self._state(local.to_state() if local is not None else None)
+
+    def checkpoint(self) -> tuple[dict, dict[str, dict], tuple[str, ...]]:
+        """:meth:`to_state` in the parts a checkpoint saves: the state without the queue's
+        tickets, the tickets changed since the last call, the ids of those gone."""
+        local = self.local_queue
+        if local is None:
+            return self._state(None), {}, ()
+        rest, changed, removed = local.checkpoint_parts()
+        return self._state(rest), changed, removed
+
+    def _state(self, queue: dict | None) -> dict:
         return {
-            "queue": local.to_state() if local is not None else None,
+            "queue": queue,
             "sessions": {str(n): s.to_state() for n, s in self.sessions.items()},
             "idle": {
                 str(n): [at.to_dict(), alerted] for n, (at, alerted) in self._idle_since.items()
@@ -135,16 +147,21 @@ class Branch:
         state: dict,
         counters: list[int] | None = None,
         queue: QueuePort | None = None,
+        tickets: dict[str, dict] | None = None,
     ) -> Branch:
-        """The branch of :meth:`to_state` again. Counters no longer configured are left out,
-        new ones start signed out; a remote ``queue`` keeps its own state."""
+        """The branch of :meth:`to_state` again (or of :meth:`checkpoint`, with its
+        ``tickets``). Counters no longer configured are left out, new ones start signed out; a
+        remote ``queue`` keeps its own state."""
         branch = cls(config, counters, queue)
         branch.boot_ends = BootEnds.from_state(state["boot_ends"])
         local = branch.local_queue
         if local is not None:
             local.boot_ends = branch.boot_ends
             if state["queue"] is not None:
-                local.load_state(state["queue"])
+                saved = state["queue"]
+                if tickets is not None:  # a checkpoint keeps its tickets apart
+                    saved = {**saved, "entries": list(tickets.values())}
+                local.load_state(saved)
         for n, session in branch.sessions.items():
             session.boot_ends = branch.boot_ends
             if str(n) in state["sessions"]:
@@ -167,12 +184,13 @@ class Branch:
             session = self.sessions[counter]
         except KeyError:
             return [_rejected(counter, key, at, f"counter {counter} is not part of this branch")]
+        day = self.queue.new_day(at)  # a new business day first: yesterday's tickets expire
         try:
-            return getattr(self, f"_{key.value}")(session, at, arg)
+            return day + getattr(self, f"_{key.value}")(session, at, arg)
         except (ActionRejected, QueueError) as exc:
             reason = exc.reason if isinstance(exc, ActionRejected) else str(exc)
             extra = {"queue_unavailable": True} if isinstance(exc, QueueUnavailable) else {}
-            return [_rejected(counter, key, at, reason, state=str(session.state), **extra)]
+            return [*day, _rejected(counter, key, at, reason, state=str(session.state), **extra)]
 
     def tick(self, at: Instant) -> list[DomainEvent]:
         """Time passes: rating windows close, over-limit alerts, idle counters with a queue."""

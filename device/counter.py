@@ -298,8 +298,8 @@ class CounterSession:
             },
             **self._band_and_extension(tx),
             "limits": {
-                "wait_s": limits.wait_s,
-                "service_s": limits.service_s,
+                "wait_s": _finite(limits.wait_s),
+                "service_s": _finite(limits.service_s),
             },
             **report.to_dict(),
         }
@@ -579,7 +579,7 @@ class CounterSession:
         running = self.service_elapsed(at)
         if running is not None and running[0].seconds <= limit:
             self._service_alerted = False  # within the new limit: warn again if it is passed
-        return self._event(type_, at, **tx.ref(), **what, limit_s=limit)
+        return self._event(type_, at, **tx.ref(), **what, limit_s=_finite(limit))
 
     # -- pausing -------------------------------------------------------------------------------
     def pause(self, reason: str | int, at: Instant) -> list[DomainEvent]:
@@ -680,6 +680,11 @@ class CounterSession:
                 self._pause_alerted = True
                 return [self._event("pause.over_limit", at, reason=self._pause_reason)]
         return []
+
+
+def _finite(limit: float) -> float | None:
+    """A limit as stored: ``None`` for none (a business type the configuration dropped)."""
+    return None if math.isinf(limit) else limit
 
 
 class SessionReplay:

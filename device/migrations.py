@@ -108,13 +108,21 @@ def _v3_store_id(conn: sqlite3.Connection, device_id: str) -> None:
 # Version 4: checkpoints of the state the events lead to, written in the same transaction as the
 # events (one row per owner of state: the device's branch, the controller's queue service), so a
 # restart rebuilds exactly that state, whatever the wall clock did; ``seq`` is the last event the
-# state includes (events after it, from other writers, are replayed on top).
+# state includes (events after it, from other writers, are replayed on top). The many items of a
+# state (the queue's tickets) are rows of their own, written only when they change, so a commit
+# costs what it changes, not what the queue holds.
 _V4 = (
     """CREATE TABLE checkpoints (
         name TEXT PRIMARY KEY,
         seq INTEGER NOT NULL,
         state TEXT NOT NULL
     )""",
+    """CREATE TABLE checkpoint_items (
+        name TEXT NOT NULL,
+        key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (name, key)
+    ) WITHOUT ROWID""",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -5,12 +5,12 @@ Policy, in order, for a counter that calls the next ticket:
 1. tickets transferred to this very counter, oldest first;
 2. escalated tickets: waiting longer than their business type's limit (if ``escalate_overdue``),
    oldest first, whatever their type among those the counter serves;
-3. priority tickets (elderly, disabled, VIP) while ordinary ones wait only as far as
-   ``priority_ratio`` allows: counting the call about to be made, at most
-   ``floor(priority_ratio * 10)`` of this counter's last 10 calls are priority calls (so a ratio
-   below 0.1 calls no priority ticket ahead of a waiting ordinary one), and they are spread out
-   (a priority call only while the share so far is below the ratio); with no ordinary ticket
-   waiting, priority tickets are called whatever the share;
+3. priority tickets (elderly, disabled, VIP). Calling one ahead of an ordinary ticket issued
+   earlier is a *jump*: counting the call about to be made, at most ``floor(priority_ratio * 10)``
+   of this counter's last 10 calls are jumps (so a ratio below 0.1 allows none), spread out (a
+   jump only while the share of jumps so far is below the ratio). A priority ticket older than
+   every ordinary one, or with no ordinary ticket waiting, is no jump. Escalated tickets (2.)
+   are held to the same rule;
 4. ordinary tickets: the first business type in the counter's order that has anyone waiting,
    first come first served.
 
@@ -78,6 +78,7 @@ class QueuePort(Protocol):
         to_counter: int | None = None,
     ) -> list[DomainEvent]: ...
     def tick(self, at: Instant) -> list[DomainEvent]: ...
+    def new_day(self, at: Instant) -> list[DomainEvent]: ...
     def serves(self, counter: int) -> tuple[str, ...]: ...
     def candidates(self, counter: int, at: Instant) -> list[Entry]: ...
     def has_work_for(self, counter: int, at: Instant) -> int: ...
@@ -107,6 +108,7 @@ class Entry:
     wait_alerted: bool = False
     calls: int = 0
     leg_started: Instant | None = None  # ``queued_at`` on the queue's clock, if translated
+    pos: int = 0  # the order the queue took it in (FIFO tie-break), kept across restarts
 
     @property
     def priority(self) -> bool:
@@ -148,6 +150,8 @@ class BranchQueue:
         self._order: list[str] = []  # ticket ids in issue order: FIFO tie-break
         self._history: dict[int, _CounterHistory] = {}
         self._too_long: set[str] = set()  # business types whose long-queue alert is raised
+        self._next_pos = 0
+        self._saved: dict[str, tuple] = {}  # entries as last saved (checkpoint_parts)
 
     # -- issuing -------------------------------------------------------------------------
     def issue(
@@ -157,7 +161,7 @@ class BranchQueue:
             raise QueueError(f"unknown business type {business_type!r}")
         if priority is not None and priority not in {p.code for p in self._config.priority_classes}:
             raise QueueError(f"unknown priority class {priority!r}")
-        events = self._new_day(at)
+        events = self.new_day(at)
         ticket = self._issuer.issue(business_type, priority, at)
         self._add(Entry(ticket, business_type, at))
         ahead = self.ahead_of(ticket.id)
@@ -166,7 +170,9 @@ class BranchQueue:
         )
         return ticket, events + self._watch_length(at)
 
-    def _add(self, entry: Entry) -> None:
+    def _add(self, entry: Entry, pos: int | None = None) -> None:
+        entry.pos = self._next_pos if pos is None else pos
+        self._next_pos = max(self._next_pos, entry.pos + 1)
         self._entries[entry.ticket.id] = entry
         self._order.append(entry.ticket.id)
 
@@ -179,9 +185,13 @@ class BranchQueue:
         """Counts changes of state that came without an event (the day keeper's readings)."""
         return self._issuer.keeper.changes
 
-    def _new_day(self, at: Instant) -> list[DomainEvent]:
+    def new_day(self, at: Instant) -> list[DomainEvent]:
         """If a new business day has begun: tickets of earlier days still waiting leave the
-        queue, on record (``ticket.expired`` with their wait), and ``queue.day_started``."""
+        queue, on record (``ticket.expired`` with their wait), and ``queue.day_started``.
+
+        Issuing and :meth:`tick` do this themselves; whoever calls a ticket asks first (the
+        branch before every key press, the queue service before every request), so yesterday's
+        ticket is never called, even before the first tick of the day."""
         before = self._issuer.business_day
         day = self._issuer.advance(at)
         if day is None or before is None:  # a new day, or the first reading ever: quietly
@@ -248,15 +258,20 @@ class BranchQueue:
         if directed:
             return directed
         waiting = [e for e in waiting if e.target_counter is None]
+        allowed = self._priority_allowed(counter)
+
+        def fair(entry: Entry) -> bool:
+            return allowed or not _jumps(entry, waiting)
+
         if self._config.queue.escalate_overdue:
-            overdue = [e for e in waiting if self._overdue(e, at)]
+            overdue = [e for e in waiting if self._overdue(e, at) and fair(e)]
             if overdue:
                 return overdue
         ordinary = [e for e in waiting if not e.priority]
         priority = sorted(
             (e for e in waiting if e.priority), key=lambda e: serves.index(e.business_type)
         )
-        if priority and (not ordinary or self._priority_allowed(counter)):
+        if priority and (not ordinary or fair(priority[0])):
             return priority
         for code in serves:
             same = [e for e in ordinary if e.business_type == code]
@@ -284,8 +299,13 @@ class BranchQueue:
         limit = self._limits.get(entry.business_type, math.inf)  # a type since removed: none
         return self._waited(entry, at).seconds > limit
 
+    def _waiting_for(self, counter: int) -> list[Entry]:
+        """The tickets waiting for any counter that serves what ``counter`` serves."""
+        serves = self._serves[counter]
+        return [e for e in self.waiting() if e.business_type in serves and e.target_counter is None]
+
     def _priority_allowed(self, counter: int) -> bool:
-        """Whether a priority call now keeps within ``priority_ratio`` (see the module doc)."""
+        """Whether a jump now keeps within ``priority_ratio`` (see the module doc)."""
         ratio = self._config.queue.priority_ratio
         before = list(self._history.get(counter, _CounterHistory()).recent)[1 - RECENT_CALLS :]
         cap = math.floor(ratio * RECENT_CALLS + 1e-9)
@@ -315,10 +335,16 @@ class BranchQueue:
         return entry, self._assign(entry, counter, at, out_of_order=out_of_order)
 
     def _assign(self, entry: Entry, counter: int, at: Instant, out_of_order: bool) -> list:
+        jumped = entry.target_counter is None and _jumps(entry, self._waiting_for(counter))
         entry.status, entry.counter, entry.target_counter = Status.CALLED, counter, None
         entry.calls = 1
-        self._history.setdefault(counter, _CounterHistory()).recent.append(entry.priority)
-        payload = {"ticket": entry.info(), "counter": counter, "out_of_order": out_of_order}
+        self._history.setdefault(counter, _CounterHistory()).recent.append(jumped)
+        payload = {
+            "ticket": entry.info(),
+            "counter": counter,
+            "out_of_order": out_of_order,
+            "jumped": jumped,
+        }
         return [DomainEvent("ticket.called", at, payload)]
 
     def _check_counter(self, counter: int) -> None:
@@ -412,30 +438,49 @@ class BranchQueue:
     # -- saving and restoring ---------------------------------------------------------------
     def to_state(self) -> dict:
         """Everything that decides what the queue does next, as plain JSON data."""
+        return {"entries": [_entry_state(self._entries[t]) for t in self._order], **self._rest()}
+
+    def _rest(self) -> dict:
         return {
-            "entries": [_entry_state(self._entries[tid]) for tid in self._order],
             "issuer": self._issuer.to_state(),
             "recent_calls": {str(n): list(h.recent) for n, h in sorted(self._history.items())},
             "too_long": sorted(self._too_long),
+            "next_pos": self._next_pos,
         }
+
+    def checkpoint_parts(self) -> tuple[dict, dict[str, dict], tuple[str, ...]]:
+        """What to save since the last call: the state without its tickets, the tickets that
+        changed (by id, as in :meth:`to_state`) and the ids of those gone. Saving costs what
+        changed, not what the queue holds."""
+        now = {tid: _fingerprint(self._entries[tid]) for tid in self._order}
+        changed = {
+            tid: _entry_state(self._entries[tid])
+            for tid, fp in now.items()
+            if self._saved.get(tid) != fp
+        }
+        removed = tuple(tid for tid in self._saved if tid not in now)
+        self._saved = now
+        return self._rest(), changed, removed
 
     def load_state(self, state: dict) -> None:
         """Take back a state from :meth:`to_state` (after a restart)."""
         self._entries, self._order = {}, []
-        for item in state["entries"]:
-            self._add(_entry_from_state(item))
+        for item in sorted(state["entries"], key=lambda item: item["pos"]):
+            self._add(_entry_from_state(item), item["pos"])
+        self._next_pos = state["next_pos"]
         self._issuer.load_state(state["issuer"])
         self._history = {
             int(n): _CounterHistory(deque(calls, maxlen=RECENT_CALLS))
             for n, calls in state["recent_calls"].items()
         }
         self._too_long = set(state["too_long"])
+        self._saved = {tid: _fingerprint(self._entries[tid]) for tid in self._order}
 
     # -- time passing --------------------------------------------------------------------
     def tick(self, at: Instant) -> list[DomainEvent]:
         """A new business day; a wait-over-limit alert once for each ticket waiting past its
         limit (its wait in the branch, since issue)."""
-        events = self._new_day(at)
+        events = self.new_day(at)
         for entry in self.waiting():
             if not entry.wait_alerted and self._overdue(entry, at):
                 entry.wait_alerted = True
@@ -463,7 +508,19 @@ def _entry_state(e: Entry) -> dict:
         "escalated": e.escalated,
         "alerted": e.wait_alerted,
         "calls": e.calls,
+        "pos": e.pos,
     }
+
+
+def _jumps(entry: Entry, waiting: list[Entry]) -> bool:
+    """Whether calling ``entry`` would put a priority ticket ahead of an earlier ordinary one."""
+    return entry.priority and any(not e.priority and e.pos < entry.pos for e in waiting)
+
+
+def _fingerprint(e: Entry) -> tuple:
+    """Everything of an entry that can change (see :func:`_entry_state`)."""
+    return (e.business_type, e.status, e.counter, e.target_counter, e.queued_at, e.escalated,
+            e.wait_alerted, e.calls)  # fmt: skip
 
 
 def _entry_from_state(item: dict) -> Entry:
@@ -508,7 +565,7 @@ class QueueReplay:
             entry.status, entry.counter, entry.target_counter = Status.CALLED, p["counter"], None
             entry.calls = 1
             history = self.q._history.setdefault(p["counter"], _CounterHistory())
-            history.recent.append(entry.priority)
+            history.recent.append(p.get("jumped", entry.priority))
 
     def _ticket_recalled(self, at: Instant, p: dict) -> None:
         if (entry := self._entry(p)) is not None:

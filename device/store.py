@@ -22,7 +22,7 @@ import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,11 +51,18 @@ class StoreError(Exception):
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """The state of one owner (``name``) as it was after the event ``seq``, as JSON data."""
+    """The state of one owner (``name``) as it was after the event ``seq``, as JSON data.
+
+    ``items`` are the parts of the state kept as rows of their own, by key (a queue's tickets).
+    Written (:meth:`EventStore.append_many`), ``items`` holds only the items that changed and
+    ``removed`` the keys of those gone; read (:meth:`EventStore.checkpoint`), ``items`` holds
+    them all."""
 
     name: str
-    seq: int
     state: dict
+    items: dict[str, dict] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+    seq: int = 0
 
 
 @dataclass(frozen=True)
@@ -305,32 +312,54 @@ class EventStore:
         return self._stored(seq, row)
 
     def append_many(
-        self, events: Iterable[DomainEvent], checkpoint: tuple[str, dict] | None = None
+        self, events: Iterable[DomainEvent], checkpoint: Checkpoint | None = None
     ) -> list[StoredEvent]:
         """Store several events in one transaction: all of them, with consecutive seqs, or none.
 
-        ``checkpoint`` = ``(name, state)``: the state these events lead to, stored in the same
-        transaction (replacing that name's previous one), so it never disagrees with them."""
+        ``checkpoint``: the state these events lead to (its changed items, the keys of items
+        gone), stored in the same transaction, so it never disagrees with them."""
         rows = [self._row(event) for event in events]
-        state = None if checkpoint is None else _json_text(checkpoint[1], "checkpoint")
-        if not rows and state is None:
+        if not rows and checkpoint is None:
             return []
+        if checkpoint is not None:
+            name = checkpoint.name
+            state = _json_text(checkpoint.state, f"checkpoint {name!r}")
+            items = [
+                (name, key, _json_text(item, f"checkpoint {name!r} item {key!r}"))
+                for key, item in checkpoint.items.items()
+            ]
         with self._write("append") as conn:
             seqs = [conn.execute(_INSERT, row).lastrowid for row in rows]
             if checkpoint is not None:
                 seq = seqs[-1] if seqs else conn.execute(f"SELECT {_LAST_SEQ}").fetchone()[0]
                 conn.execute(
                     "INSERT OR REPLACE INTO checkpoints (name, seq, state) VALUES (?, ?, ?)",
-                    (checkpoint[0], seq, state),
+                    (name, seq, state),
+                )
+                conn.executemany(
+                    "DELETE FROM checkpoint_items WHERE name = ? AND key = ?",
+                    [(name, key) for key in checkpoint.removed],
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO checkpoint_items (name, key, state) VALUES (?, ?, ?)",
+                    items,
                 )
         return [self._stored(seq, row) for seq, row in zip(seqs, rows, strict=True)]
 
     def checkpoint(self, name: str) -> Checkpoint | None:
-        """The last state stored under ``name`` (see :meth:`append_many`), if any."""
+        """The last state stored under ``name`` (see :meth:`append_many`), with all its items."""
         row = self._conn.execute(
             "SELECT seq, state FROM checkpoints WHERE name = ?", (name,)
         ).fetchone()
-        return None if row is None else Checkpoint(name, int(row[0]), json.loads(row[1]))
+        if row is None:
+            return None
+        items = {
+            key: json.loads(text)
+            for key, text in self._conn.execute(
+                "SELECT key, state FROM checkpoint_items WHERE name = ?", (name,)
+            )
+        }
+        return Checkpoint(name, json.loads(row[1]), items, seq=int(row[0]))
 
     def ack(self, upto_seq: int) -> int:
         """The centre has every event up to ``upto_seq``; lower values than before are ignored."""
@@ -373,9 +402,14 @@ class EventStore:
         """The highest seq ever assigned (0 for an empty store), even if pruned since."""
         return self._scalar(f"SELECT {_LAST_SEQ}")
 
-    def last_event(self) -> StoredEvent | None:
-        """The event stored last (``None`` if there is none)."""
-        found = self._select(f"SELECT {_COLUMNS} FROM events ORDER BY seq DESC LIMIT 1", ())
+    def last_event(self, other_than_boot: str | None = None) -> StoredEvent | None:
+        """The event stored last (``None`` if there is none); with ``other_than_boot``, the last
+        one stored in another boot: how far the previous boot got, whatever this boot has
+        stored since (heartbeats, the uplink)."""
+        sql, params = f"SELECT {_COLUMNS} FROM events", ()
+        if other_than_boot is not None:
+            sql, params = sql + " WHERE boot_id != ?", (other_than_boot,)
+        found = self._select(sql + " ORDER BY seq DESC LIMIT 1", params)
         return found[0] if found else None
 
     def acked_seq(self) -> int:

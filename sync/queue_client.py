@@ -197,6 +197,9 @@ class RemoteQueue:
     def tick(self, at: Instant) -> list[DomainEvent]:
         return []  # the service watches the limits and records the alerts
 
+    def new_day(self, at: Instant) -> list[DomainEvent]:
+        return []  # the service keeps the business day and expires yesterday's tickets
+
     def serves(self, counter: int) -> tuple[str, ...]:
         view = self._view(counter)
         return view.serves if view is not None else ()

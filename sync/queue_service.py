@@ -35,7 +35,7 @@ from config.model import Config
 from device.clock import Clock, Instant, between
 from device.events import DomainEvent
 from device.queue import BranchQueue, QueueError, QueueReplay, snapshot
-from device.store import EventStore, StoredEvent
+from device.store import Checkpoint, EventStore, StoredEvent
 from sync import queue_protocol as qp
 from sync import topics
 from sync.connection import LinkState, Message, MqttConnection
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (device, request id)
 CHECKPOINT = "queue"  # the name of the service's state among the store's checkpoints
+CHECKPOINT_VERSION = 1  # of the state's shape: another version is not read, the store is replayed
 
 
 @dataclass(frozen=True)
@@ -262,16 +263,19 @@ class QueueService:
         """Rebuild the queue (its checkpoint, then any later events) and the answers to the
         requests applied last, from the store."""
         assert self._store is not None
-        self.queue = BranchQueue(self.config)
+        self.queue, after = BranchQueue(self.config), 0
         checkpoint = self._store.checkpoint(CHECKPOINT)
-        after = 0
-        if checkpoint is not None:
-            self.queue.load_state(checkpoint.state)
-            after = checkpoint.seq
+        if checkpoint is not None and checkpoint.state.get("version") == CHECKPOINT_VERSION:
+            try:
+                self.queue.load_state({**checkpoint.state, "entries": [*checkpoint.items.values()]})
+                after = checkpoint.seq
+            except (KeyError, TypeError, ValueError):
+                log.exception("queue service: its checkpoint cannot be read: replaying")
+                self.queue = BranchQueue(self.config)
         replay = QueueReplay(self.queue)
         for event in self._store.events(after_seq=after):
             replay.apply(event.type, event.at, event.payload)
-        last = self._store.last_event()
+        last = self._store.last_event(other_than_boot=self.clock.now().boot)
         if last is not None:
             self.queue.boot_ends.note(last.at)
         self._saved_quiet = self.queue.quiet_changes
@@ -335,6 +339,7 @@ class QueueService:
             log.warning("queue service: %s %s from %s dropped: stale", req.op, req.id, req.device)
             return None
         now = self.clock.now()
+        self._new_day(now)  # never yesterday's ticket, even before the first tick
         if req.op == qp.HELD:
             return qp.QueueResponse(req.device, req.id, req.op, True, self._held(req.counter, now))
         try:
@@ -403,10 +408,23 @@ class QueueService:
                 entries.append(qp.entry_dict(info, waited, counter))
         return {"entries": entries}
 
+    def _new_day(self, now: Instant) -> None:
+        """Store the expiry of yesterday's tickets, if a new business day has begun."""
+        events = self.queue.new_day(now)
+        if events:
+            try:
+                self._after_change(self._append(events))
+            except Exception:
+                self.stats.store_failures += 1
+                log.exception("queue service: cannot store the new business day")
+                self._replay()
+
     def _append(self, events: list[DomainEvent]) -> list[StoredEvent]:
         """Store ``events`` with the queue's state after them (one transaction)."""
         assert self._store is not None
-        stored = self._store.append_many(events, checkpoint=(CHECKPOINT, self.queue.to_state()))
+        state, tickets, gone = self.queue.checkpoint_parts()
+        checkpoint = Checkpoint(CHECKPOINT, {**state, "version": CHECKPOINT_VERSION}, tickets, gone)
+        stored = self._store.append_many(events, checkpoint=checkpoint)
         self._saved_quiet = self.queue.quiet_changes
         return stored
 

@@ -19,12 +19,12 @@ from central.store import CentralStore
 from config.loader import load_config
 from config.model import MqttConfig
 from device.app import DeviceApp
-from device.clock import SystemClock
 from device.link import open_link
 from device.runtime import PanelApp
 from device.store import EventStore
 from drivers.voice import RecordingAnnouncer
 from sync.acl import Identity, Role
+from tests.clocks import DaytimeClock
 from tests.mqtt_broker import mqtt_broker as mqtt_broker
 from tests.sync_harness import CENTRE, start_centre, wait_until
 
@@ -58,7 +58,7 @@ def branch(mqtt_broker, tmp_path):
             Identity(BRANCH, COUNTER, Role.COUNTER),
         ]
     )
-    clock = SystemClock()
+    clock = DaytimeClock()  # real time, on a day that cannot end during the test
     centre = start_centre(broker, tmp_path / "centre.sqlite")
     ctl_config = device_config(broker, CONTROLLER, ("controller",))
     controller = open_link(

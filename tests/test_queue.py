@@ -48,7 +48,7 @@ def test_a_called_ticket_is_never_handed_to_a_second_counter(config, clock):
     [
         (0.5, ["A002", "A001", "A004", "A003", "A006", "A005"]),  # alternate while both wait
         (1.0, ["A002", "A004", "A006", "A001", "A003", "A005"]),  # priority always first
-        (0.0, ["A001", "A003", "A005", "A002", "A004", "A006"]),  # priority only when alone
+        (0.0, ["A001", "A002", "A003", "A004", "A005", "A006"]),  # no jumps: first come first
     ],
 )
 def test_priority_tickets_go_first_up_to_the_ratio(ratio, expected, clock):
@@ -192,22 +192,25 @@ def test_a_ticket_that_never_reached_its_customer_can_be_cancelled(config, clock
         q.cancel(ticket.id, clock.now(), "again")
 
 
-@pytest.mark.parametrize("ratio", [0.1, 0.2, 0.25, 0.3, 0.5, 0.7])
-def test_priority_share_holds_over_every_ten_calls(ratio, clock):
-    """While ordinary customers wait, no 10 consecutive calls of a counter hold more priority
-    calls than ``floor(ratio * 10)`` (the outside audit saw 19% at 0.1 before)."""
-    q = BranchQueue(make_config(priority_ratio=ratio))
-    called = []
-    for _ in range(200):
+@pytest.mark.parametrize("escalate", [False, True])
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.2, 0.25, 0.3, 0.5, 0.7])
+def test_priority_jumps_hold_to_the_share_over_every_ten_calls(ratio, escalate, clock):
+    """While ordinary customers wait, no 10 consecutive calls of a counter put more priority
+    tickets ahead of earlier ordinary ones than ``floor(ratio * 10)`` (the outside audit saw
+    19% at 0.1 before), with escalation of overdue tickets on or off: tickets go overdue here."""
+    q = BranchQueue(make_config(priority_ratio=ratio, escalate_overdue=escalate))
+    jumps = []
+    for _ in range(300):
         for priority in (None, "elderly"):  # both kinds always waiting
             if not any(e.ticket.priority == priority for e in q.waiting()):
                 q.issue("cash", clock.now(), priority=priority)
-        entry, _ = call(q, 1, clock)
-        called.append(entry.priority)
-        q.served(entry.ticket.id, 1, clock.advance(1))
+        q.issue("cash", clock.now(), priority="elderly" if len(jumps) % 3 else None)
+        entry, events = call(q, 1, clock)
+        jumps.append(next(e for e in events if e.type == "ticket.called").payload["jumped"])
+        q.served(entry.ticket.id, 1, clock.advance(60))  # 15 minutes' limit: tickets go overdue
     cap = int(ratio * 10 + 1e-9)
-    assert max(sum(called[i : i + 10]) for i in range(len(called) - 9)) == cap
-    assert sum(called) / len(called) <= ratio
+    assert max(sum(jumps[i : i + 10]) for i in range(len(jumps) - 9)) == cap
+    assert sum(jumps) / len(jumps) <= ratio
 
 
 def test_a_long_queue_raises_one_alert_until_it_is_short_again(clock):

@@ -19,7 +19,7 @@ import pytest
 
 from config.model import Config
 from device.branch import Branch, Key
-from device.clock import Clock, Instant, ManualClock, SystemClock
+from device.clock import Clock, Instant, ManualClock
 from device.counter import Teller
 from device.queue import BranchQueue, QueueError, QueueUnavailable
 from device.store import EventStore
@@ -31,6 +31,7 @@ from sync.queue_client import RemoteQueue
 from sync.queue_service import QueueService, QueueServiceSettings, answer_from_events
 from sync.schema import SchemaError
 from sync.settings import Backoff, ConnectionSettings, TlsSettings
+from tests.clocks import DaytimeClock
 from tests.factories import make_config
 from tests.mqtt_broker import MosquittoBroker, ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
@@ -180,7 +181,7 @@ def _counters_process(args: tuple) -> None:
         remote = RemoteQueue(conn, BRANCH, name, [number], timeout_s=10.0)
         remote.start()
         conn.start()
-        got, clock = [], SystemClock()
+        got, clock = [], DaytimeClock()
         try:
             conn.wait_connected(10)
             remote.wait_state(lambda s: True, 10)
@@ -206,7 +207,7 @@ def _counters_process(args: tuple) -> None:
 
 def test_many_counters_pressing_at_once_each_ticket_called_once(mqtt_broker, tmp_path) -> None:
     broker, db, config = mqtt_broker(acl=ROSTER), tmp_path / "ctrl.sqlite", branch_config()
-    service_clock = SystemClock()
+    service_clock = ManualClock()  # its own day, whatever the date and time the suite runs at
     tickets = preload(db, config, 200, service_clock)
     rounds = 200 // COUNTERS + 2  # the last rounds find the queue empty
     ctx = multiprocessing.get_context("spawn")
@@ -563,12 +564,12 @@ def test_controller_expires_yesterdays_tickets_at_its_first_tick(mqtt_broker, tm
             _issue(service, f"k{i}")
     clock.reboot("ctrl-boot-2", downtime_s=15.5 * 3600)  # 08:20 next morning
     with (
-        controller(broker, db, clock, tick_s=0.05) as service,
+        controller(broker, db, clock, tick_s=3600) as service,  # no tick: a call comes first
         counter(broker, "w1", [1]) as w1,
     ):
-        wait_until(lambda: len(stored(db, "ticket.expired")) == 3, "yesterday's tickets to expire")
-        assert w1.wait_state(lambda s: s.waiting["cash"] == 0 and s.day == "2026-11-26", 5)
         entry, _ = w1.call_next(1, clock.now())
         assert entry is None  # nobody from yesterday is called today
+        assert len(stored(db, "ticket.expired")) == 3
+        assert w1.wait_state(lambda s: s.waiting["cash"] == 0 and s.day == "2026-11-26", 5)
         assert _issue(service, "k9") == "A001"
     assert stored(db, "ticket.wait_over_limit") == []
