@@ -95,6 +95,7 @@ class Transaction:
     waited_before: Duration | None = None  # the ticket's wait in earlier legs (transfers)
     band: int | None = None  # the amount band the teller chose (index into the type's bands)
     extension: int | None = None  # the extension reason recorded (index into the config's)
+    raised_after_alert: bool = False  # the limit was raised after the over-limit warning
 
     def timeline(self) -> Timeline:
         return Timeline(
@@ -135,6 +136,7 @@ class Transaction:
             "waited_before": None if before is None else [before.seconds, before.exact],
             "band": self.band,
             "extension": self.extension,
+            "raised_after_alert": self.raised_after_alert,
         }
 
     @classmethod
@@ -162,6 +164,7 @@ class Transaction:
             waited_before=None if before is None else Duration(float(before[0]), bool(before[1])),
             band=d["band"],
             extension=d["extension"],
+            raised_after_alert=d["raised_after_alert"],
         )
 
     def ref(self) -> dict:
@@ -321,6 +324,7 @@ class CounterSession:
             "band_name": name,
             "extension": tx.extension,
             "extension_reason": reason,
+            "limit_raised_after_alert": tx.raised_after_alert,  # for the centre to weigh
         }
 
     @staticmethod
@@ -573,8 +577,11 @@ class CounterSession:
         ]
 
     def _limit_changed(self, type_: str, at: Instant, **what) -> DomainEvent:
+        """The band or the extension changed the limit; the record says if a warning came first
+        (the band can be corrected, but not quietly: the centre sees it)."""
         tx = self.current
         assert tx is not None
+        tx.raised_after_alert = tx.raised_after_alert or self._service_alerted
         limit = self._limits(tx).service_s
         running = self.service_elapsed(at)
         if running is not None and running[0].seconds <= limit:
@@ -752,6 +759,8 @@ class SessionReplay:
 
     def _limit_changed(self, at: Instant) -> None:
         s = self.s
+        if s.current is not None:
+            s.current.raised_after_alert = s.current.raised_after_alert or s._service_alerted
         running = s.service_elapsed(at)
         current = s.current
         if running is not None and current is not None:

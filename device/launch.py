@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.model import Config
-from device.app import DeviceApp
+from device.app import CHECKPOINT, DeviceApp
 from device.clock import Clock, SystemClock
 from device.counter import Teller
 from device.runtime import PanelApp
@@ -164,6 +164,7 @@ def launch(
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
         store = stack.enter_context(EventStore(db, config.device.device_id))
+        store.claim(CHECKPOINT)  # a second process on this store stops here, before the link
         pygame.display.init()  # no pygame audio: the announcer plays through its own player
         pygame.font.init()
         stack.callback(pygame.quit)

@@ -10,6 +10,7 @@ hand, simply has nobody left to tell: :func:`quiet_on_broken_pipe` ends it witho
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 from collections.abc import Callable
@@ -25,7 +26,19 @@ def quiet_on_broken_pipe(command: Callable[[], int]) -> int:
         sys.stdout.flush()  # here, not at exit, where the error could only be printed
         return code
     except BrokenPipeError:
+        if not _stdout_gone():
+            raise  # another pipe or socket broke: that is an error, not the end of the output
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
         os.close(devnull)
         return EXIT_BROKEN_PIPE
+
+
+def _stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll reports an error)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(mask & (select.POLLERR | select.POLLHUP) for _, mask in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False

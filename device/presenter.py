@@ -118,13 +118,14 @@ def console_view(
     and the record use (from the call without a start key; the amount band, the extension)."""
     teller, tx = session.teller, session.current
     elapsed = limit = None
+    exact = True
     bt_name = ""
     if tx is not None and any(bt.code == tx.business_type for bt in config.business_types):
         bt = config.business_type(tx.business_type)
         bt_name, limit = bt.name.zh, session.service_limit_s()
         running = session.service_elapsed(now)
         if running is not None and (session.state is State.SERVING or running[1]):
-            elapsed = running[0].seconds
+            elapsed, exact = running[0].seconds, running[0].exact
         if tx.band is not None and tx.band < len(bt.bands):
             bt_name += f" · {bt.bands[tx.band].name.zh}"
     priority = None
@@ -133,6 +134,8 @@ def console_view(
             (p.name.zh for p in config.priority_classes if p.code == tx.ticket.priority), None
         )
     paused_s = between(session.paused_at, now).seconds if session.paused_at else None
+    if message is None and (long := _long_queue(config, waiting)):
+        message, message_level = long, "warn"
     return ConsoleView(
         counter_name=session.counter.name.zh,
         state=str(session.state),
@@ -145,6 +148,7 @@ def console_view(
         calls=len(tx.calls) if tx is not None else 0,
         service_elapsed_s=elapsed,
         service_limit_s=limit,
+        timer_exact=exact,
         queues=build.queue_lines(config, waiting, codes=session.counter.business_types),
         next_tickets=tuple(next_tickets),
         paused_reason=session.pause_reason,
@@ -156,6 +160,18 @@ def console_view(
         choice_title=choice_title,
         choices=tuple(choices),
     )
+
+
+def _long_queue(config: Config, waiting: Mapping[str, int]) -> str | None:
+    """The teller's (and lobby manager's) word that a line is too long: open a flexible window
+    (弹性窗口). The same rule as the queue's ``queue.too_long`` alert, from the counts shown."""
+    limit = config.queue.long_queue_alert
+    long = [
+        f"{bt.name.zh}排队{waiting[bt.code]}人"
+        for bt in config.business_types
+        if limit > 0 and waiting.get(bt.code, 0) > limit
+    ]
+    return "、".join(long) + "，请开弹性窗口" if long else None
 
 
 # -- hall board and kiosk -----------------------------------------------------------------------

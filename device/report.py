@@ -22,13 +22,16 @@ class TransactionRow:
     outcome: str
     waiting_s: float | None  # this leg: from queueing (issue or transfer) to the first call
     total_waiting_s: float | None  # in the branch: from the ticket's issue (held to the limit)
-    wait_limit_s: float
+    wait_limit_s: float | None
     wait_over_limit: bool
     waiting_exact: bool  # False: the wait spans a power cut (an estimate, at least this long)
     service_s: float | None  # to the finish, or to the transfer
-    service_limit_s: float
+    service_limit_s: float | None
     service_over_limit: bool
     service_exact: bool
+    band_name: str | None  # the amount band chosen, whose limit applied
+    extension_reason: str | None  # why the service was allowed longer
+    limit_raised_after_alert: bool  # band or extension chosen after the over-limit warning
     rating: int | None
     rating_label: str | None
     rating_status: str
@@ -71,6 +74,9 @@ def transactions(events: Iterable[StoredEvent], timezone: str) -> list[Transacti
                 service_limit_s=p["limits"]["service_s"],
                 service_over_limit=p["service_over_limit"],
                 service_exact=p.get("service_exact", p.get("exact", True)),
+                band_name=p.get("band_name"),
+                extension_reason=p.get("extension_reason"),
+                limit_raised_after_alert=p.get("limit_raised_after_alert", False),
                 rating=p.get("rating"),
                 rating_label=p.get("rating_label"),
                 rating_status=p["rating_status"],

@@ -474,7 +474,8 @@ class EventStore:
         """
         if role in self._claims:
             return
-        lock = self.path.with_name(f"{self.path.name}.{role}.lock")
+        real = self.path.resolve()  # one lock however the store is named (links, ./)
+        lock = real.with_name(f"{real.name}.{role}.lock")
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -253,7 +253,8 @@ class ConsoleScreen(Screen[ConsoleView]):
             p.text(idle, big, p.px(48), theme.NIGHT_MUTED)
             return
         colour = timer_colour(elapsed, limit, view.near_ratio)
-        p.text(mmss(elapsed), big, p.px(88), colour, strong=True)
+        estimate = "" if view.timer_exact or view.state == "paused" else "~"
+        p.text(estimate + mmss(elapsed), big, p.px(88), colour, strong=True)
         if not limit:
             return
         bar_row, note_row = theme.rows(info, [0.4, 0.6], p.px(4))

@@ -203,6 +203,7 @@ class ConsoleView:
     calls: int = 0
     service_elapsed_s: float | None = None
     service_limit_s: float | None = None
+    timer_exact: bool = True  # False: the service spans a power cut, its time is an estimate
     near_ratio: float = 0.8
     queues: tuple[QueueLine, ...] = ()
     next_tickets: tuple[str, ...] = ()

@@ -74,3 +74,25 @@ def test_devices_into_a_closed_pipe_ends_quietly(entry: tuple[str, ...], tmp_pat
         os.close(write_end)
     assert result.stderr == ""
     assert result.returncode == 141  # as a shell reports a writer whose reader went away
+
+
+def test_a_broken_pipe_that_is_not_standard_output_stays_an_error() -> None:
+    """Only the end of the output ends a command quietly: a socket or pipe of the command's own
+    work breaking is an error its caller sees."""
+    import os
+
+    import pytest
+
+    from device.pipes import quiet_on_broken_pipe
+
+    def writes_to_a_closed_pipe() -> int:
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            os.write(write, b"x")
+        finally:
+            os.close(write)
+        return 0
+
+    with pytest.raises(BrokenPipeError):
+        quiet_on_broken_pipe(writes_to_a_closed_pipe)

@@ -450,6 +450,7 @@ def test_the_amount_band_sets_the_service_limit_and_rearms_the_warning(clock):
     branch.press(1, Key.FINISH, clock.now())
     closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
     assert (closed["band"], closed["band_name"]) == (1, "5万至10万元")
+    assert closed["limit_raised_after_alert"] is True  # corrected after the warning: on record
     assert closed["limits"]["service_s"] == 600 and closed["service_over_limit"] is True
     refused = one(branch.press(1, Key.BAND, clock.now(), 0), "action.rejected")
     assert "allowed only when" in refused["reason"]
@@ -469,6 +470,7 @@ def test_an_extension_reason_adds_its_time_once_and_is_recorded(clock):
     branch.press(1, Key.FINISH, clock.now())
     closed = one(branch.press(1, Key.RATE, clock.now(), 5), "transaction.closed")
     assert (closed["extension"], closed["extension_reason"]) == (0, "残损券")
+    assert closed["limit_raised_after_alert"] is False
     assert closed["service_over_limit"] is False and closed["limits"]["service_s"] == 600
 
 

@@ -86,6 +86,21 @@ def test_the_console_runs_the_service_timer_against_the_limit(branch, config, cl
     assert view.service_limit_s == 600 and view.business_type_name == "综合业务"
     assert list(view.next_tickets) == ["A001", "A002"]
     assert {q.code: q.waiting for q in view.queues} == {"cash": 2, "general": 0}
+    assert view.timer_exact is True
+
+
+def test_the_console_timer_follows_the_call_band_and_power_cuts(branch, config, clock):
+    branch.issue("cash", clock.now())
+    branch.press(1, Key.CALL_NEXT, clock.now())
+    clock.advance(40)
+    view = console_view(config, branch.sessions[1], clock.now(), waiting={})
+    assert view.state == "called" and view.service_elapsed_s == 40  # no start key: from the call
+    last = clock.advance(30)
+    clock.reboot("boot-2", downtime_s=20)
+    branch.boot_ends.note(last)
+    clock.advance(10)
+    view = console_view(config, branch.sessions[1], clock.now(), waiting={})
+    assert view.service_elapsed_s >= 80 and view.timer_exact is False  # shown as an estimate
 
 
 def test_board_shows_the_latest_call_first_and_recalls_move_up(config, clock):
@@ -103,3 +118,10 @@ def test_kiosk_offers_every_type_with_its_expected_wait(config, clock):
     lines = {q.code: (q.waiting, q.expected_wait_min) for q in view.business_types}
     assert lines["cash"] == (2, 2) and lines["general"] == (0, 0)
     assert [p.code for p in view.priority_classes] == ["elderly", "vip"]
+
+
+def test_a_long_line_asks_for_a_flexible_window_on_the_console(branch, config, clock):
+    view = console_view(config, branch.sessions[1], clock.now(), waiting={"cash": 26, "general": 3})
+    assert view.message == "现金业务排队26人，请开弹性窗口" and view.message_level == "warn"
+    quiet = console_view(config, branch.sessions[1], clock.now(), waiting={"cash": 25})
+    assert quiet.message is None

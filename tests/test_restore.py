@@ -394,3 +394,25 @@ def test_a_call_before_the_first_tick_of_the_day_never_gets_yesterdays_ticket(co
     ]
     assert events[-1].payload["reason"] == "nobody is waiting"
     store.close()
+
+
+def test_a_checkpoint_this_version_cannot_read_falls_back_to_replaying_the_store(
+    config, tmp_path, caplog
+):
+    import sqlite3
+
+    clock, path = ManualClock(), tmp_path / "d.sqlite"
+    store, app = open_app(path, config, clock)
+    app.press(1, Key.SIGN_IN, TELLER)
+    app.issue("cash")
+    app.press(1, Key.CALL_NEXT)
+    before = app.branch.snapshot()
+    store.close()
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE checkpoints SET state = json_set(state, '$.version', 99)")
+    raw.commit()
+    raw.close()
+    store, app = open_app(path, config, clock)
+    assert app.branch.snapshot() == before  # rebuilt from the events instead
+    assert "another version" in caplog.text
+    store.close()
