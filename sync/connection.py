@@ -142,7 +142,7 @@ class MqttConnection:
         self._done: dict[int, DoneCallback] = {}
         self._early: dict[int, PublishResult] = {}
         self._qos0: set[int] = set()  # QoS 0 mids whose send report is still due
-        self._attempt = 0
+        self._retry = settings.reconnect.retry(self._rng)
         self._session = 0  # counts connects and losses: a message is acked on its own connection
         self._connected = threading.Event()
         self.connects = 0
@@ -204,8 +204,7 @@ class MqttConnection:
 
     def _delay_next(self) -> None:
         """Let paho wait our jittered delay before its next attempt (min = max = that delay)."""
-        delay = self.settings.reconnect.delay(self._attempt, self._rng)
-        self._attempt += 1
+        delay = self._retry.next_delay()
         self._client.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
 
     def _on_connect(self, client, userdata, flags, reason_code: ReasonCode, properties) -> None:
@@ -214,7 +213,7 @@ class MqttConnection:
             self._delay_next()
             return
         log.info("%s: connected (session present: %s)", self.name, flags.session_present)
-        self._attempt = 0
+        self._retry.reset()
         self._delay_next()
         self.connects += 1
         with self._lock:

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from backoff_policy import Backoff
 from device.clock import Instant
 from device.events import DomainEvent
 from device.queue import Entry, QueueError, QueueUnavailable, Status
@@ -89,7 +90,10 @@ class RemoteQueue:
         self.device = topics.check_device(device_id)
         self.counters = frozenset([counters] if isinstance(counters, int) else counters)
         self.timeout_s, self.retry_s = timeout_s, min(retry_s, timeout_s)
-        self.durable_retry_max_s = durable_retry_max_s
+        #: Durable requests: ``retry_s``, doubling up to ``durable_retry_max_s``, exact.
+        self.durable_retry = Backoff(
+            self.retry_s, max(self.retry_s, durable_retry_max_s), jitter=0.0
+        )
         self.request_topic = topics.queue_req(branch, device_id)
         self.response_topic = topics.queue_resp(branch, device_id)
         self.state_topic = topics.queue_state(branch)
@@ -313,7 +317,7 @@ class RemoteQueue:
     def _interval(self, pending: _Pending) -> float:
         if pending.deadline is not None:
             return self.retry_s
-        return min(self.retry_s * 2 ** max(pending.sends - 1, 0), self.durable_retry_max_s)
+        return self.durable_retry.delay(pending.sends - 1)
 
     def _run(self) -> None:
         """The sender: the head of ``pending`` goes out, again and again, until answered."""

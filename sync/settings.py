@@ -1,13 +1,15 @@
 """Settings of an MQTT link (device uplink or central ingest): plain frozen dataclasses.
 
 Times are seconds. Nothing here opens a socket; ``sync.connection`` and ``sync.uplink`` read them.
+Every retry waits as a :class:`backoff_policy.Backoff` says (re-exported here for the settings).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from backoff_policy import Backoff
 
 
 @dataclass(frozen=True)
@@ -18,21 +20,6 @@ class TlsSettings:
     cert: Path | None = None
     key: Path | None = None
     check_hostname: bool = True
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with full jitter: attempt n waits a random time in
-    ``[(1 - jitter) * d, d]`` with ``d = min(max_s, initial_s * 2**n)``."""
-
-    initial_s: float = 1.0
-    max_s: float = 60.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        base = min(self.max_s, self.initial_s * 2 ** min(max(attempt, 0), 30))
-        low = base * (1.0 - min(max(self.jitter, 0.0), 1.0))
-        return (rng or random).uniform(low, base)
 
 
 @dataclass(frozen=True)
@@ -64,7 +51,7 @@ class UplinkSettings:
       waits when this window is full (flow control against an absent centre).
     - ``ack_timeout_s``: without progress of the centre's acknowledgement for this long while
       events are outstanding, publish again from the acknowledged mark (doubling, up to
-      ``ack_timeout_max_s``).
+      ``ack_timeout_max_s``: :attr:`ack_timeouts`).
     - ``refused``: backoff after a batch the broker refused (PUBACK reason code >= 0x80).
     - ``poll_s``: how often the store is read for events appended by other connections.
     """
@@ -83,6 +70,12 @@ class UplinkSettings:
             raise ValueError("batch_max_events must be >= 1 and batch_max_bytes >= 1024")
         if self.max_inflight < 1 or self.max_unacked_events < self.batch_max_events:
             raise ValueError("max_inflight must be >= 1, max_unacked_events >= batch_max_events")
+
+    @property
+    def ack_timeouts(self) -> Backoff:
+        """The acknowledgement timeout as a backoff: ``ack_timeout_s``, doubling after each
+        timeout up to ``ack_timeout_max_s`` (never below the first), exact."""
+        return Backoff(self.ack_timeout_s, max(self.ack_timeout_s, self.ack_timeout_max_s), 0.0)
 
 
 @dataclass(frozen=True)

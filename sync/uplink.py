@@ -113,10 +113,11 @@ class Uplink:
         self._resend: tuple[int, int] | None = None
         self._inflight: dict[int, _Batch] = {}
         self._tokens = 0
-        self._refusals = 0
+        self._refused = self.settings.refused.retry(self._rng)
         self._hold_until = 0.0
         self._progress_at = time.monotonic()
-        self._ack_timeout = self.settings.ack_timeout_s
+        self._ack_timeouts = self.settings.ack_timeouts.retry()
+        self._ack_timeout = self._ack_timeouts.next_delay()
         self._ack_beyond_store_logged = 0
         self._store_id = ""  # set by the pump when it opens the store, before any subscription
 
@@ -182,8 +183,13 @@ class Uplink:
                 self._inflight.clear()
                 self._resend = None
                 self._progress_at = time.monotonic()
-                self._ack_timeout = self.settings.ack_timeout_s
+                self._restart_ack_timeout()
             self._kick()
+
+    def _restart_ack_timeout(self) -> None:
+        """The acknowledgement moved (or a new session began): back to the first timeout."""
+        self._ack_timeouts.reset()
+        self._ack_timeout = self._ack_timeouts.next_delay()
 
     def _foreign(self, kind: str, store: str) -> bool:
         """True (and logged) if a message from the centre concerns another store of this id."""
@@ -241,14 +247,13 @@ class Uplink:
         with self._cond:
             current = self._inflight.pop(batch.token, None) is not None
             if result.ok:
-                self._refusals = 0
+                self._refused.reset()
                 self.stats.batches_sent += 1
                 self.stats.events_sent += batch.count
                 self._kick()
                 return
             self.stats.batches_refused += 1
-            delay = self.settings.refused.delay(self._refusals, self._rng)
-            self._refusals += 1
+            delay = self._refused.next_delay()
             self._hold_until = max(self._hold_until, time.monotonic() + delay)
             if current and batch.session == self._session:
                 self._gen += 1
@@ -372,7 +377,7 @@ class Uplink:
             self._gen += 1
             self._next_seq = self._acked + 1
             self._progress_at = now
-            self._ack_timeout = min(self._ack_timeout * 2, self.settings.ack_timeout_max_s)
+            self._ack_timeout = self._ack_timeouts.next_delay()
             return None
         if self._resend is not None:
             return None
@@ -410,7 +415,7 @@ class Uplink:
                 first, last = self._acked + 1, self._resend[1]
                 self._resend = (first, last) if first <= last else None
             self._progress_at = time.monotonic()
-            self._ack_timeout = self.settings.ack_timeout_s
+            self._restart_ack_timeout()
             self._kick()
 
     def _encode(self, events: list[StoredEvent]) -> tuple[bytes, int]:
