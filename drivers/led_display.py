@@ -2,10 +2,11 @@
 
 :class:`CounterDisplay` is the interface (and :class:`drivers.simulated.SimulatedLedDisplay` its
 simulated twin). :class:`LedDisplay` sends frames (``drivers.framing``, commands
-``DISPLAY_*``) from a background writer thread that always sends the *latest* state only, so
-``show_*`` never blocks the caller. On a write error it closes the port, reopens it with
-backoff and sends the current state again; it also repeats the state every ``refresh_s``
-seconds, so a display that was power-cycled or re-cabled shows the right thing again.
+``DISPLAY_*``) from a background writer thread (the I/O thread of its ``drivers.serial_port``)
+that always sends the *latest* state only, so ``show_*`` never blocks the caller. After the port
+is reopened (a write error, an unplugged adapter) it sends the current state again; it also
+repeats the state every ``refresh_s`` seconds, so a display that was power-cycled or re-cabled
+shows the right thing again.
 
 Text goes out as ASCII when it is pure ASCII, otherwise as GB2312 (the font most LED
 controllers carry); with ``charset="ascii"`` (a module without Chinese font) other characters
@@ -20,14 +21,13 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-import serial
-
+from backoff_policy import Backoff
 from drivers.framing import MAX_PAYLOAD, Command, encode
-from drivers.serial_keypad import Backoff, Port, close_port, open_port, port_name
+from drivers.serial_port import RECONNECT, Port, PortStats, SerialPort, port_name
 
 log = logging.getLogger(__name__)
 
@@ -173,18 +173,15 @@ class CounterDisplay:
 
 
 @dataclass
-class DisplayStats:
+class DisplayStats(PortStats):
     writes: int = 0
-    opens: int = 0
-    disconnects: int = 0
-    writer_errors: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 class LedDisplay(CounterDisplay):
-    """An LED display on a serial line (device path or pyserial URL) at bus ``address``."""
+    """An LED display on a serial line (device path or pyserial URL) at bus ``address``.
+
+    ``reconnect``: the first and the longest wait before reopening a lost port, in seconds.
+    """
 
     def __init__(
         self,
@@ -196,7 +193,7 @@ class LedDisplay(CounterDisplay):
         call_format: str | None = None,
         paused_text: str | None = None,
         refresh_s: float | None = 10.0,
-        reconnect: tuple[float, float] = (0.5, 10.0),
+        reconnect: tuple[float, float] = (RECONNECT.initial_s, RECONNECT.max_s),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(charset, call_format, paused_text)
@@ -207,89 +204,62 @@ class LedDisplay(CounterDisplay):
         self.stats = DisplayStats()
         self.name = f"led display {port_name(port)}#{address}"
         self._clock = clock
-        self._backoff = Backoff(*reconnect)
-        self._ser: serial.SerialBase | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._open_failures = 0
+        self._line = SerialPort(
+            port,
+            baudrate,
+            serve=self._write_latest,
+            on_open=self._opened,
+            name=self.name,
+            reconnect=Backoff(*reconnect, jitter=0.0),
+            stats=self.stats,
+        )
+        self._closing = False
+        # The writer thread's own state:
+        self._sent = -1  # the version written on the current connection
+        self._flashed: DisplayState | None = None  # the last call shown with the attention flag
+        self._due = math.inf  # when to repeat the state
 
     @property
     def connected(self) -> bool:
-        return self._ser is not None
+        return self._line.connected
 
     def start(self) -> Self:
         with self._cond:
-            if self._stop.is_set():
+            if self._closing:
                 raise RuntimeError("LedDisplay is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+        self._line.start()
         return self
 
     def close(self) -> None:
         with self._cond:
-            if self._stop.is_set():
+            self._closing = True
+            self._cond.notify_all()  # the writer thread may wait for a new state
+        self._line.close()
+
+    # -- the writer thread (the port's I/O thread) ---------------------------------------------
+
+    def _opened(self, port: SerialPort) -> None:
+        self._sent = -1  # whatever the display shows now, send the state again
+
+    def _write_latest(self, port: SerialPort) -> None:
+        """Wait for a new state or the refresh, then write the latest state in one write."""
+        with self._cond:
+            while not self._closing and self._version == self._sent:
+                left = self._due - self._clock()
+                if left <= 0:
+                    break
+                self._cond.wait(None if left == math.inf else left)
+            if self._closing:
                 return
-            self._stop.set()
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        close_port(self._ser)
-        self._ser = None
-
-    # -- the writer thread ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        sent = -1  # version written on the current connection
-        flashed: DisplayState | None = None  # the last call shown with the attention flag
-        due = math.inf  # when to repeat the state
-        while not self._stop.is_set():
-            try:
-                if self._ser is None:
-                    if not self._connect():
-                        continue
-                    sent = -1
-                with self._cond:
-                    while not self._stop.is_set() and self._version == sent:
-                        left = due - self._clock()
-                        if left <= 0:
-                            break
-                        self._cond.wait(None if left == math.inf else left)
-                    if self._stop.is_set():
-                        break
-                    version, state, brightness = self._version, self._state, self._brightness
-                attention = state.kind == "call" and state is not flashed
-                data = state_frame(state, self.address, self.charset, attention)
-                if brightness is not None:
-                    data = brightness_frame(brightness, self.address) + data
-                self._ser.write(data)
-                self.stats.writes += 1
-                sent = version
-                if attention:
-                    flashed = state
-                due = self._clock() + self.refresh_s if self.refresh_s else math.inf
-            except (serial.SerialException, OSError) as exc:
-                self.stats.disconnects += 1
-                log.warning("%s: write failed (%s); reconnecting", self.name, exc)
-                close_port(self._ser)
-                self._ser = None
-                self._stop.wait(self._backoff.next())
-            except Exception:
-                self.stats.writer_errors += 1
-                log.exception("%s: writer error; continuing", self.name)
-                self._stop.wait(0.1)
-
-    def _connect(self) -> bool:
-        try:
-            self._ser = open_port(self.port, self.baudrate)
-        except Exception as exc:
-            self._open_failures += 1
-            level = logging.WARNING if self._open_failures == 1 else logging.DEBUG
-            log.log(level, "%s: cannot open port (%s); retrying", self.name, exc)
-            self._stop.wait(self._backoff.next())
-            return False
-        self.stats.opens += 1
-        self._open_failures = 0
-        self._backoff.reset()
-        log.info("%s: port open", self.name)
-        return True
+            version, state, brightness = self._version, self._state, self._brightness
+        attention = state.kind == "call" and state is not self._flashed
+        data = state_frame(state, self.address, self.charset, attention)
+        if brightness is not None:
+            data = brightness_frame(brightness, self.address) + data
+        if not port.write(data):
+            return  # the port reopens, then the state goes out again
+        self.stats.writes += 1
+        self._sent = version
+        if attention:
+            self._flashed = state
+        self._due = self._clock() + self.refresh_s if self.refresh_s else math.inf

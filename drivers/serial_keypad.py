@@ -2,20 +2,19 @@
 
 :class:`SerialKeypad` reads frames (``drivers.framing``) in a thread, turns KEY frames into
 :class:`~drivers.keys.KeyPress` es, acknowledges them, and counts, logs and drops everything
-damaged or unexpected. When the port disappears (a USB-RS485 adapter unplugged) it closes it and
-reopens it with exponential backoff. Protocol and key codes: ``docs/serial-protocol.md``.
+damaged or unexpected. The port under it (``drivers.serial_port``) runs the reader thread and
+reopens a port that disappears (a USB-RS485 adapter unplugged). Protocol and key codes:
+``docs/serial-protocol.md``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import serial
-
+from backoff_policy import Backoff
 from drivers.framing import (
     BROADCAST,
     Command,
@@ -25,6 +24,7 @@ from drivers.framing import (
     encode,
 )
 from drivers.keys import KeyDriver, KeySpec, OnPress, key_spec
+from drivers.serial_port import RECONNECT, Port, PortStats, SerialPort, port_name
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ CODE_KEYS: dict[int, str] = {code: key for key, code in KEY_CODES.items()}
 
 STANDARD_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 DEDUP_WINDOW_S = 2.0  # a keypad repeats an unacknowledged KEY frame within this time
-READ_TIMEOUT_S = 0.1
-WRITE_TIMEOUT_S = 0.5
 WARN_EVERY_S = 30.0
 
 
@@ -134,58 +132,13 @@ def heartbeat_frame(address: int) -> bytes:
     return encode(address, Command.HEARTBEAT)
 
 
-# -- the serial port ----------------------------------------------------------------------------
-
-Port = str | serial.SerialBase
-
-
-def port_name(port: Port) -> str:
-    return port if isinstance(port, str) else str(getattr(port, "port", None) or port)
-
-
-def open_port(port: Port, baudrate: int) -> serial.SerialBase:
-    """Open a device path or pyserial URL (``/dev/ttyUSB0``, ``socket://host:4001``), or reopen
-    a given pyserial object; raises ``serial.SerialException`` / ``OSError``."""
-    if isinstance(port, str):
-        return serial.serial_for_url(
-            port, baudrate=baudrate, timeout=READ_TIMEOUT_S, write_timeout=WRITE_TIMEOUT_S
-        )
-    if not port.is_open:
-        port.open()
-    return port
-
-
-def close_port(ser: serial.SerialBase | None) -> None:
-    if ser is None:
-        return
-    try:
-        ser.close()
-    except Exception:  # closing a vanished device may fail; it is gone either way
-        log.debug("closing %s failed", port_name(ser), exc_info=True)
-
-
-class Backoff:
-    """Exponential delays between reconnection attempts: ``low``, 2×``low``, ... up to ``high``."""
-
-    def __init__(self, low: float = 0.5, high: float = 10.0) -> None:
-        self.low, self.high = low, high
-        self.delay = low
-
-    def next(self) -> float:
-        delay = self.delay
-        self.delay = min(self.delay * 2, self.high)
-        return delay
-
-    def reset(self) -> None:
-        self.delay = self.low
-
-
 # -- the keypad ---------------------------------------------------------------------------------
 
 
 @dataclass
-class KeypadStats(FrameStats):
-    """Frame counters plus what the keypad layer saw (all only ever increase)."""
+class KeypadStats(FrameStats, PortStats):
+    """Frame and port counters plus what the keypad layer saw (all only ever increase);
+    ``errors`` also counts frames whose handling failed."""
 
     presses: int = 0
     heartbeats: int = 0
@@ -194,9 +147,6 @@ class KeypadStats(FrameStats):
     unknown_command: int = 0
     other_address: int = 0
     duplicates: int = 0
-    reader_errors: int = 0
-    opens: int = 0
-    disconnects: int = 0
 
 
 class SerialKeypad(KeyDriver):
@@ -206,6 +156,7 @@ class SerialKeypad(KeyDriver):
     Every well-formed KEY frame is acknowledged (``ack=True``); a repeated frame (same address
     and sequence number within :data:`DEDUP_WINDOW_S`) is acknowledged again but not delivered
     twice. A partly received frame is dropped after ``frame_timeout`` seconds of silence.
+    ``reconnect``: the first and the longest wait before reopening a lost port, in seconds.
     """
 
     def __init__(
@@ -217,7 +168,7 @@ class SerialKeypad(KeyDriver):
         *,
         ack: bool = True,
         frame_timeout: float = 0.5,
-        reconnect: tuple[float, float] = (0.5, 10.0),
+        reconnect: tuple[float, float] = (RECONNECT.initial_s, RECONNECT.max_s),
         source: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -231,21 +182,24 @@ class SerialKeypad(KeyDriver):
         #: Monotonic time of the last good frame from each address (heartbeats included).
         self.last_seen: dict[int, float] = {}
         self._decoder = FrameDecoder(stats=self.stats, on_drop=self._dropped)
-        self._backoff = Backoff(*reconnect)
-        self._ser: serial.SerialBase | None = None
-        self._write_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._line = SerialPort(
+            port,
+            baudrate,
+            serve=self._poll,
+            on_open=self._opened,
+            name=self.source,
+            reconnect=Backoff(*reconnect, jitter=0.0),
+            stats=self.stats,
+        )
         self._last_rx = 0.0
         self._last_seq: dict[int, tuple[int, float]] = {}
         self._lit_mask: int | None = None  # None: the app never set the lights
         self._warned_at = -WARN_EVERY_S
         self._warned_drops = 0
-        self._open_failures = 0
 
     @property
     def connected(self) -> bool:
-        return self._ser is not None
+        return self._line.connected
 
     def online(self, within_s: float = 3.0) -> bool:
         """Whether the keypad (any keypad if ``address`` is None) sent a good frame, such as
@@ -279,89 +233,25 @@ class SerialKeypad(KeyDriver):
 
     def _send(self, command: int, payload: bytes, address: int | None = None) -> bool:
         to = address if address is not None else self.address
-        data = encode(BROADCAST if to is None else to, command, payload)
-        with self._write_lock:
-            ser = self._ser
-            if ser is None:
-                return False
-            try:
-                ser.write(data)
-            except Exception as exc:  # the reader notices a vanished port and reconnects
-                log.warning("%s: write failed: %s", self.source, exc)
-                return False
-        return True
+        return self._line.write(encode(BROADCAST if to is None else to, command, payload))
 
     # -- life cycle ----------------------------------------------------------------------------
 
     def _start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"keypad {port_name(self.port)}", daemon=True
-        )
-        self._thread.start()
+        self._line.start()
 
     def _close(self) -> None:
-        self._stop.set()
-        ser = self._ser
-        cancel = getattr(ser, "cancel_read", None)
-        if cancel is not None:
-            try:
-                cancel()
-            except Exception:
-                log.debug("cancel_read failed", exc_info=True)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with self._write_lock:
-            close_port(self._ser)
-            self._ser = None
+        self._line.close()
 
-    # -- the reader thread ---------------------------------------------------------------------
+    # -- the reader thread (the port's I/O thread) ---------------------------------------------
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                if self._ser is None:
-                    self._connect()
-                else:
-                    self._poll()
-            except (serial.SerialException, OSError) as exc:
-                self.stats.disconnects += 1
-                log.warning("%s: port lost (%s); reconnecting", self.source, exc)
-                self._disconnect()
-                self._stop.wait(self._backoff.next())
-            except Exception:
-                self.stats.reader_errors += 1
-                log.exception("%s: reader error; continuing", self.source)
-                self._stop.wait(0.1)
-        log.debug("%s: reader stopped", self.source)
-
-    def _connect(self) -> None:
-        try:
-            ser = open_port(self.port, self.baudrate)
-        except Exception as exc:
-            self._open_failures += 1
-            level = logging.WARNING if self._open_failures == 1 else logging.DEBUG
-            log.log(level, "%s: cannot open port (%s); retrying", self.source, exc)
-            self._stop.wait(self._backoff.next())
-            return
-        with self._write_lock:
-            self._ser = ser
-        self.stats.opens += 1
-        self._open_failures = 0
-        self._backoff.reset()
+    def _opened(self, port: SerialPort) -> None:
         self._decoder.reset()
-        log.info("%s: port open", self.source)
         if self._lit_mask is not None:
             self._send(Command.KEY_LEDS, self._lit_mask.to_bytes(2, "little"))
 
-    def _disconnect(self) -> None:
-        with self._write_lock:
-            ser, self._ser = self._ser, None
-        close_port(ser)  # a given pyserial object is reopened by open_port()
-
-    def _poll(self) -> None:
-        ser = self._ser
-        assert ser is not None
-        data = ser.read(max(1, ser.in_waiting))
+    def _poll(self, port: SerialPort) -> None:
+        data = port.read()
         now = self._clock()
         if not data:
             if self._decoder.in_frame and now - self._last_rx >= self.frame_timeout:
@@ -372,7 +262,7 @@ class SerialKeypad(KeyDriver):
             try:
                 self._handle(frame, now)
             except Exception:
-                self.stats.reader_errors += 1
+                self.stats.errors += 1
                 log.exception("%s: failed to handle %s", self.source, frame)
 
     def _handle(self, frame: Frame, now: float) -> None:

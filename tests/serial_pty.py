@@ -65,10 +65,13 @@ class PtyPair:
         while view:
             view = view[os.write(self.master, view) :]
 
-    def frames(self) -> list[Frame]:
+    def received(self) -> bytes:
+        """Everything the driver wrote so far."""
         with self._cond:
-            data = bytes(self._received)
-        return FrameDecoder().feed(data)
+            return bytes(self._received)
+
+    def frames(self) -> list[Frame]:
+        return FrameDecoder().feed(self.received())
 
     def wait_frames(self, count: int) -> list[Frame]:
         """The first ``count`` frames the driver wrote, waiting for them."""

@@ -1,0 +1,191 @@
+"""The reconnecting serial port over a real pseudo-terminal pair: serving, a port that vanishes
+and comes back, one warning per outage, close at any moment.
+
+The test plays the device on the pty master; the port opens the slave (or a link to it, the way
+``/dev/serial/by-id/...`` points at ``/dev/ttyUSB0``) like a USB-RS485 adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from backoff_policy import Backoff
+from drivers.serial_port import PortState, SerialPort
+from tests.serial_pty import PtyPair, point, wait_until
+
+FAST = Backoff(0.01, 0.05, jitter=0.0)
+
+
+class Device:
+    """What a driver would do: collect what arrives, count the opens."""
+
+    def __init__(self) -> None:
+        self.received = bytearray()
+        self.opened = 0
+        self.lock = threading.Lock()
+
+    def serve(self, port: SerialPort) -> None:
+        data = port.read()
+        with self.lock:
+            self.received += data
+
+    def on_open(self, port: SerialPort) -> None:
+        self.opened += 1
+        port.write(b"hello %d" % self.opened)
+
+    def got(self, data: bytes) -> bool:
+        with self.lock:
+            return data in self.received
+
+
+def port_for(path: str | Path, device: Device, **kw) -> SerialPort:
+    return SerialPort(str(path), serve=device.serve, on_open=device.on_open, **kw)
+
+
+def io_thread_alive(port: SerialPort) -> bool:
+    return any(t.name == port.name and t.is_alive() for t in threading.enumerate())
+
+
+def test_serves_an_open_port_and_writes_from_any_thread(pty_pair: PtyPair) -> None:
+    device = Device()
+    port = port_for(pty_pair.path, device, name="bus under test")
+    assert port.state is PortState.IDLE and not port.write(b"too early")
+    with port:
+        wait_until(lambda: port.connected, "the port to open")
+        assert port.state is PortState.OPEN
+        pty_pair.write(b"\x02 from the device \x03")
+        wait_until(lambda: device.got(b"\x02 from the device \x03"), "the bytes to arrive")
+        assert port.write(b"from the app")
+        wait_until(lambda: b"hello 1from the app" in pty_pair.received(), "the writes")
+    assert port.state is PortState.CLOSED and not port.connected
+    assert not port.write(b"too late")
+    assert not io_thread_alive(port)
+    assert (port.stats.opens, port.stats.disconnects, port.stats.errors) == (1, 0, 0)
+    port.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        port.start()
+
+
+def test_a_vanished_port_is_reopened_when_it_comes_back(tmp_path: Path) -> None:
+    link = tmp_path / "ttyBUS"
+    first, second = PtyPair(), None
+    point(link, first.path)
+    device = Device()
+    try:
+        with port_for(link, device, reconnect=FAST) as port:
+            wait_until(lambda: port.connected, "the port to open")
+            first.write(b"one")
+            wait_until(lambda: device.got(b"one"), "bytes on the first port")
+            first.unplug()
+            wait_until(lambda: port.stats.disconnects == 1, "the port to notice the unplug")
+            wait_until(lambda: port.stats.open_failures >= 2, "failed attempts to reopen")
+            assert port.state is PortState.OPENING and not port.write(b"lost")
+            second = PtyPair()
+            point(link, second.path)
+            wait_until(lambda: port.connected, "the port to reopen")
+            second.write(b"two")
+            wait_until(lambda: device.got(b"two"), "bytes on the second port")
+            assert second.received().startswith(b"hello 2")  # on_open ran again
+            assert (port.stats.opens, device.opened, port.stats.errors) == (2, 2, 0)
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_a_failed_write_reopens_a_port_that_is_never_read(tmp_path: Path) -> None:
+    """A write-only driver (the LED display) notices a lost port by its writes alone."""
+    link = tmp_path / "ttyLED"
+    first, second = PtyPair(), None
+    point(link, first.path)
+    idle = threading.Event()
+    port = SerialPort(str(link), serve=lambda port: idle.wait(0.01), reconnect=FAST)
+    try:
+        with port:
+            wait_until(lambda: port.connected, "the port to open")
+            assert port.write(b"shown")
+            first.unplug()
+            second = PtyPair()
+            point(link, second.path)
+            wait_until(lambda: not port.write(b"lost?"), "a write to fail")
+            wait_until(lambda: port.stats.disconnects == 1, "the port to be dropped")
+            wait_until(lambda: port.connected and port.write(b"again"), "the port to reopen")
+            wait_until(lambda: b"again" in second.received(), "the write on the new port")
+            assert port.stats.opens == 2
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_each_outage_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="drivers.serial_port")
+    link = tmp_path / "ttyLATER"
+    pair, second = PtyPair(), None
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    try:
+        with port_for(link, Device(), name="bus", reconnect=FAST) as port:
+            wait_until(lambda: port.stats.open_failures >= 5, "five failed attempts")
+            assert len(warnings()) == 1 and warnings()[0].startswith("bus: cannot open port")
+            point(link, pair.path)
+            wait_until(lambda: port.connected, "the port to open")
+            opened = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+            assert len(opened) == 1 and opened[0].startswith("bus: port open after ")
+            failures = port.stats.open_failures
+            pair.unplug()
+            wait_until(lambda: port.stats.open_failures >= failures + 5, "five more failures")
+            assert len(warnings()) == 2 and warnings()[1].startswith("bus: port lost")
+            second = PtyPair()
+            point(link, second.path)
+            wait_until(lambda: port.stats.opens == 2, "the port to reopen")
+            failures = port.stats.open_failures
+            second.unplug()  # a new outage, a new warning
+            wait_until(lambda: port.stats.open_failures >= failures + 3, "failures again")
+            assert len(warnings()) == 3 and warnings()[2].startswith("bus: port lost")
+    finally:
+        pair.close()
+        if second is not None:
+            second.close()
+    assert len(warnings()) == 3  # closing is no outage
+
+
+def test_close_while_waiting_to_reopen_returns_at_once(tmp_path: Path) -> None:
+    patient = Backoff(600.0, 600.0, jitter=0.0)  # if close() did not wake it: ten minutes
+    port = port_for(tmp_path / "missing", Device(), name="patient bus", reconnect=patient)
+    port.start()
+    wait_until(lambda: port.stats.open_failures == 1, "the first failed attempt")
+    port.close()
+    assert not io_thread_alive(port)
+    assert port.state is PortState.CLOSED and port.stats.opens == 0
+
+
+def test_close_while_reading_returns_at_once(pty_pair: PtyPair) -> None:
+    port = SerialPort(pty_pair.path, serve=lambda port: port.read(), read_timeout=600.0)
+    port.start()
+    wait_until(lambda: port.connected, "the port to open")
+    port.close()
+    assert not io_thread_alive(port)
+
+
+def test_an_error_in_serve_is_logged_and_serving_goes_on(pty_pair: PtyPair) -> None:
+    device = Device()
+    calls = {"n": 0}
+
+    def flaky(port: SerialPort) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("a bug in the protocol")
+        device.serve(port)
+
+    with SerialPort(pty_pair.path, serve=flaky) as port:
+        wait_until(lambda: port.stats.errors == 1, "the bug to be counted")
+        pty_pair.write(b"still here")
+        wait_until(lambda: device.got(b"still here"), "bytes after the bug")
+        assert (port.stats.opens, port.stats.disconnects) == (1, 0)
