@@ -95,3 +95,25 @@ def point(link: Path, target: str) -> None:
     tmp = link.with_name(link.name + ".new")
     tmp.symlink_to(target)
     os.replace(tmp, link)
+
+
+class ByIdLink:
+    """A stable device name (``/dev/serial/by-id/...``) under which adapters are plugged in and
+    out: each :meth:`plug` is a new :class:`PtyPair` the link points at; all closed on exit."""
+
+    def __init__(self, link: Path) -> None:
+        self.path = link
+        self.pairs: list[PtyPair] = []
+
+    def plug(self) -> PtyPair:
+        pair = PtyPair()
+        point(self.path, pair.path)
+        self.pairs.append(pair)
+        return pair
+
+    def __enter__(self) -> ByIdLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pair in self.pairs:
+            pair.close()

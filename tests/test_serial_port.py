@@ -15,20 +15,24 @@ import pytest
 
 from backoff_policy import Backoff
 from drivers.serial_port import PortState, SerialPort
-from tests.serial_pty import PtyPair, point, wait_until
+from tests.serial_pty import ByIdLink, PtyPair, wait_until
 
 FAST = Backoff(0.01, 0.05, jitter=0.0)
 
 
 class Device:
-    """What a driver would do: collect what arrives, count the opens."""
+    """What a driver would do: collect what arrives, count the opens; a bug at one call."""
 
-    def __init__(self) -> None:
+    def __init__(self, bug_at_call: int = 0) -> None:
         self.received = bytearray()
-        self.opened = 0
+        self.opened = self.calls = 0
+        self.bug_at_call = bug_at_call
         self.lock = threading.Lock()
 
     def serve(self, port: SerialPort) -> None:
+        self.calls += 1
+        if self.calls == self.bug_at_call:
+            raise RuntimeError("a bug in the protocol")
         data = port.read()
         with self.lock:
             self.received += data
@@ -71,89 +75,71 @@ def test_serves_an_open_port_and_writes_from_any_thread(pty_pair: PtyPair) -> No
 
 
 def test_a_vanished_port_is_reopened_when_it_comes_back(tmp_path: Path) -> None:
-    link = tmp_path / "ttyBUS"
-    first, second = PtyPair(), None
-    point(link, first.path)
     device = Device()
-    try:
-        with port_for(link, device, reconnect=FAST) as port:
-            wait_until(lambda: port.connected, "the port to open")
-            first.write(b"one")
-            wait_until(lambda: device.got(b"one"), "bytes on the first port")
-            first.unplug()
-            wait_until(lambda: port.stats.disconnects == 1, "the port to notice the unplug")
-            wait_until(lambda: port.stats.open_failures >= 2, "failed attempts to reopen")
-            assert port.state is PortState.OPENING and not port.write(b"lost")
-            second = PtyPair()
-            point(link, second.path)
-            wait_until(lambda: port.connected, "the port to reopen")
-            second.write(b"two")
-            wait_until(lambda: device.got(b"two"), "bytes on the second port")
-            assert second.received().startswith(b"hello 2")  # on_open ran again
-            assert (port.stats.opens, device.opened, port.stats.errors) == (2, 2, 0)
-    finally:
-        first.close()
-        if second is not None:
-            second.close()
+    with ByIdLink(tmp_path / "ttyBUS") as link, port_for(link.path, device, reconnect=FAST) as port:
+        first = link.plug()
+        wait_until(lambda: port.connected, "the port to open")
+        first.write(b"one")
+        wait_until(lambda: device.got(b"one"), "bytes on the first port")
+        failures = port.stats.open_failures  # while the link pointed nowhere yet
+        first.unplug()
+        wait_until(lambda: port.stats.disconnects == 1, "the port to notice the unplug")
+        wait_until(lambda: port.stats.open_failures >= failures + 2, "attempts to reopen")
+        assert port.state is PortState.OPENING and not port.write(b"lost")
+        second = link.plug()
+        wait_until(lambda: port.connected, "the port to reopen")
+        second.write(b"two")
+        wait_until(lambda: device.got(b"two"), "bytes on the second port")
+        assert second.received().startswith(b"hello 2")  # on_open ran again
+        assert (port.stats.opens, device.opened, port.stats.errors) == (2, 2, 0)
 
 
 def test_a_failed_write_reopens_a_port_that_is_never_read(tmp_path: Path) -> None:
     """A write-only driver (the LED display) notices a lost port by its writes alone."""
-    link = tmp_path / "ttyLED"
-    first, second = PtyPair(), None
-    point(link, first.path)
     idle = threading.Event()
-    port = SerialPort(str(link), serve=lambda port: idle.wait(0.01), reconnect=FAST)
-    try:
-        with port:
+    with ByIdLink(tmp_path / "ttyLED") as link:
+        first = link.plug()
+        with SerialPort(str(link.path), serve=lambda port: idle.wait(0.01), reconnect=FAST) as port:
             wait_until(lambda: port.connected, "the port to open")
             assert port.write(b"shown")
             first.unplug()
-            second = PtyPair()
-            point(link, second.path)
+            second = link.plug()
             wait_until(lambda: not port.write(b"lost?"), "a write to fail")
             wait_until(lambda: port.stats.disconnects == 1, "the port to be dropped")
             wait_until(lambda: port.connected and port.write(b"again"), "the port to reopen")
             wait_until(lambda: b"again" in second.received(), "the write on the new port")
             assert port.stats.opens == 2
-    finally:
-        first.close()
-        if second is not None:
-            second.close()
 
 
 def test_each_outage_is_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="drivers.serial_port")
-    link = tmp_path / "ttyLATER"
-    pair, second = PtyPair(), None
+
+    def logged(low: int, high: int = logging.CRITICAL) -> list[str]:
+        records = [r for r in caplog.records if r.name == "drivers.serial_port"]
+        return [r.getMessage() for r in records if low <= r.levelno <= high]
 
     def warnings() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        return logged(logging.WARNING)
 
-    try:
-        with port_for(link, Device(), name="bus", reconnect=FAST) as port:
+    with ByIdLink(tmp_path / "ttyLATER") as link:
+        with port_for(link.path, Device(), name="bus", reconnect=FAST) as port:
             wait_until(lambda: port.stats.open_failures >= 5, "five failed attempts")
             assert len(warnings()) == 1 and warnings()[0].startswith("bus: cannot open port")
-            point(link, pair.path)
+            first = link.plug()
             wait_until(lambda: port.connected, "the port to open")
-            opened = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+            opened = logged(logging.INFO, logging.INFO)
             assert len(opened) == 1 and opened[0].startswith("bus: port open after ")
             failures = port.stats.open_failures
-            pair.unplug()
+            first.unplug()
             wait_until(lambda: port.stats.open_failures >= failures + 5, "five more failures")
             assert len(warnings()) == 2 and warnings()[1].startswith("bus: port lost")
-            second = PtyPair()
-            point(link, second.path)
+            second = link.plug()
             wait_until(lambda: port.stats.opens == 2, "the port to reopen")
             failures = port.stats.open_failures
             second.unplug()  # a new outage, a new warning
             wait_until(lambda: port.stats.open_failures >= failures + 3, "failures again")
             assert len(warnings()) == 3 and warnings()[2].startswith("bus: port lost")
-    finally:
-        pair.close()
-        if second is not None:
-            second.close()
-    assert len(warnings()) == 3  # closing is no outage
+        assert len(warnings()) == 3  # closing is no outage
 
 
 def test_close_while_waiting_to_reopen_returns_at_once(tmp_path: Path) -> None:
@@ -175,16 +161,8 @@ def test_close_while_reading_returns_at_once(pty_pair: PtyPair) -> None:
 
 
 def test_an_error_in_serve_is_logged_and_serving_goes_on(pty_pair: PtyPair) -> None:
-    device = Device()
-    calls = {"n": 0}
-
-    def flaky(port: SerialPort) -> None:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("a bug in the protocol")
-        device.serve(port)
-
-    with SerialPort(pty_pair.path, serve=flaky) as port:
+    device = Device(bug_at_call=2)
+    with SerialPort(pty_pair.path, serve=device.serve) as port:
         wait_until(lambda: port.stats.errors == 1, "the bug to be counted")
         pty_pair.write(b"still here")
         wait_until(lambda: device.got(b"still here"), "bytes after the bug")
