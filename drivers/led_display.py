@@ -27,7 +27,7 @@ from typing import Self
 
 from backoff_policy import Backoff
 from drivers.framing import MAX_PAYLOAD, Command, encode
-from drivers.serial_port import RECONNECT, Port, PortStats, SerialPort, port_name
+from drivers.serial_port import RECONNECT, Port, PortState, PortStats, SerialPort, port_name
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +209,11 @@ class LedDisplay(CounterDisplay):
             baudrate,
             serve=self._write_latest,
             on_open=self._opened,
+            wake=self._wake,
             name=self.name,
             reconnect=Backoff(*reconnect, jitter=0.0),
             stats=self.stats,
         )
-        self._closing = False
         # The writer thread's own state:
         self._sent = -1  # the version written on the current connection
         self._flashed: DisplayState | None = None  # the last call shown with the attention flag
@@ -224,19 +224,17 @@ class LedDisplay(CounterDisplay):
         return self._line.connected
 
     def start(self) -> Self:
-        with self._cond:
-            if self._closing:
-                raise RuntimeError("LedDisplay is closed")
         self._line.start()
         return self
 
     def close(self) -> None:
-        with self._cond:
-            self._closing = True
-            self._cond.notify_all()  # the writer thread may wait for a new state
         self._line.close()
 
     # -- the writer thread (the port's I/O thread) ---------------------------------------------
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()  # the port is closing: stop waiting for a new state
 
     def _opened(self, port: SerialPort) -> None:
         self._sent = -1  # whatever the display shows now, send the state again
@@ -244,12 +242,12 @@ class LedDisplay(CounterDisplay):
     def _write_latest(self, port: SerialPort) -> None:
         """Wait for a new state or the refresh, then write the latest state in one write."""
         with self._cond:
-            while not self._closing and self._version == self._sent:
+            while port.state is not PortState.CLOSED and self._version == self._sent:
                 left = self._due - self._clock()
                 if left <= 0:
                     break
                 self._cond.wait(None if left == math.inf else left)
-            if self._closing:
+            if port.state is PortState.CLOSED:
                 return
             version, state, brightness = self._version, self._state, self._brightness
         attention = state.kind == "call" and state is not self._flashed

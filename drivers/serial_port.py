@@ -37,8 +37,9 @@ Threads:
 - :meth:`SerialPort.write` may be called from any thread (one lock). It never raises for a lost
   port: it returns False, and the I/O thread reopens the port after the call to ``serve``.
 - :meth:`SerialPort.start` and :meth:`SerialPort.close` belong to the owner. ``close`` wakes the
-  I/O thread in a backoff wait or a read and joins it; a ``serve`` that waits on something of its
-  own (the display waits for a new state) must be woken by its owner before ``close``.
+  I/O thread in a backoff wait or a read and joins it. A ``serve`` that waits on something of its
+  own (the display waits for a new state) passes ``wake``: ``close`` calls it on the owner's
+  thread once the state is CLOSED, and ``serve`` returns when it sees that state.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ class SerialPort:
 
     ``serve(port)``: one step of the driver's protocol, called over and over while the port is
     open (read a little, or wait for something to write, then write it). ``on_open(port)``:
-    called after every open, before ``serve``. ``stats``: where to count (a driver may pass a
+    called after every open, before ``serve``. ``wake()``: called by :meth:`close` to end a
+    ``serve`` that waits on something of its own. ``stats``: where to count (a driver may pass a
     subclass of :class:`PortStats` holding its own counters too).
     """
 
@@ -136,6 +138,7 @@ class SerialPort:
         *,
         serve: PortHook,
         on_open: PortHook | None = None,
+        wake: Callable[[], None] | None = None,
         name: str | None = None,
         reconnect: Backoff = RECONNECT,
         stats: PortStats | None = None,
@@ -149,6 +152,7 @@ class SerialPort:
         self.read_timeout, self.write_timeout = read_timeout, write_timeout
         self._serve = serve
         self._on_open = on_open
+        self._wake = wake
         self._retry = reconnect.retry()
         self._lock = threading.Lock()  # guards _state, _ser, _failed; serialises writes
         self._state = PortState.IDLE
@@ -189,6 +193,8 @@ class SerialPort:
             self._state = PortState.CLOSED
             self._stop.set()
             ser, thread = self._ser, self._thread
+        if self._wake is not None:
+            self._wake()
         cancel = getattr(ser, "cancel_read", None)
         if cancel is not None:
             try:

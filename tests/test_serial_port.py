@@ -160,6 +160,15 @@ def test_close_while_reading_returns_at_once(pty_pair: PtyPair) -> None:
     assert not io_thread_alive(port)
 
 
+def test_close_wakes_a_serve_that_waits_for_something_of_its_own(pty_pair: PtyPair) -> None:
+    news = threading.Event()  # the display waits for a new state like this
+    port = SerialPort(pty_pair.path, serve=lambda port: news.wait(600.0), wake=news.set)
+    port.start()
+    wait_until(lambda: port.connected, "the port to open")
+    port.close()
+    assert not io_thread_alive(port)
+
+
 def test_an_error_in_serve_is_logged_and_serving_goes_on(pty_pair: PtyPair) -> None:
     device = Device(bug_at_call=2)
     with SerialPort(pty_pair.path, serve=device.serve) as port:
