@@ -150,25 +150,23 @@ Rule = Callable[[Scope], None]
 
 @dataclass(frozen=True)
 class Table:
-    """A TOML table: its keys in order, how its model is built, its cross-field rules (run
-    after its keys are read, in order) and its help (a comment in ``defaults.toml``)."""
+    """A TOML table: its keys in order, how its model is built, and its cross-field rules (run
+    after its keys are read, in order). Its help is that of the key that holds it."""
 
     keys: tuple[Key, ...]
     build: Callable[[dict[str, Any]], Any] = dict
     rules: tuple[Rule, ...] = ()
-    help: str = ""
-    hint: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(key.name for key in self.keys)
 
     @staticmethod
-    def of(model: type, *, rules: tuple[Rule, ...] = (), help: str = "") -> Table:
+    def of(model: type, *, rules: tuple[Rule, ...] = ()) -> Table:
         """The table that ``model``'s declared fields make, with the model's own ``RULES`` and
         then ``rules``; the model is built from the values."""
         own = getattr(model, "RULES", ())
-        return Table(_declared_keys(model), lambda values: model(**values), own + rules, help)
+        return Table(_declared_keys(model), lambda values: model(**values), own + rules)
 
 
 @functools.cache
@@ -183,7 +181,7 @@ def _declared_keys(model: type) -> tuple[Key, ...]:
 
 def read_table(c: Checker, table: Table, raw: Any, path: KeyPath) -> Read:
     """Read ``raw`` by ``table``: unknown keys, every key in order, then the rules."""
-    given = c.table(raw, path, table.names, table.hint)
+    given = c.table(raw, path, table.names)
     if given is None:
         read = Read({}, INVALID)
     else:

@@ -217,8 +217,6 @@ HOURS = Table(
             day,
             Spans(OpeningSpan),
             shipped={"sat": _SATURDAY, "sun": []}.get(day, _WORKDAY),
-            help='touching spans are fine (`"08:00-12:00", "12:00-17:00"`); the model keeps '
-            "them sorted",
         )
         for day in WEEKDAYS
     ),
@@ -292,13 +290,14 @@ def _config(v: dict[str, Any]) -> Config:
 
 ROOT = Table(
     (
-        Key("device", Section(DeviceConfig)),
+        Key("device", Section(DeviceConfig), help="This device: its branch, name and roles."),
         Key("branch", Section(BRANCH)),
         Key(
             "business_types",
             Tables(BusinessType, nonempty=True),
             shipped=BUSINESS_TYPES,
-            help="order = display order on the ticket machine",
+            help="Order = display order on the ticket machine. Limits in minutes; the service "
+            "limit (限时服务) is for internal assessment only and never shown to customers.",
         ),
         Key(
             "counters",
@@ -308,24 +307,62 @@ ROOT = Table(
                 rules=(device_counter_configured,),
             ),
             shipped=COUNTERS,
-            help="each counter serves its business types in the order listed",
+            help="Each counter serves its business types in the order listed.",
         ),
-        Key("priority", Section(PRIORITY)),
+        Key("priority", Section(PRIORITY), help="Priority tickets (绿色通道)."),
         Key("queue", Section(dataclasses.replace(Table.of(QueueConfig), build=dict))),
-        Key("rating", Section(RATING)),
-        Key("hours", Section(HOURS)),
-        Key("texts", Section(TEXTS)),
+        Key(
+            "rating",
+            Section(RATING),
+            help="five = 非常满意/满意/基本满意/不满意/非常不满意 (5..1), satisfied = 5 and 4.",
+        ),
+        Key(
+            "hours",
+            Section(HOURS),
+            help='Opening hours per weekday: "HH:MM-HH:MM" spans in any order, touching but not '
+            "overlapping; [] for a closed day.",
+        ),
+        Key(
+            "texts",
+            Section(TEXTS),
+            help="Voice prompts and screen words (str.format templates, {{ and }} for braces).",
+        ),
         Key(
             "hardware",
             Section(
                 Table.of(HardwareConfig, rules=(rating_keys_in_scale, gpio_has_pins, serial_ports))
             ),
+            help="The keys and displays this device drives (docs/serial-protocol.md).",
         ),
-        Key("voice", Section(VoiceSettings)),
-        Key("printer", Section(Table.of(PrinterSettings, rules=(printer_port,)))),
-        Key("screen", Section(ScreenConfig)),
-        Key("roster", Tables(StaffMember), [], optional=True),
-        Key("mqtt", Section(Table.of(MqttConfig, rules=(mqtt_complete,))), optional=True),
+        Key(
+            "voice",
+            Section(VoiceSettings),
+            help="Spoken calls and prompts (the [texts] above), rendered offline and played one "
+            "at a time (docs/voice-and-printer.md).",
+        ),
+        Key(
+            "printer",
+            Section(Table.of(PrinterSettings, rules=(printer_port,))),
+            help="The ticket printer (ESC/POS) of the kiosk (docs/voice-and-printer.md).",
+        ),
+        Key("screen", Section(ScreenConfig), help="What this device shows and how."),
+        Key(
+            "roster",
+            Tables(StaffMember),
+            [],
+            optional=True,
+            example=[{"staff_no": "1001", "name": "王芳", "stars": 5, "photo": "1001.jpg"}],
+            help="The branch's staff, shown on the evaluation pad. Empty here: a branch lists its "
+            "tellers in its own file, and an array replaces the defaults' whole. A teller who "
+            "leaves is removed from the roster (and the photo from photos_dir). For example:",
+        ),
+        Key(
+            "mqtt",
+            Section(Table.of(MqttConfig, rules=(mqtt_complete,))),
+            optional=True,
+            help="Sync with the branch broker (docs/security.md). Disabled: the device runs "
+            "stand-alone. Its MQTT identity (client id, certificate CN) is device.device_id.",
+        ),
     ),
     build=_config,
 )

@@ -172,7 +172,7 @@ class ServiceBand:
     service_limit_s: float = setting(
         Number(above=0, unit="min"),
         key="service_limit_min",
-        help="minutes: the band's service limit, replacing the business type's",
+        help="the band's service limit in minutes, replacing the business type's",
     )
 
 
@@ -188,13 +188,14 @@ class BusinessType:
     wait_limit_s: float = setting(
         Number(above=0, unit="min"),
         key="wait_limit_min",
-        help="minutes: waiting longer is overdue. Held from the ticket's issue, across transfers "
-        "(the customer's whole wait in the branch); each leg's own wait is recorded too",
+        help="in minutes; waiting longer is overdue. Held from the ticket's issue, across "
+        "transfers (the customer's whole wait in the branch); each leg's own wait is recorded too",
     )
     service_limit_s: float = setting(
         Number(above=0, unit="min"),
         key="service_limit_min",
-        help="minutes: the 限时服务 limit, for internal assessment only, never shown to customers",
+        help="in minutes; the 限时服务 limit, for internal assessment only, never shown to "
+        "customers",
     )
     bands: tuple[ServiceBand, ...] = setting(
         Tables(ServiceBand, rules=(_bands_rise,)),
@@ -548,7 +549,6 @@ VOICES = Table(
         ),
         Key("en", ESPEAK_VOICE, DEFAULT_VOICES["en"], help="e.g. `en-us`, or `en+f3` (variant)"),
     ),
-    help="espeak-ng voice per language (merged key by key, so a file can change one)",
 )
 
 
@@ -571,7 +571,11 @@ class VoiceSettings:
         help="language of announcements that do not name one",
     )
     espeak_binary: str = setting(COMMAND, "espeak-ng", help="the espeak-ng program")
-    voices: Mapping[str, str] = setting(Section(VOICES), help="espeak-ng voice per language")
+    voices: Mapping[str, str] = setting(
+        Section(VOICES),
+        help="espeak-ng voice per language, both required (merged key by key, so a file can "
+        "change one)",
+    )
     rate_wpm: int = setting(Integer(80, 450), 150, help="words per minute (espeak-ng `-s`)")
     pitch: int = setting(Integer(0, 99), 50, help="espeak-ng `-p`")
     volume: int = setting(Integer(0, 200), 100, help="espeak-ng `-a`")
@@ -686,7 +690,7 @@ class PrinterSettings:
         "printers without a Chinese font",
     )
     paper_width_px: int = setting(
-        Integer(200, 832), 576, help="dots: 576 for 80 mm paper, 384 for 58 mm (203 dpi)"
+        Integer(200, 832), 576, help="dots; 576 for 80 mm paper, 384 for 58 mm (203 dpi)"
     )
     font_path: str = setting(
         String(),

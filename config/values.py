@@ -236,7 +236,7 @@ class Pin(Kind):
         return pin
 
     def limits(self) -> str:
-        return f"a BCM pin, {self.low}–{self.high}"
+        return f"a BCM number, {self.low}–{self.high}"
 
 
 class PinMap(Kind):
@@ -277,6 +277,9 @@ class PinMap(Kind):
 
     def to_file(self, value: Any) -> Any:
         return {str(name): pin for name, pin in value.items()}
+
+    def limits(self) -> str:
+        return f"each pin {self.pin.limits()}"
 
 
 def level_name_problem(name: str) -> str | None:
