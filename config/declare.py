@@ -5,9 +5,11 @@ A model dataclass declares its settings on its fields::
     @dataclass(frozen=True)
     class SerialKeypadConfig:
         baudrate: int = setting(Integer(choices=BAUDRATES), 9600, help="the keypad's speed")
+        buzzer: int | None = option(PIN, None, help="pin of an active buzzer")
 
-:func:`setting` records the key (name, kind, default, help) in the field's metadata and gives the
-field its model default, read from the file default by the same kind. :meth:`Table.of` turns the
+:func:`setting` (a key the merged files must give) and :func:`option` (a key that may be left
+out) record the key (name, kind, default, help) in the field's metadata and give the field its
+model default, read from the file default by the same kind. :meth:`Table.of` turns the
 declared fields into a table declaration; :func:`read_table` reads a TOML table by it (unknown
 keys, missing keys, every value, then the table's cross-field rules) and builds the model.
 The shipped ``defaults.toml`` and the key tables of ``docs/configuration.md`` are generated from
@@ -88,12 +90,23 @@ def model_value(kind: Kind, value: Any) -> Any:
     return model
 
 
-def setting(
+def setting(kind: Kind, default: Any = NO_VALUE, **declared: Any) -> Any:
+    """A dataclass field declaring a setting whose key the merged files must give."""
+    return declared_field(kind, default, optional=False, **declared)
+
+
+def option(kind: Kind, default: Any = NO_VALUE, **declared: Any) -> Any:
+    """A dataclass field declaring a setting that may be left out: then ``default`` (or
+    ``None``) applies."""
+    return declared_field(kind, default, optional=True, **declared)
+
+
+def declared_field(
     kind: Kind,
-    default: Any = NO_VALUE,
+    default: Any,
     *,
+    optional: bool,
     shipped: Any = NO_VALUE,
-    optional: bool = False,
     key: str = "",
     unique: str = "",
     why: str = "",
@@ -101,8 +114,9 @@ def setting(
     repr: bool = True,
     help: str = "",
 ) -> Any:
-    """A dataclass field that declares one setting (see :class:`Key`); ``key`` is the TOML key
-    when it is not the field's name, ``repr=False`` keeps a secret out of the ``repr``."""
+    """The field of :func:`setting` and :func:`option` (the keywords are :class:`Key`'s;
+    ``key`` is the TOML key when it is not the field's name, ``repr=False`` keeps a secret out
+    of the ``repr``). Its metadata holds the declaration, its default is the model's."""
     declared = Key(key, kind, default, shipped, optional, unique, why, example, help)
     metadata = {"setting": declared}
     if isinstance(kind, Section) and default is NO_VALUE:
@@ -203,6 +217,11 @@ def _read_key(c: Checker, key: Key, given: dict[str, Any], path: KeyPath) -> Any
     return INVALID
 
 
+def _as_table(table: Table | type) -> Table:
+    """A table declaration, or the one that a model class's declared fields make."""
+    return table if isinstance(table, Table) else Table.of(table)
+
+
 class Section(Kind):
     """A table inside a table (``[hardware.gpio]``), read by its own declaration."""
 
@@ -213,7 +232,7 @@ class Section(Kind):
 
     @functools.cached_property
     def table(self) -> Table:
-        return self._table if isinstance(self._table, Table) else Table.of(self._table)
+        return _as_table(self._table)
 
     def read(self, c: Checker, value: Any, path: KeyPath) -> Any:
         return read_table(c, self.table, value, path).model
@@ -246,7 +265,7 @@ class Tables(Kind):
 
     @functools.cached_property
     def table(self) -> Table:
-        return self._table if isinstance(self._table, Table) else Table.of(self._table)
+        return _as_table(self._table)
 
     def read(self, c: Checker, value: Any, path: KeyPath) -> Any:
         if not isinstance(value, list):
@@ -278,10 +297,10 @@ class Tables(Kind):
         return "at least one" if self.nonempty else ""
 
 
-def check_instance(instance: Any, section: str, rules: tuple[Rule, ...] = ()) -> None:
-    """Check a settings object built by hand by its declarations (and ``rules``), as if it had
+def check_instance(instance: Any, section: str) -> None:
+    """Check a settings object built by hand by its declarations and ``RULES``, as if it had
     been read from ``[section]``; raise :class:`ValueError` naming every bad key."""
-    table = Table.of(type(instance), rules=rules)
+    table = Table.of(type(instance))
     c = Checker(Layers())
     read_table(
         c, dataclasses.replace(table, build=dict), Section(table).to_file(instance), (section,)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from config.business import TEXT, TEXT_DECLARATIONS, text_keys, text_of
 from config.declare import Key, Section, Table, Tables
 from config.kinds import Boolean, Integer, ListOf, Number, String
 from config.model import (
     LANGUAGES,
-    TEXT,
-    TEXT_PLACEHOLDERS,
     WEEKDAYS,
     BusinessType,
     Config,
@@ -34,8 +33,6 @@ from config.model import (
     StaffMember,
     TextsConfig,
     VoiceSettings,
-    text_keys,
-    text_of,
 )
 from config.rules import (
     business_types_known,
@@ -222,36 +219,18 @@ HOURS = Table(
     ),
 )
 
-TEXTS_SHIPPED: dict[str, tuple[str, str]] = {
-    "welcome": ("您好，欢迎光临", "Hello, welcome"),
-    "call": ("请{ticket}号到{counter}号窗口办理", "Ticket {ticket}, please go to window {counter}"),
-    "rate_prompt": ("请您对我的服务做出评价", "Please rate my service"),
-    "thanks": ("谢谢您的评价", "Thank you for your rating"),
-    "goodbye": (
-        "请您多提宝贵意见，欢迎下次再来",
-        "Your suggestions are welcome. See you next time",
-    ),
-    "paused": ("暂停服务", "Service paused"),
-    "wait_please": ("请稍候", "Please wait a moment"),
-    "redirect": ("对不起，请您到{counter}号窗口办理", "Sorry, please go to window {counter}"),
-    "expected_wait": (
-        "您前面还有{ahead}人，预计等候{minutes}分钟",
-        "{ahead} people ahead of you, expected wait about {minutes} minutes",
-    ),
-}
-
 
 def _language_table(language: str) -> Table:
     main = language == LANGUAGES[0]
     keys = tuple(
         Key(
             name,
-            Template(placeholders),
-            shipped=TEXTS_SHIPPED[name][0 if main else 1],
+            Template(text.placeholders),
+            shipped=text.zh if main else text.en,
             optional=not main,
             why=f'every text must be given in {LANGUAGES[0]}; "en" falls back',
         )
-        for name, placeholders in TEXT_PLACEHOLDERS.items()
+        for name, text in TEXT_DECLARATIONS.items()
     )
     return Table(keys, build=lambda v: {k: text for k, text in v.items() if text is not None})
 

@@ -11,7 +11,8 @@ from config.checker import show, suggest
 from config.declare import Scope
 from config.kinds import INVALID
 from config.layers import KeyPath, format_key
-from config.model import MQTT_RESERVED_DEVICE_IDS, gpio_pins
+from config.model import MQTT_RESERVED_DEVICE_IDS
+from config.peripherals import gpio_pins
 from config.scales import PRESET_SCALES
 
 # -- [[counters]] ---------------------------------------------------------------------------------
