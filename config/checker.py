@@ -1,7 +1,7 @@
-"""Typed reading of one merged TOML tree that records a :class:`Problem` for each bad value.
+"""Recording problems while reading one merged TOML tree, each blamed on the file that caused it.
 
-Every accessor returns the value when it is good and ``None`` otherwise (TOML has no null, so
-``None`` never is a real value), so callers can keep going and report everything in one pass.
+Readers never stop at the first problem: they record it here and go on, so every problem of every
+file is reported at once. :class:`Unique` is the one check for values that must not repeat.
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from config.errors import Problem
@@ -26,7 +24,7 @@ def show(value: Any, limit: int = 60) -> str:
         text = "true" if value else "false"
     elif isinstance(value, str):
         text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):
         text = "[" + ", ".join(show(v, limit) for v in value) + "]"
     elif isinstance(value, dict):
         text = "{ " + ", ".join(f"{k} = {show(v, limit)}" for k, v in value.items()) + " }"
@@ -39,27 +37,25 @@ def show(value: Any, limit: int = 60) -> str:
 
 def describe(value: Any) -> str:
     """The TOML type and value, e.g. ``string "15"`` or ``boolean true``."""
-    if isinstance(value, bool):
-        kind = "boolean"
-    elif isinstance(value, int):
-        kind = "integer"
-    elif isinstance(value, float):
-        kind = "float"
-    elif isinstance(value, str):
-        kind = "string"
-    elif isinstance(value, list):
-        kind = "array"
-    elif isinstance(value, dict):
-        return "a table"
-    elif isinstance(value, dt.datetime):
-        kind = "datetime"
-    elif isinstance(value, dt.date):
-        kind = "date"
-    elif isinstance(value, dt.time):
-        kind = "time"
-    else:
-        kind = type(value).__name__
-    return f"{kind} {show(value)}"
+    return f"{toml_type(value)} {show(value)}" if not isinstance(value, dict) else "a table"
+
+
+def toml_type(value: Any) -> str:
+    """The TOML name of a value's type: ``integer``, ``string``, ``array`` ..."""
+    for kind, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "float"),
+        (str, "string"),
+        (list, "array"),
+        (dict, "table"),
+        (dt.datetime, "datetime"),
+        (dt.date, "date"),
+        (dt.time, "time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def suggest(word: str, options: Iterable[str]) -> str:
@@ -73,13 +69,16 @@ def quoted(options: Iterable[Any]) -> str:
 
 
 class Checker:
-    """Reads values out of ``layers.data``, blaming the file that supplied each bad one."""
+    """Collects the problems of one merged tree, blaming the file that supplied each bad value.
+
+    ``reads`` keeps what was read at each table or array path (see :mod:`config.declare`), so a
+    rule about one part may look at another part read before it.
+    """
 
     def __init__(self, layers: Layers) -> None:
         self.layers = layers
         self.problems: list[Problem] = []
-
-    # -- recording ---------------------------------------------------------------------------
+        self.reads: dict[KeyPath, Any] = {}
 
     def bad(self, path: KeyPath, message: str) -> None:
         self.problems.append(Problem(self.layers.origin(path), format_key(path), message))
@@ -88,8 +87,6 @@ class Checker:
         message = "required key is missing" + (f" ({why})" if why else "")
         file = self.layers.origin_of_missing(path[:-1])
         self.problems.append(Problem(file, format_key(path), message))
-
-    # -- structure ---------------------------------------------------------------------------
 
     def table(
         self, value: Any, path: KeyPath, allowed: Sequence[str], hint: str = ""
@@ -100,197 +97,31 @@ class Checker:
             return None
         for key in value:
             if key not in allowed:
-                tip = suggest(key, allowed) or f" (allowed: {', '.join(allowed)})"
-                self.bad((*path, key), f'unknown key "{key}"{tip}')
+                self.unknown((*path, key), "key", key, allowed)
         return value
 
-    def section(
-        self, parent: Table, path: KeyPath, key: str, allowed: Sequence[str], required: bool = True
-    ) -> Table | None:
-        """The sub-table ``parent[key]``, checked like :meth:`table`."""
-        if key not in parent:
-            if required:
-                self.missing((*path, key))
-            return None
-        return self.table(parent[key], (*path, key), allowed)
+    def unknown(self, path: KeyPath, noun: str, name: str, allowed: Sequence[str]) -> None:
+        """``unknown key "x" (did you mean "y"?)``, else the allowed names."""
+        tip = suggest(name, allowed) or f" (allowed: {', '.join(allowed)})"
+        self.bad(path, f'unknown {noun} "{name}"{tip}')
 
-    def array(
-        self,
-        parent: Table,
-        path: KeyPath,
-        key: str,
-        *,
-        required: bool = True,
-        nonempty: bool = False,
-        why: str = "",
-    ) -> list[Any] | None:
-        if key not in parent:
-            if required:
-                self.missing((*path, key), why)
-            return None
-        value = parent[key]
-        if not isinstance(value, list):
-            self.bad((*path, key), f"expected an array, got {describe(value)}")
-            return None
-        if nonempty and not value:
-            self.bad((*path, key), "must not be empty, got []")
-            return None
-        return value
 
-    def tables(
-        self,
-        parent: Table,
-        path: KeyPath,
-        key: str,
-        allowed: Sequence[str],
-        *,
-        nonempty: bool,
-        why: str = "",
-    ) -> list[tuple[KeyPath, Table]]:
-        """An array of tables as ``(path, table)`` pairs; bad elements are reported and left out."""
-        items = self.array(parent, path, key, nonempty=nonempty, why=why)
-        out: list[tuple[KeyPath, Table]] = []
-        for i, item in enumerate(items or []):
-            here = (*path, key, i)
-            table = self.table(item, here, allowed)
-            if table is not None:
-                out.append((here, table))
-        return out
+class Unique:
+    """Values that must not repeat (codes, numbers, pins ...): a repeat is reported with the
+    place of the first, ``duplicate counter number 1 (already used by counters[0])``."""
 
-    # -- scalars -----------------------------------------------------------------------------
+    def __init__(self, c: Checker, noun: str) -> None:
+        self.c = c
+        self.noun = noun
+        self.first: dict[Hashable, KeyPath] = {}
 
-    def _get(self, parent: Table, path: KeyPath, key: str, required: bool, why: str) -> Any:
-        if key not in parent:
-            if required:
-                self.missing((*path, key), why)
-            return None
-        return parent[key]
-
-    def string(
-        self,
-        parent: Table,
-        path: KeyPath,
-        key: str,
-        *,
-        required: bool = True,
-        pattern: re.Pattern[str] | None = None,
-        rule: str = "",
-        choices: Sequence[str] | None = None,
-    ) -> str | None:
-        value = self._get(parent, path, key, required, "")
-        if value is None:
-            return None
-        return self.check_string(value, (*path, key), pattern=pattern, rule=rule, choices=choices)
-
-    def check_string(
-        self,
-        value: Any,
-        path: KeyPath,
-        *,
-        pattern: re.Pattern[str] | None = None,
-        rule: str = "",
-        choices: Sequence[str] | None = None,
-    ) -> str | None:
-        if not isinstance(value, str):
-            self.bad(path, f"expected a string, got {describe(value)}")
-            return None
-        if choices is not None and value not in choices:
-            self.bad(
-                path,
-                f"must be one of {quoted(choices)}, got {show(value)}{suggest(value, choices)}",
-            )
-            return None
-        if pattern is not None and not pattern.fullmatch(value):
-            self.bad(path, f"must be {rule}, got {show(value)}")
-            return None
-        if not value.strip():
-            self.bad(path, f"must not be empty, got {show(value)}")
-            return None
-        return value
-
-    def integer(
-        self,
-        parent: Table,
-        path: KeyPath,
-        key: str,
-        *,
-        required: bool = True,
-        why: str = "",
-        low: int | None = None,
-        high: int | None = None,
-    ) -> int | None:
-        value = self._get(parent, path, key, required, why)
-        if value is None:
-            return None
-        return self.check_integer(value, (*path, key), low=low, high=high)
-
-    def check_integer(
-        self, value: Any, path: KeyPath, *, low: int | None = None, high: int | None = None
-    ) -> int | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.bad(path, f"expected an integer, got {describe(value)}{_bool_note(value)}")
-            return None
-        return value if self._in_range(value, path, low, high, None) else None
-
-    def number(
-        self,
-        parent: Table,
-        path: KeyPath,
-        key: str,
-        *,
-        low: float | None = None,
-        high: float | None = None,
-        above: float | None = None,
-    ) -> float | None:
-        """An int or float (not a boolean), finite; ``above`` is an exclusive lower bound."""
-        value = self._get(parent, path, key, True, "")
-        if value is None:
-            return None
-        here = (*path, key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.bad(here, f"expected a number, got {describe(value)}{_bool_note(value)}")
-            return None
-        if not math.isfinite(value):
-            self.bad(here, f"must be a finite number, got {show(value)}")
-            return None
-        return float(value) if self._in_range(value, here, low, high, above) else None
-
-    def _in_range(
-        self,
-        value: float,
-        path: KeyPath,
-        low: float | None,
-        high: float | None,
-        above: float | None,
-    ) -> bool:
-        if above is not None and value <= above:
-            if high is not None:
-                self.bad(path, f"must be greater than {above} and at most {high}, got {value}")
-            else:
-                self.bad(path, f"must be greater than {above}, got {value}")
+    def add(self, value: Hashable, path: KeyPath, key: str = "") -> bool:
+        """Whether ``value``, found at ``path``, is new; a repeat is reported at ``path`` (or at
+        its ``key``, when ``path`` is an element of an array of tables)."""
+        if value in self.first:
+            where = format_key(self.first[value])
+            here = (*path, key) if key else path
+            self.c.bad(here, f"duplicate {self.noun} {show(value)} (already used by {where})")
             return False
-        if low is not None and high is not None and not low <= value <= high:
-            self.bad(path, f"must be between {low} and {high}, got {value}")
-            return False
-        if low is not None and high is None and value < low:
-            self.bad(path, f"must be at least {low}, got {value}")
-            return False
-        if high is not None and value > high:
-            self.bad(path, f"must be at most {high}, got {value}")
-            return False
+        self.first[value] = path
         return True
-
-    def boolean(
-        self, parent: Table, path: KeyPath, key: str, *, required: bool = True
-    ) -> bool | None:
-        value = self._get(parent, path, key, required, "")
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            self.bad((*path, key), f"expected true or false, got {describe(value)}")
-            return None
-        return value
-
-
-def _bool_note(value: Any) -> str:
-    return " (TOML true/false are not numbers)" if isinstance(value, bool) else ""

@@ -302,7 +302,7 @@ BAD = [
     pytest.param(
         '[voice]\ncall_templates = ["call", "call"]\n',
         "voice.call_templates[1]",
-        'text "call" is listed twice',
+        'duplicate text "call" (already used by voice.call_templates[0])',
         id="call-template-twice",
     ),
     pytest.param(

@@ -392,8 +392,8 @@ BAD = [
     pytest.param(
         "[mqtt]\nbatch_max_bytes = 262145\n",
         "mqtt.batch_max_bytes",
-        "must be at most 262144 (256 KiB, the broker's message_size_limit: a larger batch is "
-        "refused), got 262145",
+        "must be at most 262144, got 262145: 256 KiB is the broker's message_size_limit, a "
+        "larger batch is refused",
         id="batch-bytes-over-256-kib",
     ),
     pytest.param(
