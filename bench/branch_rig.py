@@ -167,10 +167,10 @@ def stock(config_path: str, waiting: int) -> int:
 
     from config.loader import load_config
     from device.app import DeviceApp
-    from device.clock import SystemClock
     from device.link import open_link
-    from device.queue import QueueUnavailable
     from device.store import EventStore
+    from domain.clock import SystemClock
+    from domain.queue import QueueUnavailable
 
     config = load_config(config_path)
     db = Path(config_path).with_suffix(".sqlite")

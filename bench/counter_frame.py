@@ -94,8 +94,8 @@ def slope(samples: list[tuple[int, float]]) -> tuple[float, float]:
 
 def _launch(role: str, size: tuple[int, int], config_path: str | None, tmp: Path):
     from config.loader import load_config
-    from device.counter import Teller
     from device.launch import launch
+    from domain.counter import Teller
 
     config = load_config(config_path) if config_path else load_config()
     return launch(

@@ -32,10 +32,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from device.clock import ManualClock
-from device.events import DomainEvent
 from device.migrations import LATEST_VERSION
-from device.store import EventStore, time_ordered_uuid, wall_text
+from device.store import EventStore, time_ordered_uuid
+from domain.clock import ManualClock, wall_text
+from domain.events import DomainEvent
 
 TARGET = 1.5
 DEVICE = "bench-device"

@@ -143,7 +143,9 @@ def run_ours(broker, tmp: Path, n: int, device: str = DEVICE) -> dict:
         connection.start()
         if not connection.wait_connected(30):
             raise RuntimeError("the device could not connect")
-        uplink = Uplink(connection, db, BRANCH, device, UplinkSettings())
+        uplink = Uplink(
+            connection, lambda: EventStore(db, device), BRANCH, device, UplinkSettings()
+        )
         t0 = time.perf_counter()
         uplink.start()
         done = uplink.wait_acked(n, TIMEOUT_S)

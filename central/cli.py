@@ -31,7 +31,7 @@ from central.store import CentralStore, CentralStoreError
 from central.uptime import uptime
 from config.errors import ConfigError
 from config.loader import find_config, load_config
-from device.pipes import quiet_on_broken_pipe
+from support.pipes import quiet_on_broken_pipe
 from sync.connection import LinkState
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
 

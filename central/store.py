@@ -24,9 +24,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from device.store import StoredEvent, wall_text, write_transaction
+from domain.clock import minute_of, wall_text
+from domain.events import HEARTBEAT_TYPE, StoredEvent
+from support.sqlite import write_transaction
 from sync import topics
-from sync.heartbeat import HEARTBEAT_TYPE, minute_of
 from sync.schema import EventBatch, Status, encode_event
 
 SCHEMA_VERSION = 2

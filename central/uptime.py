@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from config.model import WEEKDAYS, OpeningSpan
-from sync.heartbeat import minute_of
+from domain.clock import minute_of
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from config.model import Config
-from device.branch import Branch, Key
-from device.clock import Clock
-from device.events import DomainEvent
-from device.queue import QueuePort
-from device.store import Checkpoint, EventStore, StoredEvent, StoreError
-from device.tickets import Ticket
+from device.store import Checkpoint, EventStore, StoreError
+from domain.branch import Branch, Key
+from domain.clock import Clock
+from domain.events import DomainEvent, StoredEvent
+from domain.queue import QueuePort
+from domain.tickets import Ticket
 
 log = logging.getLogger(__name__)
 try:

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from config.errors import ConfigError
 from config.loader import find_config, load_config
 from config.model import Config
-from device.pipes import quiet_on_broken_pipe
 from device.store import EventStore, StoreError
+from support.pipes import quiet_on_broken_pipe
 
 EXIT_CONFIG, EXIT_STORE = 2, 3
 EXIT_RESTART = 75  # a new configuration was applied: systemd starts the app again
@@ -97,7 +97,7 @@ def _selected_events(args: argparse.Namespace, config: Config, store: EventStore
 
 
 def cmd_today(args: argparse.Namespace) -> int:
-    from device.report import render_table, transactions
+    from domain.report import render_table, transactions
 
     config = _config(args)
     args.date_from = args.date_to = None
@@ -108,7 +108,7 @@ def cmd_today(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from device.report import FIELDS, transactions
+    from domain.report import FIELDS, transactions
 
     config = _config(args)
     with _open_store(args, config) as store:
@@ -141,10 +141,10 @@ def _output(name: str):
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from device.app import DeviceApp
-    from device.clock import ManualClock
     from device.console import describe
-    from device.report import render_table, transactions
     from device.simulation import Simulation
+    from domain.clock import ManualClock
+    from domain.report import render_table, transactions
 
     config = _config(args)
     tz = ZoneInfo(config.device.timezone)
@@ -171,7 +171,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _teller(text: str):
-    from device.counter import Teller
+    from domain.counter import Teller
 
     parts = text.split(":")
     if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
@@ -247,9 +247,9 @@ def cmd_controller(args: argparse.Namespace) -> int:
     """A headless branch controller: the queue service, its uplink and heartbeats, until SIGTERM."""
     import threading
 
-    from device.clock import SystemClock
     from device.link import open_link
     from device.store import EventStore
+    from domain.clock import SystemClock
 
     config, files, db = _effective_config(args)
     if "controller" not in config.device.roles or not config.mqtt.enabled:
@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """SIGPIPE stays ignored (see ``device.pipes``): `counterside export ... | head` ends quietly
+    """SIGPIPE stays ignored (see ``support.pipes``): `counterside export ... | head` ends quietly
     all the same, and no long-running command dies of a write to a vanished broker."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["centre"]:  # the central office has its own command line

@@ -5,8 +5,8 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from config.model import Config
-from device.report import minutes
-from device.store import StoredEvent
+from domain.events import StoredEvent
+from domain.report import minutes
 
 _REF_KEYS = {"counter", "transaction_id", "teller", "ticket", "ticket_id", "business_type"}
 

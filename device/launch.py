@@ -19,10 +19,10 @@ from pathlib import Path
 
 from config.model import Config
 from device.app import CHECKPOINT, DeviceApp
-from device.clock import Clock, SystemClock
-from device.counter import Teller
 from device.runtime import PanelApp
 from device.store import EventStore
+from domain.clock import Clock, SystemClock
+from domain.counter import Teller
 from drivers.keys import KeyQueue
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def launch(
             if "board" in panels:
                 link.watch_calls()
         else:  # a stand-alone device records its powered minutes too (开机率), for a later import
-            from sync.heartbeat import HeartbeatThread
+            from device.heartbeat import HeartbeatThread
 
             heartbeat = HeartbeatThread(db, config.device.device_id, clock)
             heartbeat.start()

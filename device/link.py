@@ -19,14 +19,15 @@ from pathlib import Path
 from queue import SimpleQueue
 
 from config.model import Config
-from device.clock import Clock
+from device.heartbeat import HeartbeatThread
+from device.queue_service import QueueService
+from device.store import EventStore
+from domain.clock import Clock
 from sync import queue_protocol as qp
 from sync import topics
 from sync.config_downlink import ConfigDownlink
 from sync.connection import DeviceConnection
-from sync.heartbeat import HeartbeatThread
 from sync.queue_client import RemoteQueue
-from sync.queue_service import QueueService
 from sync.settings import ConnectionSettings, TlsSettings, UplinkSettings
 from sync.uplink import Uplink
 
@@ -101,7 +102,13 @@ def open_link(
     branch, device = config.device.branch_id, config.device.device_id
     boot = getattr(clock.now(), "boot", "")
     connection = DeviceConnection(connection_settings(config), branch, device, boot_id=boot)
-    uplink = Uplink(connection, db, branch, device, UplinkSettings(**config.mqtt.uplink_kwargs()))
+    uplink = Uplink(
+        connection,
+        lambda: EventStore(db, device),
+        branch,
+        device,
+        UplinkSettings(**config.mqtt.uplink_kwargs()),
+    )
     heartbeat = HeartbeatThread(
         db, device, clock, check_s=config.mqtt.heartbeat_s, on_beat=lambda _e: uplink.notify()
     )

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from config.model import Config
-from device.clock import Instant, between
-from device.counter import CounterSession, State
-from device.estimate import WaitEstimator
-from device.queue import BranchQueue
-from device.rating import REASON_WINDOW_S, bad_levels
+from domain.clock import Instant, between
+from domain.counter import CounterSession, State
+from domain.estimate import WaitEstimator
+from domain.queue import BranchQueue
+from domain.rating import REASON_WINDOW_S, bad_levels
+from domain.tickets import Ticket
 from screens import build
 from screens.views import BoardView, Call, ConsoleView, IssuedTicket, KioskView, PadView
+
+if TYPE_CHECKING:
+    from drivers.printer import TicketInfo
 
 THANKS_S = 4.0  # how long the pad thanks the customer after a rating
 RECENT_CALLS = 5
@@ -236,4 +241,29 @@ def kiosk_view(
         last_ticket=last_ticket,
         message=message,
         clock_text=clock_text(config, now),
+    )
+
+
+def ticket_info(
+    ticket: Ticket,
+    config: Config,
+    ahead: int,
+    expected_wait_min: int | None = None,
+    language: str | None = None,
+) -> TicketInfo:
+    """What the kiosk prints on ``ticket``, in the customer's language and local time."""
+    from drivers.printer import TicketInfo  # escpos and Pillow: loaded by a kiosk only
+
+    lang = language or config.device.language
+    priority = next((p for p in config.priority_classes if p.code == ticket.priority), None)
+    return TicketInfo(
+        ticket_id=ticket.id,
+        number=ticket.number,
+        business_name=config.business_type(ticket.business_type).name.get(lang),
+        branch_name=config.branch_name.get(lang),
+        issued_at=ticket.issued_at.wall.astimezone(ZoneInfo(config.device.timezone)),
+        ahead=ahead,
+        priority_name=priority.name.get(lang) if priority else None,
+        expected_wait_min=expected_wait_min,
+        language=lang,
     )

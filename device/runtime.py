@@ -27,20 +27,21 @@ import pygame
 
 from config.model import Config
 from device.app import DeviceApp
-from device.branch import Key
-from device.counter import State, Teller
-from device.estimate import WaitEstimator
 from device.presenter import (
     CallLog,
     board_view,
     console_view,
     kiosk_view,
     pad_view,
+    ticket_info,
     upcoming,
 )
-from device.queue import QueueError, QueueUnavailable
 from device.reactions import led_for, speech_for
-from device.store import StoredEvent
+from domain.branch import Key
+from domain.counter import State, Teller
+from domain.estimate import WaitEstimator
+from domain.events import StoredEvent
+from domain.queue import QueueError, QueueUnavailable
 from drivers.keys import KeyPress, KeyQueue
 from drivers.led_display import CounterDisplay
 from drivers.simulated import InputMap, keyboard_map
@@ -286,10 +287,10 @@ class PanelApp:
         self.issued = IssuedTicket(ticket.number, ahead, bt.name.zh, bt.name.en, wait)
         self._issued_at = self.device.clock.now().mono
         if self.printer is not None:
-            from drivers.printer import PendingTickets, TicketInfo
+            from drivers.printer import PendingTickets
 
             self.pending = self.pending or PendingTickets()
-            info = TicketInfo.from_ticket(ticket, self.config, ahead, wait)
+            info = ticket_info(ticket, self.config, ahead, wait)
             self.pending.add(info)
             fact = self.pending.record(ticket.id, self.printer.print_ticket(info))
             self.device.record(fact["type"], fact["payload"])

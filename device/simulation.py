@@ -1,7 +1,7 @@
 """A simulated branch morning: customers take tickets, tellers call, serve and invite ratings.
 
 Used by ``counterside demo`` and by tests. Deterministic for a given seed; simulated time runs
-on a :class:`~device.clock.ManualClock`, so an hour passes in a fraction of a second.
+on a :class:`~domain.clock.ManualClock`, so an hour passes in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import random
 from dataclasses import dataclass
 
 from device.app import DeviceApp
-from device.branch import Key
-from device.clock import ManualClock
-from device.counter import State, Teller
+from domain.branch import Key
+from domain.clock import ManualClock
+from domain.counter import State, Teller
 
 TELLERS = (
     Teller("1001", "王芳", 5),

@@ -20,18 +20,18 @@ import os
 import sqlite3
 import sys
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from device.clock import Instant
-from device.events import DomainEvent
 from device.migrations import LATEST_VERSION, MIGRATIONS
+from domain.clock import wall_text
+from domain.events import DomainEvent, StoredEvent
+from support.sqlite import write_transaction
 
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write lock before giving up."""
@@ -65,70 +65,6 @@ class Checkpoint:
     seq: int = 0
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """A domain event as stored: identity, order, origin and both clock readings."""
-
-    seq: int
-    id: str
-    device_id: str
-    boot_id: str
-    mono: float
-    wall: datetime
-    type: str
-    payload: dict
-
-    @property
-    def at(self) -> Instant:
-        return Instant(self.mono, self.wall, self.boot_id)
-
-    def to_dict(self) -> dict:
-        """JSON-ready form; ``wall`` as an ISO-8601 string in UTC."""
-        return {
-            "seq": self.seq,
-            "id": self.id,
-            "device_id": self.device_id,
-            "boot_id": self.boot_id,
-            "mono": self.mono,
-            "wall": self.wall.isoformat(),
-            "type": self.type,
-            "payload": self.payload,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> StoredEvent:
-        return cls(
-            seq=int(data["seq"]),
-            id=str(data["id"]),
-            device_id=str(data["device_id"]),
-            boot_id=str(data["boot_id"]),
-            mono=float(data["mono"]),
-            wall=datetime.fromisoformat(data["wall"]),
-            type=str(data["type"]),
-            payload=dict(data["payload"]),
-        )
-
-    @classmethod
-    def _from_row(cls, row: dict[str, Any]) -> StoredEvent:
-        return cls(
-            seq=row["seq"],
-            id=row["id"],
-            device_id=row["device_id"],
-            boot_id=row["boot_id"],
-            mono=row["mono"],
-            wall=datetime.fromisoformat(row["wall"]),
-            type=row["type"],
-            payload=json.loads(row["payload"]),
-        )
-
-
-def wall_text(when: datetime) -> str:
-    """The stored form of a wall-clock time: UTC, fixed width, so text order is time order."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise StoreError(f"wall-clock time {when.isoformat()} has no UTC offset")
-    return when.astimezone(UTC).isoformat(timespec="microseconds")
-
-
 def time_ordered_uuid(unix_ms: int, counter: int) -> str:
     """A version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter for ids made
     in the same millisecond, then 62 random bits.
@@ -160,24 +96,24 @@ def _json_text(value: Any, what: str) -> str:
         raise StoreError(f"{what} is not plain JSON: {exc}") from exc
 
 
-@contextmanager
-def write_transaction(
-    conn: sqlite3.Connection, what: str, error: type[Exception]
-) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on a connection in autocommit mode (``isolation_level``
-    None); rolled back on any exception; an SQLite failure becomes ``error("<what> failed: ..")``.
-    """
+def _wall(when: datetime) -> str:
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    except sqlite3.Error as exc:
-        raise error(f"{what} failed: {exc}") from exc
+        return wall_text(when)
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
+
+
+def _event_from_row(row: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        seq=row["seq"],
+        id=row["id"],
+        device_id=row["device_id"],
+        boot_id=row["boot_id"],
+        mono=row["mono"],
+        wall=datetime.fromisoformat(row["wall"]),
+        type=row["type"],
+        payload=json.loads(row["payload"]),
+    )
 
 
 class EventStore:
@@ -279,7 +215,7 @@ class EventStore:
 
     def _row(self, event: DomainEvent) -> tuple:
         at = event.at
-        wall, payload = wall_text(at.wall), _payload_text(event)  # checked before an id is made
+        wall, payload = _wall(at.wall), _payload_text(event)  # checked before an id is made
         return (
             self._new_id(at.wall),
             self.device_id,
@@ -382,7 +318,7 @@ class EventStore:
         The caller chooses the date (events stay at least 30 days on the device). Unacknowledged
         events are never deleted, and seq numbering continues after pruning.
         """
-        cutoff = wall_text(before)
+        cutoff = _wall(before)
         with self._write("prune") as conn:
             cur = conn.execute(
                 "DELETE FROM events WHERE wall < ? AND seq <= (SELECT acked_seq FROM meta)",
@@ -393,7 +329,7 @@ class EventStore:
     # --- reading -------------------------------------------------------------------------------
 
     def _select(self, sql: str, params: list | tuple) -> list[StoredEvent]:
-        return [StoredEvent._from_row(row) for row in self.db.query(sql, params)]
+        return [_event_from_row(row) for row in self.db.query(sql, params)]
 
     def _scalar(self, sql: str) -> int:
         return int(self._conn.execute(sql).fetchone()[0])
@@ -447,7 +383,7 @@ class EventStore:
         """Events with ``start <= wall < end`` (any offsets; compared in UTC), in seq order."""
         return self._select(
             f"SELECT {_COLUMNS} FROM events WHERE wall >= ? AND wall < ? ORDER BY seq",
-            (wall_text(start), wall_text(end)),
+            (_wall(start), _wall(end)),
         )
 
     def outbox(self, limit: int = 500) -> list[StoredEvent]:

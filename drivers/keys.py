@@ -26,12 +26,29 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from device.branch import Key
-
 log = logging.getLogger(__name__)
 
-#: Every key name a driver may deliver: the values of :class:`device.branch.Key`.
-KEY_NAMES: tuple[str, ...] = tuple(k.value for k in Key)
+#: Every key name a driver may deliver: the values of ``domain.branch.Key`` (drivers take plain
+#: names; ``tests/test_layout.py`` keeps the two lists equal).
+KEY_NAMES: tuple[str, ...] = (
+    "sign_in",
+    "sign_out",
+    "call_next",
+    "call_ticket",
+    "recall",
+    "skip",
+    "transfer",
+    "start",
+    "finish",
+    "invite_rating",
+    "ticketless",
+    "pause",
+    "resume",
+    "rate",
+    "reason",
+    "band",
+    "extend",
+)
 
 #: Keys whose argument is an integer: the rating level, the index of a bad-rating reason.
 NUMBERED_KEYS = frozenset({"rate", "reason"})

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from backoff_policy import Backoff
 from drivers.framing import MAX_PAYLOAD, Command, encode
 from drivers.serial_port import RECONNECT, Port, PortState, PortStats, SerialPort, port_name
+from support.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
 from escpos import printer as escpos_printer
 from escpos.escpos import Escpos
@@ -32,11 +31,9 @@ from PIL import Image, ImageDraw, ImageFont
 from config.model import (
     PRINTER_CONNECTIONS,
     PRINTER_TEXT_MODES,
-    Config,
     PrinterSettings,
     TextsConfig,
 )
-from device.tickets import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +64,8 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
 
 @dataclass(frozen=True)
 class TicketInfo:
-    """What goes on a ticket, already in the customer's language; ``issued_at`` is local time."""
+    """What goes on a ticket, already in the customer's language; ``issued_at`` is local time
+    (``device.presenter.ticket_info`` makes it from a ticket and the configuration)."""
 
     ticket_id: str
     number: str
@@ -78,29 +76,6 @@ class TicketInfo:
     priority_name: str | None = None
     expected_wait_min: int | None = None
     language: str = "zh-CN"
-
-    @classmethod
-    def from_ticket(
-        cls,
-        ticket: Ticket,
-        config: Config,
-        ahead: int,
-        expected_wait_min: int | None = None,
-        language: str | None = None,
-    ) -> TicketInfo:
-        lang = language or config.device.language
-        priority = next((p for p in config.priority_classes if p.code == ticket.priority), None)
-        return cls(
-            ticket_id=ticket.id,
-            number=ticket.number,
-            business_name=config.business_type(ticket.business_type).name.get(lang),
-            branch_name=config.branch_name.get(lang),
-            issued_at=ticket.issued_at.wall.astimezone(ZoneInfo(config.device.timezone)),
-            ahead=ahead,
-            priority_name=priority.name.get(lang) if priority else None,
-            expected_wait_min=expected_wait_min,
-            language=lang,
-        )
 
     def ref(self) -> dict[str, str]:
         return {"id": self.ticket_id, "number": self.number}

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from backoff_policy import Backoff
 from drivers.framing import (
     BROADCAST,
     Command,
@@ -25,6 +24,7 @@ from drivers.framing import (
 )
 from drivers.keys import KeyDriver, KeySpec, OnPress, key_spec
 from drivers.serial_port import RECONNECT, Port, PortStats, SerialPort, port_name
+from support.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 :class:`SerialPort` opens a device path or pyserial URL, runs the driver's protocol on its own
 I/O thread while the port is open, and when the port goes away (a USB-RS485 adapter unplugged,
 a read or write error) closes it and opens it again after 0.5 s, 1 s, 2 s ... up to 10 s between
-attempts (:class:`backoff_policy.Backoff`); it waits the same way for a port that does not exist
+attempts (:class:`support.backoff.Backoff`); it waits the same way for a port that does not exist
 yet. Each outage is logged once at WARNING (further failed attempts at DEBUG) and its end at INFO.
 
 Wiring: a USB-RS485 adapter in a USB port of the Pi, its A and B terminals on the bus pair to
@@ -53,7 +53,7 @@ from typing import Self
 
 import serial
 
-from backoff_policy import Backoff
+from support.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Internal screen (the only place where service-time limits appear). The timer is green, turns
 amber from ``near_ratio`` of the limit and red past it. Touch targets are the teller keys, named
-as ``device.branch.Key`` values (``"call_next"``, ``"recall"``, ...); keys the counter's state
+as ``domain.branch.Key`` values (``"call_next"``, ``"recall"``, ...); keys the counter's state
 does not allow are drawn dimmed and give no target. While the console asks the teller to choose
 (a pause reason, an amount band ...), numbered choices replace the keys: targets ``("choose", i)``.
 """

@@ -1,5 +1,5 @@
-"""A counter's side of the branch queue: :class:`RemoteQueue` implements ``device.queue.QueuePort``
-over MQTT, talking to :class:`sync.queue_service.QueueService` on the controller.
+"""A counter's side of the branch queue: :class:`RemoteQueue` implements ``domain.queue.QueuePort``
+over MQTT, talking to :class:`device.queue_service.QueueService` on the controller.
 
 Protocol state, under one condition variable:
 
@@ -30,11 +30,11 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from backoff_policy import Backoff
-from device.clock import Instant
-from device.events import DomainEvent
-from device.queue import Entry, QueueError, QueueUnavailable, Status
-from device.tickets import Ticket
+from domain.clock import Instant
+from domain.events import DomainEvent
+from domain.queue import Entry, QueueError, QueueUnavailable, Status
+from domain.tickets import Ticket
+from support.backoff import Backoff
 from sync import queue_protocol as qp
 from sync import topics
 from sync.connection import LinkState, Message, MqttConnection

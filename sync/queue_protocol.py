@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from device.clock import Instant
-from device.tickets import Ticket
+from domain.clock import Instant
+from domain.tickets import Ticket
 from sync.schema import SchemaError, json_envelope, store_of
 from sync.schema import json_field as _field
 from sync.schema import json_text as _text

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from device.store import StoredEvent
+from domain.events import StoredEvent
 from sync import topics
 
 VERSION = 1

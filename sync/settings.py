@@ -1,7 +1,7 @@
 """Settings of an MQTT link (device uplink or central ingest): plain frozen dataclasses.
 
 Times are seconds. Nothing here opens a socket; ``sync.connection`` and ``sync.uplink`` read them.
-Every retry waits as a :class:`backoff_policy.Backoff` says (re-exported here for the settings).
+Every retry waits as a :class:`support.backoff.Backoff` says (re-exported here for the settings).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backoff_policy import Backoff
+from support.backoff import Backoff
 
 
 @dataclass(frozen=True)

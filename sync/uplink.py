@@ -19,8 +19,9 @@ happened, the pump thread acts on it and is the only one that touches the store)
 - refusal: a PUBACK with reason code >= 0x80 means the broker did not take the batch; it is not
   counted as sent, publishing rewinds to it and holds for a jittered, growing backoff.
 
-The pump reads through its own :class:`EventStore` (one per thread); other threads or processes
-append to the same file and call :meth:`Uplink.notify` (or the pump polls every ``poll_s``).
+The pump reads through its own :class:`Outbox` (the device's event store, opened by the pump in
+its thread with ``open_outbox``: one connection per thread); other threads or processes append
+to the same file and call :meth:`Uplink.notify` (or the pump polls every ``poll_s``).
 """
 
 from __future__ import annotations
@@ -29,15 +30,31 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from device.store import EventStore, StoredEvent
+from domain.events import StoredEvent
 from sync import schema, topics
 from sync.connection import LinkState, Message, MqttConnection, PublishResult
 from sync.settings import UplinkSettings
 
 log = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """What the uplink needs of the device's event store (``device.store.EventStore``)."""
+
+    path: Path
+    store_id: str
+
+    def acked_seq(self) -> int: ...
+    def last_seq(self) -> int: ...
+    def events(self, after_seq: int = 0, limit: int | None = None) -> list[StoredEvent]: ...
+    def ack(self, upto_seq: int) -> int: ...
+    def close(self) -> None: ...
+
 
 OVERSIZED_TYPE = "sync.oversized"
 """Sent in place of an event too large for any message, so the centre's sequence stays whole."""
@@ -80,7 +97,7 @@ class Uplink:
     def __init__(
         self,
         connection: MqttConnection,
-        store_path: str | Path,
+        open_outbox: Callable[[], Outbox],
         branch: str,
         device: str,
         settings: UplinkSettings | None = None,
@@ -88,7 +105,8 @@ class Uplink:
         rng: random.Random | None = None,
     ) -> None:
         self.connection = connection
-        self.store_path = Path(store_path)
+        self.open_outbox = open_outbox
+        self.store_path: Path | str = "the store"  # named once the pump opened it
         self.branch = branch
         self.device = device
         self.settings = settings or UplinkSettings()
@@ -279,7 +297,8 @@ class Uplink:
 
     def _run(self) -> None:
         try:
-            store = EventStore(self.store_path, self.device)
+            store = self.open_outbox()
+            self.store_path = store.path
         except BaseException as exc:
             self._failure = exc
             self._opened.set()
@@ -311,7 +330,7 @@ class Uplink:
         if not self._dirty and not self._stopping:
             self._cond.wait(seconds)
 
-    def _step(self, store: EventStore) -> None:
+    def _step(self, store: Outbox) -> None:
         with self._cond:
             self._dirty = False
         self._apply_ack(store)
@@ -385,7 +404,7 @@ class Uplink:
             return max(0.01, min(self.settings.poll_s, self._progress_at + self._ack_timeout - now))
         return None
 
-    def _apply_ack(self, store: EventStore) -> None:
+    def _apply_ack(self, store: Outbox) -> None:
         with self._cond:
             wanted, acked = self._ack_wanted, self._acked
         if wanted <= acked:

@@ -1,7 +1,7 @@
 import pytest
 import time_machine
 
-from device.clock import ManualClock
+from domain.clock import ManualClock
 from tests import travel
 from tests.factories import make_config
 from tests.serial_pty import PtyPair

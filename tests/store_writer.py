@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from device.clock import SystemClock
-from device.events import DomainEvent
 from device.store import EventStore
+from domain.clock import SystemClock
+from domain.events import DomainEvent
 
 
 def _payload(rng: random.Random, n: int) -> dict:

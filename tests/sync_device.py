@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from device.clock import SystemClock
-from device.events import DomainEvent
 from device.store import EventStore
+from domain.clock import SystemClock
+from domain.events import DomainEvent
 from sync.connection import DeviceConnection
 from sync.settings import Backoff, ConnectionSettings, TlsSettings, UplinkSettings
 from sync.uplink import Uplink
@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     store = EventStore(args.db, args.device)
     connection = DeviceConnection(settings, args.branch, args.device, boot_id=clock.boot)
-    uplink = Uplink(connection, args.db, args.branch, args.device, UPLINK)
+    uplink = Uplink(
+        connection, lambda: EventStore(args.db, args.device), args.branch, args.device, UPLINK
+    )
     uplink.start()
     connection.start()
     connection.wait_connected(10)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from central.ingest import CentralIngest
 from central.store import CentralStore
-from device.clock import ManualClock
-from device.events import DomainEvent
 from device.store import EventStore
+from domain.clock import ManualClock
+from domain.events import DomainEvent
 from sync.acl import Identity, Role
 from sync.connection import DeviceConnection
 from sync.settings import Backoff, ConnectionSettings, IngestSettings, TlsSettings, UplinkSettings
@@ -110,7 +110,13 @@ class Device:
         EventStore(self.db, self.name).close()
         settings = connection_settings(self.broker, self.name, port=self.port)
         self.connection = DeviceConnection(settings, self.branch, self.name, boot_id="boot-1")
-        self.uplink = Uplink(self.connection, self.db, self.branch, self.name, self.uplink_settings)
+        self.uplink = Uplink(
+            self.connection,
+            lambda: EventStore(self.db, self.name),
+            self.branch,
+            self.name,
+            self.uplink_settings,
+        )
         self.uplink.start()
         self.connection.start()
         return self

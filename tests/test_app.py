@@ -1,11 +1,11 @@
 """The device app with a real store: a restart (or power cut) rebuilds everything from events."""
 
 from device.app import DeviceApp
-from device.branch import Key
-from device.clock import ManualClock
-from device.counter import State, Teller
 from device.simulation import Simulation
 from device.store import EventStore
+from domain.branch import Key
+from domain.clock import ManualClock
+from domain.counter import State, Teller
 
 
 def test_a_restart_rebuilds_queue_and_counters_and_numbering_carries_on(config, tmp_path):

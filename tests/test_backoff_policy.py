@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from backoff_policy import Backoff
+from support.backoff import Backoff
 from sync.settings import ConnectionSettings, UplinkSettings
 
 

@@ -20,9 +20,10 @@ from central import cli
 from central.store import PLACEHOLDER_TYPE, CentralStore
 from central.uptime import business_minutes, uptime
 from config.model import OpeningSpan
-from device.clock import ManualClock
-from device.store import EventStore, StoredEvent
-from sync.heartbeat import HEARTBEAT_TYPE, Heartbeat, HeartbeatThread
+from device.heartbeat import Heartbeat, HeartbeatThread
+from device.store import EventStore
+from domain.clock import ManualClock
+from domain.events import HEARTBEAT_TYPE, StoredEvent
 from sync.schema import EventBatch, Status
 
 DEVICE = "pad-01"

@@ -14,7 +14,7 @@ import pytest
 import central.store as central_store
 from central.ingest import RETAINED_EVENTS
 from central.store import CentralStore
-from device.store import StoredEvent
+from domain.events import StoredEvent
 from sync import schema, topics
 from sync.settings import IngestSettings, UplinkSettings
 from tests.mqtt_broker import ProbeClient

@@ -83,7 +83,7 @@ def test_a_broken_pipe_that_is_not_standard_output_stays_an_error() -> None:
 
     import pytest
 
-    from device.pipes import quiet_on_broken_pipe
+    from support.pipes import quiet_on_broken_pipe
 
     def writes_to_a_closed_pipe() -> int:
         read, write = os.pipe()

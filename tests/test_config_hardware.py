@@ -9,7 +9,7 @@ from gpiozero.pins.mock import MockFactory
 
 from config.loader import load_config
 from config.model import GPIO_TELLER_KEYS, HardwareConfig
-from device.branch import Key
+from domain.branch import Key
 from drivers.gpio import GpioKeys, KeyLeds
 from drivers.keys import KeyQueue
 from tests.config_support import assert_one_problem, problems_of, write

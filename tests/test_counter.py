@@ -1,8 +1,8 @@
 import pytest
 
-from device.branch import Branch, Key
-from device.counter import State, Teller
-from device.queue import BranchQueue, QueueUnavailable
+from domain.branch import Branch, Key
+from domain.counter import State, Teller
+from domain.queue import BranchQueue, QueueUnavailable
 from tests.factories import make_config
 
 TELLER = Teller("1001", "张三", 4)
@@ -295,7 +295,7 @@ def test_without_the_queue_service_a_counter_serves_ticketless(config, clock):
 
 
 def test_bad_levels_per_scale(config):
-    from device.rating import bad_levels
+    from domain.rating import bad_levels
 
     assert bad_levels(config.rating) == {1, 2}
 
@@ -392,7 +392,7 @@ def test_a_transferred_customers_wait_in_the_branch_is_held_to_the_limit(branch,
 
 
 def test_a_service_across_a_power_cut_with_the_clock_set_back_is_not_hidden(config, clock):
-    from device.clock import BootEnds
+    from domain.clock import BootEnds
 
     branch = Branch(config)
     branch.press(1, Key.SIGN_IN, clock.now(), TELLER)

@@ -15,9 +15,9 @@ import pytest
 
 from config.loader import load_config
 from device.app import DeviceApp
-from device.clock import ManualClock
 from device.runtime import PanelApp
 from device.store import EventStore
+from domain.clock import ManualClock
 from drivers.framing import Command
 from drivers.led_display import LedDisplay, decode_text
 from drivers.printer import SimulatedPrinter

@@ -12,9 +12,9 @@ import pytest
 
 from config.loader import load_config
 from config.model import MqttConfig
-from device.clock import ManualClock
+from device.heartbeat import next_check_in
 from device.link import open_link
-from sync.heartbeat import next_check_in
+from domain.clock import ManualClock
 from tests.mqtt_broker import free_port
 
 T0 = datetime(2026, 11, 25, 8, 30, tzinfo=UTC)

@@ -2,9 +2,6 @@
 
 import pytest
 
-from device.branch import Branch, Key
-from device.counter import Teller
-from device.estimate import WaitEstimator
 from device.presenter import (
     CallLog,
     board_view,
@@ -14,6 +11,9 @@ from device.presenter import (
     pad_view,
     upcoming,
 )
+from domain.branch import Branch, Key
+from domain.counter import Teller
+from domain.estimate import WaitEstimator
 from screens.views import PadView, field_names
 
 

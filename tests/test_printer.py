@@ -12,8 +12,9 @@ from escpos import printer as escpos_printer
 from PIL import Image
 
 from config.model import TextsConfig
-from device.clock import ManualClock
-from device.tickets import TicketIssuer
+from device.presenter import ticket_info
+from domain.clock import ManualClock
+from domain.tickets import TicketIssuer
 from drivers.printer import (
     EscposTicketPrinter,
     PendingTickets,
@@ -117,11 +118,11 @@ def test_wording_follows_the_language_and_configured_texts(info):
 def test_ticket_info_comes_from_the_queue_ticket_and_config(config):
     clock = ManualClock(wall=datetime(2026, 11, 25, 1, 5, tzinfo=UTC))
     ticket = TicketIssuer({"cash": "A"}, 3, "Asia/Shanghai").issue("cash", "vip", clock.now())
-    info = TicketInfo.from_ticket(ticket, config, ahead=2, expected_wait_min=5)
+    info = ticket_info(ticket, config, ahead=2, expected_wait_min=5)
     assert (info.number, info.business_name, info.priority_name) == ("A001", "现金业务", "贵宾")
     assert info.branch_name == "测试支行" and info.ticket_id == ticket.id
     assert f"{info.issued_at:%H:%M}" == "09:05"  # Shanghai time on the ticket
-    assert TicketInfo.from_ticket(ticket, config, 2, language="en").business_name == "Cash"
+    assert ticket_info(ticket, config, 2, language="en").business_name == "Cash"
 
 
 # -- failures and reprints -------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from device.branch import Branch, Key
-from device.clock import ManualClock
-from device.counter import RatingOutcome, State, Teller
+from domain.branch import Branch, Key
+from domain.clock import ManualClock
+from domain.counter import RatingOutcome, State, Teller
 from tests.factories import make_config
 
 TYPES = ("cash", "general", "corporate")

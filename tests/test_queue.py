@@ -1,6 +1,6 @@
 import pytest
 
-from device.queue import BranchQueue, QueueError
+from domain.queue import BranchQueue, QueueError
 from tests.factories import make_config
 
 
@@ -168,7 +168,7 @@ def test_unknown_business_type_or_priority_is_refused(config, clock):
 
 
 def test_expected_wait_uses_recent_service_times_and_counters(config):
-    from device.estimate import WaitEstimator
+    from domain.estimate import WaitEstimator
 
     est = WaitEstimator(config)
     # cash: limit 5 min, prior 2.5 min; served by counters 1 and 2

@@ -1,5 +1,5 @@
 """The branch queue over MQTT through a real Mosquitto (TLS client certificates, the production
-ACL): the controller's QueueService, counters' RemoteQueue, device.branch.Branch on top.
+ACL): the controller's QueueService, counters' RemoteQueue, domain.branch.Branch on top.
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 
 from config.model import Config
-from device.branch import Branch, Key
-from device.clock import Clock, Instant, ManualClock
-from device.counter import Teller
-from device.queue import BranchQueue, QueueError, QueueUnavailable
+from device.queue_service import QueueService, QueueServiceSettings, answer_from_events
 from device.store import EventStore
+from domain.branch import Branch, Key
+from domain.clock import Clock, Instant, ManualClock
+from domain.counter import Teller
+from domain.queue import BranchQueue, QueueError, QueueUnavailable
 from sync import queue_protocol as qp
 from sync import topics
 from sync.acl import Identity, Role
 from sync.connection import DeviceConnection
 from sync.queue_client import RemoteQueue
-from sync.queue_service import QueueService, QueueServiceSettings, answer_from_events
 from sync.schema import SchemaError
 from sync.settings import Backoff, ConnectionSettings, TlsSettings
 from tests.clocks import DaytimeClock
@@ -129,7 +129,7 @@ def preload(db: Path, config: Config, n: int, clock: Clock) -> list[str]:
     return [e.payload["ticket"]["id"] for e in events if e.type == "ticket.issued"]
 
 
-# --- (a) end to end with device.branch.Branch -------------------------------------------------
+# --- (a) end to end with domain.branch.Branch -------------------------------------------------
 
 
 def test_issue_call_serve_end_to_end_with_branch(mqtt_broker, tmp_path: Path) -> None:

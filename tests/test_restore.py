@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from device.app import DeviceApp
-from device.branch import Branch, Key
-from device.clock import ManualClock
-from device.counter import State, Teller
-from device.report import transactions
 from device.store import EventStore
+from domain.branch import Branch, Key
+from domain.clock import ManualClock
+from domain.counter import State, Teller
+from domain.report import transactions
 from tests.factories import make_config
 
 TELLER = Teller("1001", "张三", 4)
@@ -296,7 +296,7 @@ def test_the_random_restarts_do_restart():
 def test_heartbeats_stored_first_after_a_power_cut_do_not_hide_the_service_time(config, tmp_path):
     """In a real launch the heartbeat thread (another connection) stores the new boot's first
     event before the app restores: how far the old boot got must still come from the old boot."""
-    from device.events import DomainEvent
+    from domain.events import DomainEvent
 
     clock, path = ManualClock(), tmp_path / "d.sqlite"
     store, app = open_app(path, config, clock)

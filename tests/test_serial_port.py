@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from backoff_policy import Backoff
 from drivers.serial_port import PortState, SerialPort
+from support.backoff import Backoff
 from tests.serial_pty import ByIdLink, PtyPair, wait_until
 
 FAST = Backoff(0.01, 0.05, jitter=0.0)

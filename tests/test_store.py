@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import device.store as store_module
-from device.clock import Instant, ManualClock
-from device.events import DomainEvent
 from device.migrations import LATEST_VERSION, MIGRATIONS, Migration
-from device.store import EventStore, StoredEvent, StoreError
+from device.store import EventStore, StoreError
+from domain.clock import Instant, ManualClock
+from domain.events import DomainEvent, StoredEvent
 
 DEVICE = "pad-0001"
 WRITER = Path(__file__).with_name("store_writer.py")

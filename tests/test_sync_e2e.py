@@ -225,7 +225,7 @@ def check_exactly_once_but_conflict(tmp_path: Path, device: Device) -> None:
 def _fake(seq: int, marker: str):
     from datetime import UTC, datetime
 
-    from device.store import StoredEvent
+    from domain.events import StoredEvent
 
     return StoredEvent(
         seq, f"fake-{marker}-{seq}", PAD, "b", 1.0, datetime(2026, 1, 1, tzinfo=UTC), "t", {}

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from central.ingest import CentralIngest
-from device.clock import SystemClock
-from device.events import DomainEvent
 from device.store import EventStore
+from domain.clock import SystemClock
+from domain.events import DomainEvent
 from sync.settings import UplinkSettings
 from tests.mqtt_broker import MosquittoBroker
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from device.store import StoredEvent
+from domain.events import StoredEvent
 from sync import schema
 from sync.schema import SchemaError
 

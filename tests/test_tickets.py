@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime
 
-from device.clock import ManualClock
-from device.tickets import Ticket, TicketIssuer, format_number
+from domain.clock import ManualClock
+from domain.tickets import Ticket, TicketIssuer, format_number
 
 PREFIXES = {"cash": "A", "general": "B"}
 

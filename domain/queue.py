@@ -23,7 +23,7 @@ the line is down to 80% of that.
 
 Waiting is held against the business type's limit from the ticket's issue (a transferred customer
 has been waiting in the branch all along), once per ticket. When a new business day begins (see
-:mod:`device.business_day`), tickets of earlier days still waiting expire, on record, at the first
+:mod:`domain.business_day`), tickets of earlier days still waiting expire, on record, at the first
 reading of the clock in the new day, not only when the next ticket is issued.
 """
 
@@ -37,9 +37,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from config.model import Config
-from device.clock import BootEnds, Duration, Instant
-from device.events import DomainEvent
-from device.tickets import Ticket, TicketIssuer
+from domain.clock import BootEnds, Duration, Instant
+from domain.events import DomainEvent
+from domain.tickets import Ticket, TicketIssuer
 
 RECENT_CALLS = 10
 

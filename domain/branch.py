@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from config.model import Config
-from device.clock import BootEnds, Instant
-from device.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
-from device.counter import snapshot as session_snapshot
-from device.events import DomainEvent
-from device.queue import BranchQueue, QueueError, QueuePort, QueueReplay, QueueUnavailable
-from device.queue import snapshot as queue_snapshot
+from domain.clock import BootEnds, Instant
+from domain.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
+from domain.counter import snapshot as session_snapshot
+from domain.events import DomainEvent
+from domain.queue import BranchQueue, QueueError, QueuePort, QueueReplay, QueueUnavailable
+from domain.queue import snapshot as queue_snapshot
 
 DEFAULT_IDLE_ALERT_S = 60.0
 
@@ -82,7 +82,7 @@ class Branch:
     ) -> Branch:
         """A branch rebuilt from its stored events, oldest first (after a restart or power cut).
 
-        ``events`` are :class:`~device.events.DomainEvent` or stored events (anything with
+        ``events`` are :class:`~domain.events.DomainEvent` or stored events (anything with
         ``type``, ``at`` and ``payload``). A remote ``queue`` keeps its own state; a local one is
         rebuilt from the same events.
         """

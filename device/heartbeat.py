@@ -11,22 +11,14 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from device.clock import Clock
-from device.events import DomainEvent
-from device.store import EventStore, StoredEvent
+from device.store import EventStore
+from domain.clock import Clock, minute_of
+from domain.events import HEARTBEAT_TYPE, DomainEvent, StoredEvent
 
 log = logging.getLogger(__name__)
-
-HEARTBEAT_TYPE = "device.heartbeat"
-
-
-def minute_of(wall: datetime) -> datetime:
-    """The UTC minute a wall-clock time falls in."""
-    return wall.astimezone(UTC).replace(second=0, microsecond=0)
-
 
 CHECK_MARGIN_S = 0.05
 """Checks fall this long after their wall-clock mark, so that the mark is surely passed."""

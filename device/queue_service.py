@@ -32,10 +32,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from config.model import Config
-from device.clock import Clock, Instant, between
-from device.events import DomainEvent
-from device.queue import BranchQueue, QueueError, QueueReplay, snapshot
-from device.store import Checkpoint, EventStore, StoredEvent
+from device.store import Checkpoint, EventStore
+from domain.clock import Clock, Instant, between
+from domain.events import DomainEvent, StoredEvent
+from domain.queue import BranchQueue, QueueError, QueueReplay, snapshot
 from sync import queue_protocol as qp
 from sync import topics
 from sync.connection import LinkState, Message, MqttConnection

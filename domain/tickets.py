@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from device.business_day import DayKeeper
-from device.clock import Instant
+from domain.business_day import DayKeeper
+from domain.clock import Instant
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def format_number(prefix: str, serial: int, digits: int) -> str:
 class TicketIssuer:
     """Numbers tickets per prefix, starting again at 1 when a new business day begins.
 
-    The business day comes from a :class:`~device.business_day.DayKeeper`: the local date of the
+    The business day comes from a :class:`~domain.business_day.DayKeeper`: the local date of the
     wall clock, moved on by time passing, never back, and not by a clock step that is taken back
     (an RTC-less Pi before NTP, a bad time server).
     """

@@ -16,7 +16,7 @@ a ticketless service or a sign-out waits until the customer has rated or the win
 (:meth:`CounterSession.rating_window_left`). Every rating press is answered with an outcome,
 never silently dropped.
 
-The session knows nothing of the queue; :mod:`device.branch` couples the two.
+The session knows nothing of the queue; :mod:`domain.branch` couples the two.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from config.model import Config, Counter
-from device.clock import BootEnds, Duration, Instant
-from device.events import DomainEvent
-from device.rating import REASON_WINDOW_S, bad_levels
-from device.tickets import Ticket
-from device.timing import Limits, Timeline, measure
+from domain.clock import BootEnds, Duration, Instant
+from domain.events import DomainEvent
+from domain.rating import REASON_WINDOW_S, bad_levels
+from domain.tickets import Ticket
+from domain.timing import Limits, Timeline, measure
 
 DEFAULT_PAUSE_ALERT_S = 30 * 60
 

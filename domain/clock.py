@@ -150,3 +150,15 @@ class ManualClock:
         self._mono = 0.0
         self.boot = boot
         return self.now()
+
+
+def wall_text(when: datetime) -> str:
+    """The stored form of a wall-clock time: UTC, fixed width, so text order is time order."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"wall-clock time {when.isoformat()} has no UTC offset")
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def minute_of(wall: datetime) -> datetime:
+    """The UTC minute a wall-clock time falls in."""
+    return wall.astimezone(UTC).replace(second=0, microsecond=0)

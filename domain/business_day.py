@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from device.clock import Instant
+from domain.clock import Instant
 
 STEP_TOLERANCE_S = 120.0
 STEP_CONFIRM_S = 600.0

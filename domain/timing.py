@@ -9,14 +9,14 @@
 - rating delay: from the rating prompt to the customer's press.
 
 Each duration says whether it is exact (one boot's monotonic clock) or spans a power cut
-(:func:`device.clock.between`).
+(:func:`domain.clock.between`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from device.clock import BootEnds, Duration, Instant
+from domain.clock import BootEnds, Duration, Instant
 
 
 @dataclass(frozen=True)

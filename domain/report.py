@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from device.store import StoredEvent
+from domain.events import StoredEvent
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,93 @@
+"""The layout shows the architecture, and the imports keep to it (issue 8).
+
+- ``domain``: the pure domain (tickets, queue, counter sessions, rating, timing, business days,
+  the clock, the typed events); no I/O, no pygame, no MQTT, no SQLite;
+- ``device``: the running device app (command line, launch, runtime, MQTT link, store,
+  controller's queue service, simulation), which wires everything together;
+- ``sync``: the wire (MQTT connection, topics, message schema, uplink, queue protocol);
+- ``central``: the central office; ``drivers`` and ``screens``: hardware and pygame views that
+  take plain values; ``config``: the configuration; ``support``: small helpers for all.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = ("support", "config", "domain", "drivers", "screens", "sync", "central", "device")
+ALLOWED: dict[str, set[str]] = {
+    "support": set(),
+    "config": set(),
+    "domain": {"config"},
+    "drivers": {"config", "support"},
+    "screens": {"config"},
+    "sync": {"domain", "config", "support"},
+    "central": {"sync", "domain", "config", "support"},
+    "device": {"domain", "sync", "drivers", "screens", "config", "support"},
+}
+# The one import against the flow: `counterside centre ...` is handed to the centre's own command
+# line, imported only when that subcommand runs.
+EXCEPTIONS = {("device/cli.py", "central.cli")}
+IO_MODULES = (
+    "sqlite3",
+    "sqlite_utils",
+    "pygame",
+    "paho",
+    "serial",
+    "gpiozero",
+    "socket",
+    "subprocess",
+)
+
+
+def imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", OURS)
+def test_imports_flow_one_way(package: str) -> None:
+    wrong = []
+    for path in sources(package):
+        rel = path.relative_to(ROOT).as_posix()
+        for name in imports(path):
+            top = name.split(".")[0]
+            against = top in OURS and top != package and top not in ALLOWED[package]
+            if against and (rel, name) not in EXCEPTIONS:
+                wrong.append(f"{rel} imports {name}")
+    assert wrong == [], f"{package} may import only {sorted(ALLOWED[package])}"
+
+
+def test_the_domain_does_no_io() -> None:
+    wrong = [
+        f"{path.relative_to(ROOT).as_posix()} imports {name}"
+        for path in sources("domain")
+        for name in imports(path)
+        if name.split(".")[0] in IO_MODULES
+    ]
+    assert wrong == []
+
+
+def test_the_drivers_know_every_key_of_the_domain_by_name() -> None:
+    from domain.branch import Key
+    from drivers.keys import KEY_NAMES
+
+    assert tuple(k.value for k in Key) == KEY_NAMES
+
+
+def test_every_top_level_package_is_listed() -> None:
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    assert packages == set(OURS)
