@@ -25,7 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from domain.clock import minute_of, wall_text
-from domain.events import HEARTBEAT_TYPE, StoredEvent
+from domain.events import (
+    HEARTBEAT_TYPE,
+    EventContractError,
+    StoredEvent,
+    SyncQuarantined,
+    to_json_object,
+    typed_payload,
+)
 from support.sqlite import write_transaction
 from sync import topics
 from sync.schema import EventBatch, Status, encode_event
@@ -272,12 +279,16 @@ def _problem(event: StoredEvent, received_at: datetime, max_future: timedelta) -
             f"field 'wall' {where} is {event.wall.isoformat()}, more than {max_future} ahead "
             f"of the centre's clock ({received_at.isoformat(timespec='seconds')})"
         )
+    try:
+        typed_payload(event.type, event.payload)
+    except EventContractError as exc:
+        return f"the payload {where} does not fit the event contract: {exc}"
     return None
 
 
 def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetime) -> StoredEvent:
     """What is stored at an invalid event's seq: same seq and id, the centre's time."""
-    payload = {"type": event.type, "reason": reason, "quarantine_id": qid}
+    payload = SyncQuarantined(type=event.type, reason=reason, quarantine_id=qid)
     return replace(event, wall=received_at, type=PLACEHOLDER_TYPE, payload=payload)
 
 
@@ -383,7 +394,11 @@ class CentralStore:
                             event.mono,
                             wall_text(event.wall),
                             event.type,
-                            json.dumps(event.payload, ensure_ascii=False, separators=(",", ":")),
+                            json.dumps(
+                                to_json_object(event.payload),
+                                ensure_ascii=False,
+                                separators=(",", ":"),
+                            ),
                             now,
                         )
                     )

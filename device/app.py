@@ -15,9 +15,10 @@ from importlib.metadata import PackageNotFoundError, version
 
 from config.model import Config
 from device.store import Checkpoint, EventStore, StoreError
+from domain import events as ev
 from domain.branch import Branch, Key
 from domain.clock import Clock
-from domain.events import DomainEvent, StoredEvent
+from domain.events import DomainEvent, StoredEvent, event
 from domain.queue import QueuePort
 from domain.tickets import Ticket
 
@@ -87,8 +88,8 @@ class DeviceApp:
         now = clock.now()
         self.branch, how = restore_branch(config, store, now.boot, queue)
         self._saved_quiet = self.branch.quiet_changes
-        payload = {"boot_id": now.boot, **how, "version": __version__}
-        self._commit([DomainEvent("device.started", now, payload)])
+        started = ev.DeviceStarted(boot_id=now.boot, version=__version__, **how)
+        self._commit([event(now, started)])
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -113,12 +114,12 @@ class DeviceApp:
             self._saved_quiet = self.branch.quiet_changes
             raise
         self._saved_quiet = self.branch.quiet_changes
-        for event in stored:
+        for done in stored:
             for listener in self._listeners:
                 try:
-                    listener(event)
+                    listener(done)
                 except Exception:  # a faulty screen or printer must not stop the counter
-                    log.exception("listener %r failed on event #%d", listener, event.seq)
+                    log.exception("listener %r failed on event #%d", listener, done.seq)
         return stored
 
     def issue(self, business_type: str, priority: str | None = None) -> tuple[Ticket, list]:
@@ -128,9 +129,12 @@ class DeviceApp:
     def press(self, counter: int, key: Key | str, arg=None) -> list[StoredEvent]:
         return self._commit(self.branch.press(counter, key, self.clock.now(), arg))
 
-    def record(self, type_: str, payload: dict) -> list[StoredEvent]:
-        """Store a fact from a driver (a ticket printed, a print failure) at the current time."""
-        return self._commit([DomainEvent(type_, self.clock.now(), payload)])
+    def record(self, type_: str, payload: dict | ev.Payload) -> list[StoredEvent]:
+        """Store a fact from a driver (a ticket printed, a print failure) at the current time;
+        a driver's plain values become the typed payload of ``type_``."""
+        return self._commit(
+            [DomainEvent(type_, self.clock.now(), ev.typed_payload(type_, payload))]
+        )
 
     def tick(self) -> list[StoredEvent]:
         events = self.branch.tick(self.clock.now())

@@ -22,6 +22,7 @@ from config.errors import ConfigError
 from config.loader import find_config, load_config
 from config.model import Config
 from device.store import EventStore, StoreError
+from domain.events import to_json_object
 from support.pipes import quiet_on_broken_pipe
 
 EXIT_CONFIG, EXIT_STORE = 2, 3
@@ -120,7 +121,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             writer.writeheader()
             for e in events:
                 row = e.to_dict()
-                row["payload"] = json.dumps(e.payload, ensure_ascii=False, sort_keys=True)
+                row["payload"] = json.dumps(
+                    to_json_object(e.payload), ensure_ascii=False, sort_keys=True
+                )
                 writer.writerow(row)
             count = len(events)
         else:

@@ -5,72 +5,74 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from config.model import Config
-from domain.events import StoredEvent
+from domain import events as ev
+from domain.events import StoredEvent, to_json_object
 from domain.report import minutes
 
 _REF_KEYS = {"counter", "transaction_id", "teller", "ticket", "ticket_id", "business_type"}
 
 
-def _ticket(p: dict) -> str:
-    t = p.get("ticket")
-    if isinstance(t, dict):
-        return t["number"] + (f" ({t['priority']})" if t.get("priority") else "")
-    return t or "(no ticket)"
+def _ticket(t: ev.TicketInfo) -> str:
+    return t.number + (f" ({t.priority})" if t.priority else "")
 
 
-def _approx(p: dict, what: str) -> str:
+def _approx(exact: bool) -> str:
     """``~`` before a duration that spans a power cut (an estimate)."""
-    return "" if p.get(f"{what}_exact", p.get("exact", True)) else "~"
+    return "" if exact else "~"
+
+
+def _over(flag: bool) -> str:
+    return " OVER LIMIT" if flag else ""
 
 
 def describe(event: StoredEvent, config: Config) -> str:
     """``08:31:05 #12 ticket.called  A001 -> counter 1``-style summary of one event."""
     p, kind = event.payload, event.type
-    c = p.get("counter")
-    texts = config.texts
-    lang = config.device.language
-    if kind == "ticket.issued":
-        what = f"{_ticket(p)} {p['ticket']['business_type']}, {p['ahead']} ahead"
-    elif kind == "ticket.called":
-        voice = texts.get("call", lang).format(ticket=p["ticket"]["number"], counter=c)
-        what = f"{_ticket(p)} -> counter {c}  «{voice}»" + (
-            "  [out of order]" if p.get("out_of_order") else ""
-        )
-    elif kind == "ticket.recalled":
-        what = f"{_ticket(p)} -> counter {c}, call {p['call']}"
-    elif kind == "rating.invited":
-        what = f"counter {c} {p['ticket'] or ''} «{texts.get('rate_prompt', lang)}»"
-    elif kind == "rating.press":
-        what = f"counter {c} key {p['value']}: {p['outcome']}"
-        if p["outcome"] == "accepted":
-            what += f"  «{texts.get('thanks', lang)}»"
-    elif kind == "transaction.closed":
-        rating = p["rating_label"] or p["rating_status"]
-        wait = p.get("total_waiting_s", p["waiting_s"])
-        what = (
-            f"counter {c} {p['ticket'] or '(ticketless)'} {p['outcome']}: "
-            f"wait {_approx(p, 'waiting')}{minutes(wait)}"
-            f"{' OVER LIMIT' if p['wait_over_limit'] else ''}, "
-            f"service {_approx(p, 'service')}{minutes(p['service_s'])}"
-            f"{' OVER LIMIT' if p['service_over_limit'] else ''}, {rating}"
-        )
-    elif kind in ("counter.signed_in", "counter.signed_out"):
-        what = f"counter {c} {p['teller']['staff_no']} {p['teller']['name']}"
-    elif kind == "action.rejected":
-        what = f"counter {c} {p['key']}: {p['reason']}"
-    elif kind == "counter.paused":
-        what = f"counter {c} «{texts.get('paused', lang)}» ({p['reason']})"
-    elif kind in ("ticket.transferred",):
-        target = p["to_business_type"] or f"counter {p['to_counter']}"
-        what = f"{_ticket(p)} from counter {p['from_counter']} to {target}"
-    elif "ticket" in p and isinstance(p["ticket"], dict):
-        what = _ticket(p) + (f" counter {c}" if c else "")
-    elif "transaction_id" in p:
-        extra = {k: v for k, v in p.items() if k not in _REF_KEYS and v is not None}
-        what = f"counter {c} {p['ticket'] or '(ticketless)'} teller {p['teller']}" + "".join(
-            f" {k}={v}" for k, v in extra.items()
-        )
-    else:
-        what = " ".join(f"{k}={v}" for k, v in p.items() if k not in ("transaction_id",))
+    texts, lang = config.texts, config.device.language
+    match p:
+        case ev.TicketIssued():
+            what = f"{_ticket(p.ticket)} {p.ticket.business_type}, {p.ahead} ahead"
+        case ev.TicketCalled():
+            voice = texts.get("call", lang).format(ticket=p.ticket.number, counter=p.counter)
+            order = "  [out of order]" if p.out_of_order else ""
+            what = f"{_ticket(p.ticket)} -> counter {p.counter}  «{voice}»{order}"
+        case ev.TicketRecalled():
+            what = f"{_ticket(p.ticket)} -> counter {p.counter}, call {p.call}"
+        case ev.TicketTransferred():
+            target = p.to_business_type or f"counter {p.to_counter}"
+            what = f"{_ticket(p.ticket)} from counter {p.from_counter} to {target}"
+        case ev.QueueEvent():
+            counter = getattr(p, "counter", None)
+            what = _ticket(p.ticket) + (f" counter {counter}" if counter else "")
+        case ev.RatingInvited():
+            what = f"counter {p.counter} {p.ticket or ''} «{texts.get('rate_prompt', lang)}»"
+        case ev.RatingPress():
+            what = f"counter {p.counter} key {p.value}: {p.outcome}"
+            if p.outcome == "accepted":
+                what += f"  «{texts.get('thanks', lang)}»"
+        case ev.TransactionClosed():
+            wait = p.total_waiting_s if p.total_waiting_s is not None else p.waiting_s
+            what = (
+                f"counter {p.counter} {p.ticket or '(ticketless)'} {p.outcome}: "
+                f"wait {_approx(p.waiting_exact and p.exact)}{minutes(wait)}"
+                f"{_over(p.wait_over_limit)}, "
+                f"service {_approx(p.service_exact and p.exact)}{minutes(p.service_s)}"
+                f"{_over(p.service_over_limit)}, {p.rating_label or p.rating_status}"
+            )
+        case ev.CounterSignedIn() | ev.CounterSignedOut():
+            what = f"counter {p.counter} {p.teller.staff_no} {p.teller.name}"
+        case ev.ActionRejected():
+            what = f"counter {p.counter} {p.key}: {p.reason}"
+        case ev.CounterPaused():
+            what = f"counter {p.counter} «{texts.get('paused', lang)}» ({p.reason})"
+        case ev.TransactionEvent():
+            fields = to_json_object(p)
+            extra = {k: v for k, v in fields.items() if k not in _REF_KEYS and v is not None}
+            what = f"counter {p.counter} {p.ticket or '(ticketless)'} teller {p.teller}" + "".join(
+                f" {k}={v}" for k, v in extra.items()
+            )
+        case _:
+            fields = to_json_object(p)
+            what = " ".join(f"{k}={v}" for k, v in fields.items() if k != "transaction_id")
     local = event.wall.astimezone(ZoneInfo(config.device.timezone))
     return f"{local:%H:%M:%S} #{event.seq:<4d} {kind:<20s} {what}"

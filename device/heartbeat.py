@@ -16,7 +16,7 @@ from pathlib import Path
 
 from device.store import EventStore
 from domain.clock import Clock, minute_of
-from domain.events import HEARTBEAT_TYPE, DomainEvent, StoredEvent
+from domain.events import DeviceHeartbeat, StoredEvent, event
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,11 @@ class Heartbeat:
         minute = minute_of(now.wall)
         if minute == self._last:
             return None
-        event = self.store.append(
-            DomainEvent(HEARTBEAT_TYPE, now, {"minute": minute.isoformat(timespec="minutes")})
+        beat = self.store.append(
+            event(now, DeviceHeartbeat(minute=minute.isoformat(timespec="minutes")))
         )
         self._last = minute
-        return event
+        return beat
 
 
 class HeartbeatThread:

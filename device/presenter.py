@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from config.model import Config
+from domain import events as ev
 from domain.clock import Instant, between
 from domain.counter import CounterSession, State
 from domain.estimate import WaitEstimator
@@ -186,12 +187,16 @@ class CallLog:
     def __init__(self, size: int = RECENT_CALLS + 1) -> None:
         self._calls: deque[tuple[str, int]] = deque(maxlen=size)
 
-    def observe(self, event_type: str, payload: dict) -> None:
-        if event_type in ("ticket.called", "ticket.recalled"):
-            call = (payload["ticket"]["number"], payload["counter"])
-            if call in self._calls:
-                self._calls.remove(call)
-            self._calls.appendleft(call)
+    def observe(self, payload: ev.Payload | dict) -> None:
+        if isinstance(payload, ev.TicketCalled | ev.TicketRecalled):
+            self.add(payload.ticket.number, payload.counter)
+
+    def add(self, ticket: str, counter: int) -> None:
+        """A call of ``ticket`` to ``counter`` (here, or heard from elsewhere in the branch)."""
+        call = (ticket, counter)
+        if call in self._calls:
+            self._calls.remove(call)
+        self._calls.appendleft(call)
 
     def calls(self) -> list[tuple[str, int]]:
         return list(self._calls)

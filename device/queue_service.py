@@ -31,8 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from config.model import Config
 from device.store import Checkpoint, EventStore
+from domain import events as ev
 from domain.clock import Clock, Instant, between
 from domain.events import DomainEvent, StoredEvent
 from domain.queue import BranchQueue, QueueError, QueueReplay, snapshot
@@ -87,18 +90,25 @@ _PUBLISH_STATE = object()
 
 def answer_from_events(op: str, events: Sequence[DomainEvent | StoredEvent]) -> dict:
     """The ``result`` of a successful ``op`` from the events it caused (live or replayed)."""
-    by_type = {e.type: e for e in events}
     if op == qp.ISSUE:
-        issued = by_type["ticket.issued"]
-        return {"ticket": issued.payload["ticket"], "ahead": issued.payload["ahead"]}
+        issued = next(e.payload for e in events if isinstance(e.payload, ev.TicketIssued))
+        return {"ticket": ev.to_json_object(issued.ticket), "ahead": issued.ahead}
     if op in (qp.CALL_NEXT, qp.CALL_SPECIFIC):
-        called = by_type.get("ticket.called")
+        called = next((e for e in events if isinstance(e.payload, ev.TicketCalled)), None)
         if called is None:
             return {"entry": None}
-        info, counter = called.payload["ticket"], called.payload["counter"]
-        waited = between(Instant.from_dict(info["queued_at"]), called.at).seconds
-        return {"entry": qp.entry_dict(info, waited, counter)}
+        p = called.payload
+        assert isinstance(p, ev.TicketCalled)
+        waited = between(p.ticket.queued_at, called.at).seconds
+        return {"entry": qp.entry_dict(ev.to_json_object(p.ticket), waited, p.counter)}
     return {}
+
+
+def _tagged(e: DomainEvent, tag: ev.RequestRef) -> DomainEvent:
+    """``e`` naming the request it answers (every queue event has a ``request`` field)."""
+    if not hasattr(e.payload, "request"):
+        return e
+    return DomainEvent(e.type, e.at, msgspec.structs.replace(e.payload, request=tag))
 
 
 def _error(device: str, rid: str, op: str, error: str, message: str) -> qp.QueueResponse:
@@ -274,7 +284,7 @@ class QueueService:
                 self.queue = BranchQueue(self.config)
         replay = QueueReplay(self.queue)
         for event in self._store.events(after_seq=after):
-            replay.apply(event.type, event.at, event.payload)
+            replay.apply(event.at, event.payload)
         last = self._store.last_event(other_than_boot=self.clock.now().boot)
         if last is not None:
             self.queue.boot_ends.note(last.at)
@@ -283,10 +293,10 @@ class QueueService:
         since = max(0, self._store.last_seq() - self.settings.answers_replayed)
         events = self._store.events(after_seq=since)
         groups: dict[Key, tuple[str, list[StoredEvent]]] = {}
-        for event in events:
-            req = event.payload.get("request")
-            if isinstance(req, dict) and {"device", "id", "op"} <= req.keys():
-                groups.setdefault((req["device"], req["id"]), (req["op"], []))[1].append(event)
+        for stored in events:
+            req = getattr(stored.payload, "request", None)
+            if isinstance(req, ev.RequestRef):
+                groups.setdefault((req.device, req.id), (req.op, []))[1].append(stored)
         for (device, rid), (op, group) in groups.items():
             result = answer_from_events(op, group)
             self._answers.put((device, rid), qp.QueueResponse(device, rid, op, True, result))
@@ -352,8 +362,8 @@ class QueueService:
         except Exception as exc:  # a bug: the queue may be half-changed, so rebuild it
             log.exception("queue service: %s failed", req.op)
             return self._failed(req, f"{type(exc).__name__}: {exc}")
-        tag = {"device": req.device, "id": req.id, "op": req.op}
-        tagged = [DomainEvent(e.type, e.at, {**e.payload, "request": tag}) for e in events]
+        tag = ev.RequestRef(device=req.device, id=req.id, op=req.op)
+        tagged = [_tagged(e, tag) for e in events]
         assert self._store is not None
         try:
             stored = self._append(tagged)
@@ -448,18 +458,18 @@ class QueueService:
         self.connection.publish(topic, qp.encode_response(answer), qos=1)
 
     def _after_change(self, stored: list[StoredEvent]) -> None:
-        for event in stored:
-            self._seq = max(self._seq, event.seq)
-            if event.type in ("ticket.called", "ticket.recalled"):
-                p = event.payload
+        for done in stored:
+            self._seq = max(self._seq, done.seq)
+            p = done.payload
+            if isinstance(p, ev.TicketCalled | ev.TicketRecalled):
                 call = qp.QueueCall(
-                    seq=event.seq,
-                    ticket=p["ticket"]["number"],
-                    ticket_id=p["ticket"]["id"],
-                    business_type=p["ticket"]["business_type"],
-                    counter=p["counter"],
-                    call=p.get("call", 1),
-                    at=event.wall.isoformat(),
+                    seq=done.seq,
+                    ticket=p.ticket.number,
+                    ticket_id=p.ticket.id,
+                    business_type=p.ticket.business_type,
+                    counter=p.counter,
+                    call=p.call if isinstance(p, ev.TicketRecalled) else 1,
+                    at=done.wall.isoformat(),
                 )
                 self.connection.publish(self.calls_topic, qp.encode_call(call), qos=1)
                 self.stats.calls_published += 1

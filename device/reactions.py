@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from domain import events as ev
+
 
 @dataclass(frozen=True)
 class Speech:
@@ -26,36 +28,34 @@ class Led:
     counter: int | None = None
 
 
-def _mine(payload: dict, counter: int | None) -> bool:
-    return counter is None or payload.get("counter") == counter
-
-
-def speech_for(event_type: str, payload: dict, counter: int | None) -> Speech | None:
+def speech_for(payload: ev.Payload | dict, counter: int | None) -> Speech | None:
     """The announcement an event calls for at ``counter`` (``None``: every counter, the board)."""
-    if not _mine(payload, counter):
+    if counter is not None and getattr(payload, "counter", None) != counter:
         return None
-    if event_type in ("ticket.called", "ticket.recalled"):
-        fields = {"ticket": payload["ticket"]["number"], "counter": payload["counter"]}
-        return Speech("call", fields)
+    match payload:
+        case ev.TicketCalled() | ev.TicketRecalled():
+            return Speech("call", {"ticket": payload.ticket.number, "counter": payload.counter})
     if counter is None:
         return None
-    if event_type == "service.started":
-        return Speech("welcome")
-    if event_type == "rating.invited":
-        return Speech("rate_prompt")
-    if event_type == "rating.press" and payload.get("outcome") == "accepted":
-        return Speech("thanks")
+    match payload:
+        case ev.ServiceStarted():
+            return Speech("welcome")
+        case ev.RatingInvited():
+            return Speech("rate_prompt")
+        case ev.RatingPress(outcome="accepted"):
+            return Speech("thanks")
     return None
 
 
-def led_for(event_type: str, payload: dict, counter: int) -> Led | None:
+def led_for(payload: ev.Payload | dict, counter: int) -> Led | None:
     """What the counter's LED display should show after an event at ``counter``."""
-    if payload.get("counter") != counter:
+    if getattr(payload, "counter", None) != counter:
         return None
-    if event_type in ("ticket.called", "ticket.recalled"):
-        return Led("call", payload["ticket"]["number"], counter)
-    if event_type in ("counter.paused", "counter.signed_out"):
-        return Led("paused")
-    if event_type in ("counter.resumed", "counter.signed_in"):
-        return Led("clear")
+    match payload:
+        case ev.TicketCalled() | ev.TicketRecalled():
+            return Led("call", payload.ticket.number, counter)
+        case ev.CounterPaused() | ev.CounterSignedOut():
+            return Led("paused")
+        case ev.CounterResumed() | ev.CounterSignedIn():
+            return Led("clear")
     return None

@@ -37,6 +37,7 @@ from device.presenter import (
     upcoming,
 )
 from device.reactions import led_for, speech_for
+from domain import events as ev
 from domain.branch import Key
 from domain.counter import State, Teller
 from domain.estimate import WaitEstimator
@@ -243,11 +244,10 @@ class PanelApp:
     def _press(self, key: Key, arg: object) -> list[StoredEvent]:
         assert self.counter is not None
         events = self.device.press(self.counter, key, arg)
-        rejected = [e for e in events if e.type == "action.rejected"]
+        rejected = [e.payload for e in events if isinstance(e.payload, ev.ActionRejected)]
         if rejected:
-            p = rejected[-1].payload
-            self.message, self.message_level = p["reason"], "warn"
-            self.queue_available = not p.get("queue_unavailable", False)
+            self.message, self.message_level = rejected[-1].reason, "warn"
+            self.queue_available = not rejected[-1].queue_unavailable
         elif key is not Key.RATE:
             self.message = None
         return events
@@ -279,7 +279,7 @@ class PanelApp:
             return None
         queue = self.device.branch.queue
         ahead = next(
-            (e.payload["ahead"] for e in events if e.type == "ticket.issued"),
+            (e.payload.ahead for e in events if isinstance(e.payload, ev.TicketIssued)),
             getattr(queue, "last_issue_ahead", 0),
         )
         wait = self.estimator.expected_wait_min(business_type, ahead)
@@ -336,29 +336,26 @@ class PanelApp:
 
     def hear_call(self, ticket: str, counter: int) -> None:
         """A call made elsewhere in the branch (published by the queue service)."""
-        payload = {"ticket": {"number": ticket}, "counter": counter}
-        self.calls.observe("ticket.called", payload)
+        self.calls.add(ticket, counter)
         if self.announcer is not None and self.counter is None and self._has("board"):
-            speech = speech_for("ticket.called", payload, None)
-            if speech is not None:
-                self.announcer.say(speech.template, **speech.fields)
+            self.announcer.say("call", ticket=ticket, counter=counter)
 
     def _has(self, kind: str) -> bool:
         return any(p.kind == kind for p in self.panels)
 
     # -- output ------------------------------------------------------------------------------
     def _on_event(self, event: StoredEvent) -> None:
-        self.calls.observe(event.type, event.payload)
-        if event.type == "transaction.closed":
+        self.calls.observe(event.payload)
+        if isinstance(event.payload, ev.TransactionClosed):
             self.estimator.observe(event.payload)
         speaker = self.counter
         if speaker is None and not any(p.kind == "board" for p in self.panels):
             speaker = -1  # a kiosk alone says nothing
-        speech = speech_for(event.type, event.payload, speaker)
+        speech = speech_for(event.payload, speaker)
         if speech is not None and self.announcer is not None:
             self.announcer.say(speech.template, **speech.fields)
         if self.display is not None and self.counter is not None:
-            led = led_for(event.type, event.payload, self.counter)
+            led = led_for(event.payload, self.counter)
             if led is not None:
                 self._show(led)
 

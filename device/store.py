@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -30,8 +31,19 @@ import sqlite_utils
 
 from device.migrations import LATEST_VERSION, MIGRATIONS
 from domain.clock import wall_text
-from domain.events import DomainEvent, StoredEvent
+from domain.events import (
+    PAYLOADS,
+    DomainEvent,
+    EventContractError,
+    Payload,
+    StoredEvent,
+    decode_payload,
+    encode_payload,
+    typed_payload,
+)
 from support.sqlite import write_transaction
+
+log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write lock before giving up."""
@@ -84,9 +96,24 @@ def time_ordered_uuid(unix_ms: int, counter: int) -> str:
 
 
 def _payload_text(event: DomainEvent) -> str:
+    if isinstance(event.payload, Payload):
+        if event.type != event.payload.TYPE:
+            raise StoreError(f"event {event.type!r}: its payload is a {event.payload.TYPE}'s")
+        return encode_payload(event.payload).decode("utf-8")
     if not isinstance(event.payload, dict):
         raise StoreError(f"event {event.type!r}: payload must be a dict, not {event.payload!r}")
     return _json_text(event.payload, f"event {event.type!r}: payload")
+
+
+def _typed(event: DomainEvent) -> DomainEvent:
+    """``event`` with the typed payload of its type (plain values of a contract type are
+    checked and typed here, or refused)."""
+    if isinstance(event.payload, Payload) or event.type not in PAYLOADS:
+        return event
+    try:
+        return DomainEvent(event.type, event.at, typed_payload(event.type, event.payload))
+    except EventContractError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _json_text(value: Any, what: str) -> str:
@@ -103,6 +130,15 @@ def _wall(when: datetime) -> str:
         raise StoreError(str(exc)) from None
 
 
+def _payload(event_type: str, text: str, seq: int) -> Payload | dict[str, Any]:
+    """A stored payload, typed; one that no longer fits the contract stays as stored (logged)."""
+    try:
+        return decode_payload(event_type, text)
+    except EventContractError as exc:
+        log.warning("event #%d does not fit the event contract (%s): read as stored", seq, exc)
+        return json.loads(text)
+
+
 def _event_from_row(row: dict[str, Any]) -> StoredEvent:
     return StoredEvent(
         seq=row["seq"],
@@ -112,7 +148,7 @@ def _event_from_row(row: dict[str, Any]) -> StoredEvent:
         mono=row["mono"],
         wall=datetime.fromisoformat(row["wall"]),
         type=row["type"],
-        payload=json.loads(row["payload"]),
+        payload=_payload(row["type"], row["payload"], row["seq"]),
     )
 
 
@@ -227,25 +263,19 @@ class EventStore:
         )
 
     @staticmethod
-    def _stored(seq: int, row: tuple) -> StoredEvent:
-        id_, device_id, boot, mono, wall, type_, payload = row
+    def _stored(seq: int, row: tuple, payload: Payload | dict[str, Any]) -> StoredEvent:
+        id_, device_id, boot, mono, wall, type_, _text = row
         return StoredEvent(
-            seq,
-            id_,
-            device_id,
-            boot,
-            mono,
-            datetime.fromisoformat(wall),
-            type_,
-            json.loads(payload),
+            seq, id_, device_id, boot, mono, datetime.fromisoformat(wall), type_, payload
         )
 
     def append(self, event: DomainEvent) -> StoredEvent:
         """Store one event; it is committed and fsynced when this returns."""
+        event = _typed(event)
         row = self._row(event)
         with self._write("append") as conn:
             seq = conn.execute(_INSERT, row).lastrowid
-        return self._stored(seq, row)
+        return self._stored(seq, row, event.payload)
 
     def append_many(
         self, events: Iterable[DomainEvent], checkpoint: Checkpoint | None = None
@@ -254,6 +284,7 @@ class EventStore:
 
         ``checkpoint``: the state these events lead to (its changed items, the keys of items
         gone), stored in the same transaction, so it never disagrees with them."""
+        events = [_typed(event) for event in events]
         rows = [self._row(event) for event in events]
         if not rows and checkpoint is None:
             return []
@@ -280,7 +311,10 @@ class EventStore:
                     "INSERT OR REPLACE INTO checkpoint_items (name, key, state) VALUES (?, ?, ?)",
                     items,
                 )
-        return [self._stored(seq, row) for seq, row in zip(seqs, rows, strict=True)]
+        return [
+            self._stored(seq, row, e.payload)
+            for seq, row, e in zip(seqs, rows, events, strict=True)
+        ]
 
     def checkpoint(self, name: str) -> Checkpoint | None:
         """The last state stored under ``name`` (see :meth:`append_many`), with all its items."""

@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from config.model import Config
+from domain import events as ev
 from domain.clock import BootEnds, Instant
 from domain.counter import ActionRejected, CounterSession, SessionReplay, State, Teller
 from domain.counter import snapshot as session_snapshot
-from domain.events import DomainEvent
+from domain.events import DomainEvent, event
 from domain.queue import BranchQueue, QueueError, QueuePort, QueueReplay, QueueUnavailable
 from domain.queue import snapshot as queue_snapshot
 
@@ -96,13 +97,13 @@ class Branch:
         replay_queue = QueueReplay(local) if local is not None else None
         sessions = {n: SessionReplay(s) for n, s in self.sessions.items()}
         count = 0
-        for event in events:
+        for stored in events:
             count += 1
             if replay_queue is not None:
-                replay_queue.apply(event.type, event.at, event.payload)
-            replay = sessions.get(event.payload.get("counter"))
+                replay_queue.apply(stored.at, stored.payload)
+            replay = sessions.get(getattr(stored.payload, "counter", None))
             if replay is not None:
-                replay.apply(event.type, event.at, event.payload)
+                replay.apply(stored.at, stored.payload)
         return count
 
     def snapshot(self) -> dict:
@@ -218,10 +219,11 @@ class Branch:
             return []
         self._idle_since[n] = (since, True)
         self._idle_changes += 1
-        payload = {"counter": n, "idle_s": round(idle_s, 3), "waiting": waiting}
-        if s.teller is not None:
-            payload["teller"] = s.teller.staff_no
-        return [DomainEvent("counter.idle_with_queue", at, payload)]
+        teller = s.teller.staff_no if s.teller is not None else None
+        idle = ev.CounterIdleWithQueue(
+            counter=n, idle_s=round(idle_s, 3), waiting=waiting, teller=teller
+        )
+        return [event(at, idle)]
 
     # -- key handlers: check, then change the queue, then the session ---------------------
     def _sign_in(self, s: CounterSession, at: Instant, teller: Teller | str):
@@ -334,5 +336,4 @@ def _number(key: str, s: CounterSession, value) -> int:
 
 
 def _rejected(counter: int, key: Key, at: Instant, reason: str, **extra) -> DomainEvent:
-    payload = {"counter": counter, "key": str(key), "reason": reason, **extra}
-    return DomainEvent("action.rejected", at, payload)
+    return event(at, ev.ActionRejected(counter=counter, key=str(key), reason=reason, **extra))

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from config.model import Config, Counter
+from domain import events as ev
 from domain.clock import BootEnds, Duration, Instant
-from domain.events import DomainEvent
+from domain.events import DomainEvent, event
 from domain.rating import REASON_WINDOW_S, bad_levels
 from domain.tickets import Ticket
 from domain.timing import Limits, Timeline, measure
@@ -71,6 +72,9 @@ class Teller:
 
     def to_dict(self) -> dict:
         return {"staff_no": self.staff_no, "name": self.name, "stars": self.stars}
+
+    def info(self) -> ev.TellerInfo:
+        return ev.TellerInfo(staff_no=self.staff_no, name=self.name, stars=self.stars)
 
 
 @dataclass
@@ -259,8 +263,10 @@ class CounterSession:
         assert start is not None
         return self.boot_ends.between(start, at), implicit
 
-    def _event(self, type_: str, at: Instant, **payload) -> DomainEvent:
-        return DomainEvent(type_, at, {"counter": self.counter.number, **payload})
+    def _event(self, kind: type[ev.CounterEvent], at: Instant, **fields) -> DomainEvent:
+        """The event ``kind`` at this counter."""
+        fields.setdefault("counter", self.counter.number)
+        return event(at, kind(**fields))
 
     def _open(self, ticket: Ticket | None, business_type: str, queued_at: Instant | None):
         assert self.teller is not None
@@ -282,34 +288,35 @@ class CounterSession:
         limits = self._limits(tx)
         report = measure(tx.timeline(), limits, self.boot_ends)
         level = self.config.rating.level(tx.rating) if tx.rating is not None else None
-        record = {
+        line = tx.timeline()
+        closed = self._event(
+            ev.TransactionClosed,
+            at,
             **tx.ref(),
-            "teller_name": tx.teller.name,
-            "ticket_info": tx.ticket.to_dict() if tx.ticket else None,
-            "outcome": outcome,
-            "calls": len(tx.calls),
-            "start_implicit": tx.start_implicit,
-            "rating": tx.rating,
-            "rating_label": level.label.zh if level else None,
-            "satisfied": level.satisfied if level else None,
-            "rating_status": self._rating_status(tx, outcome),
-            "timeline": {
-                name: (
-                    getattr(tx.timeline(), name).to_dict() if getattr(tx.timeline(), name) else None
-                )
-                for name in ("queued", "called", "started", "ended", "rated")
-            },
+            teller_name=tx.teller.name,
+            ticket_info=tx.ticket.info() if tx.ticket else None,
+            outcome=outcome,
+            calls=len(tx.calls),
+            start_implicit=tx.start_implicit,
+            rating=tx.rating,
+            rating_label=level.label.zh if level else None,
+            satisfied=level.satisfied if level else None,
+            rating_status=self._rating_status(tx, outcome),
+            timeline=ev.Timeline(
+                queued=line.queued,
+                called=line.called,
+                started=line.started,
+                ended=line.ended,
+                rated=line.rated,
+            ),
             **self._band_and_extension(tx),
-            "limits": {
-                "wait_s": _finite(limits.wait_s),
-                "service_s": _finite(limits.service_s),
-            },
+            limits=ev.Limits(wait_s=_finite(limits.wait_s), service_s=_finite(limits.service_s)),
             **report.to_dict(),
-        }
+        )
         self.last_closed, self.current = tx, None
         self._prompt_opened = None
         self.state = State.IDLE
-        return [self._event("transaction.closed", at, **record)]
+        return [closed]
 
     def _band_and_extension(self, tx: Transaction) -> dict:
         band = name = reason = None
@@ -362,7 +369,7 @@ class CounterSession:
     def sign_in(self, teller: Teller, at: Instant) -> list[DomainEvent]:
         self._require("sign_in", State.SIGNED_OUT)
         self.teller, self.state = teller, State.IDLE
-        return [self._event("counter.signed_in", at, teller=teller.to_dict())]
+        return [self._event(ev.CounterSignedIn, at, teller=teller.info())]
 
     def sign_out(self, at: Instant) -> list[DomainEvent]:
         self._require("sign_out", State.IDLE, State.PAUSED, State.AWAITING_RATING)
@@ -371,7 +378,7 @@ class CounterSession:
         if self.state is State.PAUSED:
             events += self.resume(at)
         assert self.teller is not None
-        events.append(self._event("counter.signed_out", at, teller=self.teller.to_dict()))
+        events.append(self._event(ev.CounterSignedOut, at, teller=self.teller.info()))
         self.teller, self.state = None, State.SIGNED_OUT
         return events
 
@@ -397,13 +404,17 @@ class CounterSession:
         tx.calls.append(at)
         tx.waited_before = waited_before or Duration(0.0)
         self.state = State.CALLED
-        extra = {
-            "ticket_info": ticket.to_dict(),
-            "queued_at": queued_at.to_dict(),
-            "waited_before_s": tx.waited_before.seconds,
-            "waited_before_exact": tx.waited_before.exact,
-        }
-        return [*events, self._event("counter.called", at, **tx.ref(), **extra, call=1)]
+        called = self._event(
+            ev.CounterCalled,
+            at,
+            **tx.ref(),
+            ticket_info=ticket.info(),
+            queued_at=queued_at,
+            call=1,
+            waited_before_s=tx.waited_before.seconds,
+            waited_before_exact=tx.waited_before.exact,
+        )
+        return [*events, called]
 
     def check_recall(self) -> Transaction:
         """The called transaction, if it may be called again (else :class:`ActionRejected`)."""
@@ -418,7 +429,7 @@ class CounterSession:
     def recall(self, at: Instant) -> list[DomainEvent]:
         tx = self.check_recall()
         tx.calls.append(at)
-        return [self._event("counter.recalled", at, **tx.ref(), call=len(tx.calls))]
+        return [self._event(ev.CounterRecalled, at, **tx.ref(), call=len(tx.calls))]
 
     def skip(self, at: Instant) -> list[DomainEvent]:
         """The called customer did not come (过号)."""
@@ -433,7 +444,7 @@ class CounterSession:
         self.current.implicit_start()
         self.current.transferred = at
         target = {"to_business_type": to_business_type, "to_counter": to_counter}
-        events = [self._event("counter.transferred", at, **self.current.ref(), **target)]
+        events = [self._event(ev.CounterTransferred, at, **self.current.ref(), **target)]
         return events + self._close(at, "transferred")
 
     # -- serving -----------------------------------------------------------------------------
@@ -442,7 +453,7 @@ class CounterSession:
         assert self.current is not None
         self.current.started, self.state = at, State.SERVING
         self._service_alerted = False  # counted from here now, not from the call
-        return [self._event("service.started", at, **self.current.ref())]
+        return [self._event(ev.ServiceStarted, at, **self.current.ref())]
 
     def start_ticketless(self, at: Instant, business_type: str | None = None):
         """Serve a customer without a ticket (no queue available, or a walk-in)."""
@@ -454,7 +465,7 @@ class CounterSession:
         events = self.end_prompt(at)
         tx = self._open(None, code, None)
         tx.started, self.state = at, State.SERVING
-        return [*events, self._event("service.started", at, **tx.ref(), ticketless=True)]
+        return [*events, self._event(ev.ServiceStarted, at, **tx.ref(), ticketless=True)]
 
     def finish(self, at: Instant) -> list[DomainEvent]:
         """End the service and open the rating prompt (also the 请评价 key)."""
@@ -466,8 +477,8 @@ class CounterSession:
         tx.finished, self._prompt_opened = at, at
         self.state = State.AWAITING_RATING
         window = self.config.rating.window_s
-        events.append(self._event("service.finished", at, **tx.ref()))
-        events.append(self._event("rating.invited", at, **tx.ref(), window_s=window))
+        events.append(self._event(ev.ServiceFinished, at, **tx.ref()))
+        events.append(self._event(ev.RatingInvited, at, **tx.ref(), window_s=window))
         return events
 
     invite_rating = finish
@@ -488,7 +499,7 @@ class CounterSession:
             closed = self._close(at, "served")  # the window ran out before anyone ticked
         outcome, tx = self._judge(value, at)
         ref = tx.ref() if tx is not None else {"transaction_id": None}
-        press = self._event("rating.press", at, value=value, outcome=str(outcome), **ref)
+        press = self._event(ev.RatingPress, at, value=value, outcome=str(outcome), **ref)
         if outcome is not RatingOutcome.ACCEPTED:
             return [*closed, press]
         assert self.current is not None
@@ -527,7 +538,7 @@ class CounterSession:
         reason = reasons[index]
         return [
             self._event(
-                "rating.reason",
+                ev.RatingReason,
                 at,
                 **tx.ref(),
                 rating=tx.rating,
@@ -554,7 +565,7 @@ class CounterSession:
         tx.band = index
         return [
             self._limit_changed(
-                "service.band_chosen", at, band=index, band_name=bands[index].name.zh
+                ev.ServiceBandChosen, at, band=index, band_name=bands[index].name.zh
             )
         ]
 
@@ -572,11 +583,11 @@ class CounterSession:
         reason = reasons[index]
         return [
             self._limit_changed(
-                "service.extended", at, reason=index, reason_zh=reason.label.zh, add_s=reason.add_s
+                ev.ServiceExtended, at, reason=index, reason_zh=reason.label.zh, add_s=reason.add_s
             )
         ]
 
-    def _limit_changed(self, type_: str, at: Instant, **what) -> DomainEvent:
+    def _limit_changed(self, kind: type[ev.TransactionEvent], at: Instant, **what) -> DomainEvent:
         """The band or the extension changed the limit; the record says if a warning came first
         (the band can be corrected, but not quietly: the centre sees it)."""
         tx = self.current
@@ -586,7 +597,7 @@ class CounterSession:
         running = self.service_elapsed(at)
         if running is not None and running[0].seconds <= limit:
             self._service_alerted = False  # within the new limit: warn again if it is passed
-        return self._event(type_, at, **tx.ref(), **what, limit_s=_finite(limit))
+        return self._event(kind, at, **tx.ref(), **what, limit_s=_finite(limit))
 
     # -- pausing -------------------------------------------------------------------------------
     def pause(self, reason: str | int, at: Instant) -> list[DomainEvent]:
@@ -605,7 +616,7 @@ class CounterSession:
             index = next((i for i, r in enumerate(reasons) if reason in (r.zh, r.en)), None)
         self.state, self._paused_at, self._pause_reason = State.PAUSED, at, reason
         self._pause_alerted = False
-        return [self._event("counter.paused", at, reason=reason, reason_index=index)]
+        return [self._event(ev.CounterPaused, at, reason=reason, reason_index=index)]
 
     def resume(self, at: Instant) -> list[DomainEvent]:
         self._require("resume", State.PAUSED)
@@ -615,7 +626,7 @@ class CounterSession:
         self.state, self._paused_at = State.IDLE, None
         return [
             self._event(
-                "counter.resumed",
+                ev.CounterResumed,
                 at,
                 reason=self._pause_reason,
                 paused_s=round(paused_s, 3),
@@ -672,7 +683,7 @@ class CounterSession:
                 self._service_alerted = True
                 return [
                     self._event(
-                        "service.over_limit",
+                        ev.ServiceOverLimit,
                         at,
                         **tx.ref(),
                         elapsed_s=round(elapsed.seconds, 3),
@@ -685,7 +696,7 @@ class CounterSession:
             assert self._paused_at is not None
             if self.boot_ends.between(self._paused_at, at).seconds > self.pause_alert_s:
                 self._pause_alerted = True
-                return [self._event("pause.over_limit", at, reason=self._pause_reason)]
+                return [self._event(ev.PauseOverLimit, at, reason=self._pause_reason)]
         return []
 
 
@@ -695,117 +706,86 @@ def _finite(limit: float) -> float | None:
 
 
 class SessionReplay:
-    """Rebuilds a :class:`CounterSession` from its own stored events (after a restart)."""
+    """Rebuilds a :class:`CounterSession` from its own stored events (after a restart, from a
+    store written before checkpoints)."""
 
     def __init__(self, session: CounterSession) -> None:
         self.s = session
 
-    def apply(self, type_: str, at: Instant, payload: dict) -> None:
-        handler = getattr(self, "_" + type_.replace(".", "_"), None)
-        if handler is not None:
-            handler(at, payload)
-
-    def _tx(self, p: dict, ticket: Ticket | None, queued_at: Instant | None) -> Transaction:
+    def _tx(self, p: ev.TransactionEvent, ticket: Ticket | None, queued: Instant | None):
         s = self.s
         if s.teller is None:  # signed in before the replayed stretch: known by staff number
-            s.teller = Teller(p["teller"], p.get("teller_name") or p["teller"])
+            name = p.teller_name if isinstance(p, ev.TransactionClosed) else ""
+            s.teller = Teller(p.teller, name or p.teller)
         s.current = Transaction(
-            p["transaction_id"], s.counter.number, s.teller, p["business_type"], ticket, queued_at
+            p.transaction_id, s.counter.number, s.teller, p.business_type, ticket, queued
         )
         s._service_alerted = False
         return s.current
 
-    def _counter_signed_in(self, at: Instant, p: dict) -> None:
-        self.s.teller, self.s.state = Teller(**p["teller"]), State.IDLE
-
-    def _counter_signed_out(self, at: Instant, p: dict) -> None:
-        self.s.teller, self.s.state, self.s.current = None, State.SIGNED_OUT, None
-
-    def _counter_called(self, at: Instant, p: dict) -> None:
-        ticket, queued_at = Ticket.from_dict(p["ticket_info"]), Instant.from_dict(p["queued_at"])
-        tx = self._tx(p, ticket, queued_at)
-        tx.calls.append(at)
-        tx.waited_before = Duration(
-            p.get("waited_before_s", 0.0), p.get("waited_before_exact", True)
-        )
-        self.s.state = State.CALLED
-
-    def _counter_recalled(self, at: Instant, p: dict) -> None:
-        if self.s.current is not None:
-            self.s.current.calls.append(at)
-
-    def _service_started(self, at: Instant, p: dict) -> None:
-        tx = self._tx(p, None, None) if p.get("ticketless") else self.s.current
-        if tx is not None:
-            tx.started, self.s.state = at, State.SERVING
-            self.s._service_alerted = False
-
-    def _service_finished(self, at: Instant, p: dict) -> None:
-        tx = self.s.current
-        if tx is not None:
-            tx.implicit_start()
-            tx.finished, self.s._prompt_opened = at, at
-            self.s.state = State.AWAITING_RATING
-
-    def _service_band_chosen(self, at: Instant, p: dict) -> None:
-        if self.s.current is not None:
-            self.s.current.band = p["band"]
-            self._limit_changed(at)
-
-    def _service_extended(self, at: Instant, p: dict) -> None:
-        if self.s.current is not None:
-            self.s.current.extension = p["reason"]
-            self._limit_changed(at)
+    def apply(self, at: Instant, p: ev.Payload | dict) -> None:
+        s, tx = self.s, self.s.current
+        match p:
+            case ev.CounterSignedIn():
+                s.teller, s.state = (
+                    Teller(p.teller.staff_no, p.teller.name, p.teller.stars),
+                    State.IDLE,
+                )
+            case ev.CounterSignedOut():
+                s.teller, s.state, s.current = None, State.SIGNED_OUT, None
+            case ev.CounterCalled():
+                tx = self._tx(p, Ticket.from_info(p.ticket_info), p.queued_at)
+                tx.calls.append(at)
+                tx.waited_before = Duration(p.waited_before_s, p.waited_before_exact)
+                s.state = State.CALLED
+            case ev.CounterRecalled() if tx is not None:
+                tx.calls.append(at)
+            case ev.ServiceStarted():
+                tx = self._tx(p, None, None) if p.ticketless else tx
+                if tx is not None:
+                    tx.started, s.state = at, State.SERVING
+                    s._service_alerted = False
+            case ev.ServiceFinished() if tx is not None:
+                tx.implicit_start()
+                tx.finished, s._prompt_opened = at, at
+                s.state = State.AWAITING_RATING
+            case ev.ServiceBandChosen() if tx is not None:
+                tx.band = p.band
+                self._limit_changed(at)
+            case ev.ServiceExtended() if tx is not None:
+                tx.extension = p.reason
+                self._limit_changed(at)
+            case ev.CounterTransferred() if tx is not None:
+                tx.implicit_start()
+                tx.transferred = at
+            case ev.RatingPress() if p.outcome == RatingOutcome.ACCEPTED and tx is not None:
+                tx.rating, tx.rated = p.value, at
+            case ev.TransactionClosed():
+                if tx is not None and tx.id == p.transaction_id:
+                    tx.outcome = p.outcome
+                    s.last_closed = tx
+                s.current, s._prompt_opened, s.state = None, None, State.IDLE
+            case ev.RatingReason():
+                if s.last_closed is not None and s.last_closed.id == p.transaction_id:
+                    s.last_closed.reason = p.reason
+            case ev.ServiceOverLimit():
+                s._service_alerted = True
+            case ev.CounterPaused():
+                s.state, s._paused_at, s._pause_reason = State.PAUSED, at, p.reason
+                s._pause_alerted = False
+            case ev.PauseOverLimit():
+                s._pause_alerted = True
+            case ev.CounterResumed():
+                s.state, s._paused_at = State.IDLE, None
 
     def _limit_changed(self, at: Instant) -> None:
-        s = self.s
-        if s.current is not None:
-            s.current.raised_after_alert = s.current.raised_after_alert or s._service_alerted
+        s, tx = self.s, self.s.current
+        if tx is None:
+            return
+        tx.raised_after_alert = tx.raised_after_alert or s._service_alerted
         running = s.service_elapsed(at)
-        current = s.current
-        if running is not None and current is not None:
-            s._service_alerted = (
-                s._service_alerted and running[0].seconds > s._limits(current).service_s
-            )
-
-    def _counter_transferred(self, at: Instant, p: dict) -> None:
-        tx = self.s.current
-        if tx is not None:
-            tx.implicit_start()
-            tx.transferred = at
-
-    def _rating_press(self, at: Instant, p: dict) -> None:
-        if p["outcome"] == RatingOutcome.ACCEPTED and self.s.current is not None:
-            self.s.current.rating, self.s.current.rated = p["value"], at
-
-    def _transaction_closed(self, at: Instant, p: dict) -> None:
-        s = self.s
-        if s.current is not None and s.current.id == p["transaction_id"]:
-            s.current.outcome = p["outcome"]
-            s.last_closed = s.current
-        s.current, s._prompt_opened, s.state = None, None, State.IDLE
-
-    def _rating_reason(self, at: Instant, p: dict) -> None:
-        if self.s.last_closed is not None and self.s.last_closed.id == p["transaction_id"]:
-            self.s.last_closed.reason = p["reason"]
-
-    def _service_over_limit(self, at: Instant, p: dict) -> None:
-        self.s._service_alerted = True
-
-    def _counter_paused(self, at: Instant, p: dict) -> None:
-        s = self.s
-        s.state, s._paused_at, s._pause_reason, s._pause_alerted = (
-            State.PAUSED,
-            at,
-            p["reason"],
-            False,
-        )
-
-    def _pause_over_limit(self, at: Instant, p: dict) -> None:
-        self.s._pause_alerted = True
-
-    def _counter_resumed(self, at: Instant, p: dict) -> None:
-        self.s.state, self.s._paused_at = State.IDLE, None
+        if running is not None:
+            s._service_alerted = s._service_alerted and running[0].seconds > s._limits(tx).service_s
 
 
 def snapshot(session: CounterSession) -> dict:

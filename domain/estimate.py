@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config.model import Config
+from domain.events import TransactionClosed
 
 SMOOTHING = 0.2  # weight of the newest service in the running average
 PRIOR_SHARE = 0.5  # before any service is seen: half the business type's service limit
@@ -22,10 +23,9 @@ class WaitEstimator:
             for bt in config.business_types
         }
 
-    def observe(self, closed: dict) -> None:
-        service = closed.get("service_s")
-        code = closed.get("business_type")
-        if closed.get("outcome") == "served" and service is not None and code in self._average:
+    def observe(self, closed: TransactionClosed) -> None:
+        service, code = closed.service_s, closed.business_type
+        if closed.outcome == "served" and service is not None and code in self._average:
             old = self._average[code]
             self._average[code] = old + SMOOTHING * (float(service) - old)
 

@@ -37,8 +37,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from config.model import Config
+from domain import events as ev
 from domain.clock import BootEnds, Duration, Instant
-from domain.events import DomainEvent
+from domain.events import DomainEvent, event
 from domain.tickets import Ticket, TicketIssuer
 
 RECENT_CALLS = 10
@@ -120,12 +121,19 @@ class Entry:
         queued = self.leg_started or self.queued_at
         return (boot_ends or BootEnds()).between(self.ticket.issued_at, queued)
 
-    def info(self) -> dict:
-        return {
-            **self.ticket.to_dict(),
-            "business_type": self.business_type,
-            "queued_at": self.queued_at.to_dict(),
-        }
+    def info(self) -> ev.QueuedTicket:
+        """The ticket as queue events carry it: its business type and queueing of this leg."""
+        t = self.ticket
+        return ev.QueuedTicket(
+            id=t.id,
+            number=t.number,
+            business_type=self.business_type,
+            priority=t.priority,
+            business_day=t.business_day,
+            serial=t.serial,
+            issued_at=t.issued_at,
+            queued_at=self.queued_at,
+        )
 
 
 @dataclass
@@ -165,9 +173,7 @@ class BranchQueue:
         ticket = self._issuer.issue(business_type, priority, at)
         self._add(Entry(ticket, business_type, at))
         ahead = self.ahead_of(ticket.id)
-        events.append(
-            DomainEvent("ticket.issued", at, {"ticket": ticket.to_dict(), "ahead": ahead})
-        )
+        events.append(event(at, ev.TicketIssued(ticket=ticket.info(), ahead=ahead)))
         return ticket, events + self._watch_length(at)
 
     def _add(self, entry: Entry, pos: int | None = None) -> None:
@@ -200,14 +206,11 @@ class BranchQueue:
         for entry in self.waiting():
             if entry.ticket.business_day < day:
                 entry.status = Status.EXPIRED
-                payload = {
-                    "ticket": entry.info(),
-                    "reason": "day_ended",
-                    "waited_s": round(self._waited(entry, at).seconds, 3),
-                }
-                events.append(DomainEvent("ticket.expired", at, payload))
+                waited = round(self._waited(entry, at).seconds, 3)
+                expired = ev.TicketExpired(ticket=entry.info(), reason="day_ended", waited_s=waited)
+                events.append(event(at, expired))
         self._forget_finished()
-        events.append(DomainEvent("queue.day_started", at, {"day": str(day)}))
+        events.append(event(at, ev.QueueDayStarted(day=day)))
         return events
 
     def _forget_finished(self) -> None:
@@ -321,7 +324,7 @@ class BranchQueue:
         events = []
         if self._overdue(entry, at) and not entry.escalated and self._config.queue.escalate_overdue:
             entry.escalated = True
-            events.append(DomainEvent("ticket.escalated", at, {"ticket": entry.info()}))
+            events.append(event(at, ev.TicketEscalated(ticket=entry.info())))
         return entry, events + self._assign(entry, counter, at, out_of_order=False)
 
     def call_specific(self, counter: int, number: str, at: Instant) -> tuple[Entry, list]:
@@ -339,13 +342,10 @@ class BranchQueue:
         entry.status, entry.counter, entry.target_counter = Status.CALLED, counter, None
         entry.calls = 1
         self._history.setdefault(counter, _CounterHistory()).recent.append(jumped)
-        payload = {
-            "ticket": entry.info(),
-            "counter": counter,
-            "out_of_order": out_of_order,
-            "jumped": jumped,
-        }
-        return [DomainEvent("ticket.called", at, payload)]
+        called = ev.TicketCalled(
+            ticket=entry.info(), counter=counter, out_of_order=out_of_order, jumped=jumped
+        )
+        return [event(at, called)]
 
     def _check_counter(self, counter: int) -> None:
         if counter not in self._serves:
@@ -360,21 +360,21 @@ class BranchQueue:
     def recall(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]:
         entry = self._called_by(ticket_id, counter)
         entry.calls += 1
-        payload = {"ticket": entry.info(), "counter": counter, "call": entry.calls}
-        return [DomainEvent("ticket.recalled", at, payload)]
+        recalled = ev.TicketRecalled(ticket=entry.info(), counter=counter, call=entry.calls)
+        return [event(at, recalled)]
 
     # -- leaving the queue ---------------------------------------------------------------
     def no_show(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]:
         entry = self._called_by(ticket_id, counter)
         entry.status = Status.NO_SHOW
         self._forget_finished()
-        return [DomainEvent("ticket.no_show", at, {"ticket": entry.info(), "counter": counter})]
+        return [event(at, ev.TicketNoShow(ticket=entry.info(), counter=counter))]
 
     def served(self, ticket_id: str, counter: int, at: Instant) -> list[DomainEvent]:
         entry = self._called_by(ticket_id, counter)
         entry.status = Status.DONE
         self._forget_finished()
-        return [DomainEvent("ticket.served", at, {"ticket": entry.info(), "counter": counter})]
+        return [event(at, ev.TicketServed(ticket=entry.info(), counter=counter))]
 
     def transfer(
         self,
@@ -402,13 +402,13 @@ class BranchQueue:
         entry.business_type = to_business_type or entry.business_type
         entry.target_counter = to_counter
         entry.queued_at, entry.escalated = at, False
-        payload = {
-            "ticket": entry.info(),
-            "from_counter": counter,
-            "to_business_type": to_business_type,
-            "to_counter": to_counter,
-        }
-        return [DomainEvent("ticket.transferred", at, payload)]
+        moved = ev.TicketTransferred(
+            ticket=entry.info(),
+            from_counter=counter,
+            to_business_type=to_business_type,
+            to_counter=to_counter,
+        )
+        return [event(at, moved)]
 
     def cancel(self, ticket_id: str, at: Instant, reason: str) -> list[DomainEvent]:
         """A waiting ticket that never reached its customer (e.g. the printer failed for good)."""
@@ -417,7 +417,7 @@ class BranchQueue:
             raise QueueError(f"ticket {entry.ticket.number} is not waiting")
         entry.status = Status.CANCELLED
         self._forget_finished()
-        return [DomainEvent("ticket.cancelled", at, {"ticket": entry.info(), "reason": reason})]
+        return [event(at, ev.TicketCancelled(ticket=entry.info(), reason=reason))]
 
     def _watch_length(self, at: Instant) -> list[DomainEvent]:
         """Raise the long-queue alert once per business type, re-armed at 80% of the limit."""
@@ -426,13 +426,14 @@ class BranchQueue:
             return []
         events = []
         for code, waiting in self.waiting_counts().items():
-            payload = {"business_type": code, "waiting": waiting, "limit": limit}
             if waiting > limit and code not in self._too_long:
                 self._too_long.add(code)
-                events.append(DomainEvent("queue.too_long", at, payload))
+                long = ev.QueueTooLong(business_type=code, waiting=waiting, limit=limit)
+                events.append(event(at, long))
             elif waiting <= 0.8 * limit and code in self._too_long:
                 self._too_long.discard(code)
-                events.append(DomainEvent("queue.back_to_normal", at, payload))
+                normal = ev.QueueBackToNormal(business_type=code, waiting=waiting, limit=limit)
+                events.append(event(at, normal))
         return events
 
     # -- saving and restoring ---------------------------------------------------------------
@@ -484,13 +485,13 @@ class BranchQueue:
         for entry in self.waiting():
             if not entry.wait_alerted and self._overdue(entry, at):
                 entry.wait_alerted = True
-                payload = {
-                    "ticket": entry.info(),
-                    "waited_s": round(self._waited(entry, at).seconds, 3),
-                    "leg_waited_s": round(self.boot_ends.between(entry.queued_at, at).seconds, 3),
-                    "limit_s": self._limits.get(entry.business_type),
-                }
-                events.append(DomainEvent("ticket.wait_over_limit", at, payload))
+                alert = ev.TicketWaitOverLimit(
+                    ticket=entry.info(),
+                    waited_s=round(self._waited(entry, at).seconds, 3),
+                    leg_waited_s=round(self.boot_ends.between(entry.queued_at, at).seconds, 3),
+                    limit_s=self._limits.get(entry.business_type),
+                )
+                events.append(event(at, alert))
         return events + self._watch_length(at)
 
 
@@ -537,84 +538,60 @@ def _entry_from_state(item: dict) -> Entry:
     )
 
 
-def _entry_ticket(payload: dict) -> Ticket:
-    return Ticket.from_dict(payload["ticket"])
-
-
 class QueueReplay:
-    """Rebuilds a :class:`BranchQueue` from its own stored events (after a restart)."""
+    """Rebuilds a :class:`BranchQueue` from its own stored events (after a restart, from a store
+    written before checkpoints)."""
 
     def __init__(self, queue: BranchQueue) -> None:
         self.q = queue
 
-    def apply(self, type_: str, at: Instant, payload: dict) -> None:
-        handler = getattr(self, "_" + type_.replace(".", "_"), None)
-        if handler is not None:
-            handler(at, payload)
+    def apply(self, at: Instant, p: ev.Payload | dict) -> None:
+        q = self.q
+        entry = q._entries.get(p.ticket.id) if isinstance(p, ev.QueueEvent) else None
+        match p:
+            case ev.TicketIssued():
+                ticket = Ticket.from_info(p.ticket)
+                q._issuer.restore(ticket)
+                q._add(Entry(ticket, ticket.business_type, ticket.issued_at))
+            case ev.QueueDayStarted():
+                issuer = q._issuer
+                if issuer.business_day is None or p.day > issuer.business_day:
+                    day = p.day.isoformat()
+                    issuer.load_state({**issuer.to_state(), "day": day, "serials": {}})
+                    issuer.keeper.day = max(issuer.keeper.day or p.day, p.day)
+            case ev.QueueTooLong():
+                q._too_long.add(p.business_type)
+            case ev.QueueBackToNormal():
+                q._too_long.discard(p.business_type)
+        if entry is None:
+            return
+        match p:
+            case ev.TicketCalled():
+                entry.status, entry.counter, entry.target_counter = Status.CALLED, p.counter, None
+                entry.calls = 1
+                q._history.setdefault(p.counter, _CounterHistory()).recent.append(p.jumped)
+            case ev.TicketRecalled():
+                entry.calls = p.call
+            case ev.TicketTransferred():
+                entry.status, entry.counter, entry.calls = Status.WAITING, None, 0
+                entry.business_type = p.to_business_type or entry.business_type
+                entry.target_counter = p.to_counter
+                entry.queued_at, entry.escalated = at, False
+            case ev.TicketEscalated():
+                entry.escalated = True
+            case ev.TicketWaitOverLimit():
+                entry.wait_alerted = True
+            case ev.TicketServed() | ev.TicketNoShow() | ev.TicketExpired() | ev.TicketCancelled():
+                entry.status = _ENDS[type(p)]
+                q._forget_finished()
 
-    def _entry(self, payload: dict) -> Entry | None:
-        return self.q._entries.get(payload["ticket"]["id"])
 
-    def _ticket_issued(self, at: Instant, p: dict) -> None:
-        ticket = _entry_ticket(p)
-        self.q._issuer.restore(ticket)
-        self.q._add(Entry(ticket, ticket.business_type, ticket.issued_at))
-
-    def _ticket_called(self, at: Instant, p: dict) -> None:
-        if (entry := self._entry(p)) is not None:
-            entry.status, entry.counter, entry.target_counter = Status.CALLED, p["counter"], None
-            entry.calls = 1
-            history = self.q._history.setdefault(p["counter"], _CounterHistory())
-            history.recent.append(p.get("jumped", entry.priority))
-
-    def _ticket_recalled(self, at: Instant, p: dict) -> None:
-        if (entry := self._entry(p)) is not None:
-            entry.calls = p["call"]
-
-    def _ticket_transferred(self, at: Instant, p: dict) -> None:
-        if (entry := self._entry(p)) is not None:
-            entry.status, entry.counter, entry.calls = Status.WAITING, None, 0
-            entry.business_type = p["to_business_type"] or entry.business_type
-            entry.target_counter = p["to_counter"]
-            entry.queued_at, entry.escalated = at, False
-
-    def _end(self, p: dict, status: Status) -> None:
-        if (entry := self._entry(p)) is not None:
-            entry.status = status
-            self.q._forget_finished()
-
-    def _ticket_served(self, at: Instant, p: dict) -> None:
-        self._end(p, Status.DONE)
-
-    def _ticket_no_show(self, at: Instant, p: dict) -> None:
-        self._end(p, Status.NO_SHOW)
-
-    def _ticket_expired(self, at: Instant, p: dict) -> None:
-        self._end(p, Status.EXPIRED)
-
-    def _queue_day_started(self, at: Instant, p: dict) -> None:
-        issuer = self.q._issuer
-        day = date.fromisoformat(p["day"])
-        if issuer.business_day is None or day > issuer.business_day:
-            issuer.load_state({**issuer.to_state(), "day": p["day"], "serials": {}})
-            issuer.keeper.day = max(issuer.keeper.day or day, day)
-
-    def _ticket_cancelled(self, at: Instant, p: dict) -> None:
-        self._end(p, Status.CANCELLED)
-
-    def _ticket_escalated(self, at: Instant, p: dict) -> None:
-        if (entry := self._entry(p)) is not None:
-            entry.escalated = True
-
-    def _queue_too_long(self, at: Instant, p: dict) -> None:
-        self.q._too_long.add(p["business_type"])
-
-    def _queue_back_to_normal(self, at: Instant, p: dict) -> None:
-        self.q._too_long.discard(p["business_type"])
-
-    def _ticket_wait_over_limit(self, at: Instant, p: dict) -> None:
-        if (entry := self._entry(p)) is not None:
-            entry.wait_alerted = True
+_ENDS: dict[type, Status] = {
+    ev.TicketServed: Status.DONE,
+    ev.TicketNoShow: Status.NO_SHOW,
+    ev.TicketExpired: Status.EXPIRED,
+    ev.TicketCancelled: Status.CANCELLED,
+}
 
 
 def snapshot(queue: BranchQueue) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from domain.events import StoredEvent
+from domain.events import StoredEvent, TransactionClosed
 
 
 @dataclass(frozen=True)
@@ -53,34 +53,34 @@ def transactions(events: Iterable[StoredEvent], timezone: str) -> list[Transacti
     tz = ZoneInfo(timezone)
     rows = []
     for e in events:
-        if e.type != "transaction.closed":
-            continue
         p = e.payload
+        if not isinstance(p, TransactionClosed):
+            continue
         rows.append(
             TransactionRow(
                 closed_at=e.wall.astimezone(tz),
-                counter=p["counter"],
-                teller=p["teller"],
-                teller_name=p.get("teller_name", ""),
-                ticket=p.get("ticket"),
-                business_type=p["business_type"],
-                outcome=p["outcome"],
-                waiting_s=p.get("waiting_s"),
-                total_waiting_s=p.get("total_waiting_s", p.get("waiting_s")),
-                wait_limit_s=p["limits"]["wait_s"],
-                wait_over_limit=p["wait_over_limit"],
-                waiting_exact=p.get("waiting_exact", p.get("exact", True)),
-                service_s=p.get("service_s"),
-                service_limit_s=p["limits"]["service_s"],
-                service_over_limit=p["service_over_limit"],
-                service_exact=p.get("service_exact", p.get("exact", True)),
-                band_name=p.get("band_name"),
-                extension_reason=p.get("extension_reason"),
-                limit_raised_after_alert=p.get("limit_raised_after_alert", False),
-                rating=p.get("rating"),
-                rating_label=p.get("rating_label"),
-                rating_status=p["rating_status"],
-                transaction_id=p["transaction_id"],
+                counter=p.counter,
+                teller=p.teller,
+                teller_name=p.teller_name,
+                ticket=p.ticket,
+                business_type=p.business_type,
+                outcome=p.outcome,
+                waiting_s=p.waiting_s,
+                total_waiting_s=p.total_waiting_s if p.total_waiting_s is not None else p.waiting_s,
+                wait_limit_s=p.limits.wait_s,
+                wait_over_limit=p.wait_over_limit,
+                waiting_exact=p.waiting_exact and p.exact,
+                service_s=p.service_s,
+                service_limit_s=p.limits.service_s,
+                service_over_limit=p.service_over_limit,
+                service_exact=p.service_exact and p.exact,
+                band_name=p.band_name,
+                extension_reason=p.extension_reason,
+                limit_raised_after_alert=p.limit_raised_after_alert,
+                rating=p.rating,
+                rating_label=p.rating_label,
+                rating_status=p.rating_status,
+                transaction_id=p.transaction_id,
                 device_id=e.device_id,
                 seq=e.seq,
             )

@@ -7,6 +7,7 @@ from datetime import date
 
 from domain.business_day import DayKeeper
 from domain.clock import Instant
+from domain.events import TicketInfo
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,29 @@ class Ticket:
             "serial": self.serial,
             "issued_at": self.issued_at.to_dict(),
         }
+
+    def info(self) -> TicketInfo:
+        """The ticket as events carry it."""
+        return TicketInfo(
+            id=self.id,
+            number=self.number,
+            business_type=self.business_type,
+            priority=self.priority,
+            business_day=self.business_day,
+            serial=self.serial,
+            issued_at=self.issued_at,
+        )
+
+    @classmethod
+    def from_info(cls, info: TicketInfo) -> Ticket:
+        return cls(
+            number=info.number,
+            business_type=info.business_type,
+            priority=info.priority,
+            issued_at=info.issued_at,
+            business_day=info.business_day,
+            serial=info.serial,
+        )
 
     @classmethod
     def from_dict(cls, data: dict) -> Ticket:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.events import StoredEvent
+from domain.events import StoredEvent, to_json_object
 from sync import topics
 
 VERSION = 1
@@ -104,7 +104,7 @@ def encode_event(event: StoredEvent) -> bytes:
             "mono": event.mono,
             "wall": event.wall.isoformat(),
             "type": event.type,
-            "payload": event.payload,
+            "payload": to_json_object(event.payload),
         }
     ).encode()
 

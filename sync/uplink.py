@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from domain.events import StoredEvent
+from domain.events import EventType, StoredEvent, SyncOversized
 from sync import schema, topics
 from sync.connection import LinkState, Message, MqttConnection, PublishResult
 from sync.settings import UplinkSettings
@@ -56,7 +56,7 @@ class Outbox(Protocol):
     def close(self) -> None: ...
 
 
-OVERSIZED_TYPE = "sync.oversized"
+OVERSIZED_TYPE = EventType.SYNC_OVERSIZED
 """Sent in place of an event too large for any message, so the centre's sequence stays whole."""
 
 
@@ -475,5 +475,5 @@ def _oversized(event: StoredEvent, size: int) -> StoredEvent:
         event.mono,
         event.wall,
         OVERSIZED_TYPE,
-        {"type": event.type, "bytes": size},
+        SyncOversized(type=event.type, bytes=size),
     )

@@ -37,7 +37,8 @@ def uid(seq: int, marker: str = "") -> str:
 
 def ev(seq: int, marker: str = "", type_: str = "rating.given", minute: int = 0) -> StoredEvent:
     wall = T0 + timedelta(minutes=minute, seconds=seq % 60)
-    return StoredEvent(seq, uid(seq, marker), DEVICE, "boot", float(seq), wall, type_, {"s": seq})
+    payload = {"minute": wall.strftime("%Y-%m-%dT%H:%M")} if type_ == HEARTBEAT_TYPE else {"s": seq}
+    return StoredEvent(seq, uid(seq, marker), DEVICE, "boot", float(seq), wall, type_, payload)
 
 
 def batch(first: int, last: int, marker: str = "") -> EventBatch:
@@ -249,7 +250,7 @@ def test_heartbeat_helper_beats_once_per_minute(tmp_path: Path) -> None:
         clock.advance(1)
         second = heartbeat.beat()
         assert second is not None and second.type == HEARTBEAT_TYPE
-        assert second.payload == {"minute": "2026-11-25T00:31+00:00"}
+        assert second.payload.minute == "2026-11-25T00:31+00:00"
         clock.advance(180)  # a pause (e.g. the process hung) leaves minutes without a beat
         assert heartbeat.beat() is not None
         assert [e.type for e in store.events()] == [HEARTBEAT_TYPE] * 3

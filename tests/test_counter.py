@@ -2,6 +2,7 @@ import pytest
 
 from domain.branch import Branch, Key
 from domain.counter import State, Teller
+from domain.events import to_json_object
 from domain.queue import BranchQueue, QueueUnavailable
 from tests.factories import make_config
 
@@ -15,7 +16,7 @@ def types(events):
 def one(events, type_):
     found = [e for e in events if e.type == type_]
     assert len(found) == 1, types(events)
-    return found[0].payload
+    return to_json_object(found[0].payload)  # as stored and sent
 
 
 @pytest.fixture

@@ -91,3 +91,32 @@ def test_the_drivers_know_every_key_of_the_domain_by_name() -> None:
 def test_every_top_level_package_is_listed() -> None:
     packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
     assert packages == set(OURS)
+
+
+def test_docs_events_md_is_generated_from_the_event_contract() -> None:
+    from device import events_doc
+
+    assert events_doc.main(["--check"]) == 0, "run: python -m device.events_doc"
+
+
+def test_every_event_type_has_one_payload_class_and_every_class_a_type() -> None:
+    from domain import events as ev
+
+    assert set(ev.PAYLOADS) == {str(t) for t in ev.EventType}
+    assert len(set(ev.PAYLOADS.values())) == len(ev.PAYLOADS)
+
+
+def test_production_code_reads_payloads_by_their_typed_fields() -> None:
+    """``payload["x"]`` is the stored JSON's view, for tests and tools; the code of every part
+    reads typed attributes, so a renamed field cannot go unnoticed."""
+    import re
+
+    mapping = re.compile(r"\b(payload|p)(\[\s*[\"']|\.get\(\s*[\"'])")
+    wrong = [
+        f"{path.relative_to(ROOT).as_posix()}:{n}"
+        for package in ("domain", "device", "sync", "central")
+        for path in sources(package)
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if mapping.search(line) and path.name != "events.py"  # where the JSON view is defined
+    ]
+    assert wrong == []

@@ -106,7 +106,7 @@ def test_the_console_timer_follows_the_call_band_and_power_cuts(branch, config, 
 def test_board_shows_the_latest_call_first_and_recalls_move_up(config, clock):
     log = CallLog()
     for number, counter in (("A001", 1), ("B001", 2), ("A001", 1)):
-        log.observe("ticket.called", {"ticket": {"number": number}, "counter": counter})
+        log.add(number, counter)
     view = board_view(config, clock.now(), log.calls(), {"cash": 3}, WaitEstimator(config))
     assert view.current_call.ticket == "A001" and view.current_call.counter_zh == "1号窗口"
     assert [c.ticket for c in view.recent_calls] == ["B001"]

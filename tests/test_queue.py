@@ -169,16 +169,29 @@ def test_unknown_business_type_or_priority_is_refused(config, clock):
 
 def test_expected_wait_uses_recent_service_times_and_counters(config):
     from domain.estimate import WaitEstimator
+    from domain.events import TransactionClosed
 
     est = WaitEstimator(config)
     # cash: limit 5 min, prior 2.5 min; served by counters 1 and 2
     assert est.expected_wait_min("cash", 0) == 0
     assert est.expected_wait_min("cash", 4) == 5  # 4 × 150 s ÷ 2 counters
+
+    def closed(outcome: str, service_s: float | None) -> TransactionClosed:
+        return TransactionClosed(
+            counter=1,
+            transaction_id="t",
+            teller="1001",
+            business_type="cash",
+            outcome=outcome,
+            rating_status="unrated",
+            service_s=service_s,
+        )
+
     for _ in range(40):
-        est.observe({"outcome": "served", "business_type": "cash", "service_s": 60})
+        est.observe(closed("served", 60))
     assert round(est.average_service_s("cash")) == 60
     assert est.expected_wait_min("cash", 4) == 2
-    est.observe({"outcome": "no_show", "business_type": "cash", "service_s": None})
+    est.observe(closed("no_show", None))
     assert round(est.average_service_s("cash")) == 60
 
 

@@ -306,15 +306,17 @@ def test_heartbeats_stored_first_after_a_power_cut_do_not_hide_the_service_time(
     app.press(1, Key.START)
     for _ in range(400 // 60):  # a heartbeat a minute while the service runs
         clock.advance(60)
-        app.record("device.heartbeat", {})
+        app.record("device.heartbeat", {"minute": "2026-11-25T08:30+00:00"})
     clock.advance(40)
-    app.record("device.heartbeat", {})  # 6:40 into the service, then the power goes
+    app.record(
+        "device.heartbeat", {"minute": "2026-11-25T08:37+00:00"}
+    )  # 6:40 into the service, then the power goes
     store.close()
 
     clock.reboot("boot-2", downtime_s=30)
     clock.jump_wall(-3600)  # back an hour behind
     with EventStore(path, "dev-1") as other:  # the heartbeat thread is first
-        other.append(DomainEvent("device.heartbeat", clock.now(), {}))
+        other.append(DomainEvent("device.heartbeat", clock.now(), {"minute": "2026-11-25T07:38"}))
     store, app = open_app(path, config, clock)
     clock.advance(20)
     app.press(1, Key.FINISH)

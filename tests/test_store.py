@@ -328,13 +328,13 @@ def test_an_empty_v2_store_gets_an_identity_when_migrated(db_path: Path) -> None
 
 def test_events_filters_by_seq_limit_and_type(store: EventStore) -> None:
     clock = ManualClock()
-    types = ["ticket.issued", "ticket.called", "rating.given", "ticket.issued", "rating.given"]
+    types = ["test.issued", "test.called", "rating.given", "test.issued", "rating.given"]
     store.append_many([ev(clock, t) for t in types])
     assert [e.seq for e in store.events(after_seq=2)] == [3, 4, 5]
     assert [e.seq for e in store.events(after_seq=1, limit=2)] == [2, 3]
     assert [e.seq for e in store.events(types=["rating.given"])] == [3, 5]
-    assert [e.seq for e in store.events(types="ticket.issued")] == [1, 4]
-    assert [e.seq for e in store.events(after_seq=3, types=("ticket.issued", "x"))] == [4]
+    assert [e.seq for e in store.events(types="test.issued")] == [1, 4]
+    assert [e.seq for e in store.events(after_seq=3, types=("test.issued", "x"))] == [4]
     assert store.events(types=[]) == []
     assert store.events(limit=0) == []
 
