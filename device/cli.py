@@ -88,6 +88,15 @@ def cmd_store_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_verify(args: argparse.Namespace) -> int:
+    """Walk the store's hash chain: 0 if whole, 1 if an event was deleted, altered or moved."""
+    config = _config(args)
+    with _open_store(args, config) as store:
+        report = store.verify()
+    print(report)
+    return 0 if report.ok else 1
+
+
 def _selected_events(args: argparse.Namespace, config: Config, store: EventStore):
     tz = config.device.timezone
     if getattr(args, "all", False):
@@ -116,7 +125,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         events = _selected_events(args, config, store)
     with _output(args.out) as out:
         if args.what == "events":
-            columns = ["seq", "id", "device_id", "boot_id", "mono", "wall", "type", "payload"]
+            columns = [
+                "seq",
+                "id",
+                "device_id",
+                "boot_id",
+                "mono",
+                "wall",
+                "type",
+                "payload",
+                "prev",
+            ]
             writer = csv.DictWriter(out, fieldnames=columns)
             writer.writeheader()
             for e in events:
@@ -322,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     init = store_sub.add_parser("init", help="create (or migrate) the device's store")
     init.add_argument("--db", help="store file (default: $COUNTERSIDE_DB or var/<device>.sqlite)")
     init.set_defaults(func=cmd_store_init)
+    verify = store_sub.add_parser(
+        "verify", help="check the store's hash chain (no event deleted, altered or reordered)"
+    )
+    verify.add_argument("--db", help="store file (default: as for init)")
+    verify.set_defaults(func=cmd_store_verify)
 
     today = sub.add_parser("today", help="today's transactions with their timings and limits")
     today.add_argument("--db")

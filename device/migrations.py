@@ -14,6 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from domain.events import (
+    EventContractError,
+    canonical_payload,
+    chain_hash,
+    chain_start,
+    decode_payload,
+)
+
 MigrationSteps = tuple[str, ...] | Callable[[sqlite3.Connection, str], None]
 
 
@@ -125,11 +133,45 @@ _V4 = (
     ) WITHOUT ROWID""",
 )
 
+
+def _v5_hash_chain(conn: sqlite3.Connection, device_id: str) -> None:
+    """Version 5: every event carries ``prev``, the hash of the event before it (the chain of
+    ``domain/events.py``), and ``hash``, its own, so that a deleted, altered or reordered event is
+    detectable by whoever holds a later one. ``meta.chain_head`` is the ``prev`` of the first
+    event kept (the chain's start, or the last event pruned). Events stored before this version
+    are chained now, in seq order: from here on, none can go unnoticed."""
+    conn.execute("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE events ADD COLUMN hash TEXT NOT NULL DEFAULT ''")
+    conn.execute("ALTER TABLE meta ADD COLUMN chain_head TEXT NOT NULL DEFAULT ''")
+    (store_id,) = conn.execute("SELECT store_id FROM meta").fetchone()
+    head = chain_start(store_id)
+    conn.execute("UPDATE meta SET chain_head = ?", (head,))
+    rows = conn.execute(
+        "SELECT seq, id, device_id, boot_id, mono, wall, type, payload FROM events ORDER BY seq"
+    ).fetchall()
+    if not rows:
+        return
+    conn.execute("DROP TRIGGER events_no_update")  # only to chain what was stored before
+    for seq, id_, device, boot, mono, wall, type_, text in rows:
+        try:
+            payload = canonical_payload(decode_payload(type_, text))
+        except EventContractError:
+            payload = text.encode()  # as stored: it is what the chain vouches for
+        hashed = chain_hash(head, seq, id_, device, boot, mono, wall, type_, payload)
+        conn.execute("UPDATE events SET prev = ?, hash = ? WHERE seq = ?", (head, hashed, seq))
+        head = hashed
+    conn.execute(
+        """CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE refused'); END"""
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema: meta, append-only events", _V1),
     Migration(2, "prune acknowledged events, outbox view, wall index", _V2),
     Migration(3, "the store's own identity, named by batches and acks", _v3_store_id),
     Migration(4, "checkpoints of state written with the events", _V4),
+    Migration(5, "a hash chain over the events", _v5_hash_chain),
 )
 
 

@@ -37,6 +37,8 @@ from domain.events import (
     EventContractError,
     Payload,
     StoredEvent,
+    canonical_payload,
+    chain_hash,
     decode_payload,
     encode_payload,
     typed_payload,
@@ -48,17 +50,45 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write lock before giving up."""
 
-_COLUMNS = "seq, id, device_id, boot_id, mono, wall, type, payload"
+_COLUMNS = "seq, id, device_id, boot_id, mono, wall, type, payload, prev"
 # Highest seq ever assigned: pruning only deletes acknowledged events and records the highest seq
 # it deleted in meta.pruned_seq (trigger), so this survives pruning everything.
 _LAST_SEQ = "max(ifnull((SELECT max(seq) FROM events), 0), (SELECT pruned_seq FROM meta))"
-# The hot path: one prepared statement (cached by sqlite3), next seq computed inside the write
-# transaction; the new seq is the rowid, read back through ``cursor.lastrowid``.
-_INSERT = f"INSERT INTO events ({_COLUMNS}) SELECT {_LAST_SEQ} + 1, ?, ?, ?, ?, ?, ?, ?"
+# The hot path: prepared statements (cached by sqlite3). Inside the write transaction: the last
+# seq and the chain's head (the last event's hash, or the head kept when everything was pruned),
+# then one INSERT per event with its seq, its ``prev`` and its own hash.
+_HEAD = (
+    f"SELECT {_LAST_SEQ}, ifnull((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), "
+    "(SELECT chain_head FROM meta))"
+)
+_INSERT = (
+    "INSERT INTO events (seq, id, device_id, boot_id, mono, wall, type, payload, prev, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class StoreError(Exception):
     """The event store cannot do what was asked; the message names the file."""
+
+
+@dataclass
+class ChainReport:
+    """What :meth:`EventStore.verify` found: the events walked and every break of the chain."""
+
+    path: Path
+    events: int = 0
+    first: int = 0
+    last: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def __str__(self) -> str:
+        span = f"seq {self.first}..{self.last}" if self.events else "no events"
+        verdict = "the chain is whole" if self.ok else f"{len(self.problems)} problem(s)"
+        return "\n".join([f"{self.path}: {self.events} events ({span}): {verdict}", *self.problems])
 
 
 @dataclass(frozen=True)
@@ -149,6 +179,7 @@ def _event_from_row(row: dict[str, Any]) -> StoredEvent:
         wall=datetime.fromisoformat(row["wall"]),
         type=row["type"],
         payload=_payload(row["type"], row["payload"], row["seq"]),
+        prev=row["prev"],
     )
 
 
@@ -263,10 +294,26 @@ class EventStore:
         )
 
     @staticmethod
-    def _stored(seq: int, row: tuple, payload: Payload | dict[str, Any]) -> StoredEvent:
+    def _chained(conn: sqlite3.Connection, rows: list[tuple], events: list[DomainEvent]):
+        """Insert ``rows`` after the last event, each chained to the one before; yields
+        ``(seq, prev)`` (inside the caller's write transaction)."""
+        seq, head = conn.execute(_HEAD).fetchone()
+        for row, e in zip(rows, events, strict=True):
+            seq += 1
+            id_, device, boot, mono, wall, type_, text = row
+            canon = (
+                text.encode() if isinstance(e.payload, Payload) else canonical_payload(e.payload)
+            )
+            hashed = chain_hash(head, seq, id_, device, boot, mono, wall, type_, canon)
+            conn.execute(_INSERT, (seq, *row, head, hashed))
+            yield seq, head
+            head = hashed
+
+    @staticmethod
+    def _stored(seq: int, row: tuple, payload: Payload | dict[str, Any], prev: str) -> StoredEvent:
         id_, device_id, boot, mono, wall, type_, _text = row
         return StoredEvent(
-            seq, id_, device_id, boot, mono, datetime.fromisoformat(wall), type_, payload
+            seq, id_, device_id, boot, mono, datetime.fromisoformat(wall), type_, payload, prev
         )
 
     def append(self, event: DomainEvent) -> StoredEvent:
@@ -274,8 +321,8 @@ class EventStore:
         event = _typed(event)
         row = self._row(event)
         with self._write("append") as conn:
-            seq = conn.execute(_INSERT, row).lastrowid
-        return self._stored(seq, row, event.payload)
+            ((seq, prev),) = self._chained(conn, [row], [event])
+        return self._stored(seq, row, event.payload, prev)
 
     def append_many(
         self, events: Iterable[DomainEvent], checkpoint: Checkpoint | None = None
@@ -296,9 +343,11 @@ class EventStore:
                 for key, item in checkpoint.items.items()
             ]
         with self._write("append") as conn:
-            seqs = [conn.execute(_INSERT, row).lastrowid for row in rows]
+            chained = list(self._chained(conn, rows, events))
             if checkpoint is not None:
-                seq = seqs[-1] if seqs else conn.execute(f"SELECT {_LAST_SEQ}").fetchone()[0]
+                seq = (
+                    chained[-1][0] if chained else conn.execute(f"SELECT {_LAST_SEQ}").fetchone()[0]
+                )
                 conn.execute(
                     "INSERT OR REPLACE INTO checkpoints (name, seq, state) VALUES (?, ?, ?)",
                     (name, seq, state),
@@ -312,8 +361,8 @@ class EventStore:
                     items,
                 )
         return [
-            self._stored(seq, row, e.payload)
-            for seq, row, e in zip(seqs, rows, events, strict=True)
+            self._stored(seq, row, e.payload, prev)
+            for (seq, prev), row, e in zip(chained, rows, events, strict=True)
         ]
 
     def checkpoint(self, name: str) -> Checkpoint | None:
@@ -347,18 +396,57 @@ class EventStore:
         return upto_seq
 
     def prune(self, before: datetime) -> int:
-        """Delete acknowledged events with a wall time before ``before``; returns how many.
+        """Delete the oldest acknowledged events, up to the first one with a wall time from
+        ``before`` on; returns how many.
 
         The caller chooses the date (events stay at least 30 days on the device). Unacknowledged
-        events are never deleted, and seq numbering continues after pruning.
+        events are never deleted, and seq numbering continues after pruning. Only a prefix of
+        the log goes (never an event between two kept ones), and ``meta.chain_head`` keeps the
+        hash of the last one deleted, so the hash chain of what is kept stays whole.
         """
         cutoff = _wall(before)
         with self._write("prune") as conn:
-            cur = conn.execute(
-                "DELETE FROM events WHERE wall < ? AND seq <= (SELECT acked_seq FROM meta)",
+            (upto,) = conn.execute(
+                "SELECT min((SELECT acked_seq FROM meta), "
+                "ifnull((SELECT min(seq) FROM events WHERE wall >= ?) - 1, 1e18))",
                 (cutoff,),
-            )
-            return cur.rowcount
+            ).fetchone()
+            last = conn.execute(
+                "SELECT hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (upto,)
+            ).fetchone()
+            if last is None:
+                return 0
+            conn.execute("UPDATE meta SET chain_head = ?", (last[0],))
+            return conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
+
+    def verify(self) -> ChainReport:
+        """Walk the hash chain of the events kept: every event's hash recomputed, every
+        ``prev`` checked against the hash of the event before it (or ``meta.chain_head``)."""
+        (head,) = self._conn.execute("SELECT chain_head FROM meta").fetchone()
+        report = ChainReport(self.path)
+        expected_seq = None
+        for seq, id_, device, boot, mono, wall, type_, text, prev, stored in self._conn.execute(
+            f"SELECT {_COLUMNS}, hash FROM events ORDER BY seq"
+        ):
+            report.events += 1
+            report.first = report.first or seq
+            report.last = seq
+            if expected_seq is not None and seq != expected_seq:
+                report.problems.append(f"seq {expected_seq}..{seq - 1}: missing (deleted)")
+            if prev != head:
+                report.problems.append(
+                    f"seq {seq}: does not follow the event before it (deleted, altered "
+                    f"or reordered before it)"
+                )
+            try:
+                canon = canonical_payload(decode_payload(type_, text))
+            except EventContractError:
+                canon = text.encode()
+            actual = chain_hash(prev, seq, id_, device, boot, mono, wall, type_, canon)
+            if actual != stored:
+                report.problems.append(f"seq {seq}: altered (its hash does not match)")
+            head, expected_seq = stored, seq + 1
+        return report
 
     # --- reading -------------------------------------------------------------------------------
 

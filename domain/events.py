@@ -22,6 +22,8 @@ test's own, or one from a newer version) keep a plain ``dict`` payload.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,7 +31,7 @@ from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
-from domain.clock import Instant
+from domain.clock import Instant, wall_text
 
 
 class EventType(StrEnum):
@@ -591,6 +593,45 @@ def to_json_object(value: Payload | dict[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else msgspec.to_builtins(value)
 
 
+# -- the hash chain ----------------------------------------------------------------------------
+#
+# Each stored event carries ``prev``, the hash of its predecessor in the device's store; its own
+# hash covers its identity, its time, its type, its payload and that ``prev``. Deleting, altering
+# or reordering an event breaks the chain at the next event, for whoever holds a later one (the
+# device's ``counterside store verify``, the centre). The chain of a store starts from a hash of
+# the store's identity.
+
+
+def canonical_payload(value: Payload | dict[str, Any]) -> bytes:
+    """The payload's bytes as hashed: the contract's encoding of a typed payload (the same on
+    the device and at the centre, whatever the wire did to spacing or key order), sorted JSON
+    of a plain one."""
+    if isinstance(value, Payload):
+        return encode_payload(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def chain_start(store_id: str) -> str:
+    """``prev`` of a store's first event."""
+    return hashlib.sha256(f"counterside event store {store_id}".encode()).hexdigest()
+
+
+def chain_hash(
+    prev: str,
+    seq: int,
+    event_id: str,
+    device_id: str,
+    boot_id: str,
+    mono: float,
+    wall: str,
+    event_type: str,
+    payload: bytes,
+) -> str:
+    """The hash of one stored event (``wall`` in its stored form, ``payload`` canonical)."""
+    head = json.dumps([prev, seq, event_id, device_id, boot_id, mono, wall, event_type])
+    return hashlib.sha256(head.encode() + b"\n" + payload).hexdigest()
+
+
 # -- events ------------------------------------------------------------------------------------
 
 
@@ -620,10 +661,26 @@ class StoredEvent:
     wall: datetime
     type: str
     payload: Payload | dict[str, Any]
+    prev: str = ""  # the hash of the event before it in its store (the chain above)
 
     @property
     def at(self) -> Instant:
         return Instant(self.mono, self.wall, self.boot_id)
+
+    def chain_hash(self) -> str:
+        """This event's hash, which the next event of its store carries as ``prev``."""
+        payload = canonical_payload(typed_payload(self.type, self.payload))
+        return chain_hash(
+            self.prev,
+            self.seq,
+            self.id,
+            self.device_id,
+            self.boot_id,
+            self.mono,
+            wall_text(self.wall),
+            self.type,
+            payload,
+        )
 
     def to_dict(self) -> dict:
         """JSON-ready form; ``wall`` as an ISO-8601 string in UTC."""
@@ -636,6 +693,7 @@ class StoredEvent:
             "wall": self.wall.isoformat(),
             "type": self.type,
             "payload": to_json_object(self.payload),
+            "prev": self.prev,
         }
 
     @classmethod
@@ -650,4 +708,5 @@ class StoredEvent:
             wall=datetime.fromisoformat(data["wall"]),
             type=str(data["type"]),
             payload=typed_payload(str(data["type"]), dict(data["payload"])),
+            prev=str(data.get("prev", "")),
         )

@@ -114,3 +114,23 @@ def test_counter_kiosk_and_board_start_draw_and_stop_headless(tmp_path):
 def test_a_counter_that_is_not_configured_is_refused(tmp_path):
     result = counterside("counter", "--counter", "99", "--db", str(tmp_path / "x.sqlite"))
     assert result.returncode != 0 and "counter 99 is not configured" in result.stderr
+
+
+def test_store_verify_finds_a_deleted_bad_rating(tmp_path):
+    """A shell on the Pi deletes a transaction's record before it syncs: the chain tells."""
+    import sqlite3
+
+    db = tmp_path / "demo.sqlite"
+    assert counterside("demo", "--customers", "6", "--seed", "5", "--db", str(db)).returncode == 0
+    whole = counterside("store", "verify", "--db", str(db))
+    assert whole.returncode == 0 and "the chain is whole" in whole.stdout, whole.stdout
+    conn = sqlite3.connect(db)
+    (seq,) = conn.execute(
+        "SELECT min(seq) FROM events WHERE type = 'transaction.closed'"
+    ).fetchone()
+    conn.execute("DROP TRIGGER events_no_unacked_delete")
+    conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
+    conn.commit()
+    conn.close()
+    broken = counterside("store", "verify", "--db", str(db))
+    assert broken.returncode == 1 and f"seq {seq}..{seq}: missing (deleted)" in broken.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ import device.store as store_module
 from device.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from device.store import EventStore, StoreError
 from domain.clock import Instant, ManualClock
-from domain.events import DomainEvent, StoredEvent
+from domain.events import DomainEvent, StoredEvent, chain_start
 
 DEVICE = "pad-0001"
 WRITER = Path(__file__).with_name("store_writer.py")
@@ -441,3 +442,69 @@ def test_each_migration_is_one_transaction(db_path: Path, monkeypatch: pytest.Mo
     with EventStore(db_path, DEVICE) as s:
         assert s.schema_version() == nxt
         assert s.db.execute("SELECT device_id FROM extra").fetchall() == [(DEVICE,)]
+
+
+# -- the hash chain (issue 8, item 6) ------------------------------------------------------------
+
+
+def chained_store(db_path: Path, n: int = 6) -> None:
+    clock = ManualClock()
+    with EventStore(db_path, DEVICE) as s:
+        s.append_many([ev(clock, n=i) for i in range(n - 1)])
+        s.append(ev(clock, "rating.given", n=n))
+
+
+def tamper(db_path: Path, *sql: str) -> None:
+    """What anyone with a shell on the Pi could do to the file (the triggers are no guard)."""
+    with raw(db_path) as conn:
+        conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS events_no_unacked_delete")
+        for statement in sql:
+            conn.execute(statement)
+
+
+def test_every_event_carries_the_hash_of_the_one_before(db_path: Path) -> None:
+    chained_store(db_path)
+    with EventStore(db_path, DEVICE) as s:
+        events = s.events()
+        assert events[0].prev == chain_start(s.store_id)
+        assert all(b.prev == a.chain_hash() for a, b in itertools.pairwise(events))
+        report = s.verify()
+    assert report.ok and (report.events, report.first, report.last) == (6, 1, 6)
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        (("DELETE FROM events WHERE seq = 3",), "seq 3..3: missing (deleted)"),
+        (("UPDATE events SET payload = '{\"n\":99}' WHERE seq = 2",), "seq 2: altered"),
+        (
+            (
+                "UPDATE events SET seq = 100 WHERE seq = 2",
+                "UPDATE events SET seq = 2 WHERE seq = 3",
+                "UPDATE events SET seq = 3 WHERE seq = 100",
+            ),
+            "seq 2: does not follow the event before it",
+        ),
+    ],
+    ids=["deleted", "altered", "reordered"],
+)
+def test_a_deleted_altered_or_reordered_event_is_found(db_path: Path, sql, problem) -> None:
+    chained_store(db_path)
+    tamper(db_path, *sql)
+    with EventStore(db_path, DEVICE) as s:
+        report = s.verify()
+    assert not report.ok and any(problem in p for p in report.problems), report.problems
+
+
+def test_pruning_keeps_the_chain_of_what_is_kept_whole(store: EventStore) -> None:
+    clock = ManualClock(wall=datetime(2026, 1, 1, tzinfo=UTC))
+    store.append_many([ev(clock, n=i) for i in range(4)])
+    clock.advance(40 * 86400)
+    store.append_many([ev(clock, n=i) for i in range(2)])
+    store.ack(6)
+    assert store.prune(datetime(2026, 2, 1, tzinfo=UTC)) == 4
+    assert store.verify().ok
+    assert store.prune(datetime(2030, 1, 1, tzinfo=UTC)) == 2
+    store.append(ev(clock, n=7))  # after everything was pruned, the chain goes on
+    assert store.verify().ok and store.events()[0].prev != chain_start(store.store_id)
