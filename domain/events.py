@@ -138,7 +138,7 @@ def payload(event_type: EventType):
 # -- parts -------------------------------------------------------------------------------------
 
 
-class TicketInfo(Part, kw_only=True):
+class TicketInfo(Part, frozen=True, kw_only=True):
     """A ticket as issued: ``id`` is its business day and number (``20261125-A012``)."""
 
     id: str
@@ -150,20 +150,20 @@ class TicketInfo(Part, kw_only=True):
     issued_at: Instant
 
 
-class QueuedTicket(TicketInfo, kw_only=True):
+class QueuedTicket(TicketInfo, frozen=True, kw_only=True):
     """A ticket in the queue: ``business_type`` is the one it queues for now (after transfers)
     and ``queued_at`` when it joined this leg of the queue (its issue, or the transfer)."""
 
     queued_at: Instant
 
 
-class TellerInfo(Part, kw_only=True):
+class TellerInfo(Part, frozen=True, kw_only=True):
     staff_no: str
     name: str
     stars: int | None = None
 
 
-class RequestRef(Part, kw_only=True):
+class RequestRef(Part, frozen=True, kw_only=True):
     """The queue request (from a counter or kiosk over MQTT) an event answered."""
 
     device: str
@@ -171,12 +171,12 @@ class RequestRef(Part, kw_only=True):
     op: str
 
 
-class TicketRef(Part, kw_only=True):
+class TicketRef(Part, frozen=True, kw_only=True):
     id: str
     number: str
 
 
-class Timeline(Part, kw_only=True):
+class Timeline(Part, frozen=True, kw_only=True):
     """The instants of a transaction (see ``domain/timing.py``)."""
 
     queued: Instant | None = None
@@ -186,7 +186,7 @@ class Timeline(Part, kw_only=True):
     rated: Instant | None = None
 
 
-class Limits(Part, kw_only=True):
+class Limits(Part, frozen=True, kw_only=True):
     """The limits a transaction was held against (``None``: its type has none any more)."""
 
     wait_s: float | None = None
@@ -196,7 +196,7 @@ class Limits(Part, kw_only=True):
 # -- the queue ---------------------------------------------------------------------------------
 
 
-class QueueEvent(Payload, kw_only=True):
+class QueueEvent(Payload, frozen=True, kw_only=True):
     """A ticket's event in the queue; ``request``: the queue request it answered, if any."""
 
     ticket: QueuedTicket
@@ -204,7 +204,7 @@ class QueueEvent(Payload, kw_only=True):
 
 
 @payload(EventType.TICKET_ISSUED)
-class TicketIssued(Payload, kw_only=True):
+class TicketIssued(Payload, frozen=True, kw_only=True):
     """A customer took a ticket; ``ahead``: how many of its type wait before it."""
 
     ticket: TicketInfo
@@ -213,7 +213,7 @@ class TicketIssued(Payload, kw_only=True):
 
 
 @payload(EventType.TICKET_CALLED)
-class TicketCalled(QueueEvent, kw_only=True):
+class TicketCalled(QueueEvent, frozen=True, kw_only=True):
     """The queue gave the ticket to ``counter``. ``out_of_order``: the teller chose it;
     ``jumped``: a priority ticket called ahead of an ordinary one issued earlier."""
 
@@ -223,18 +223,18 @@ class TicketCalled(QueueEvent, kw_only=True):
 
 
 @payload(EventType.TICKET_RECALLED)
-class TicketRecalled(QueueEvent, kw_only=True):
+class TicketRecalled(QueueEvent, frozen=True, kw_only=True):
     counter: int
     call: int
 
 
 @payload(EventType.TICKET_ESCALATED)
-class TicketEscalated(QueueEvent, kw_only=True):
+class TicketEscalated(QueueEvent, frozen=True, kw_only=True):
     """Called first because it waited past its limit."""
 
 
 @payload(EventType.TICKET_TRANSFERRED)
-class TicketTransferred(QueueEvent, kw_only=True):
+class TicketTransferred(QueueEvent, frozen=True, kw_only=True):
     """Back in the queue for another business type or counter, keeping its number."""
 
     from_counter: int
@@ -243,26 +243,26 @@ class TicketTransferred(QueueEvent, kw_only=True):
 
 
 @payload(EventType.TICKET_SERVED)
-class TicketServed(QueueEvent, kw_only=True):
+class TicketServed(QueueEvent, frozen=True, kw_only=True):
     counter: int
 
 
 @payload(EventType.TICKET_NO_SHOW)
-class TicketNoShow(QueueEvent, kw_only=True):
+class TicketNoShow(QueueEvent, frozen=True, kw_only=True):
     """过号: called, and the customer did not come."""
 
     counter: int
 
 
 @payload(EventType.TICKET_CANCELLED)
-class TicketCancelled(QueueEvent, kw_only=True):
+class TicketCancelled(QueueEvent, frozen=True, kw_only=True):
     """A waiting ticket that never reached its customer (its print failed for good)."""
 
     reason: str
 
 
 @payload(EventType.TICKET_EXPIRED)
-class TicketExpired(QueueEvent, kw_only=True):
+class TicketExpired(QueueEvent, frozen=True, kw_only=True):
     """Still waiting when its business day ended (``reason`` ``day_ended``)."""
 
     reason: str = "day_ended"
@@ -270,7 +270,7 @@ class TicketExpired(QueueEvent, kw_only=True):
 
 
 @payload(EventType.TICKET_WAIT_OVER_LIMIT)
-class TicketWaitOverLimit(QueueEvent, kw_only=True):
+class TicketWaitOverLimit(QueueEvent, frozen=True, kw_only=True):
     """Waited in the branch (since issue) past its limit: raised once per ticket."""
 
     waited_s: float
@@ -279,12 +279,12 @@ class TicketWaitOverLimit(QueueEvent, kw_only=True):
 
 
 @payload(EventType.QUEUE_DAY_STARTED)
-class QueueDayStarted(Payload, kw_only=True):
+class QueueDayStarted(Payload, frozen=True, kw_only=True):
     day: date
     request: RequestRef | None = None
 
 
-class QueueLength(Payload, kw_only=True):
+class QueueLength(Payload, frozen=True, kw_only=True):
     business_type: str
     waiting: int
     limit: int
@@ -292,46 +292,46 @@ class QueueLength(Payload, kw_only=True):
 
 
 @payload(EventType.QUEUE_TOO_LONG)
-class QueueTooLong(QueueLength, kw_only=True):
+class QueueTooLong(QueueLength, frozen=True, kw_only=True):
     """More than ``limit`` wait for one business type: open a flexible window (弹性窗口)."""
 
 
 @payload(EventType.QUEUE_BACK_TO_NORMAL)
-class QueueBackToNormal(QueueLength, kw_only=True):
+class QueueBackToNormal(QueueLength, frozen=True, kw_only=True):
     """The line is down to 80 % of ``limit`` again."""
 
 
 # -- the kiosk's printer -----------------------------------------------------------------------
 
 
-class PrintEvent(Payload, kw_only=True):
+class PrintEvent(Payload, frozen=True, kw_only=True):
     ticket: TicketRef
     attempt: int
 
 
 @payload(EventType.TICKET_PRINTED)
-class TicketPrinted(PrintEvent, kw_only=True):
+class TicketPrinted(PrintEvent, frozen=True, kw_only=True):
     pass
 
 
 @payload(EventType.TICKET_PRINT_FAILED)
-class TicketPrintFailed(PrintEvent, kw_only=True):
+class TicketPrintFailed(PrintEvent, frozen=True, kw_only=True):
     reason: str | None = None
 
 
 @payload(EventType.TICKET_PRINT_ABANDONED)
-class TicketPrintAbandoned(PrintEvent, kw_only=True):
+class TicketPrintAbandoned(PrintEvent, frozen=True, kw_only=True):
     reason: str
 
 
 # -- a counter ---------------------------------------------------------------------------------
 
 
-class CounterEvent(Payload, kw_only=True):
+class CounterEvent(Payload, frozen=True, kw_only=True):
     counter: int
 
 
-class TransactionEvent(CounterEvent, kw_only=True):
+class TransactionEvent(CounterEvent, frozen=True, kw_only=True):
     """An event of one transaction (one service of one customer) at a counter."""
 
     transaction_id: str
@@ -342,17 +342,17 @@ class TransactionEvent(CounterEvent, kw_only=True):
 
 
 @payload(EventType.COUNTER_SIGNED_IN)
-class CounterSignedIn(CounterEvent, kw_only=True):
+class CounterSignedIn(CounterEvent, frozen=True, kw_only=True):
     teller: TellerInfo
 
 
 @payload(EventType.COUNTER_SIGNED_OUT)
-class CounterSignedOut(CounterEvent, kw_only=True):
+class CounterSignedOut(CounterEvent, frozen=True, kw_only=True):
     teller: TellerInfo
 
 
 @payload(EventType.COUNTER_CALLED)
-class CounterCalled(TransactionEvent, kw_only=True):
+class CounterCalled(TransactionEvent, frozen=True, kw_only=True):
     """The counter called the ticket (``call`` 1); ``waited_before_s``: its wait in earlier legs
     (before a transfer), so the record can hold the customer's whole wait."""
 
@@ -364,18 +364,18 @@ class CounterCalled(TransactionEvent, kw_only=True):
 
 
 @payload(EventType.COUNTER_RECALLED)
-class CounterRecalled(TransactionEvent, kw_only=True):
+class CounterRecalled(TransactionEvent, frozen=True, kw_only=True):
     call: int
 
 
 @payload(EventType.COUNTER_TRANSFERRED)
-class CounterTransferred(TransactionEvent, kw_only=True):
+class CounterTransferred(TransactionEvent, frozen=True, kw_only=True):
     to_business_type: str | None = None
     to_counter: int | None = None
 
 
 @payload(EventType.COUNTER_PAUSED)
-class CounterPaused(CounterEvent, kw_only=True):
+class CounterPaused(CounterEvent, frozen=True, kw_only=True):
     """暂停服务, with the reason the teller chose (its number in ``[queue] pause_reasons``)."""
 
     reason: str
@@ -383,14 +383,14 @@ class CounterPaused(CounterEvent, kw_only=True):
 
 
 @payload(EventType.COUNTER_RESUMED)
-class CounterResumed(CounterEvent, kw_only=True):
+class CounterResumed(CounterEvent, frozen=True, kw_only=True):
     reason: str | None = None
     paused_s: float
     over_limit: bool = False
 
 
 @payload(EventType.COUNTER_IDLE_WITH_QUEUE)
-class CounterIdleWithQueue(CounterEvent, kw_only=True):
+class CounterIdleWithQueue(CounterEvent, frozen=True, kw_only=True):
     """Signed in and idle while customers wait for it (闲置叫号)."""
 
     idle_s: float
@@ -399,22 +399,22 @@ class CounterIdleWithQueue(CounterEvent, kw_only=True):
 
 
 @payload(EventType.PAUSE_OVER_LIMIT)
-class PauseOverLimit(CounterEvent, kw_only=True):
+class PauseOverLimit(CounterEvent, frozen=True, kw_only=True):
     reason: str | None = None
 
 
 @payload(EventType.SERVICE_STARTED)
-class ServiceStarted(TransactionEvent, kw_only=True):
+class ServiceStarted(TransactionEvent, frozen=True, kw_only=True):
     ticketless: bool = False
 
 
 @payload(EventType.SERVICE_FINISHED)
-class ServiceFinished(TransactionEvent, kw_only=True):
+class ServiceFinished(TransactionEvent, frozen=True, kw_only=True):
     pass
 
 
 @payload(EventType.SERVICE_OVER_LIMIT)
-class ServiceOverLimit(TransactionEvent, kw_only=True):
+class ServiceOverLimit(TransactionEvent, frozen=True, kw_only=True):
     """The live warning (teller console only); ``implicit_start``: counted from the call."""
 
     elapsed_s: float
@@ -424,14 +424,14 @@ class ServiceOverLimit(TransactionEvent, kw_only=True):
 
 
 @payload(EventType.SERVICE_BAND_CHOSEN)
-class ServiceBandChosen(TransactionEvent, kw_only=True):
+class ServiceBandChosen(TransactionEvent, frozen=True, kw_only=True):
     band: int
     band_name: str
     limit_s: float | None = None
 
 
 @payload(EventType.SERVICE_EXTENDED)
-class ServiceExtended(TransactionEvent, kw_only=True):
+class ServiceExtended(TransactionEvent, frozen=True, kw_only=True):
     reason: int
     reason_zh: str
     add_s: float
@@ -439,7 +439,7 @@ class ServiceExtended(TransactionEvent, kw_only=True):
 
 
 @payload(EventType.ACTION_REJECTED)
-class ActionRejected(CounterEvent, kw_only=True):
+class ActionRejected(CounterEvent, frozen=True, kw_only=True):
     """A key press the counter's state (or the queue) refused, with the reason."""
 
     key: str
@@ -452,12 +452,12 @@ class ActionRejected(CounterEvent, kw_only=True):
 
 
 @payload(EventType.RATING_INVITED)
-class RatingInvited(TransactionEvent, kw_only=True):
+class RatingInvited(TransactionEvent, frozen=True, kw_only=True):
     window_s: float
 
 
 @payload(EventType.RATING_PRESS)
-class RatingPress(CounterEvent, kw_only=True):
+class RatingPress(CounterEvent, frozen=True, kw_only=True):
     """A press of a rating key, with its outcome (accepted, duplicate, out_of_window, paused,
     no_transaction, not_invited, invalid_level); the transaction it concerns, if any."""
 
@@ -471,7 +471,7 @@ class RatingPress(CounterEvent, kw_only=True):
 
 
 @payload(EventType.RATING_REASON)
-class RatingReason(TransactionEvent, kw_only=True):
+class RatingReason(TransactionEvent, frozen=True, kw_only=True):
     """The one-tap reason after a bad rating."""
 
     rating: int
@@ -481,7 +481,7 @@ class RatingReason(TransactionEvent, kw_only=True):
 
 
 @payload(EventType.TRANSACTION_CLOSED)
-class TransactionClosed(TransactionEvent, kw_only=True):
+class TransactionClosed(TransactionEvent, frozen=True, kw_only=True):
     """The record of one transaction, everything the centre counts (docs/counter-rules.md):
     outcome (served, no_show, transferred), rating or why none (``rating_status``: rated,
     unrated, not_invited), timeline, durations against limits and whether they are exact."""
@@ -518,7 +518,7 @@ class TransactionClosed(TransactionEvent, kw_only=True):
 
 
 @payload(EventType.DEVICE_STARTED)
-class DeviceStarted(Payload, kw_only=True):
+class DeviceStarted(Payload, frozen=True, kw_only=True):
     boot_id: str
     version: str
     checkpoint_seq: int | None = None
@@ -526,14 +526,14 @@ class DeviceStarted(Payload, kw_only=True):
 
 
 @payload(EventType.DEVICE_HEARTBEAT)
-class DeviceHeartbeat(Payload, kw_only=True):
+class DeviceHeartbeat(Payload, frozen=True, kw_only=True):
     """The device was on in this UTC minute (``2026-11-25T08:30``)."""
 
     minute: str
 
 
 @payload(EventType.SYNC_OVERSIZED)
-class SyncOversized(Payload, kw_only=True):
+class SyncOversized(Payload, frozen=True, kw_only=True):
     """Sent in place of an event too large for any message (it stays in the device's store)."""
 
     type: str
@@ -541,7 +541,7 @@ class SyncOversized(Payload, kw_only=True):
 
 
 @payload(EventType.SYNC_QUARANTINED)
-class SyncQuarantined(Payload, kw_only=True):
+class SyncQuarantined(Payload, frozen=True, kw_only=True):
     """Stored by the centre in place of an event it put aside (its ``type``, why, and the
     quarantine row that keeps it), so the sequence stays whole."""
 
