@@ -283,21 +283,6 @@ def test_duplicate_keys_are_refused_whatever_the_spacing() -> None:
     assert reason(escaped) == "duplicate key 'level' in a JSON object"
 
 
-def test_what_this_software_writes_is_read_back_byte_for_byte() -> None:
-    """The reader's fast duplicate-key check: msgspec writes the message it read as it came."""
-    import msgspec
-
-    from domain.events import RatingPress
-
-    typed = event(2, type="rating.press", payload=RatingPress(counter=3, value=5, outcome="ok"))
-    for raw in (
-        schema.encode_batch(DEVICE, [event(1), typed], store=STORE),
-        schema.encode_ack(DEVICE, 9, store=STORE),
-        schema.encode_status(schema.Status(DEVICE, "offline", reason="connection lost")),
-    ):
-        assert msgspec.json.encode(msgspec.json.decode(raw)) == raw
-
-
 def test_events_are_checked_against_the_event_contract_one_by_one() -> None:
     """A payload that does not fit its type is named, with the reason; the batch still parses
     (the centre puts that event aside and keeps the sequence whole)."""
