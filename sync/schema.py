@@ -34,7 +34,6 @@ from sync.wire import SchemaError as SchemaError
 from sync.wire import Seq, Text, check_store, encode, read
 
 MAX_BATCH_EVENTS = 1000
-STATES = ("online", "offline")
 
 
 # --- the messages ------------------------------------------------------------------------------
