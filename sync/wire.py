@@ -71,7 +71,7 @@ def read(payload: bytes | str, cls: type[M], topic_device: str | None = None) ->
     """The ``cls`` message in ``payload``, checked as the module says; ``topic_device`` is the
     device named by the topic it came on (for bodies with a ``device``)."""
     raw = payload.encode() if isinstance(payload, str) else bytes(payload)
-    obj = json_object(raw)
+    obj = _json_object(raw)
     _check_envelope(obj, cls, topic_device)
     try:
         return _decoder(cls).decode(raw)
@@ -79,7 +79,7 @@ def read(payload: bytes | str, cls: type[M], topic_device: str | None = None) ->
         raise SchemaError(str(exc)) from None
 
 
-def json_object(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes) -> dict[str, Any]:
     """Steps 1 and 2: the JSON object in ``raw``, every key named once."""
     if len(raw) > MAX_MESSAGE_BYTES:
         raise SchemaError(f"message too large: {len(raw)} bytes > {MAX_MESSAGE_BYTES}")
@@ -97,7 +97,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
     except RecursionError:
         raise SchemaError("not JSON: nested too deeply") from None
     if not isinstance(obj, dict):
-        raise SchemaError(f"not a JSON object but {json_type(obj)}")
+        raise SchemaError(f"not a JSON object but {_json_type(obj)}")
     _refuse_duplicate_keys(raw, obj)
     return obj
 
@@ -123,7 +123,7 @@ def _decoder(cls: type[M]) -> msgspec.json.Decoder[M]:
     return msgspec.json.Decoder(cls)
 
 
-def json_type(value: object) -> str:
+def _json_type(value: object) -> str:
     """The JSON name of a parsed value's type, for rejection reasons."""
     return "null" if value is None else type(value).__name__
 

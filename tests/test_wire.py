@@ -127,3 +127,29 @@ def test_a_queue_state_names_counters_by_number() -> None:
     with pytest.raises(SchemaError) as err:
         qp.parse_state(json.dumps(state))
     assert err.value.reason == "Expected `int` >= 1 - at `key` in `$.counters`"
+
+
+def test_messages_as_the_previous_release_wrote_them_still_read() -> None:
+    """Nulls where this release leaves a field out, a refusal without ``result``, the store first:
+    the same field names, so devices and centres of both releases understand each other."""
+    served = (b'{"v":1,"kind":"queue_req","device":"w3","id":"r1","op":"served","counter":3,'
+              b'"ttl_s":null,"ticket_id":"20261125-A001"}')  # fmt: skip
+    assert qp.parse_request(served, "w3") == qp.QueueRequest(
+        "w3", "r1", qp.SERVED, 3, ticket_id="20261125-A001"
+    )
+    issue = (b'{"v":1,"kind":"queue_req","device":"w3","id":"r2","op":"issue","ttl_s":2.0,'
+             b'"business_type":"cash","priority":null}')  # fmt: skip
+    assert qp.parse_request(issue, "w3") == qp.QueueRequest(
+        "w3", "r2", qp.ISSUE, None, 2.0, business_type="cash"
+    )
+    refusal = (b'{"v":1,"kind":"queue_resp","device":"w3","id":"r1","op":"recall","ok":false,'
+               b'"error":"queue_error","message":"no"}')  # fmt: skip
+    assert qp.parse_response(refusal, "w3") == qp.QueueResponse(
+        "w3", "r1", qp.RECALL, False, {}, qp.QUEUE_ERROR, "no"
+    )
+    state = (b'{"v":1,"kind":"queue_state","store":"' + STORE.encode() + b'","seq":3,'
+             b'"at":"2026-11-25T08:30:00+00:00","day":"2026-11-25","waiting":{"cash":1},'
+             b'"counters":{"1":{"serves":["cash"],"has_work":1,"upcoming":["A002"]}},'
+             b'"current":[{"counter":1,"ticket":"A001","ticket_id":"20261125-A001",'
+             b'"business_type":"cash","calls":1}]}')  # fmt: skip
+    assert qp.parse_state(state).counters == {1: qp.CounterView(("cash",), 1, ("A002",))}
