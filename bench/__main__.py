@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("store_append", "counter_frame", "sync_drain")
+BENCHMARKS = ("store_append", "counter_frame", "sync_drain", "wire_parse")
 
 
 def main(argv: list[str] | None = None) -> int:

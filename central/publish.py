@@ -21,8 +21,8 @@ from config.loader import load_config_text
 from sync import topics
 from sync.config_downlink import encode_message, local_only_problems, parse_message
 from sync.connection import Message, MqttConnection, PublishResult
-from sync.schema import SchemaError
 from sync.settings import ConnectionSettings
+from sync.wire import MAX_MESSAGE_BYTES, SchemaError
 
 
 class PublishError(Exception):
@@ -64,6 +64,11 @@ def publish_config(
         raise PublishError(f"version must be >= 1, not {version}")
     if check and (problems := check_toml(toml, f"config v{version}")):
         raise PublishError("\n".join(problems))
+    payload = encode_message(version, toml)
+    if len(payload) > MAX_MESSAGE_BYTES:  # the broker would refuse it, and a device too
+        raise PublishError(
+            f"the configuration message is too large: {len(payload)} bytes > {MAX_MESSAGE_BYTES}"
+        )
     connection = MqttConnection(replace(settings, clean_start=True, session_expiry_s=0))
     current: list[Message] = []
     heard = threading.Event()
@@ -90,7 +95,7 @@ def publish_config(
             results.append(result)
             done.set()
 
-        connection.publish(topic, encode_message(version, toml), 1, True, on_done)
+        connection.publish(topic, payload, 1, True, on_done)
         if not done.wait(timeout):
             raise PublishError(f"no answer from the broker within {timeout:.0f} s")
         if not results[0].ok:

@@ -25,14 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from domain.clock import minute_of, wall_text
-from domain.events import (
-    HEARTBEAT_TYPE,
-    EventContractError,
-    StoredEvent,
-    SyncQuarantined,
-    to_json_object,
-    typed_payload,
-)
+from domain.events import HEARTBEAT_TYPE, StoredEvent, SyncQuarantined, to_json_object
 from support.sqlite import write_transaction
 from sync import topics
 from sync.schema import EventBatch, Status, encode_event
@@ -260,8 +253,11 @@ def _utc_text(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _problem(event: StoredEvent, received_at: datetime, max_future: timedelta) -> str | None:
-    """Why an event that parsed cannot be stored as it is, or None."""
+def _problem(
+    event: StoredEvent, unfit: str | None, received_at: datetime, max_future: timedelta
+) -> str | None:
+    """Why an event that parsed cannot be stored as it is, or None; ``unfit``: why its payload
+    does not fit the event contract (``EventBatch.unfit``)."""
     where = f"of seq {event.seq}"
     try:
         canonical = str(uuid.UUID(event.id))
@@ -279,10 +275,8 @@ def _problem(event: StoredEvent, received_at: datetime, max_future: timedelta) -
             f"field 'wall' {where} is {event.wall.isoformat()}, more than {max_future} ahead "
             f"of the centre's clock ({received_at.isoformat(timespec='seconds')})"
         )
-    try:
-        typed_payload(event.type, event.payload)
-    except EventContractError as exc:
-        return f"the payload {where} does not fit the event contract: {exc}"
+    if unfit is not None:
+        return f"the payload {where} does not fit the event contract: {unfit}"
     return None
 
 
@@ -348,7 +342,8 @@ class CentralStore:
         """Store a parsed batch (committed when this returns).
 
         An event that parsed but cannot be taken as it is (its id is not a UUID, its wall time is
-        more than ``max_future`` ahead of ``received_at`` or cannot be stored) is quarantined as
+        more than ``max_future`` ahead of ``received_at`` or cannot be stored, its payload does not
+        fit the event contract: ``batch.unfit``) is quarantined as
         ``invalid`` with the reason and its raw JSON, and a ``sync.quarantined`` placeholder
         with the same seq and id takes its place: the sequence stays whole, so the device is
         acknowledged and nothing waits forever on it, and nothing is lost.
@@ -374,7 +369,8 @@ class CentralStore:
             for event in batch.events:
                 stored_id = held.get(event.seq)
                 if stored_id is None:
-                    problem = _problem(event, received_at, max_future)
+                    unfit = batch.unfit.get(event.seq)
+                    problem = _problem(event, unfit, received_at, max_future)
                     if problem is not None:
                         invalid += 1
                         qid = conn.execute(

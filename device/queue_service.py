@@ -42,7 +42,7 @@ from domain.queue import BranchQueue, QueueError, QueueReplay, snapshot
 from sync import queue_protocol as qp
 from sync import topics
 from sync.connection import LinkState, Message, MqttConnection
-from sync.schema import SchemaError
+from sync.wire import SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -384,27 +384,31 @@ class QueueService:
         return _error(req.device, req.id, req.op, qp.SERVICE_ERROR, reason)
 
     def _apply(self, req: qp.QueueRequest, now: Instant) -> list[DomainEvent]:
-        q, a, counter = self.queue, req.args, req.counter
+        q, counter = self.queue, req.counter
         if req.op == qp.ISSUE:
-            return q.issue(a["business_type"], now, a["priority"])[1]
+            assert req.business_type is not None  # the request's rules (QueueRequest)
+            return q.issue(req.business_type, now, req.priority)[1]
         assert counter is not None
         if req.op == qp.CALL_NEXT:
             return q.call_next(counter, now)[1]
         if req.op == qp.CALL_SPECIFIC:
-            return q.call_specific(counter, a["number"], now)[1]
+            assert req.number is not None
+            return q.call_specific(counter, req.number, now)[1]
+        ticket_id = req.ticket_id
+        assert ticket_id is not None
         if req.op == qp.RECALL:
-            return q.recall(a["ticket_id"], counter, now)
+            return q.recall(ticket_id, counter, now)
         if req.op == qp.NO_SHOW:
-            return q.no_show(a["ticket_id"], counter, now)
+            return q.no_show(ticket_id, counter, now)
         if req.op == qp.SERVED:
-            return q.served(a["ticket_id"], counter, now)
+            return q.served(ticket_id, counter, now)
         if req.op == qp.TRANSFER:
             return q.transfer(
-                a["ticket_id"],
+                ticket_id,
                 counter,
                 now,
-                to_business_type=a["to_business_type"],
-                to_counter=a["to_counter"],
+                to_business_type=req.to_business_type,
+                to_counter=req.to_counter,
             )
         raise QueueError(f"unknown op {req.op!r}")
 
@@ -515,7 +519,7 @@ class QueueService:
 
     def _publish_state(self, force: bool = False) -> None:
         state = self.state()
-        same = {k: v for k, v in state.__dict__.items() if k not in ("seq", "at")}
+        same = {k: v for k, v in msgspec.structs.asdict(state).items() if k not in ("seq", "at")}
         if not force and same == self._published:
             return
         self._published = same

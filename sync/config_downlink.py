@@ -36,18 +36,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, ClassVar, Literal
+
+import msgspec
 
 from config.errors import ConfigError, Problem
 from config.loader import load_config
 from config.model import Config
-from sync import topics
+from sync import topics, wire
 from sync.connection import Message, MqttConnection
-from sync.schema import SchemaError, loads_strict
+from sync.wire import SchemaError, Text
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
 STATE_FILE = "downlink.toml"
 META_PREFIX = "# counterside-downlink "
 APPLIED, REFUSED = "applied", "refused"
@@ -62,10 +63,14 @@ LOCAL_ONLY: dict[str, tuple[str, ...] | None] = {
 OnApplied = Callable[[Config, int], None]
 
 
-@dataclass(frozen=True)
-class DownlinkMessage:
-    version: int
-    issued_at: str
+class DownlinkMessage(wire.Message, frozen=True):
+    """The centre's retained ``config`` message (``kind`` may be left out)."""
+
+    KIND: ClassVar[str] = "config"
+    KIND_OPTIONAL: ClassVar[bool] = True
+
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    issued_at: Text
     toml: str
 
     @property
@@ -87,77 +92,47 @@ class Applied:
     digest: str
 
 
-@dataclass(frozen=True)
-class DownlinkResult:
-    device: str
+class DownlinkResult(wire.Message, frozen=True):
+    """A device's answer to a ``config`` message, retained on ``config/result/<device>``."""
+
+    KIND: ClassVar[str] = "config_result"
+
+    device: Text
     version: int | None
-    status: str
+    status: Literal["applied", "refused"]
     problems: tuple[str, ...] = ()
     applied_version: int | None = None
+
+
+class _VersionHint(msgspec.Struct):
+    version: int
 
 
 # --- messages ----------------------------------------------------------------------------------
 
 
-def _dumps(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def encode_message(version: int, toml: str, issued_at: str | None = None) -> bytes:
     """The centre's retained ``config`` message."""
     issued = issued_at or datetime.now(UTC).isoformat(timespec="seconds")
-    body = {"v": VERSION, "kind": "config", "version": version, "issued_at": issued, "toml": toml}
-    return _dumps(body)
+    return wire.encode(DownlinkMessage(version, issued, toml))
 
 
 def parse_message(payload: bytes | str) -> DownlinkMessage:
     """A ``config`` message, or :class:`SchemaError` saying what is wrong with it."""
-    obj = loads_strict(payload)
-    if not isinstance(obj, dict):
-        raise SchemaError("not a JSON object")
-    if obj.get("v") != VERSION or isinstance(obj.get("v"), bool):
-        raise SchemaError(f"unsupported version {obj.get('v')!r} (this software speaks v{VERSION})")
-    if obj.get("kind", "config") != "config":
-        raise SchemaError(f"kind {obj.get('kind')!r} where 'config' was expected")
-    version = obj.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SchemaError(f"field 'version' must be an integer >= 1, not {version!r}")
-    issued_at, toml = obj.get("issued_at"), obj.get("toml")
-    if not isinstance(issued_at, str) or not issued_at:
-        raise SchemaError("field 'issued_at' must be a non-empty string")
-    if not isinstance(toml, str):
-        raise SchemaError(f"field 'toml' must be a string, not {type(toml).__name__}")
-    return DownlinkMessage(version, issued_at, toml)
+    return wire.read(payload, DownlinkMessage)
 
 
 def _version_hint(payload: bytes) -> int | None:
-    try:
-        version = json.loads(payload).get("version")
-    except (ValueError, AttributeError, RecursionError):
-        return None
-    return version if isinstance(version, int) and not isinstance(version, bool) else None
+    hint = wire.peek(payload, _VersionHint)
+    return None if hint is None else hint.version
 
 
 def encode_result(result: DownlinkResult) -> bytes:
-    body = {"v": VERSION, "kind": "config_result", "device": result.device}
-    body.update(version=result.version, status=result.status, problems=list(result.problems))
-    body["applied_version"] = result.applied_version
-    return _dumps(body)
+    return wire.encode(result)
 
 
 def parse_result(payload: bytes | str) -> DownlinkResult:
-    obj = loads_strict(payload)
-    if not isinstance(obj, dict) or obj.get("v") != VERSION or obj.get("kind") != "config_result":
-        raise SchemaError("not a v1 config_result object")
-    status, problems = obj.get("status"), obj.get("problems")
-    if status not in (APPLIED, REFUSED):
-        raise SchemaError(f"field 'status' must be applied or refused, not {status!r}")
-    if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
-        raise SchemaError("field 'problems' must be a list of strings")
-    return DownlinkResult(
-        str(obj.get("device")), obj.get("version"), status, tuple(problems),
-        obj.get("applied_version"),
-    )  # fmt: skip
+    return wire.read(payload, DownlinkResult)
 
 
 # --- the state file ----------------------------------------------------------------------------

@@ -28,7 +28,9 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+
+import msgspec
 
 from domain.clock import Instant
 from domain.events import DomainEvent
@@ -38,7 +40,7 @@ from support.backoff import Backoff
 from sync import queue_protocol as qp
 from sync import topics
 from sync.connection import LinkState, Message, MqttConnection
-from sync.schema import SchemaError
+from sync.wire import SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,7 @@ class RemoteQueue:
         result = self._ask(qp.ISSUE, None, business_type=business_type, priority=priority)
         assert isinstance(result, qp.IssueResult)
         self.last_issue_ahead = result.ahead  # the kiosk prints it; the service stored the event
-        return result.ticket, []
+        return Ticket.from_info(result.ticket), []
 
     def call_next(self, counter: int, at: Instant) -> tuple[Entry | None, list[DomainEvent]]:
         result = self._ask(qp.CALL_NEXT, counter)
@@ -184,8 +186,13 @@ class RemoteQueue:
     ) -> list[DomainEvent]:
         if (to_business_type is None) == (to_counter is None):
             raise QueueError("transfer needs exactly one of a business type or a counter")
-        args = {"ticket_id": ticket_id, "to_business_type": to_business_type}
-        self._ask(qp.TRANSFER, counter, **args, to_counter=to_counter)
+        self._ask(
+            qp.TRANSFER,
+            counter,
+            ticket_id=ticket_id,
+            to_business_type=to_business_type,
+            to_counter=to_counter,
+        )
         return []
 
     def served(self, ticket_id: str, counter: int, at: Instant | None = None) -> list[DomainEvent]:
@@ -238,7 +245,7 @@ class RemoteQueue:
         """The tickets the service says ``counter`` holds (called, not yet finished)."""
         result = self._ask(qp.HELD, counter)
         assert isinstance(result, qp.HeldResult)
-        return [e.ticket for e in result.entries]
+        return [e.as_ticket() for e in result.entries]
 
     def reconcile(
         self, counter: int, *, current: str | None, outcomes: Mapping[str, str]
@@ -270,7 +277,7 @@ class RemoteQueue:
 
     def _enqueue(self, op: str, counter: int | None, args: dict, *, durable: bool) -> _Pending:
         ttl = None if durable else self.timeout_s
-        request = qp.QueueRequest(self.device, uuid.uuid4().hex, op, counter, args, ttl)
+        request = qp.QueueRequest(self.device, uuid.uuid4().hex, op, counter, ttl, **args)
         deadline = None if durable else time.monotonic() + self.timeout_s
         pending = _Pending(request, qp.encode_request(request), deadline)
         with self._cv:
@@ -339,7 +346,8 @@ class RemoteQueue:
                     payload = head.payload
                     if head.deadline is not None:  # the service drops it once the asker gave up
                         ttl = max(0.0, head.deadline - now)
-                        payload = qp.encode_request(replace(head.request, ttl_s=ttl))
+                        again = msgspec.structs.replace(head.request, ttl_s=ttl)
+                        payload = qp.encode_request(again)
                     self._cv.release()
                     try:
                         self.connection.publish(self.request_topic, payload, qos=0)
@@ -384,7 +392,7 @@ class RemoteQueue:
         elif pending.deadline is None and not answer.ok:
             self.stats.durable_errors += 1
             log.warning("%s: %s %s refused: %s", self.device, answer.op,
-                        pending.request.args.get("ticket_id"), answer.message)  # fmt: skip
+                        pending.request.ticket_id, answer.message)  # fmt: skip
 
     def _late(self, answer: qp.QueueResponse) -> None:
         self.stats.late_answers += 1
@@ -436,7 +444,7 @@ class RemoteQueue:
 def _entry(wire: qp.WireEntry, counter: int, at: Instant) -> Entry:
     """A called entry in this device's clock frame: waiting time as the service measured it."""
     return Entry(
-        ticket=wire.ticket,
+        ticket=wire.as_ticket(),
         business_type=wire.business_type,
         queued_at=wire.local_queued_at(at),
         status=Status.CALLED,

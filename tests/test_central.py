@@ -24,7 +24,7 @@ from device.heartbeat import Heartbeat, HeartbeatThread
 from device.store import EventStore
 from domain.clock import ManualClock
 from domain.events import HEARTBEAT_TYPE, StoredEvent
-from sync.schema import EventBatch, Status
+from sync.schema import EventBatch, Status, encode_batch, parse_batch
 
 DEVICE = "pad-01"
 T0 = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai, a Wednesday
@@ -207,6 +207,24 @@ def test_an_event_with_a_non_uuid_id_or_a_far_future_wall_is_put_aside_with_a_re
         "reason": put_aside[1]["reason"],
         "quarantine_id": put_aside[1]["id"],
     }
+
+
+def test_an_event_whose_payload_does_not_fit_the_contract_is_put_aside(tmp_path: Path) -> None:
+    """Checked as the batch is read (``EventBatch.unfit``): one event put aside with the path of
+    the wrong field, the rest of the batch stored, the device acknowledged."""
+    events = list(batch(1, 3).events)
+    events[1] = replace(events[1], type="rating.press", payload={"counter": 3, "value": "five"})
+    raw = encode_batch(DEVICE, events)
+    with CentralStore(tmp_path / "c.sqlite") as store:
+        r = store.ingest("b1", parse_batch(raw, DEVICE), T0)
+        assert (r.stored, r.invalid, r.contiguous) == (3, 1, 3)
+        (put_aside,) = store.quarantined("invalid")
+    assert put_aside["seq"] == 2
+    assert put_aside["reason"] == (
+        "the payload of seq 2 does not fit the event contract: "
+        "rating.press: Expected `int`, got `str` - at `$.value`"
+    )
+    assert json.loads(put_aside["raw"])["payload"] == {"counter": 3, "value": "five"}
 
 
 def test_quarantine_keeps_the_raw_bytes_and_the_reason(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def test_retained_messages_on_device_topics_are_refused_once(mqtt_broker, tmp_pa
         kept = [(q["topic"], q["reason"], q["raw"]) for q in store.quarantined()]
     assert kept == [
         (events_topic, RETAINED_EVENTS, b"garbage"),
-        (status_topic, "field 'state' must be one of online, offline, not 'asleep'", bad_status),
+        (status_topic, "Invalid enum value 'asleep' - at `$.state`", bad_status),
     ]
     with ProbeClient(broker, MONITOR) as watcher, ProbeClient(broker, PAD) as pad:
         watcher.subscribe(events_topic)

@@ -72,3 +72,11 @@ def test_a_configuration_a_device_would_refuse_is_not_published() -> None:
     lines = str(err.value).splitlines()
     assert lines[0] == "config v4: device.device_id: set on each device, not by the branch"
     assert any("queue.recall_limit" in line for line in lines[1:])
+
+
+def test_a_configuration_too_large_for_the_broker_is_not_published() -> None:
+    """A device's reader refuses a message over 256 KiB (as the broker does): said at once."""
+    nowhere = ConnectionSettings("127.0.0.1", 9)  # checked before any connection
+    toml = "# " + "x" * 300_000 + "\n"
+    with pytest.raises(PublishError, match=r"configuration message is too large: \d+ bytes > "):
+        publish_config(nowhere, BRANCH, 5, toml, check=False)

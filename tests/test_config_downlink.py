@@ -26,8 +26,8 @@ from sync.config_downlink import (
     read_applied,
 )
 from sync.connection import DeviceConnection, MqttConnection
-from sync.schema import SchemaError
 from sync.settings import Backoff, ConnectionSettings, TlsSettings
+from sync.wire import MAX_MESSAGE_BYTES, SchemaError
 from tests.mqtt_broker import MosquittoBroker, ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
 
@@ -241,3 +241,31 @@ def test_a_config_message_naming_a_key_twice_is_refused() -> None:
     twice = b'{"v":1,"kind":"config","version":2,"version":9,"issued_at":"x","toml":""}'
     with pytest.raises(SchemaError, match="duplicate key 'version'"):
         parse_message(twice)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"v": 2}, "unsupported version 2 (this software speaks v1)"),
+        ({"kind": "config_result"}, "kind 'config_result' where 'config' was expected"),
+        ({"version": 0}, "Expected `int` >= 1 - at `$.version`"),
+        ({"version": True}, "Expected `int`, got `bool` - at `$.version`"),
+        ({"issued_at": ""}, "Expected `str` of length >= 1 - at `$.issued_at`"),
+        ({"toml": None}, "Expected `str`, got `null` - at `$.toml`"),
+    ],
+)
+def test_a_config_message_that_does_not_parse_is_refused_saying_why(change, reason) -> None:
+    body = json.loads(encode_message(2, GOOD, issued_at="2026-11-25T08:00:00+08:00"))
+    with pytest.raises(SchemaError) as err:
+        parse_message(json.dumps({**body, **change}))
+    assert err.value.reason == reason
+
+
+def test_a_config_message_may_leave_out_its_kind_but_not_grow_past_the_limit() -> None:
+    body = json.loads(encode_message(2, GOOD, issued_at="2026-11-25T08:00:00+08:00"))
+    del body["kind"]
+    assert parse_message(json.dumps(body)).toml == GOOD
+    huge = encode_message(2, "# " + "x" * MAX_MESSAGE_BYTES + "\n")
+    with pytest.raises(SchemaError) as err:
+        parse_message(huge)
+    assert err.value.reason == f"message too large: {len(huge)} bytes > {MAX_MESSAGE_BYTES}"

@@ -118,53 +118,65 @@ def test_wrong_kind() -> None:
     assert reason(schema.encode_ack(DEVICE, 1)) == "kind 'ack' where 'events' was expected"
 
 
-@pytest.mark.parametrize("field", ["kind", "device", "events"])
+def test_missing_kind() -> None:
+    obj = batch_dict()
+    del obj["kind"]
+    assert reason(obj) == "missing field 'kind'"
+
+
+@pytest.mark.parametrize("field", ["device", "events"])
 def test_missing_envelope_field(field: str) -> None:
     obj = batch_dict()
     del obj[field]
-    assert reason(obj) == f"missing field {field!r}"
+    assert reason(obj) == f"Object missing required field `{field}`"
 
 
 @pytest.mark.parametrize("field", ["seq", "id", "boot", "mono", "wall", "type", "payload"])
 def test_missing_event_field(field: str) -> None:
     obj = batch_dict()
     del obj["events"][1][field]
-    assert reason(obj) == f"missing field {field!r} of event 1"
+    assert reason(obj) == f"Object missing required field `{field}` - at `$.events[1]`"
 
 
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("seq", "2", "field 'seq' of event 1 must be int, not str"),
-        ("seq", True, "field 'seq' of event 1 must be int, not bool"),
-        ("seq", 2.0, "field 'seq' of event 1 must be int, not float"),
-        ("seq", 0, "field 'seq' of event 1 must be a sequence number >= 1, not 0"),
-        ("id", 5, "field 'id' of event 1 must be str, not int"),
-        ("id", "", "field 'id' of event 1 must not be empty"),
-        ("mono", "1.5", "field 'mono' of event 1 must be number, not str"),
-        ("wall", 17, "field 'wall' of event 1 must be str, not int"),
-        ("wall", "yesterday", "field 'wall' of event 1 is not an ISO-8601 time: 'yesterday'"),
-        ("wall", "2026-11-25T08:30:00", "field 'wall' of event 1 has no UTC offset"),
-        ("type", None, "field 'type' of event 1 must be str, not null"),
-        ("payload", [1], "field 'payload' of event 1 must be dict, not list"),
+        ("seq", "2", "Expected `int`, got `str`"),
+        ("seq", True, "Expected `int`, got `bool`"),
+        ("seq", 2.0, "Expected `int`, got `float`"),
+        ("seq", 0, "Expected `int` >= 1"),
+        ("seq", 2**63, "Expected `int` <= 9223372036854775807"),
+        ("id", 5, "Expected `str`, got `int`"),
+        ("id", "", "Expected `str` of length >= 1"),
+        ("mono", "1.5", "Expected `float`, got `str`"),
+        ("wall", 17, "Expected `datetime`, got `int`"),
+        ("wall", "yesterday", "Invalid RFC3339 encoded datetime"),
+        ("wall", "2026-11-25T08:30:00", "Expected `datetime` with a timezone component"),
+        ("type", None, "Expected `str`, got `null`"),
+        ("payload", [1], "Expected `object`, got `array`"),
     ],
 )
 def test_wrong_event_field_types(field: str, value: object, expected: str) -> None:
     obj = batch_dict()
     obj["events"][1][field] = value
-    assert reason(obj).startswith(expected)
+    assert reason(obj) == f"{expected} - at `$.events[1].{field}`"
+
+
+def test_a_number_too_large_for_a_float_is_refused_saying_where() -> None:
+    text = json.dumps(batch_dict()).replace('"mono": 1002.5', '"mono": 1e999')
+    assert reason(text) == "Number out of range - at `$.events[1].mono`"
 
 
 def test_wrong_envelope_types() -> None:
     obj = batch_dict()
     obj["events"] = {"seq": 1}
-    assert reason(obj) == "field 'events' must be list, not dict"
+    assert reason(obj) == "Expected `array`, got `object` - at `$.events`"
     obj["events"] = []
-    assert reason(obj) == "field 'events' is empty"
+    assert reason(obj) == "Expected `array` of length >= 1 - at `$.events`"
     obj["events"] = [1]
-    assert reason(obj) == "event 0 is not an object but int"
+    assert reason(obj) == "Expected `object`, got `int` - at `$.events[0]`"
     assert reason({"v": 1, "kind": "events", "device": 7, "events": []}) == (
-        "field 'device' must be str, not int"
+        "Expected `str`, got `int` - at `$.device`"
     )
 
 
@@ -196,17 +208,15 @@ def test_oversized_batch() -> None:
 
 def test_ack_resend_status_rejections() -> None:
     assert reason({"v": 1, "kind": "ack", "device": DEVICE}, schema.parse_ack) == (
-        "missing field 'upto'"
+        "Object missing required field `upto`"
     )
     assert reason({"v": 1, "kind": "ack", "device": DEVICE, "upto": -1}, schema.parse_ack) == (
-        "field 'upto' must be >= 0, not -1"
+        "Expected `int` >= 0 - at `$.upto`"
     )
     bad_range = {"v": 1, "kind": "resend", "device": DEVICE, "from": 9, "to": 3}
     assert reason(bad_range, schema.parse_resend) == "empty range: 'to' (3) is before 'from' (9)"
     bad_state = {"v": 1, "kind": "status", "device": DEVICE, "state": "sleeping"}
-    assert reason(bad_state, schema.parse_status) == (
-        "field 'state' must be one of online, offline, not 'sleeping'"
-    )
+    assert reason(bad_state, schema.parse_status) == "Invalid enum value 'sleeping' - at `$.state`"
 
 
 def test_deeply_nested_json_is_a_reason_not_a_crash() -> None:
@@ -253,6 +263,34 @@ def test_a_store_identity_is_a_uuid_or_empty() -> None:
     assert reason({**batch_dict(), "store": "my-store"}) == (
         "field 'store' must be a UUID (or empty), not 'my-store'"
     )
-    assert reason({**batch_dict(), "store": 7}) == "field 'store' must be str, not int"
+    assert reason({**batch_dict(), "store": 7}) == "Expected `str`, got `int` - at `$.store`"
     upper = {"v": 1, "kind": "ack", "device": DEVICE, "upto": 5, "store": STORE.upper()}
     assert reason(upper, schema.parse_ack).startswith("field 'store' must be a UUID")
+
+
+def test_invalid_utf8_inside_a_string_is_named() -> None:
+    raw = schema.encode_batch(DEVICE, [event(1)]).replace("办理很快".encode(), b"\xff\xfe")
+    assert reason(raw).startswith("not UTF-8: 'utf-8' codec can't decode byte 0xff")
+
+
+def test_duplicate_keys_are_refused_whatever_the_spacing() -> None:
+    """Messages another encoder wrote (spaces, escapes) take the slow path: still refused."""
+    spaced = json.dumps(batch_dict(), indent=1)
+    assert schema.parse_batch(spaced, DEVICE).last == 3
+    twice = spaced.replace('"seq": 2,', '"seq": 2,\n "seq" : 9,')
+    assert reason(twice) == "duplicate key 'seq' in a JSON object"
+    escaped = spaced.replace('"level": 5', '"level": 5, "\\u006cevel": 1')
+    assert reason(escaped) == "duplicate key 'level' in a JSON object"
+
+
+def test_events_are_checked_against_the_event_contract_one_by_one() -> None:
+    """A payload that does not fit its type is named, with the reason; the batch still parses
+    (the centre puts that event aside and keeps the sequence whole)."""
+    obj = batch_dict(first=1, n=3)
+    obj["events"][1].update(type="rating.press", payload={"counter": 3, "value": "five"})
+    obj["events"][2].update(type="rating.press", payload={"counter": 3, "value": 4, "outcome": "x"})
+    batch = schema.parse_batch(json.dumps(obj), DEVICE)
+    assert batch.last == 3
+    assert batch.unfit == {2: "rating.press: Expected `int`, got `str` - at `$.value`"}
+    built = schema.EventBatch(DEVICE, batch.events)  # however a batch is made
+    assert built.unfit == batch.unfit
