@@ -30,7 +30,7 @@ from support.sqlite import write_transaction
 from sync import topics
 from sync.schema import EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -155,13 +155,17 @@ _V2 = (
     "CREATE INDEX quarantine_device_seq ON quarantine (device_id, seq)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: each event keeps ``prev``, the hash of the event before it in its device's store
+# (docs/events.md), so the centre can check the chain: nothing deleted, altered or reordered.
+_V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 _INSERT = (
     "INSERT INTO events (device_id, store, seq, id, branch, boot_id, mono, wall, type, payload, "
-    "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "received_at, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RUN_END = """WITH RECURSIVE run(s) AS (
     SELECT ? UNION ALL
@@ -396,6 +400,7 @@ class CentralStore:
                                 separators=(",", ":"),
                             ),
                             now,
+                            event.prev,
                         )
                     )
                     if event.type == HEARTBEAT_TYPE:

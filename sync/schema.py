@@ -49,6 +49,7 @@ class Event(msgspec.Struct, frozen=True):
     wall: Annotated[datetime, msgspec.Meta(tz=True)]
     type: Text
     payload: dict[str, Any]
+    prev: str = ""  # the hash of the event before it in its store (docs/events.md)
 
 
 class Events(wire.Message, frozen=True, kw_only=True):
@@ -156,6 +157,7 @@ def encode_event(event: StoredEvent) -> bytes:
             "wall": event.wall.isoformat(),
             "type": event.type,
             "payload": event.payload,
+            "prev": event.prev,
         }
     )
 
@@ -198,7 +200,9 @@ def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventB
     """An ``events`` message; ``topic_device`` is the device named by the topic it came on."""
     batch = read(payload, Events, topic_device)
     events = tuple(
-        StoredEvent(e.seq, e.id, batch.device, e.boot, e.mono, e.wall, e.type, e.payload)
+        StoredEvent(
+            e.seq, e.id, batch.device, e.boot, e.mono, e.wall, e.type, e.payload, prev=e.prev
+        )
         for e in batch.events
     )
     return EventBatch(batch.device, events, batch.store)

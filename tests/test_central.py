@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import central.store as central_store
 from central import cli
-from central.store import PLACEHOLDER_TYPE, CentralStore
+from central.store import PLACEHOLDER_TYPE, SCHEMA_VERSION, CentralStore
 from central.uptime import business_minutes, uptime
 from config.model import OpeningSpan
 from device.heartbeat import Heartbeat, HeartbeatThread
@@ -171,7 +171,7 @@ def test_a_version_1_centre_database_keeps_its_events_under_the_unnamed_store(
         r = store.ingest("b1", store_batch(STORE_A, 1, 1, "-new"), T0)
         assert r.replaced is not None and r.replaced.store == ""
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+        assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_an_event_with_a_non_uuid_id_or_a_far_future_wall_is_put_aside_with_a_reason(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def test_happy_path_every_event_once_then_acked(mqtt_broker, tmp_path: Path) -> 
             assert store.outbox_size() == 0
         delivery = check_exactly_once(tmp_path / "centre.sqlite", device.db, PAD)
         assert delivery.produced == 250
+        with EventStore(device.db, PAD) as store, sqlite3.connect(tmp_path / "centre.sqlite") as c:
+            hashes = [e.chain_hash() for e in store.events()]
+            prevs = [p for (p,) in c.execute("SELECT prev FROM events ORDER BY seq")]
+        assert prevs[1:] == hashes[:-1]  # the hash chain reached the centre whole
         stats = device.uplink.stats
         assert stats.batches_refused == 0 and stats.acked_seq == 250
         assert stats.events_sent >= 250  # batches of at most 50
