@@ -8,6 +8,12 @@ branch's configuration.
                               [--config FILE ...]
     counterside centre config publish --branch B --version N --file BRANCH.toml --host H
                               [--port P] [--ca CA --cert CRT --key KEY] [--no-check]
+    counterside centre kpi --db DB --from YYYY-MM-DD --to YYYY-MM-DD
+                           --by bank|region|branch|counter|teller|business_type
+                           [--branch B ...] [--config CENTRE.toml] [--format table|csv|json]
+    counterside centre ranking --db DB --by teller|branch --from D --to D [--config ...]
+    counterside centre rebuild --db DB [--config CENTRE.toml]
+    counterside centre import FILE.sqlite --db DB --branch B [--config CENTRE.toml]
 
 ``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
 """
@@ -21,14 +27,19 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
+from central.kpi import LEVELS, kpis
+from central.output import kpi_table, ranking_table, write_rows
 from central.publish import PublishError, publish_config
+from central.ranking import RANKED_BY, ranking
 from central.store import CentralStore, CentralStoreError
 from central.uptime import uptime
+from config.centre import CentreConfig, load_centre_config
 from config.errors import ConfigError
 from config.loader import find_config, load_config
 from support.pipes import quiet_on_broken_pipe
@@ -71,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--keepalive", type=int, default=30)
     run.add_argument("--resend-interval", type=float, default=5.0)
     run.add_argument("-v", "--verbose", action="store_true")
+    _centre_option(run)
     devices = sub.add_parser("devices", help="per-device progress and status")
     devices.add_argument("--db", type=Path, required=True)
     up = sub.add_parser("uptime", help="开机率 of one device over whole days [from, to)")
@@ -90,7 +102,34 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--file", type=Path, required=True, help="the branch's TOML")
     publish.add_argument("--no-check", action="store_true", help="publish without validating")
     _broker_options(publish, "the publisher's (role publisher, never the ingest's)", "publisher")
+    kpi = sub.add_parser("kpi", help="KPIs per group over whole business days [from, to]")
+    ranking = sub.add_parser("ranking", help="tellers or branches by the lower bound of 满意率")
+    for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY)):
+        p.add_argument("--db", type=Path, required=True, help="the central SQLite file")
+        p.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+        p.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+        p.add_argument("--by", choices=levels, required=True)
+        p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        _centre_option(p)
+    kpi.add_argument("--branch", action="append", default=[], help="only this branch (repeat)")
+    rebuild = sub.add_parser("rebuild", help="recompute transactions and rollups from the events")
+    rebuild.add_argument("--db", type=Path, required=True)
+    _centre_option(rebuild)
+    imp = sub.add_parser("import", help="import a device's event store file (idempotent)")
+    imp.add_argument("file", type=Path, help="the device's SQLite store")
+    imp.add_argument("--db", type=Path, required=True)
+    imp.add_argument("--branch", required=True, help="the branch the device belongs to")
+    _centre_option(imp)
     return parser
+
+
+def _centre_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        dest="centre_config",
+        type=Path,
+        help="the centre's configuration (branches, regions, hours, KPI targets)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     connection = _connection(args, keepalive_s=args.keepalive)
     settings = IngestSettings(args.share_group, resend_interval_s=args.resend_interval)
-    ingest = CentralIngest(args.db, connection, settings)
+    ingest = CentralIngest(args.db, connection, settings, centre=_centre(args))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -181,21 +220,74 @@ def _uptime(args: argparse.Namespace) -> int:
     return 0
 
 
+def _centre(args: argparse.Namespace) -> CentreConfig:
+    return load_centre_config(args.centre_config)
+
+
+def _kpi(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = kpis(store.query, centre, args.start, args.end, args.by, branches=args.branch)
+    write_rows(rows, args.format, sys.stdout, table=kpi_table)
+    return 0
+
+
+def _ranking(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = ranking(store.query, centre, args.start, args.end, args.by)
+    write_rows(rows, args.format, sys.stdout, table=ranking_table)
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    with CentralStore(args.db, centre=_centre(args)) as store:
+        counted = store.rebuild()
+    print(f"rebuilt the transactions and rollups from {counted} events")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    with CentralStore(args.db, centre=_centre(args)) as store:
+        done = import_store(store, args.file, args.branch, datetime.now(UTC))
+    print(
+        f"imported {args.file}: {done.events} events of device {done.device} "
+        f"(store {_store_name(done.store)}): {done.stored} new, {done.duplicates} already held"
+        + (f", {done.invalid} quarantined" if done.invalid else "")
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     return quiet_on_broken_pipe(lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("devices", "uptime") and not args.db.is_file():
+    if args.command in ("devices", "uptime", "kpi", "ranking") and not args.db.is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
     try:
-        commands = {"run": _run, "devices": _devices, "uptime": _uptime, "config": _publish}
+        commands = {
+            "run": _run,
+            "devices": _devices,
+            "uptime": _uptime,
+            "config": _publish,
+            "kpi": _kpi,
+            "ranking": _ranking,
+            "rebuild": _rebuild,
+            "import": _import,
+        }
         return commands[args.command](args)
     except CentralStoreError as exc:
         print(f"counterside centre: {exc}", file=sys.stderr)
         return 3
+    except ConfigError as exc:
+        print(f"counterside centre: the centre's configuration:\n{exc}", file=sys.stderr)
+        return 2
+    except ImportFailed as exc:
+        print(f"counterside centre: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

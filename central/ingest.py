@@ -42,6 +42,7 @@ from pathlib import Path
 
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult
+from config.centre import CentreConfig
 from sync import schema, topics
 from sync.connection import Message, MqttConnection, PublishResult
 from sync.settings import ConnectionSettings, IngestSettings
@@ -81,8 +82,10 @@ class CentralIngest:
         settings: IngestSettings | None = None,
         *,
         on_alert: Alert | None = None,
+        centre: CentreConfig | None = None,
     ) -> None:
         self.store_path = Path(store_path)
+        self.centre = centre
         self.settings = settings or IngestSettings()
         if connection.session_expiry_s == 0 and connection.clean_start:
             connection = replace(connection, clean_start=False, session_expiry_s=7 * 24 * 3600)
@@ -135,7 +138,9 @@ class CentralIngest:
 
     def _run(self) -> None:
         try:
-            store = CentralStore(self.store_path, busy_timeout_s=self.settings.busy_timeout_s)
+            store = CentralStore(
+                self.store_path, busy_timeout_s=self.settings.busy_timeout_s, centre=self.centre
+            )
         except BaseException as exc:
             self._failure = exc
             self._opened.set()

@@ -17,20 +17,33 @@ is acknowledged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import typing
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from central import rollups
+from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
-from domain.events import HEARTBEAT_TYPE, StoredEvent, SyncQuarantined, to_json_object
+from domain.events import (
+    HEARTBEAT_TYPE,
+    StoredEvent,
+    SyncQuarantined,
+    decode_payload,
+    to_json_object,
+)
+from domain.report import TransactionRow
 from support.sqlite import write_transaction
 from sync import topics
 from sync.schema import EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -159,7 +172,11 @@ _V2 = (
 # (docs/events.md), so the centre can check the chain: nothing deleted, altered or reordered.
 _V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# Version 4: transactions and rollups (central/rollups.py), filled from the stored events when a
+# version 3 database is opened (CentralStore.rebuild).
+_V4 = rollups.SCHEMA
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -183,6 +200,23 @@ MAX_FUTURE = timedelta(days=1)
 """An event's wall time further ahead of the centre's clock than this is put aside."""
 PLACEHOLDER_TYPE = "sync.quarantined"
 """Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
+
+
+def _row(values: dict[str, Any]) -> TransactionRow:
+    """A transaction row as stored, back in its types."""
+    hints = typing.get_type_hints(TransactionRow)
+    for name, value in values.items():
+        if value is None:
+            continue
+        hint = hints[name]
+        kinds = typing.get_args(hint) or (hint,)
+        if bool in kinds:
+            values[name] = bool(value)
+        elif datetime in kinds:
+            values[name] = datetime.fromisoformat(value)
+        elif date in kinds:
+            values[name] = date.fromisoformat(value)
+    return TransactionRow(**values)
 
 
 class CentralStoreError(Exception):
@@ -292,10 +326,18 @@ def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetim
 
 class CentralStore:
     """The ingest database; one instance per thread (the ingest's store thread owns one).
-    ``busy_timeout_s``: how long a write waits for another connection's lock."""
+    ``busy_timeout_s``: how long a write waits for another connection's lock; ``centre``: the
+    organisation (branches' time zones and hours) the rollups are computed with."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float | None = None,
+        centre: CentreConfig | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.centre = centre or CentreConfig()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(
@@ -329,6 +371,8 @@ class CentralStore:
                 for sql in steps:
                     conn.execute(sql)
             conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
+            if 0 < version < 4:
+                self._rebuild(conn)
 
     def _write(self, what: str):
         return write_transaction(self._conn, f"{self.path}: {what}", CentralStoreError)
@@ -369,6 +413,7 @@ class CentralStore:
                 )
             )
             rows, beats, conflicts, duplicates, invalid = [], [], [], 0, 0
+            added: list[StoredEvent] = []
             topic = topics.events(branch, device)
             for event in batch.events:
                 stored_id = held.get(event.seq)
@@ -404,7 +449,9 @@ class CentralStore:
                         )
                     )
                     if event.type == HEARTBEAT_TYPE:
-                        beats.append((device, minute_of(event.wall).isoformat()))
+                        beats.append((device, minute_of(event.wall)))
+                    else:
+                        added.append(event)
                 elif stored_id == event.id:
                     duplicates += 1
                 else:
@@ -421,7 +468,7 @@ class CentralStore:
                         (now, topic, device, store, event.seq, reason, encode_event(event)),
                     )  # fmt: skip
             conn.executemany(_INSERT, rows)
-            conn.executemany("INSERT OR IGNORE INTO heartbeats VALUES (?, ?)", beats)
+            self._add_up(conn, branch, store, added, beats)
             contiguous = max(before, last) if first <= before + 1 else before
             max_seq = max(max_seq, last)
             if contiguous < max_seq:
@@ -458,6 +505,66 @@ class CentralStore:
             current,
             invalid,
         )
+
+    def _add_up(
+        self,
+        conn: sqlite3.Connection,
+        branch: str,
+        store: str,
+        events: list[StoredEvent],
+        beats: list[tuple[str, datetime]],
+    ) -> None:
+        """Newly stored events and heartbeat minutes into the transactions and rollups."""
+        where = self.centre.branch_or_default(branch)
+
+        def execute(sql: str, params: tuple) -> int:
+            return conn.execute(sql, params).rowcount
+
+        for event in events:
+            rollups.apply_event(execute, where, event, store)
+        for device, minute in beats:
+            new = conn.execute(
+                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (device, minute.isoformat()),
+            ).rowcount
+            if new == 1:
+                rollups.apply_heartbeat(execute, where, device, minute)
+
+    def rebuild(self) -> int:
+        """Recompute the transactions and rollups from the stored events and heartbeats (in one
+        transaction); returns the events that counted."""
+        with self._write("rebuild the transactions and rollups") as conn:
+            return self._rebuild(conn)
+
+    def _rebuild(self, conn: sqlite3.Connection) -> int:
+        for sql in rollups.CLEAR:
+            conn.execute(sql)
+
+        def execute(sql: str, params: tuple) -> int:
+            return conn.execute(sql, params).rowcount
+
+        types = sorted(rollups.ROLLUP_TYPES)
+        cur = conn.execute(
+            f"SELECT branch, store, seq, id, device_id, boot_id, mono, wall, type, payload, prev "
+            f"FROM events WHERE type IN ({', '.join('?' * len(types))})",
+            types,
+        )
+        counted = 0
+        for branch, store, seq, eid, device, boot, mono, wall, kind, payload, prev in cur:
+            event = StoredEvent(
+                seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind,
+                decode_payload(kind, payload), prev,
+            )  # fmt: skip
+            rollups.apply_event(execute, self.centre.branch_or_default(branch), event, store)
+            counted += 1
+        beats = conn.execute(
+            "SELECT d.branch, h.device_id, h.minute FROM heartbeats h "
+            "JOIN devices d ON d.device_id = h.device_id"
+        ).fetchall()
+        for branch, device, minute in beats:
+            where = self.centre.branch_or_default(branch)
+            rollups.apply_heartbeat(execute, where, device, datetime.fromisoformat(minute))
+        return counted
 
     def _file_store(
         self, conn: sqlite3.Connection, branch: str, device: str, store: str, now: str
@@ -536,6 +643,24 @@ class CentralStore:
             )
 
     # --- reading -------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of a read-only query (the KPIs' and rankings' reads)."""
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def transactions(self, branch: str | None = None) -> list[tuple[str, TransactionRow]]:
+        """Every transaction row held (of one branch), with its branch, by business day and
+        closing time."""
+        names = [f.name for f in dataclasses.fields(TransactionRow)]
+        sql = f"SELECT branch, {', '.join(names)} FROM transactions"
+        params: tuple = ()
+        if branch is not None:
+            sql, params = sql + " WHERE branch = ?", (branch,)
+        out = []
+        order = " ORDER BY business_day, closed_at, transaction_id"
+        for branch_id, *values in self._conn.execute(sql + order, params):
+            out.append((branch_id, _row(dict(zip(names, values, strict=True)))))
+        return out
 
     def device(self, device_id: str) -> DeviceRow | None:
         """The device with the figures of its current store."""

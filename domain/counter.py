@@ -631,6 +631,7 @@ class CounterSession:
                 reason=self._pause_reason,
                 paused_s=round(paused_s, 3),
                 over_limit=over,
+                teller=self.teller.staff_no if self.teller is not None else None,
             )
         ]
 

@@ -384,9 +384,12 @@ class CounterPaused(CounterEvent, frozen=True, kw_only=True):
 
 @payload(EventType.COUNTER_RESUMED)
 class CounterResumed(CounterEvent, frozen=True, kw_only=True):
+    """The pause is over; ``paused_s`` how long it lasted, ``teller`` who paused (staff number)."""
+
     reason: str | None = None
     paused_s: float
     over_limit: bool = False
+    teller: str | None = None
 
 
 @payload(EventType.COUNTER_IDLE_WITH_QUEUE)
