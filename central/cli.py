@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from central.database import is_postgres
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
 from central.kpi import LEVELS, kpis
@@ -45,6 +46,8 @@ from config.loader import find_config, load_config
 from support.pipes import quiet_on_broken_pipe
 from sync.connection import LinkState
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
+
+DB_HELP = "the central store: an SQLite file, or a postgresql:// URL"
 
 
 def _broker_options(p: argparse.ArgumentParser, whose: str, client_id: str) -> None:
@@ -76,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counterside centre", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="consume device events until SIGTERM")
-    run.add_argument("--db", type=Path, required=True, help="the central SQLite file")
+    run.add_argument("--db", required=True, help=DB_HELP)
     _broker_options(run, "this ingest's", "centre")
     run.add_argument("--share-group", help="subscribe through $share/<group>/ (several workers)")
     run.add_argument("--keepalive", type=int, default=30)
@@ -84,9 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true")
     _centre_option(run)
     devices = sub.add_parser("devices", help="per-device progress and status")
-    devices.add_argument("--db", type=Path, required=True)
+    devices.add_argument("--db", required=True, help=DB_HELP)
     up = sub.add_parser("uptime", help="开机率 of one device over whole days [from, to)")
-    up.add_argument("--db", type=Path, required=True)
+    up.add_argument("--db", required=True, help=DB_HELP)
     up.add_argument("--device", required=True)
     up.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
     up.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
@@ -105,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     kpi = sub.add_parser("kpi", help="KPIs per group over whole business days [from, to]")
     ranking = sub.add_parser("ranking", help="tellers or branches by the lower bound of 满意率")
     for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY)):
-        p.add_argument("--db", type=Path, required=True, help="the central SQLite file")
+        p.add_argument("--db", required=True, help=DB_HELP)
         p.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
         p.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
         p.add_argument("--by", choices=levels, required=True)
@@ -113,11 +116,11 @@ def _parser() -> argparse.ArgumentParser:
         _centre_option(p)
     kpi.add_argument("--branch", action="append", default=[], help="only this branch (repeat)")
     rebuild = sub.add_parser("rebuild", help="recompute transactions and rollups from the events")
-    rebuild.add_argument("--db", type=Path, required=True)
+    rebuild.add_argument("--db", required=True, help=DB_HELP)
     _centre_option(rebuild)
     imp = sub.add_parser("import", help="import a device's event store file (idempotent)")
     imp.add_argument("file", type=Path, help="the device's SQLite store")
-    imp.add_argument("--db", type=Path, required=True)
+    imp.add_argument("--db", required=True, help=DB_HELP)
     imp.add_argument("--branch", required=True, help="the branch the device belongs to")
     _centre_option(imp)
     return parser
@@ -264,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("devices", "uptime", "kpi", "ranking") and not args.db.is_file():
+    reading = args.command in ("devices", "uptime", "kpi", "ranking")
+    if reading and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
     try:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from central.database import shown
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult
 from config.centre import CentreConfig
@@ -84,7 +85,7 @@ class CentralIngest:
         on_alert: Alert | None = None,
         centre: CentreConfig | None = None,
     ) -> None:
-        self.store_path = Path(store_path)
+        self.store_path = store_path  # an SQLite file or a postgresql:// URL
         self.centre = centre
         self.settings = settings or IngestSettings()
         if connection.session_expiry_s == 0 and connection.clean_start:
@@ -110,7 +111,7 @@ class CentralIngest:
         self._thread = threading.Thread(target=self._run, name="ingest-store", daemon=True)
         self._thread.start()
         if not self._opened.wait(timeout):
-            raise TimeoutError(f"{self.store_path}: the ingest could not open the store")
+            raise TimeoutError(f"{shown(self.store_path)}: the ingest could not open the store")
         if self._failure is not None:
             raise self._failure
         self.connection.subscribe(self._filter(topics.Kind.EVENTS), self._take)

@@ -193,7 +193,11 @@ def group_sums(
     summed = ", ".join(f"sum({c})" for c in COUNTS)
     for row in query(f"SELECT {keys}, {summed} FROM rollups WHERE {where} GROUP BY {keys}", params):
         group = tuple(row[: len(cols)])
-        sums[group].counts = dict(zip(COUNTS, row[len(cols) :], strict=True))
+        values = row[len(cols) :]  # PostgreSQL sums integers as numeric (Decimal)
+        sums[group].counts = {
+            name: float(v) if name.endswith("_s") else int(v)
+            for name, v in zip(COUNTS, values, strict=True)
+        }
     parts = (("rollup_levels", "level", "levels"), ("rollup_waits", "bin", "waits"))
     for table, column, target in parts:
         sql = (

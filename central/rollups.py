@@ -20,7 +20,7 @@ SQL here is the dialect SQLite and PostgreSQL share (``ON CONFLICT``, no ``OR IG
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, get_args, get_type_hints
 from zoneinfo import ZoneInfo
@@ -31,6 +31,7 @@ from domain.events import (
     CounterResumed,
     EventType,
     StoredEvent,
+    typed_payload,
 )
 from domain.report import ROW_TYPES, TransactionRow, transaction_row
 
@@ -235,7 +236,9 @@ def apply_event(
     if event.type not in ROLLUP_TYPES:
         return None
     zone = ZoneInfo(branch.time_zone)
-    p = event.payload
+    p = typed_payload(event.type, event.payload)  # a batch off the wire holds plain JSON
+    if p is not event.payload:
+        event = replace(event, payload=p)
     if isinstance(p, CounterResumed | CounterIdleWithQueue):
         day = event.wall.astimezone(zone).date().isoformat()
         key = (day, branch.id, p.counter, p.teller or "", "")

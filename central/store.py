@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import typing
 import uuid
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from central import rollups
+from central.database import Database, DatabaseError, open_database
 from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
 from domain.events import (
@@ -39,7 +39,6 @@ from domain.events import (
     to_json_object,
 )
 from domain.report import TransactionRow
-from support.sqlite import write_transaction
 from sync import topics
 from sync.schema import EventBatch, Status, encode_event
 
@@ -185,12 +184,13 @@ _INSERT = (
     "received_at, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RUN_END = """WITH RECURSIVE run(s) AS (
-    SELECT ? UNION ALL
+    SELECT CAST(? AS INTEGER) UNION ALL
     SELECT s + 1 FROM run WHERE EXISTS
         (SELECT 1 FROM events WHERE device_id = ? AND store = ? AND seq = s + 1)
 ) SELECT max(s) FROM run"""
-_DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, ifnull(s.contiguous_seq, 0),
-    ifnull(s.max_seq, 0), ifnull(s.events, 0), ifnull(s.duplicates, 0), ifnull(s.conflicts, 0),
+_DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, coalesce(s.contiguous_seq, 0),
+    coalesce(s.max_seq, 0), coalesce(s.events, 0), coalesce(s.duplicates, 0),
+    coalesce(s.conflicts, 0),
     d.last_seen, d.status, d.status_at, d.status_reason,
     (SELECT count(*) FROM stores n WHERE n.device_id = d.device_id)
     FROM devices d LEFT JOIN stores s ON s.device_id = d.device_id AND s.store = d.store"""
@@ -336,46 +336,39 @@ class CentralStore:
         busy_timeout_s: float | None = None,
         centre: CentreConfig | None = None,
     ) -> None:
-        self.path = Path(path)
         self.centre = centre or CentreConfig()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        timeout = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         try:
-            self._conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s,
-                isolation_level=None,
-            )
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise CentralStoreError(f"{self.path}: cannot switch the journal to WAL ({mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._create()
-        except sqlite3.Error as exc:
-            raise CentralStoreError(f"{self.path}: cannot open the central store: {exc}") from exc
+            self._conn = open_database(path, timeout)
+        except DatabaseError as exc:
+            raise CentralStoreError(str(exc)) from exc
+        self.name = self._conn.name
+        self.dialect = self._conn.dialect
+        self._create()
 
     def _create(self) -> None:
         with self._write("create or migrate the schema") as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            tables = conn.tables()
             if "meta" not in tables:
                 if tables:
-                    raise CentralStoreError(f"{self.path}: an SQLite file but not a central store")
+                    raise CentralStoreError(f"{self.name}: a database but not a central store")
                 version = 0
             else:
                 version = conn.execute("SELECT schema_version FROM meta").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise CentralStoreError(
-                    f"{self.path}: central store schema version {version}, this software "
+                    f"{self.name}: central store schema version {version}, this software "
                     f"understands up to {SCHEMA_VERSION}; install a newer counterside release"
                 )
             for steps in MIGRATIONS[version:]:
                 for sql in steps:
-                    conn.execute(sql)
+                    conn.ddl(sql)
             conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
             if 0 < version < 4:
                 self._rebuild(conn)
 
     def _write(self, what: str):
-        return write_transaction(self._conn, f"{self.path}: {what}", CentralStoreError)
+        return self._conn.write(what, CentralStoreError)
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -422,11 +415,12 @@ class CentralStore:
                     problem = _problem(event, unfit, received_at, max_future)
                     if problem is not None:
                         invalid += 1
-                        qid = conn.execute(
+                        (qid,) = conn.execute(
                             "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
-                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)",
+                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)"
+                            " RETURNING id",
                             (now, topic, device, store, event.seq, problem, encode_event(event)),
-                        ).lastrowid
+                        ).fetchone()
                         event = _placeholder(event, problem, qid, received_at)
                     rows.append(
                         (
@@ -481,11 +475,12 @@ class CentralStore:
                 ).fetchone()
                 gap = (contiguous + 1, next_held - 1)
             conn.execute(
-                """UPDATE stores SET branch = ?, contiguous_seq = max(contiguous_seq, ?),
-                max_seq = max(max_seq, ?), events = events + ?, duplicates = duplicates + ?,
+                # both only grow (read above under the write lock, raised here)
+                """UPDATE stores SET branch = ?, contiguous_seq = ?,
+                max_seq = ?, events = events + ?, duplicates = duplicates + ?,
                 conflicts = conflicts + ?, last_seen = ? WHERE device_id = ? AND store = ?""",
-                (branch, contiguous, max_seq, len(rows), duplicates, len(conflicts), now,
-                 device, store),
+                (branch, max(before, contiguous), max_seq, len(rows), duplicates,
+                 len(conflicts), now, device, store),
             )  # fmt: skip
             conn.execute(
                 "UPDATE devices SET branch = ?, last_seen = ? WHERE device_id = ?",
@@ -508,7 +503,7 @@ class CentralStore:
 
     def _add_up(
         self,
-        conn: sqlite3.Connection,
+        conn: Database,
         branch: str,
         store: str,
         events: list[StoredEvent],
@@ -536,7 +531,7 @@ class CentralStore:
         with self._write("rebuild the transactions and rollups") as conn:
             return self._rebuild(conn)
 
-    def _rebuild(self, conn: sqlite3.Connection) -> int:
+    def _rebuild(self, conn: Database) -> int:
         for sql in rollups.CLEAR:
             conn.execute(sql)
 
@@ -567,19 +562,20 @@ class CentralStore:
         return counted
 
     def _file_store(
-        self, conn: sqlite3.Connection, branch: str, device: str, store: str, now: str
+        self, conn: Database, branch: str, device: str, store: str, now: str
     ) -> tuple[StoreRow | None, bool]:
         """Make sure the device and its store are on record; a store seen for the first time
         becomes the device's current one. Returns (the store it replaces, is it current)."""
         conn.execute(
-            "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)", (device, branch)
+            "INSERT INTO devices (device_id, branch) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (device, branch),
         )
         (current,) = conn.execute(
             "SELECT store FROM devices WHERE device_id = ?", (device,)
         ).fetchone()
         new = conn.execute(
-            "INSERT OR IGNORE INTO stores (device_id, store, branch, first_seen) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO stores (device_id, store, branch, first_seen) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (device, store, branch, now),
         ).rowcount
         if not new and current is not None:
@@ -593,7 +589,7 @@ class CentralStore:
         return StoreRow(*row), True
 
     @staticmethod
-    def _quarantined_before(conn: sqlite3.Connection, device: str, seq: int, reason: str) -> bool:
+    def _quarantined_before(conn: Database, device: str, seq: int, reason: str) -> bool:
         row = conn.execute(
             "SELECT 1 FROM quarantine WHERE device_id = ? AND seq = ? AND reason = ?",
             (device, seq, reason),
@@ -622,18 +618,18 @@ class CentralStore:
                 ).fetchone()
                 if row is not None:
                     return int(row[0])
-            cur = conn.execute(
+            (qid,) = conn.execute(
                 "INSERT INTO quarantine (received_at, kind, topic, device_id, reason, raw) "
-                "VALUES (?, 'malformed', ?, ?, ?, ?)",
+                "VALUES (?, 'malformed', ?, ?, ?, ?) RETURNING id",
                 (_utc_text(received_at), topic, device, reason, bytes(raw)),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(qid)
 
     def set_status(self, branch: str, status: Status, received_at: datetime) -> None:
         """Record a device's latest online/offline status."""
         with self._write("status") as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)",
+                "INSERT INTO devices (device_id, branch) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (status.device, branch),
             )
             conn.execute(
@@ -721,14 +717,13 @@ class CentralStore:
         ).fetchone()[0]
 
     def quarantined(self, kind: str | None = None) -> list[dict]:
-        cur = self._conn.execute(
-            "SELECT id, received_at, kind, topic, device_id, store, seq, reason, raw "
-            "FROM quarantine "
-            "WHERE ?1 IS NULL OR kind = ?1 ORDER BY id",
-            (kind,),
+        names = ("id", "received_at", "kind", "topic", "device_id", "store", "seq", "reason", "raw")
+        sql = f"SELECT {', '.join(names)} FROM quarantine"
+        rows = self._conn.execute(
+            sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"),
+            (kind,) if kind else (),
         )
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def heartbeat_minutes(
         self, device_id: str, start: datetime | None = None, end: datetime | None = None

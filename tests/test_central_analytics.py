@@ -89,11 +89,11 @@ def dump(store: CentralStore) -> dict[str, list]:
 # -- transactions: the device's code, every field --------------------------------------------------
 
 
-def test_centre_rows_equal_the_device_export_field_for_field(morning, tmp_path: Path) -> None:
+def test_centre_rows_equal_the_device_export_field_for_field(morning, centre_db) -> None:
     path, events = morning
     exported = transactions(events, ZONE)
     assert len(exported) > 40 and {r.outcome for r in exported} >= {"served", "transferred"}
-    with CentralStore(tmp_path / "c.sqlite") as store:
+    with CentralStore(centre_db) as store:
         ingest(store, events, store_id(path))
         held = {row.transaction_id: row for _, row in store.transactions()}
     assert sorted(held) == sorted(r.transaction_id for r in exported)
@@ -130,10 +130,10 @@ def test_expired_tickets_are_rows_without_counter_or_teller() -> None:
 # -- rollups: any order, any repetition, and a rebuild, give the same ------------------------------
 
 
-def test_shuffled_duplicated_late_stream_gives_the_in_order_rollups(morning, tmp_path) -> None:
+def test_shuffled_duplicated_late_stream_gives_the_in_order_rollups(morning, new_centre_db) -> None:
     path, events = morning
     sid = store_id(path)
-    with CentralStore(tmp_path / "in-order.sqlite") as store:
+    with CentralStore(new_centre_db()) as store:
         ingest(store, events, sid)
         expected = dump(store)
     assert expected["rollups"] and expected["rollup_levels"] and expected["rollup_waits"]
@@ -142,7 +142,7 @@ def test_shuffled_duplicated_late_stream_gives_the_in_order_rollups(morning, tmp
     chunks = [events[a:b] for a, b in itertools.pairwise(cuts)]
     stream = chunks + rng.sample(chunks, len(chunks) // 2)  # half of it again, later
     rng.shuffle(stream)
-    with CentralStore(tmp_path / "shuffled.sqlite") as store:
+    with CentralStore(new_centre_db()) as store:
         for chunk in stream:
             device = chunk[0].device_id
             store.ingest("demo", EventBatch(device, tuple(chunk), sid), RECEIVED)
@@ -151,10 +151,10 @@ def test_shuffled_duplicated_late_stream_gives_the_in_order_rollups(morning, tmp
         assert counted > 0 and dump(store) == expected
 
 
-def test_a_version_3_database_is_filled_when_opened(morning, tmp_path: Path) -> None:
+def test_a_version_3_database_is_filled_when_opened(morning, centre_db) -> None:
     """Opening a database of the previous release computes its rollups from its events."""
     path, events = morning
-    db = tmp_path / "c.sqlite"
+    db = centre_db
     with CentralStore(db) as store:
         ingest(store, events, store_id(path))
         expected = dump(store)
@@ -163,7 +163,7 @@ def test_a_version_3_database_is_filled_when_opened(morning, tmp_path: Path) -> 
             "DROP TABLE rollup_waits", "DROP TABLE tellers", "DROP TABLE uptime_days",
             "DROP TABLE counter_devices", "UPDATE meta SET schema_version = 3",
         ):  # fmt: skip
-            store.query(sql)
+            store._conn.execute(sql)  # as the previous release left it
     with CentralStore(db) as store:
         assert dump(store) == expected
 
@@ -221,24 +221,26 @@ def closed(
     return StoredEvent(seq, eid, "pad-1", "b", float(seq), at.wall, "transaction.closed", payload)
 
 
-def centre_with(tmp_path: Path, events: list[StoredEvent], config: str = "") -> CentralStore:
+def centre_with(
+    tmp_path: Path, db: str, events: list[StoredEvent], config: str = ""
+) -> CentralStore:
     centre = None
     if config:
         (tmp_path / "centre.toml").write_text(config, encoding="utf-8")
         centre = load_centre_config(tmp_path / "centre.toml")
-    store = CentralStore(tmp_path / "c.sqlite", centre=centre)
+    store = CentralStore(db, centre=centre)
     for i, e in enumerate(events, 1):
         store.ingest("b1", EventBatch(e.device_id, (replace(e, seq=i),), "s"), RECEIVED)
     return store
 
 
-def test_satisfaction_and_evaluation_with_wilson_intervals(tmp_path: Path) -> None:
+def test_satisfaction_and_evaluation_with_wilson_intervals(tmp_path: Path, centre_db) -> None:
     # 10 rated: nine satisfied (5 or 4), one 3 (neither satisfied nor unsatisfied); 2 unrated
     ratings = [5, 5, 5, 5, 5, 4, 4, 4, 4, 3, None, None]
     events = [closed(i, rating=r) for i, r in enumerate(ratings, 1)]
     events.append(closed(20, outcome="no_show", rating=None, service=0.0))
     events.append(closed(21, outcome="transferred", rating=None))
-    with centre_with(tmp_path, events) as store:
+    with centre_with(tmp_path, centre_db, events) as store:
         (row,) = kpis(store.query, store.centre, DAY, DAY, "teller")
     assert (row["branch"], row["teller"], row["teller_name"]) == ("b1", "1001", "name 1001")
     assert (row["finished"], row["rated"], row["satisfied"], row["unsatisfied"]) == (12, 10, 9, 0)
@@ -257,11 +259,11 @@ def test_wilson_matches_the_requirements_examples() -> None:
     assert wilson(0, 0) is None
 
 
-def test_waits_mean_p90_within_limit_and_over_limit(tmp_path: Path) -> None:
+def test_waits_mean_p90_within_limit_and_over_limit(tmp_path: Path, centre_db) -> None:
     waits = [60.0 * m for m in range(1, 21)]  # 1..20 minutes, limit 15 minutes
     events = [closed(i, wait=w) for i, w in enumerate(waits, 1)]
     events.append(closed(30, service=400.0))  # over the service limit, wait 5 min
-    with centre_with(tmp_path, events) as store:
+    with centre_with(tmp_path, centre_db, events) as store:
         (row,) = kpis(store.query, store.centre, DAY, DAY, "bank")
     assert row["wait_mean_s"] == pytest.approx((sum(waits) + 300.0) / 21)
     assert row["wait_p90_s"] == pytest.approx(sorted([*waits, 300.0])[18], abs=15.0)
@@ -279,8 +281,8 @@ def test_percentile_of_a_histogram() -> None:
     assert wait_bin(10**6) == wait_bin(10**5)  # the last bin holds everything beyond 4 hours
 
 
-def test_a_range_without_data_gives_zero_counts_and_null_rates(tmp_path: Path) -> None:
-    with centre_with(tmp_path, [closed(1)]) as store:
+def test_a_range_without_data_gives_zero_counts_and_null_rates(tmp_path: Path, centre_db) -> None:
+    with centre_with(tmp_path, centre_db, [closed(1)]) as store:
         (bank,) = kpis(store.query, store.centre, date(2025, 1, 1), date(2025, 1, 31), "bank")
         assert kpis(store.query, store.centre, date(2025, 1, 1), date(2025, 1, 31), "teller") == []
     assert bank["finished"] == 0 and bank["rated"] == 0
@@ -310,9 +312,9 @@ region = "浙江省/宁波市"
 """
 
 
-def test_levels_regions_and_configured_satisfied_levels(tmp_path: Path) -> None:
+def test_levels_regions_and_configured_satisfied_levels(tmp_path: Path, centre_db) -> None:
     events = [closed(1, rating=5), closed(2, rating=4, counter=2, teller="1002")]
-    with centre_with(tmp_path, events, CENTRE_TOML) as store:
+    with centre_with(tmp_path, centre_db, events, CENTRE_TOML) as store:
         q, c = store.query, store.centre
         regions = {r["region"]: r for r in kpis(q, c, DAY, DAY, "region")}
         counters = kpis(q, c, DAY, DAY, "counter")
@@ -325,31 +327,33 @@ def test_levels_regions_and_configured_satisfied_levels(tmp_path: Path) -> None:
     assert branches[0]["branch_name"] == "城关支行"
 
 
-def test_ranking_by_the_lower_bound_and_minimum_sample(tmp_path: Path) -> None:
+def test_ranking_by_the_lower_bound_and_minimum_sample(tmp_path: Path, centre_db) -> None:
     events = [closed(i, teller="A", rating=5) for i in range(1, 4)]  # 3 of 3
     events += [closed(i, teller="B", rating=5 if i % 10 else 1) for i in range(10, 40)]  # 27/30
     events += [closed(i, teller="C", rating=5 if i % 3 else 1) for i in range(40, 70)]  # 20/30
     toml = "[kpi]\nmin_sample = 30\nsatisfied_levels = [5]\n"
-    with centre_with(tmp_path, events, toml) as store:
+    with centre_with(tmp_path, centre_db, events, toml) as store:
         rows = ranking(store.query, store.centre, DAY, DAY, "teller")
     assert [(r["teller"], r["rank"]) for r in rows] == [("B", 1), ("C", 2), ("A", None)]
     assert rows[2]["ranked"] == "not ranked (n < 30)" and rows[2]["ratings"] == 3
     assert rows[2]["satisfaction_rate"] == 1.0 and rows[2]["satisfaction_low"] < 0.6
 
 
-def test_pauses_count_per_teller(tmp_path: Path) -> None:
+def test_pauses_count_per_teller(tmp_path: Path, centre_db) -> None:
     at = OPENING + timedelta(hours=1)
     resumed = StoredEvent(
         1, "0193a9c0-0000-7000-8000-00000000aaaa", "pad-1", "b", 1.0, at, "counter.resumed",
         CounterResumed(counter=1, paused_s=600.0, teller="1001"),
     )  # fmt: skip
-    with centre_with(tmp_path, [resumed, closed(2)]) as store:
+    with centre_with(tmp_path, centre_db, [resumed, closed(2)]) as store:
         (row,) = kpis(store.query, store.centre, DAY, DAY, "teller")
     assert row["pause_minutes"] == pytest.approx(10.0) and row["pauses"] == 1
 
 
-def test_unknown_branch_is_kept_and_reported(tmp_path: Path) -> None:
-    with centre_with(tmp_path, [closed(1)], CENTRE_TOML.replace('"b1"', '"other"')) as store:
+def test_unknown_branch_is_kept_and_reported(tmp_path: Path, centre_db) -> None:
+    with centre_with(
+        tmp_path, centre_db, [closed(1)], CENTRE_TOML.replace('"b1"', '"other"')
+    ) as store:
         (row,) = kpis(store.query, store.centre, DAY, DAY, "branch")
     assert row["branch"] == "b1" and row["branch_name"] is None and row["finished"] == 1
 
@@ -417,18 +421,18 @@ def test_branch_hours_holidays_and_roster_from_its_own_file(tmp_path: Path) -> N
 # -- import and the command line ------------------------------------------------------------------
 
 
-def test_import_is_idempotent_with_what_came_over_mqtt(morning, tmp_path: Path) -> None:
+def test_import_is_idempotent_with_what_came_over_mqtt(morning, new_centre_db) -> None:
     path, events = morning
-    db = tmp_path / "c.sqlite"
+    db = new_centre_db()
     with CentralStore(db) as store:
         ingest(store, events[: len(events) // 2], store_id(path))  # half arrived over MQTT
         half = dump(store)
-    assert cli.main(["import", str(path), "--db", str(db), "--branch", "demo"]) == 0
-    assert cli.main(["import", str(path), "--db", str(db), "--branch", "demo"]) == 0
+    assert cli.main(["import", str(path), "--db", db, "--branch", "demo"]) == 0
+    assert cli.main(["import", str(path), "--db", db, "--branch", "demo"]) == 0
     with CentralStore(db) as store:
         assert store.event_count() == len(events)
         full = dump(store)
-    with CentralStore(tmp_path / "direct.sqlite") as store:
+    with CentralStore(new_centre_db()) as store:
         ingest(store, events, store_id(path))
         assert full == dump(store) and full != half
 
@@ -440,12 +444,12 @@ def test_import_refuses_a_file_that_is_not_a_store(tmp_path: Path, capsys) -> No
     assert str(bad) in capsys.readouterr().err
 
 
-def test_kpi_command_json_has_the_documented_fields(morning, tmp_path: Path, capsys) -> None:
+def test_kpi_command_json_has_the_documented_fields(morning, centre_db, capsys) -> None:
     path, events = morning
-    db = tmp_path / "c.sqlite"
+    db = centre_db
     with CentralStore(db) as store:
         ingest(store, events, store_id(path))
-    args = ["kpi", "--db", str(db), "--from", "2026-11-25", "--to", "2026-11-25"]
+    args = ["kpi", "--db", db, "--from", "2026-11-25", "--to", "2026-11-25"]
     assert cli.main([*args, "--by", "teller", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     needed = {
@@ -462,12 +466,12 @@ def test_kpi_command_json_has_the_documented_fields(morning, tmp_path: Path, cap
     assert "满意率" in table and "demo" in table
     assert cli.main([*args, "--by", "bank", "--format", "csv"]) == 0
     assert capsys.readouterr().out.startswith("finished,rated,")
-    assert cli.main(["ranking", "--db", str(db), "--by", "teller", "--from", "2026-11-25",
+    assert cli.main(["ranking", "--db", db, "--by", "teller", "--from", "2026-11-25",
                      "--to", "2026-11-25"]) == 0  # fmt: skip
     assert "not ranked (n < 30)" in capsys.readouterr().out
 
 
-def test_uptime_counts_pad_minutes_in_business_hours(tmp_path: Path) -> None:
+def test_uptime_counts_pad_minutes_in_business_hours(tmp_path: Path, centre_db) -> None:
     """开机率 of a pad: its heartbeat minutes within the branch's hours (08:30-17:00 on a
     Wednesday: 510 minutes), whichever arrives first, the beats or the pad's transactions."""
     beats = []
@@ -476,7 +480,7 @@ def test_uptime_counts_pad_minutes_in_business_hours(tmp_path: Path) -> None:
         beat = DeviceHeartbeat(minute=wall.strftime("%Y-%m-%dT%H:%M"))
         eid = f"0193a9c0-0000-7000-8000-{i:012d}"
         beats.append(StoredEvent(i, eid, "pad-1", "b", 0.0, wall, "device.heartbeat", beat))
-    with centre_with(tmp_path, [*beats, closed(1)]) as store:
+    with centre_with(tmp_path, centre_db, [*beats, closed(1)]) as store:
         (branch,) = kpis(store.query, store.centre, DAY, DAY, "branch")
         (counter,) = kpis(store.query, store.centre, DAY, DAY, "counter")
         (teller,) = kpis(store.query, store.centre, DAY, DAY, "teller")
