@@ -12,6 +12,7 @@ branch's configuration.
                            --by bank|region|branch|counter|teller|business_type
                            [--branch B ...] [--config CENTRE.toml] [--format table|csv|json]
     counterside centre ranking --db DB --by teller|branch --from D --to D [--config ...]
+    counterside centre timing --db DB --by bank|branch|business_type --from D --to D [...]
     counterside centre rebuild --db DB [--config CENTRE.toml]
     counterside centre import FILE.sqlite --db DB --branch B [--config CENTRE.toml]
 
@@ -35,10 +36,11 @@ from central.database import is_postgres
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
 from central.kpi import LEVELS, kpis
-from central.output import kpi_table, ranking_table, write_rows
+from central.output import kpi_table, ranking_table, timing_table, write_rows
 from central.publish import PublishError, publish_config
 from central.ranking import RANKED_BY, ranking
 from central.store import CentralStore, CentralStoreError
+from central.timing import TIMING_LEVELS, timing
 from central.uptime import uptime
 from config.centre import CentreConfig, load_centre_config
 from config.errors import ConfigError
@@ -107,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     _broker_options(publish, "the publisher's (role publisher, never the ingest's)", "publisher")
     kpi = sub.add_parser("kpi", help="KPIs per group over whole business days [from, to]")
     ranking = sub.add_parser("ranking", help="tellers or branches by the lower bound of 满意率")
-    for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY)):
+    timed = sub.add_parser("timing", help="满意率 by waiting-time band and service over limit")
+    for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY), (timed, TIMING_LEVELS)):
         p.add_argument("--db", required=True, help=DB_HELP)
         p.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
         p.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
@@ -243,6 +246,14 @@ def _ranking(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timing(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = timing(store.query, centre, args.start, args.end, args.by)
+    write_rows(rows, args.format, sys.stdout, table=timing_table)
+    return 0
+
+
 def _rebuild(args: argparse.Namespace) -> int:
     with CentralStore(args.db, centre=_centre(args)) as store:
         counted = store.rebuild()
@@ -267,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    reading = args.command in ("devices", "uptime", "kpi", "ranking")
+    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing")
     if reading and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
@@ -279,6 +290,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "config": _publish,
             "kpi": _kpi,
             "ranking": _ranking,
+            "timing": _timing,
             "rebuild": _rebuild,
             "import": _import,
         }

@@ -65,6 +65,7 @@ class IngestStats:
     duplicates: int = 0
     conflicts: int = 0
     invalid: int = 0
+    chain_breaks: int = 0
     quarantined: int = 0
     acks_sent: int = 0
     resend_requests: int = 0
@@ -248,6 +249,9 @@ class CentralIngest:
                 f"id {conflict.incoming_id} but is stored with id {conflict.stored_id}; "
                 f"quarantined (was the device's store restored from a copy?)"
             )
+        for broken in result.chain_breaks:
+            self.stats.chain_breaks += 1
+            self._alert(f"branch {info.branch}: {broken.describe()}")
         if result.invalid:
             log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,
                         result.invalid)  # fmt: skip

@@ -113,3 +113,20 @@ def write_rows(
         writer.writerows(_flat(r) for r in rows)
     else:
         out.write(table(rows) + "\n")
+
+
+def timing_table(rows: Sequence[dict[str, Any]]) -> str:
+    cells = [("group", "by", "", "n", "满意率", "95% CI")]
+    for r in rows:
+        group = r.get("branch") or r.get("business_type") or "全行 (bank)"
+        cells.append(
+            (
+                str(group),
+                "wait" if r["dimension"] == "wait" else "service",
+                r["value"],
+                str(r["ratings"]),
+                _percent(r["satisfaction_rate"]),
+                _interval(r, "satisfaction"),
+            )
+        )
+    return "\n".join(fixed_width(cells))

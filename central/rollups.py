@@ -113,6 +113,14 @@ SCHEMA = (
         business_type TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (day, branch, counter, teller, business_type, bin)
     )""",
+    # ratings by the customer's wait (WAIT_BANDS) and by service within (0) or over (1) its
+    # limit (-1: no limit): 满意率 against timing
+    """CREATE TABLE rollup_timing (
+        day TEXT NOT NULL, branch TEXT NOT NULL, business_type TEXT NOT NULL,
+        wait_band INTEGER NOT NULL, service_over INTEGER NOT NULL, level INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, business_type, wait_band, service_over, level)
+    )""",
     """CREATE TABLE tellers (
         branch TEXT NOT NULL, teller TEXT NOT NULL, name TEXT NOT NULL, last_day TEXT NOT NULL,
         PRIMARY KEY (branch, teller)
@@ -129,6 +137,14 @@ SCHEMA = (
         PRIMARY KEY (day, branch, device_id)
     )""",
 )
+
+WAIT_BANDS = ((0, 300), (300, 600), (600, 900), (900, 1800), (1800, None))
+"""The waiting-time bands (seconds, upper bound excluded) 满意率 is shown against."""
+
+
+def wait_band(seconds: float) -> int:
+    return next(i for i, (_, hi) in enumerate(WAIT_BANDS) if hi is None or seconds < hi)
+
 
 # -- the waits' histogram: 15 s bins to an hour, 5 min bins to four hours, then one bin ------------
 _FINE_S, _FINE_BINS = 15.0, 240  # 0 .. 3600 s
@@ -262,6 +278,15 @@ def apply_event(
     _add(execute, key, row_counts(row))
     if row.outcome == "served" and row.rating is not None:
         _bump(execute, "rollup_levels", "level", key, row.rating)
+        if row.total_waiting_s is not None:
+            over = -1 if row.service_limit_s is None else int(row.service_over_limit)
+            execute(
+                "INSERT INTO rollup_timing (day, branch, business_type, wait_band, service_over,"
+                " level, n) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (day, branch, business_type,"
+                " wait_band, service_over, level) DO UPDATE SET n = rollup_timing.n + 1",
+                (key[0], branch.id, row.business_type, wait_band(row.total_waiting_s), over,
+                 row.rating),
+            )  # fmt: skip
     if row.outcome in ("served", "no_show") and row.total_waiting_s is not None:
         _bump(execute, "rollup_waits", "bin", key, wait_bin(row.total_waiting_s))
     if row.counter is not None:  # a pad's device: its minutes count towards 开机率
@@ -316,9 +341,11 @@ def _db(value: Any) -> Any:
     return value
 
 
-CLEAR = ("DELETE FROM transactions", "DELETE FROM rollups", "DELETE FROM rollup_levels",
-         "DELETE FROM rollup_waits", "DELETE FROM tellers", "DELETE FROM uptime_days",
-         "DELETE FROM counter_devices")  # fmt: skip
+DERIVED_TABLES = (
+    "transactions", "rollups", "rollup_levels", "rollup_waits", "rollup_timing", "tellers",
+    "uptime_days", "counter_devices",
+)  # fmt: skip
+CLEAR = tuple(f"DELETE FROM {table}" for table in DERIVED_TABLES)
 """What :func:`central.store.CentralStore.rebuild` empties before it adds every event again."""
 
 

@@ -27,12 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from central import rollups
+from central import chain, rollups
 from central.database import Database, DatabaseError, open_database
 from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
 from domain.events import (
     HEARTBEAT_TYPE,
+    EventContractError,
     StoredEvent,
     SyncQuarantined,
     decode_payload,
@@ -172,8 +173,9 @@ _V2 = (
 _V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
 
 # Version 4: transactions and rollups (central/rollups.py), filled from the stored events when a
-# version 3 database is opened (CentralStore.rebuild).
-_V4 = rollups.SCHEMA
+# version 3 database is opened (CentralStore.rebuild); each event's own hash and the breaks of
+# the devices' hash chains (central/chain.py).
+_V4 = (*rollups.SCHEMA, *chain.SCHEMA)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
@@ -181,7 +183,7 @@ assert len(MIGRATIONS) == SCHEMA_VERSION
 
 _INSERT = (
     "INSERT INTO events (device_id, store, seq, id, branch, boot_id, mono, wall, type, payload, "
-    "received_at, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "received_at, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RUN_END = """WITH RECURSIVE run(s) AS (
     SELECT CAST(? AS INTEGER) UNION ALL
@@ -266,6 +268,7 @@ class IngestResult:
     replaced: StoreRow | None = None
     current: bool = True
     invalid: int = 0  # events put aside (quarantined as ``invalid``, a placeholder stored)
+    chain_breaks: tuple[chain.ChainBreak, ...] = ()  # links found broken by this batch
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,7 @@ class CentralStore:
                     conn.ddl(sql)
             conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
             if 0 < version < 4:
+                self._fill_hashes(conn)
                 self._rebuild(conn)
 
     def _write(self, what: str):
@@ -407,11 +411,14 @@ class CentralStore:
             )
             rows, beats, conflicts, duplicates, invalid = [], [], [], 0, 0
             added: list[StoredEvent] = []
+            links: dict[int, tuple[str, str]] = {}
             topic = topics.events(branch, device)
             for event in batch.events:
                 stored_id = held.get(event.seq)
                 if stored_id is None:
                     unfit = batch.unfit.get(event.seq)
+                    own = chain.event_hash(event) if unfit is None else ""
+                    links[event.seq] = (event.prev, own)
                     problem = _problem(event, unfit, received_at, max_future)
                     if problem is not None:
                         invalid += 1
@@ -440,6 +447,7 @@ class CentralStore:
                             ),
                             now,
                             event.prev,
+                            own,
                         )
                     )
                     if event.type == HEARTBEAT_TYPE:
@@ -463,6 +471,15 @@ class CentralStore:
                     )  # fmt: skip
             conn.executemany(_INSERT, rows)
             self._add_up(conn, branch, store, added, beats)
+            breaks = chain.check_links(
+                lambda sql, params: conn.execute(sql, params), device, store, links
+            )
+            for b in breaks:
+                conn.execute(
+                    "INSERT INTO chain_breaks (device_id, store, seq, expected, found, "
+                    "detected_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (b.device, b.store, b.seq, b.expected, b.found, now),
+                )
             contiguous = max(before, last) if first <= before + 1 else before
             max_seq = max(max_seq, last)
             if contiguous < max_seq:
@@ -499,6 +516,7 @@ class CentralStore:
             replaced,
             current,
             invalid,
+            tuple(breaks),
         )
 
     def _add_up(
@@ -524,6 +542,25 @@ class CentralStore:
             ).rowcount
             if new == 1:
                 rollups.apply_heartbeat(execute, where, device, minute)
+
+    def _fill_hashes(self, conn: Database) -> None:
+        """Each stored event's own hash (kept since version 4), for the events stored before."""
+        rows = conn.execute(
+            "SELECT device_id, store, seq, id, boot_id, mono, wall, type, payload, prev "
+            "FROM events WHERE hash = ''"
+        ).fetchall()
+        for device, store, seq, eid, boot, mono, wall, kind, payload, prev in rows:
+            try:
+                body = decode_payload(kind, payload)
+            except EventContractError:
+                continue  # outside the contract: its hash cannot be recomputed as made
+            event = StoredEvent(
+                seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind, body, prev
+            )
+            conn.execute(
+                "UPDATE events SET hash = ? WHERE device_id = ? AND store = ? AND seq = ?",
+                (chain.event_hash(event), device, store, seq),
+            )
 
     def rebuild(self) -> int:
         """Recompute the transactions and rollups from the stored events and heartbeats (in one
@@ -715,6 +752,15 @@ class CentralStore:
             "SELECT count(*) FROM events WHERE device_id = ? AND store = ?",
             (device_id, self._store_of(device_id, store)),
         ).fetchone()[0]
+
+    def chain_breaks(self, device_id: str | None = None) -> list[chain.ChainBreak]:
+        """Every break of a device's hash chain found so far (of one device)."""
+        sql = "SELECT device_id, store, seq, expected, found FROM chain_breaks"
+        params: tuple = ()
+        if device_id is not None:
+            sql, params = sql + " WHERE device_id = ?", (device_id,)
+        rows = self._conn.execute(sql + " ORDER BY device_id, store, seq", params)
+        return [chain.ChainBreak(*row) for row in rows]
 
     def quarantined(self, kind: str | None = None) -> list[dict]:
         names = ("id", "received_at", "kind", "topic", "device_id", "store", "seq", "reason", "raw")

@@ -14,13 +14,15 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from central import cli
 from central.kpi import kpis, percentile, wilson
 from central.ranking import ranking
-from central.rollups import wait_bin
+from central.rollups import DERIVED_TABLES, wait_bin
 from central.store import CentralStore
+from central.timing import timing
 from config.centre import load_centre_config
 from config.errors import ConfigError
 from config.loader import load_config
@@ -40,13 +42,13 @@ from domain.events import (
     TransactionClosed,
 )
 from domain.report import transactions
-from sync.schema import EventBatch
+from sync.schema import EventBatch, encode_batch, parse_batch
 
 ZONE = "Asia/Shanghai"
 DAY = date(2026, 11, 25)
 OPENING = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
 RECEIVED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-ROLLUP_TABLES = ("rollups", "rollup_levels", "rollup_waits", "tellers", "counter_devices")
+ROLLUP_TABLES = tuple(t for t in DERIVED_TABLES if t != "transactions")
 
 
 def simulated_store(path: Path, customers: int = 60, seed: int = 5) -> list[StoredEvent]:
@@ -81,7 +83,7 @@ def ingest(store: CentralStore, events: list[StoredEvent], sid: str, size: int =
 def dump(store: CentralStore) -> dict[str, list]:
     """Everything derived: transactions and every rollup table, in a fixed order."""
     out = {"transactions": sorted(store.query("SELECT * FROM transactions"))}
-    for table in (*ROLLUP_TABLES, "uptime_days"):
+    for table in ROLLUP_TABLES:
         out[table] = sorted(store.query(f"SELECT * FROM {table}"))
     return out
 
@@ -158,14 +160,13 @@ def test_a_version_3_database_is_filled_when_opened(morning, centre_db) -> None:
     with CentralStore(db) as store:
         ingest(store, events, store_id(path))
         expected = dump(store)
-        for sql in (
-            "DROP TABLE transactions", "DROP TABLE rollups", "DROP TABLE rollup_levels",
-            "DROP TABLE rollup_waits", "DROP TABLE tellers", "DROP TABLE uptime_days",
-            "DROP TABLE counter_devices", "UPDATE meta SET schema_version = 3",
-        ):  # fmt: skip
-            store._conn.execute(sql)  # as the previous release left it
+        for table in (*DERIVED_TABLES, "chain_breaks"):  # as the previous release left it
+            store._conn.execute(f"DROP TABLE {table}")
+        store._conn.execute("ALTER TABLE events DROP COLUMN hash")
+        store._conn.execute("UPDATE meta SET schema_version = 3")
     with CentralStore(db) as store:
         assert dump(store) == expected
+        assert store.query("SELECT count(*) FROM events WHERE hash = ''") == [(0,)]
 
 
 # -- KPIs --------------------------------------------------------------------------------------
@@ -488,3 +489,74 @@ def test_uptime_counts_pad_minutes_in_business_hours(tmp_path: Path, centre_db) 
     assert branch["uptime_rate"] == pytest.approx(240 / 510) and not branch["meets"]["uptime"]
     assert counter["uptime_rate"] == branch["uptime_rate"] and counter["counter"] == 1
     assert teller["uptime_rate"] is None  # 开机率 belongs to a pad, not to a teller
+
+
+def test_satisfaction_against_waiting_bands_and_service_over_limit(tmp_path, centre_db) -> None:
+    events = [closed(1, wait=60.0, rating=5), closed(2, wait=120.0, rating=5)]  # 0-5 min
+    events += [closed(3, wait=2000.0, rating=1), closed(4, wait=2400.0, rating=5)]  # over 30
+    events += [closed(5, wait=700.0, rating=2, service=400.0)]  # 10-15 min, service over
+    events += [closed(6, wait=100.0, rating=None)]  # unrated: not in the figures
+    with centre_with(tmp_path, centre_db, events) as store:
+        rows = timing(store.query, store.centre, DAY, DAY, "branch")
+    by = {(r["dimension"], r["value"]): r for r in rows}
+    assert all(r["branch"] == "b1" for r in rows)
+    assert (by[("wait", "0-5 min")]["ratings"], by[("wait", "0-5 min")]["satisfaction_rate"]) == (
+        2,
+        1.0,
+    )
+    assert by[("wait", "over 30 min")]["satisfaction_rate"] == 0.5
+    assert by[("wait", "10-15 min")]["unsatisfied"] == 1
+    assert by[("service", "within limit")]["ratings"] == 4
+    assert by[("service", "over limit")]["satisfaction_rate"] == 0.0
+    assert ("wait", "5-10 min") not in by  # no rating in that band
+
+
+# -- the hash chain, checked as events arrive ------------------------------------------------------
+
+
+def test_the_chain_of_a_simulated_morning_holds_over_the_wire(morning, centre_db) -> None:
+    path, events = morning
+    sid = store_id(path)
+    device = events[0].device_id
+    with CentralStore(centre_db) as store:
+        for i in range(0, len(events), 100):
+            wire = encode_batch(device, list(events[i : i + 100]), store=sid)
+            store.ingest("demo", parse_batch(wire, device), RECEIVED)
+        assert store.chain_breaks() == []
+        assert store.query("SELECT count(*) FROM events WHERE hash = ''") == [(0,)]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "altered-event-last"])
+def test_an_event_altered_on_the_device_breaks_the_chain(morning, centre_db, late) -> None:
+    """A bad rating changed to a good one before it synced: the next event's ``prev`` no longer
+    matches, whichever of the two arrives first."""
+    path, events = morning
+    k = next(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e.payload, TransactionClosed) and e.payload.rating != 5
+    )
+    better = msgspec.structs.replace(events[k].payload, rating=5, rating_status="rated")
+    altered = replace(events[k], payload=better)
+    tampered = [*events[:k], altered, *events[k + 1 :]]
+    sid, device = store_id(path), events[0].device_id
+    order = [tampered[: k - 1], tampered[k + 1 :], tampered[k - 1 : k + 1]]
+    with CentralStore(centre_db) as store:
+        for part in order if late else [tampered]:
+            store.ingest("demo", EventBatch(device, tuple(part), sid), RECEIVED)
+        (broken,) = store.chain_breaks(device)
+    assert broken.seq == altered.seq + 1 and broken.found == events[k + 1].prev
+
+
+def test_an_event_deleted_and_the_rest_renumbered_breaks_the_chain(morning, centre_db) -> None:
+    path, events = morning
+    k = 10
+    renumbered = [*events[:k], *(replace(e, seq=e.seq - 1) for e in events[k + 1 :])]
+    with CentralStore(centre_db) as store:
+        sid, device = store_id(path), events[0].device_id
+        store.ingest("demo", EventBatch(device, tuple(renumbered), sid), RECEIVED)
+        breaks = store.chain_breaks()
+    # the first link that fails is the one into the event that took the deleted one's seq (and,
+    # seq being part of every hash, each renumbered event's link after it)
+    assert breaks and breaks[0].seq == events[k].seq
+    assert all(b.seq > events[k - 1].seq for b in breaks)
