@@ -13,6 +13,7 @@ branch's configuration.
                            [--branch B ...] [--config CENTRE.toml] [--format table|csv|json]
     counterside centre ranking --db DB --by teller|branch --from D --to D [--config ...]
     counterside centre timing --db DB --by bank|branch|business_type --from D --to D [...]
+    counterside centre trust --db DB --from D --to D [--config ...] [--format ...]
     counterside centre rebuild --db DB [--config CENTRE.toml]
     counterside centre import FILE.sqlite --db DB --branch B [--config CENTRE.toml]
 
@@ -36,11 +37,12 @@ from central.database import is_postgres
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
 from central.kpi import LEVELS, kpis
-from central.output import kpi_table, ranking_table, timing_table, write_rows
+from central.output import kpi_table, ranking_table, timing_table, trust_table, write_rows
 from central.publish import PublishError, publish_config
 from central.ranking import RANKED_BY, ranking
 from central.store import CentralStore, CentralStoreError
 from central.timing import TIMING_LEVELS, timing
+from central.trust import trust
 from central.uptime import uptime
 from config.centre import CentreConfig, load_centre_config
 from config.errors import ConfigError
@@ -110,11 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     kpi = sub.add_parser("kpi", help="KPIs per group over whole business days [from, to]")
     ranking = sub.add_parser("ranking", help="tellers or branches by the lower bound of 满意率")
     timed = sub.add_parser("timing", help="满意率 by waiting-time band and service over limit")
-    for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY), (timed, TIMING_LEVELS)):
+    trusted = sub.add_parser("trust", help="signals that ratings were not given freely")
+    for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY), (timed, TIMING_LEVELS), (trusted, None)):
         p.add_argument("--db", required=True, help=DB_HELP)
         p.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
         p.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
-        p.add_argument("--by", choices=levels, required=True)
+        if levels is not None:
+            p.add_argument("--by", choices=levels, required=True)
         p.add_argument("--format", choices=("table", "csv", "json"), default="table")
         _centre_option(p)
     kpi.add_argument("--branch", action="append", default=[], help="only this branch (repeat)")
@@ -254,6 +258,14 @@ def _timing(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trust(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = trust(store.query, centre, args.start, args.end)
+    write_rows(rows, args.format, sys.stdout, table=trust_table)
+    return 0
+
+
 def _rebuild(args: argparse.Namespace) -> int:
     with CentralStore(args.db, centre=_centre(args)) as store:
         counted = store.rebuild()
@@ -278,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing")
+    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing", "trust")
     if reading and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
@@ -291,6 +303,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "kpi": _kpi,
             "ranking": _ranking,
             "timing": _timing,
+            "trust": _trust,
             "rebuild": _rebuild,
             "import": _import,
         }

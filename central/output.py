@@ -130,3 +130,22 @@ def timing_table(rows: Sequence[dict[str, Any]]) -> str:
             )
         )
     return "\n".join(fixed_width(cells))
+
+
+def trust_table(rows: Sequence[dict[str, Any]]) -> str:
+    cells = [("rank", "teller", "n", "≤1 s", "top", "branch top", "paused", "run", "flags")]
+    for r in rows:
+        cells.append(
+            (
+                str(r["rank"]),
+                f"{r['branch']} {r['teller']}",
+                str(r["ratings"]),
+                _percent(r["quick_share"]),
+                _percent(r["top_share"]),
+                _percent(r["branch_top_share"]),
+                str(r["paused_presses"]),
+                str(r["longest_run"]),
+                ", ".join(r["flags"]) or "-",
+            )
+        )
+    return "\n".join(fixed_width(cells))

@@ -30,12 +30,19 @@ from domain.events import (
     CounterIdleWithQueue,
     CounterResumed,
     EventType,
+    RatingPress,
     StoredEvent,
     typed_payload,
 )
 from domain.report import ROW_TYPES, TransactionRow, transaction_row
 
-ROLLUP_TYPES = ROW_TYPES | {EventType.COUNTER_RESUMED, EventType.COUNTER_IDLE_WITH_QUEUE}
+ROLLUP_TYPES = ROW_TYPES | {
+    EventType.COUNTER_RESUMED,
+    EventType.COUNTER_IDLE_WITH_QUEUE,
+    EventType.RATING_PRESS,
+}
+QUICK_S = 1.0
+"""A rating given sooner than this after the invitation counts as quick (a trust signal)."""
 """Event types that change the rollups (heartbeats too: see :func:`apply_heartbeat`)."""
 
 TX_COLUMNS = (
@@ -72,6 +79,8 @@ COUNTS = (
     "pause_s",
     "idle_alerts",
     "idle_s",
+    "quick_ratings",  # rated within QUICK_S of the invitation
+    "paused_presses",  # rating keys pressed while the pad showed 暂停服务
 )
 """The summed columns of ``rollups``, in order."""
 
@@ -187,6 +196,10 @@ def row_counts(row: TransactionRow) -> dict[str, float]:
         "not_invited": row.rating_status == "not_invited",
         "window_cut": row.rating_status == "window_cut",
         "inexact": not (row.waiting_exact and row.service_exact),
+        "quick_ratings": finished
+        and row.rating is not None
+        and row.rating_delay_s is not None
+        and row.rating_delay_s < QUICK_S,
     }
     wait = row.total_waiting_s
     if called and wait is not None:
@@ -255,13 +268,15 @@ def apply_event(
     p = typed_payload(event.type, event.payload)  # a batch off the wire holds plain JSON
     if p is not event.payload:
         event = replace(event, payload=p)
-    if isinstance(p, CounterResumed | CounterIdleWithQueue):
+    if isinstance(p, CounterResumed | CounterIdleWithQueue | RatingPress):
         day = event.wall.astimezone(zone).date().isoformat()
         key = (day, branch.id, p.counter, p.teller or "", "")
         if isinstance(p, CounterResumed):
             _add(execute, key, {"pauses": 1, "pause_s": p.paused_s})
-        else:
+        elif isinstance(p, CounterIdleWithQueue):
             _add(execute, key, {"idle_alerts": 1, "idle_s": p.idle_s})
+        elif p.outcome == "paused":
+            _add(execute, key, {"paused_presses": 1})
         return None
     row = transaction_row(event, zone)
     if row is None:

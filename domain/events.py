@@ -462,7 +462,8 @@ class RatingInvited(TransactionEvent, frozen=True, kw_only=True):
 @payload(EventType.RATING_PRESS)
 class RatingPress(CounterEvent, frozen=True, kw_only=True):
     """A press of a rating key, with its outcome (accepted, duplicate, out_of_window, paused,
-    no_transaction, not_invited, invalid_level); the transaction it concerns, if any."""
+    no_transaction, not_invited, invalid_level); the transaction it concerns, if any, and the
+    teller at the counter (also when there is no transaction)."""
 
     value: int
     outcome: str

@@ -49,6 +49,7 @@ class TransactionRow:
     rating: int | None
     rating_label: str | None
     rating_status: str  # rated, unrated, not_invited
+    rating_delay_s: float | None  # from the invitation (the finish) to the rating
     transaction_id: str  # the transaction's id; for a ticket never called, the event's id
     device_id: str
     seq: int
@@ -119,6 +120,7 @@ def transaction_row(e: StoredEvent, tz: ZoneInfo) -> TransactionRow | None:
             rating=None,
             rating_label=None,
             rating_status="not_invited",
+            rating_delay_s=None,
             transaction_id=e.id,
             device_id=e.device_id,
             seq=e.seq,
@@ -158,6 +160,7 @@ def transaction_row(e: StoredEvent, tz: ZoneInfo) -> TransactionRow | None:
         rating=p.rating,
         rating_label=p.rating_label,
         rating_status=p.rating_status,
+        rating_delay_s=p.rating_delay_s,
         transaction_id=p.transaction_id,
         device_id=e.device_id,
         seq=e.seq,

@@ -23,6 +23,7 @@ from central.ranking import ranking
 from central.rollups import DERIVED_TABLES, wait_bin
 from central.store import CentralStore
 from central.timing import timing
+from central.trust import trust
 from config.centre import load_centre_config
 from config.errors import ConfigError
 from config.loader import load_config
@@ -35,6 +36,7 @@ from domain.events import (
     DeviceHeartbeat,
     Limits,
     QueuedTicket,
+    RatingPress,
     StoredEvent,
     TicketExpired,
     TicketInfo,
@@ -184,6 +186,7 @@ def closed(
     service: float = 200.0,
     service_limit: float = 300.0,
     business_type: str = "cash",
+    delay: float | None = 4.0,
 ) -> StoredEvent:
     at = Instant(float(seq), OPENING + timedelta(minutes=seq), "b")
     info = TicketInfo(
@@ -215,6 +218,7 @@ def closed(
         waiting_s=wait,
         total_waiting_s=wait,
         service_s=service,
+        rating_delay_s=delay if rating is not None else None,
         wait_over_limit=wait > wait_limit,
         service_over_limit=service > service_limit,
     )
@@ -560,3 +564,20 @@ def test_an_event_deleted_and_the_rest_renumbered_breaks_the_chain(morning, cent
     # seq being part of every hash, each renumbered event's link after it)
     assert breaks and breaks[0].seq == events[k].seq
     assert all(b.seq > events[k - 1].seq for b in breaks)
+
+
+def test_trust_signals_per_teller(tmp_path, centre_db) -> None:
+    quick = [closed(i, teller="Q", rating=5, delay=0.4) for i in range(1, 16)]
+    free = [closed(i, teller="N", rating=(5, 4, 3)[i % 3]) for i in range(20, 35)]
+    press = StoredEvent(
+        99, "0193a9c0-0000-7000-8000-0000000000ff", "pad-1", "b", 99.0,
+        OPENING + timedelta(hours=2), "rating.press",
+        RatingPress(counter=1, value=5, outcome="paused", teller="N"),
+    )  # fmt: skip
+    with centre_with(tmp_path, centre_db, [*quick, *free, press]) as store:
+        rows = {r["teller"]: r for r in trust(store.query, store.centre, DAY, DAY)}
+    q, n = rows["Q"], rows["N"]
+    assert q["rank"] == 1 and set(q["flags"]) == {"quick_share", "top_excess"}
+    assert (q["quick_share"], q["top_share"], q["longest_run"]) == (1.0, 1.0, 15)
+    assert q["branch_top_share"] == pytest.approx(5 / 15)
+    assert n["flags"] == ["paused_presses"] and n["quick_share"] == 0.0 and n["longest_run"] == 1
