@@ -14,6 +14,8 @@ branch's configuration.
     counterside centre ranking --db DB --by teller|branch --from D --to D [--config ...]
     counterside centre timing --db DB --by bank|branch|business_type --from D --to D [...]
     counterside centre trust --db DB --from D --to D [--config ...] [--format ...]
+    counterside centre alerts list|check --db DB [--branch B] [--open] [--format ...]
+    counterside centre alerts ack ID --by NAME --db DB
     counterside centre rebuild --db DB [--config CENTRE.toml]
     counterside centre import FILE.sqlite --db DB --branch B [--config CENTRE.toml]
 
@@ -37,7 +39,15 @@ from central.database import is_postgres
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
 from central.kpi import LEVELS, kpis
-from central.output import kpi_table, ranking_table, timing_table, trust_table, write_rows
+from central.output import (
+    alert_fields,
+    alerts_table,
+    kpi_table,
+    ranking_table,
+    timing_table,
+    trust_table,
+    write_rows,
+)
 from central.publish import PublishError, publish_config
 from central.ranking import RANKED_BY, ranking
 from central.store import CentralStore, CentralStoreError
@@ -122,6 +132,19 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--format", choices=("table", "csv", "json"), default="table")
         _centre_option(p)
     kpi.add_argument("--branch", action="append", default=[], help="only this branch (repeat)")
+    alerting = sub.add_parser("alerts", help="alerts: list, acknowledge, check the clock's")
+    alert_sub = alerting.add_subparsers(dest="action", required=True)
+    listing = alert_sub.add_parser("list", help="newest first")
+    listing.add_argument("--branch")
+    listing.add_argument("--open", action="store_true", help="only those not acknowledged")
+    listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ack = alert_sub.add_parser("ack", help="acknowledge an alert")
+    ack.add_argument("id", type=int)
+    ack.add_argument("--by", required=True, help="who acknowledges it")
+    check = alert_sub.add_parser("check", help="raise the alerts that depend on the clock now")
+    for p in (listing, ack, check):
+        p.add_argument("--db", required=True, help=DB_HELP)
+        _centre_option(p)
     rebuild = sub.add_parser("rebuild", help="recompute transactions and rollups from the events")
     rebuild.add_argument("--db", required=True, help=DB_HELP)
     _centre_option(rebuild)
@@ -266,6 +289,26 @@ def _trust(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alerts(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with CentralStore(args.db, centre=_centre(args)) as store:
+        if args.action == "ack":
+            try:
+                done = store.acknowledge_alert(args.id, args.by, now)
+            except (LookupError, ValueError) as exc:
+                print(f"counterside centre: {exc.args[0]}", file=sys.stderr)
+                return 2
+            print(f"alert {done.id} acknowledged by {done.acked_by}")
+            return 0
+        if args.action == "check":
+            touched = store.evaluate_alerts(now)
+            print(f"alerts checked; new ones at: {', '.join(sorted(touched)) or 'none'}")
+            return 0
+        rows = store.alerts(branch=args.branch, open_only=args.open)
+    write_rows([alert_fields(a) for a in rows], args.format, sys.stdout, table=alerts_table)
+    return 0
+
+
 def _rebuild(args: argparse.Namespace) -> int:
     with CentralStore(args.db, centre=_centre(args)) as store:
         counted = store.rebuild()
@@ -304,6 +347,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "ranking": _ranking,
             "timing": _timing,
             "trust": _trust,
+            "alerts": _alerts,
             "rebuild": _rebuild,
             "import": _import,
         }

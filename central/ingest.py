@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,7 @@ class IngestStats:
     resend_requests: int = 0
     status_updates: int = 0
     retained_refused: int = 0
+    alert_states: int = 0  # alert states published (retained, per branch)
     errors: int = 0  # database errors: the message was retried, not acknowledged meanwhile
 
 
@@ -97,6 +99,8 @@ class CentralIngest:
         self.gaps = GapTracker(self.settings.resend_interval_s, self.settings.resend_max_events)
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
+        self._alerts_published: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self._next_evaluation = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._opened = threading.Event()
@@ -168,6 +172,32 @@ class CentralIngest:
         if self.connection.connected:
             for ask in self.gaps.due():
                 self._ask(ask)
+            if time.monotonic() >= self._next_evaluation:
+                self._next_evaluation = time.monotonic() + self.settings.alerts_every_s
+                self._evaluate_alerts(store)
+
+    def _evaluate_alerts(self, store: CentralStore) -> None:
+        """Alerts that depend on time passing, then every branch whose open alerts changed
+        (new ones, or acknowledged elsewhere) is published again."""
+        try:
+            store.evaluate_alerts(datetime.now(UTC))
+            for branch in store.alert_branches():
+                self._publish_alerts(store, branch)
+        except CentralStoreError:
+            log.exception("evaluating the alerts failed; next time")
+
+    def _publish_alerts(self, store: CentralStore, branch: str) -> None:
+        """The branch's open alerts, retained, when they differ from what was published."""
+        state = store.alert_state(branch, datetime.now(UTC))
+        shown = (state.open, tuple(a.id for a in state.alerts))
+        if self._alerts_published.get(branch) == shown:
+            return
+        self.connection.publish(
+            topics.topic(topics.Kind.ALERTS, branch), schema.encode_alerts(state), qos=1,
+            retain=True,
+        )  # fmt: skip
+        self._alerts_published[branch] = shown
+        self.stats.alert_states += 1
 
     def _store_safely(self, store: CentralStore, message: Message) -> bool:
         """Handle one message until it is stored or kept; False if stopped before that."""
@@ -252,6 +282,8 @@ class CentralIngest:
         for broken in result.chain_breaks:
             self.stats.chain_breaks += 1
             self._alert(f"branch {info.branch}: {broken.describe()}")
+        for branch in result.alerted:
+            self._publish_alerts(store, branch)
         if result.invalid:
             log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,
                         result.invalid)  # fmt: skip

@@ -90,7 +90,8 @@ def ranking_table(rows: Sequence[dict[str, Any]]) -> str:
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     """A row for CSV: nested values (levels, meets) as JSON text."""
     return {
-        k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in row.items()
+        k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+        for k, v in row.items()
     }
 
 
@@ -105,6 +106,9 @@ def write_rows(
         json.dump(list(rows), out, ensure_ascii=False, indent=1)
         out.write("\n")
     elif fmt == "csv":
+        rows = [
+            {k: json.dumps(v) if isinstance(v, list) else v for k, v in r.items()} for r in rows
+        ]
         names: list[str] = []
         for row in rows:
             names += [k for k in row if k not in names]
@@ -148,4 +152,19 @@ def trust_table(rows: Sequence[dict[str, Any]]) -> str:
                 ", ".join(r["flags"]) or "-",
             )
         )
+    return "\n".join(fixed_width(cells))
+
+
+def alert_fields(alert: Any) -> dict[str, Any]:
+    """An alert (``central.alerts.AlertRow``) as a row."""
+    row = dict(alert.__dict__)
+    row["evidence"] = list(alert.evidence)
+    return row
+
+
+def alerts_table(rows: Sequence[dict[str, Any]]) -> str:
+    cells = [("id", "branch", "kind", "at", "message", "acknowledged")]
+    for r in rows:
+        acked = f"{r['acked_by']} {r['acked_at']}" if r["acked_at"] else "-"
+        cells.append((str(r["id"]), r["branch"], r["kind"], r["at"][:16], r["message"], acked))
     return "\n".join(fixed_width(cells))

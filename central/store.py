@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from central import chain, rollups
+from central import alerts, chain, rollups
 from central.database import Database, DatabaseError, open_database
 from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
@@ -41,7 +41,7 @@ from domain.events import (
 )
 from domain.report import TransactionRow
 from sync import topics
-from sync.schema import EventBatch, Status, encode_event
+from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0
@@ -174,8 +174,8 @@ _V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
 
 # Version 4: transactions and rollups (central/rollups.py), filled from the stored events when a
 # version 3 database is opened (CentralStore.rebuild); each event's own hash and the breaks of
-# the devices' hash chains (central/chain.py).
-_V4 = (*rollups.SCHEMA, *chain.SCHEMA)
+# the devices' hash chains (central/chain.py); alerts (central/alerts.py).
+_V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alerts.SCHEMA)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
@@ -200,6 +200,8 @@ _DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, coalesce(s.contiguous_se
 
 MAX_FUTURE = timedelta(days=1)
 """An event's wall time further ahead of the centre's clock than this is put aside."""
+ALERT_TYPES = frozenset({"ticket.wait_over_limit", "counter.idle_with_queue"})
+"""Event types (beside transaction rows) that raise alerts as they are stored."""
 PLACEHOLDER_TYPE = "sync.quarantined"
 """Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
 
@@ -269,6 +271,7 @@ class IngestResult:
     current: bool = True
     invalid: int = 0  # events put aside (quarantined as ``invalid``, a placeholder stored)
     chain_breaks: tuple[chain.ChainBreak, ...] = ()  # links found broken by this batch
+    alerted: frozenset[str] = frozenset()  # branches with new alerts (their state to publish)
 
 
 @dataclass(frozen=True)
@@ -470,7 +473,7 @@ class CentralStore:
                         (now, topic, device, store, event.seq, reason, encode_event(event)),
                     )  # fmt: skip
             conn.executemany(_INSERT, rows)
-            self._add_up(conn, branch, store, added, beats)
+            alerted = self._add_up(conn, branch, store, added, beats, received_at)
             breaks = chain.check_links(
                 lambda sql, params: conn.execute(sql, params), device, store, links
             )
@@ -480,6 +483,7 @@ class CentralStore:
                     "detected_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (b.device, b.store, b.seq, b.expected, b.found, now),
                 )
+                alerted |= alerts.on_chain_break(conn.execute, branch, b, received_at)
             contiguous = max(before, last) if first <= before + 1 else before
             max_seq = max(max_seq, last)
             if contiguous < max_seq:
@@ -517,6 +521,7 @@ class CentralStore:
             current,
             invalid,
             tuple(breaks),
+            frozenset(alerted),
         )
 
     def _add_up(
@@ -526,15 +531,22 @@ class CentralStore:
         store: str,
         events: list[StoredEvent],
         beats: list[tuple[str, datetime]],
-    ) -> None:
-        """Newly stored events and heartbeat minutes into the transactions and rollups."""
+        now: datetime,
+    ) -> set[str]:
+        """Newly stored events and heartbeat minutes into the transactions, rollups and
+        alerts; returns the branches with new alerts."""
         where = self.centre.branch_or_default(branch)
+        alerted: set[str] = set()
 
         def execute(sql: str, params: tuple) -> int:
             return conn.execute(sql, params).rowcount
 
         for event in events:
-            rollups.apply_event(execute, where, event, store)
+            row = rollups.apply_event(execute, where, event, store)
+            if row is not None:
+                alerted |= alerts.on_transaction(conn.execute, self.centre, where, row, now)
+            elif event.type in ALERT_TYPES:
+                alerted |= alerts.on_event(conn.execute, where, event, now)
         for device, minute in beats:
             new = conn.execute(
                 "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -542,6 +554,7 @@ class CentralStore:
             ).rowcount
             if new == 1:
                 rollups.apply_heartbeat(execute, where, device, minute)
+        return alerted
 
     def _fill_hashes(self, conn: Database) -> None:
         """Each stored event's own hash (kept since version 4), for the events stored before."""
@@ -752,6 +765,34 @@ class CentralStore:
             "SELECT count(*) FROM events WHERE device_id = ? AND store = ?",
             (device_id, self._store_of(device_id, store)),
         ).fetchone()[0]
+
+    # --- alerts ----------------------------------------------------------------------------------
+
+    def evaluate_alerts(self, now: datetime) -> set[str]:
+        """The alerts that depend on time passing (central/alerts.py); branches with new ones."""
+        with self._write("evaluate the alerts") as conn:
+            return alerts.evaluate(conn.execute, conn.execute, self.centre, now)
+
+    def alerts(
+        self, *, branch: str | None = None, open_only: bool = False, limit: int = 1000
+    ) -> list[alerts.AlertRow]:
+        return alerts.alerts(self._conn.execute, branch=branch, open_only=open_only, limit=limit)
+
+    def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> alerts.AlertRow:
+        with self._write(f"acknowledge alert {alert_id}") as conn:
+            return alerts.acknowledge(conn.execute, alert_id, by, now)
+
+    def alert_state(self, branch: str, now: datetime) -> AlertState:
+        """What ``cs/v1/<branch>/alerts`` carries: the open alerts, newest first."""
+        rows = self.alerts(branch=branch, open_only=True, limit=ALERTS_SHOWN)
+        (count,) = self._conn.execute(
+            "SELECT count(*) FROM alerts WHERE branch = ? AND acked_at IS NULL", (branch,)
+        ).fetchone()
+        shown = [Alert(r.id, r.kind, r.subject, r.at, r.message) for r in rows]
+        return AlertState(branch, now.astimezone(UTC).isoformat(timespec="seconds"), count, shown)
+
+    def alert_branches(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT branch FROM alerts")]
 
     def chain_breaks(self, device_id: str | None = None) -> list[chain.ChainBreak]:
         """Every break of a device's hash chain found so far (of one device)."""

@@ -91,6 +91,8 @@ class IngestSettings:
       unacknowledged meanwhile.
     - ``max_future_s``: an event whose wall time is further ahead of the centre's clock is put
       aside (quarantine kind ``invalid``).
+    - ``alerts_every_s``: how often the alerts that depend on time passing are evaluated and
+      changed alert states published again.
     """
 
     share_group: str | None = None
@@ -99,3 +101,4 @@ class IngestSettings:
     busy_timeout_s: float | None = None
     retry_s: float = 1.0
     max_future_s: float = 24 * 3600.0
+    alerts_every_s: float = 60.0
