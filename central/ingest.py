@@ -32,6 +32,7 @@ device ignores it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -70,6 +71,7 @@ class IngestStats:
     quarantined: int = 0
     acks_sent: int = 0
     resend_requests: int = 0
+    groups: int = 0  # group commits of several messages
     status_updates: int = 0
     retained_refused: int = 0
     alert_states: int = 0  # alert states published (retained, per branch)
@@ -162,13 +164,28 @@ class CentralIngest:
             store.close()
 
     def _step(self, store: CentralStore) -> None:
-        """The next message (if one comes within a second), then the gaps due."""
+        """The messages waiting (the first within a second), stored in one transaction (group
+        commit) and only then acknowledged; then the gaps due."""
         try:
-            message = self._inbox.get(timeout=min(1.0, self.settings.resend_interval_s))
+            first = self._inbox.get(timeout=min(1.0, self.settings.resend_interval_s))
         except queue.Empty:
-            message = None
-        if message is not None and self._store_safely(store, message):
-            self.connection.ack(message)
+            first = None
+        messages = [first] if first is not None else []
+        while first is not None and len(messages) < self.settings.group_max_messages:
+            try:
+                more = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                break
+            messages.append(more)
+        if len(messages) > 1 and self._store_group(store, messages):
+            for message in messages:
+                self.connection.ack(message)
+        else:
+            for message in messages:
+                if self._store_safely(store, message):
+                    self.connection.ack(message)
         if self.connection.connected:
             for ask in self.gaps.due():
                 self._ask(ask)
@@ -199,12 +216,33 @@ class CentralIngest:
         self._alerts_published[branch] = shown
         self.stats.alert_states += 1
 
+    def _store_group(self, store: CentralStore, messages: list[Message]) -> bool:
+        """Store ``messages`` in one transaction; what they publish (acks, resend requests,
+        alert states) goes out after the commit. False if the transaction failed: nothing of it
+        was kept, and the caller stores them one by one."""
+        after: list[Callable[[], None]] = []
+        try:
+            with store.group():
+                for message in messages:
+                    self._handle(store, message, after)
+        except Exception:
+            log.warning("a group of %d messages failed; one by one", len(messages), exc_info=True)
+            return False
+        self.stats.messages += len(messages)
+        self.stats.groups += 1
+        for action in after:
+            action()
+        return True
+
     def _store_safely(self, store: CentralStore, message: Message) -> bool:
         """Handle one message until it is stored or kept; False if stopped before that."""
         self.stats.messages += 1
         while True:
             try:
-                self._handle(store, message)
+                after: list[Callable[[], None]] = []
+                self._handle(store, message, after)
+                for action in after:
+                    action()
                 return True
             except CentralStoreError:
                 self.stats.errors += 1
@@ -220,12 +258,15 @@ class CentralIngest:
             if self._stop.wait(self.settings.retry_s):
                 return False
 
-    def _handle(self, store: CentralStore, message: Message) -> None:
+    def _handle(
+        self, store: CentralStore, message: Message, after: list[Callable[[], None]]
+    ) -> None:
+        """Store one message; what it publishes is appended to ``after`` (run once committed)."""
         info = topics.parse(message.topic)
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
         elif info is not None and info.device is not None and info.kind is topics.Kind.EVENTS:
-            self._handle_events(store, message, info)
+            self._handle_events(store, message, info, after)
         else:
             self._quarantine(store, message, f"not a device topic: {message.topic}", None)
 
@@ -251,7 +292,13 @@ class CentralIngest:
             once=message.retain,  # a retained message comes again with every subscription
         )
 
-    def _handle_events(self, store: CentralStore, message: Message, info: topics.TopicInfo) -> None:
+    def _handle_events(
+        self,
+        store: CentralStore,
+        message: Message,
+        info: topics.TopicInfo,
+        after: list[Callable[[], None]],
+    ) -> None:
         if message.retain:
             self.stats.retained_refused += 1
             self._quarantine(store, message, RETAINED_EVENTS, info.device)
@@ -283,7 +330,7 @@ class CentralIngest:
             self.stats.chain_breaks += 1
             self._alert(f"branch {info.branch}: {broken.describe()}")
         for branch in result.alerted:
-            self._publish_alerts(store, branch)
+            after.append(functools.partial(self._publish_alerts, store, branch))
         if result.invalid:
             log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,
                         result.invalid)  # fmt: skip
@@ -309,10 +356,10 @@ class CentralIngest:
             log.warning("%s: %d conflicts, no acknowledgement until resolved", info.device,
                         result.store_conflicts)  # fmt: skip
         elif result.advanced or result.stored == 0:
-            self._send_ack(info.branch, result)
+            after.append(functools.partial(self._send_ack, info.branch, result))
         ask = self.gaps.update(info.branch, result.device, result.store, result.gap)
         if ask is not None:
-            self._ask(ask)
+            after.append(functools.partial(self._ask, ask))
 
     def _send_ack(self, branch: str, result: IngestResult) -> None:
         payload = schema.encode_ack(result.device, result.contiguous, store=result.store)

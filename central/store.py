@@ -17,11 +17,12 @@ is acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import typing
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -350,6 +351,7 @@ class CentralStore:
             raise CentralStoreError(str(exc)) from exc
         self.name = self._conn.name
         self.dialect = self._conn.dialect
+        self._grouped = False
         self._create()
 
     def _create(self) -> None:
@@ -375,7 +377,20 @@ class CentralStore:
                 self._rebuild(conn)
 
     def _write(self, what: str):
+        if self._grouped:
+            return contextlib.nullcontext(self._conn)  # inside group(): its transaction
         return self._conn.write(what, CentralStoreError)
+
+    @contextlib.contextmanager
+    def group(self, what: str = "group commit") -> Iterator[None]:
+        """One write transaction for every write inside (group commit): they are committed
+        together when the block ends, or none of them if it raises."""
+        with self._conn.write(what, CentralStoreError):
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
 
     # --- writing -------------------------------------------------------------------------------
 
