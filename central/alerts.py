@@ -88,8 +88,11 @@ _COLUMNS = "id, key, branch, kind, subject, at, message, evidence, raised_at, ac
 
 
 def _row(values: Sequence[Any]) -> AlertRow:
-    *head, evidence, raised, acked_at, acked_by = values
-    return AlertRow(*head, tuple(json.loads(evidence)), raised, acked_at, acked_by)
+    aid, key, branch, kind, subject, at, message, evidence, raised, acked_at, acked_by = values
+    return AlertRow(
+        int(aid), key, branch, kind, subject, at, message, tuple(json.loads(evidence)), raised,
+        acked_at, acked_by,
+    )  # fmt: skip
 
 
 def raise_alert(

@@ -32,7 +32,8 @@ class DatabaseError(Exception):
 
 
 class Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
@@ -161,12 +162,12 @@ class PostgresDatabase(Database):
             raise DatabaseError(f"{self.name}: cannot open the central store: {exc}") from exc
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return self._conn.execute(_placeholders(sql), tuple(params))  # type: ignore[arg-type]
+        return self._conn.execute(_placeholders(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             with self._conn.cursor() as cur:
-                cur.executemany(_placeholders(sql), rows)  # type: ignore[arg-type]
+                cur.executemany(_placeholders(sql), rows)
 
     def ddl(self, sql: str) -> None:
         self.execute(postgres_ddl(sql))

@@ -28,7 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from central import alerts, chain, rollups
+from central import alerts as alert_rules
+from central import chain, rollups
 from central.database import Database, DatabaseError, open_database
 from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
@@ -176,7 +177,7 @@ _V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
 # Version 4: transactions and rollups (central/rollups.py), filled from the stored events when a
 # version 3 database is opened (CentralStore.rebuild); each event's own hash and the breaks of
 # the devices' hash chains (central/chain.py); alerts (central/alerts.py).
-_V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alerts.SCHEMA)
+_V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
@@ -498,7 +499,7 @@ class CentralStore:
                     "detected_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (b.device, b.store, b.seq, b.expected, b.found, now),
                 )
-                alerted |= alerts.on_chain_break(conn.execute, branch, b, received_at)
+                alerted |= alert_rules.on_chain_break(conn.execute, branch, b, received_at)
             contiguous = max(before, last) if first <= before + 1 else before
             max_seq = max(max_seq, last)
             if contiguous < max_seq:
@@ -559,9 +560,9 @@ class CentralStore:
         for event in events:
             row = rollups.apply_event(execute, where, event, store)
             if row is not None:
-                alerted |= alerts.on_transaction(conn.execute, self.centre, where, row, now)
+                alerted |= alert_rules.on_transaction(conn.execute, self.centre, where, row, now)
             elif event.type in ALERT_TYPES:
-                alerted |= alerts.on_event(conn.execute, where, event, now)
+                alerted |= alert_rules.on_event(conn.execute, where, event, now)
         for device, minute in beats:
             new = conn.execute(
                 "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -786,16 +787,18 @@ class CentralStore:
     def evaluate_alerts(self, now: datetime) -> set[str]:
         """The alerts that depend on time passing (central/alerts.py); branches with new ones."""
         with self._write("evaluate the alerts") as conn:
-            return alerts.evaluate(conn.execute, conn.execute, self.centre, now)
+            return alert_rules.evaluate(conn.execute, conn.execute, self.centre, now)
 
     def alerts(
         self, *, branch: str | None = None, open_only: bool = False, limit: int = 1000
-    ) -> list[alerts.AlertRow]:
-        return alerts.alerts(self._conn.execute, branch=branch, open_only=open_only, limit=limit)
+    ) -> list[alert_rules.AlertRow]:
+        return alert_rules.alerts(
+            self._conn.execute, branch=branch, open_only=open_only, limit=limit
+        )
 
-    def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> alerts.AlertRow:
+    def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> alert_rules.AlertRow:
         with self._write(f"acknowledge alert {alert_id}") as conn:
-            return alerts.acknowledge(conn.execute, alert_id, by, now)
+            return alert_rules.acknowledge(conn.execute, alert_id, by, now)
 
     def alert_state(self, branch: str, now: datetime) -> AlertState:
         """What ``cs/v1/<branch>/alerts`` carries: the open alerts, newest first."""

@@ -33,12 +33,12 @@ def timing(
     keys = {"bank": "", "branch": "branch, ", "business_type": "business_type, "}[by]
     counts: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for dimension, column in (("wait", "wait_band"), ("service", "service_over")):
-        for row in query(
+        for found in query(
             f"SELECT {keys}{column}, level, sum(n) FROM rollup_timing "
             f"WHERE day >= ? AND day <= ? GROUP BY {keys}{column}, level",
             (start.isoformat(), end.isoformat()),
         ):
-            *group, value, level, n = row
+            *group, value, level, n = found
             counts[(tuple(group), dimension, int(value))][int(level)] += int(n)
     satisfied, unsatisfied = centre.kpi.satisfied_levels, centre.kpi.unsatisfied_levels
     rows = []

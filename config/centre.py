@@ -218,7 +218,8 @@ def load_centre_config(path: str | Path | None) -> CentreConfig:
     problems: list[Problem] = []
     resolved = []
     for i, info in enumerate(config.branches):
-        zone, hours, roster = DEFAULT_TIME_ZONE, None, ()
+        zone, hours = DEFAULT_TIME_ZONE, None
+        roster: tuple[StaffMember, ...] = ()
         if info.config is not None:
             try:
                 own = load_config(path.parent / info.config)

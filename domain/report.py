@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -192,7 +192,7 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def fixed_width(cells: list[tuple[str, ...]]) -> list[str]:
+def fixed_width(cells: Sequence[Sequence[str]]) -> list[str]:
     """Lines of a fixed-width table whose first row is the header (underlined); CJK text is
     counted double-wide."""
     widths = [max(_width(row[i]) for row in cells) for i in range(len(cells[0]))]

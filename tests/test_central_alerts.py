@@ -177,6 +177,6 @@ def test_alerts_are_published_retained_within_seconds(mqtt_broker, tmp_path: Pat
             latency = time.monotonic() - sent
     finally:
         centre.stop()
-    state = schema.parse_alerts(message.payload)
+    state = schema.parse_alerts(bytes(message.payload))
     assert (state.branch, state.open, [a.kind for a in state.alerts]) == (BRANCH, 1, ["bad_rating"])
     assert message.retain and latency < 5

@@ -259,7 +259,9 @@ def test_satisfaction_and_evaluation_with_wilson_intervals(tmp_path: Path, centr
 
 
 def test_wilson_matches_the_requirements_examples() -> None:
-    lo, hi = wilson(180, 200)
+    interval = wilson(180, 200)
+    assert interval is not None
+    lo, hi = interval
     assert (round(lo, 3), round(hi, 3)) == (0.851, 0.934)
     assert wilson(0, 0) is None
 
