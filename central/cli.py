@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -192,20 +193,26 @@ def _say_connected(state: LinkState) -> None:
 
 def _devices(args: argparse.Namespace) -> int:
     with CentralStore(args.db) as store:
+        kept = Counter(q["device_id"] for q in store.quarantined())
+        breaks = Counter(b.device for b in store.chain_breaks())
         print(
-            "device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\t"
-            "last seen\tstore"
+            "device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tquarantined\t"
+            "chain breaks\tstatus\tlast seen\tstore"
         )  # the figures are those of the device's current event store
         for d in store.devices():
             replaced = f" (after {d.stores - 1} replaced)" if d.stores > 1 else ""
             print(
                 f"{d.device_id}\t{d.branch}\t{d.contiguous_seq}\t{d.max_seq}\t{d.events}\t"
-                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}\t"
-                f"{_store_name(d.store)}{replaced}"
+                f"{d.duplicates}\t{d.conflicts}\t{kept[d.device_id]}\t{breaks[d.device_id]}\t"
+                f"{d.status or '-'}\t{d.last_seen or '-'}\t{_store_name(d.store)}{replaced}"
             )
-        quarantined = len(store.quarantined())
+    quarantined = sum(kept.values())
     if quarantined:
-        print(f"{quarantined} message(s) in quarantine")
+        unnamed = kept[None]
+        print(
+            f"{quarantined} message(s) in quarantine"
+            + (f", {unnamed} of no known device" if unnamed else "")
+        )
     return 0
 
 

@@ -346,8 +346,13 @@ def test_cli_devices_and_uptime(tmp_path: Path, capsys) -> None:
     )
     with CentralStore(db) as store:
         store.ingest("b1", beats, T0)
+        bad = replace(ev(52), payload={"unexpected": True}, type="counter.called")
+        store.ingest("b1", EventBatch(DEVICE, (bad,)), T0)  # does not fit the contract
     assert cli.main(["devices", "--db", str(db)]) == 0
-    assert "pad-01\tb1\t51\t51\t51" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # contiguous, max, events, duplicates, conflicts, quarantined, chain breaks
+    assert "pad-01\tb1\t52\t52\t52\t0\t0\t1\t0\t" in out
+    assert "1 message(s) in quarantine" in out
     empty = tmp_path / "empty.toml"  # the shipped defaults only: 08:30-17:00 on a Wednesday
     empty.write_text("")
     assert cli.main(["uptime", "--db", str(db), "--device", DEVICE, "--from", "2026-11-25",
