@@ -11,6 +11,11 @@ holidays, the branch's own configuration file for its roster) and the KPIs' targ
     evaluation = 0.85                # 评价率 at least
     uptime = 1.0                     # 开机率 at least
 
+    [followup]                       # 差评回访: each bad rating opens a follow-up item
+    working_days = 15                # due within this many working days (好差评: 15)
+    holidays = [2027-01-01]          # days off for the whole bank the holiday calendar lacks
+    workdays = []                    # working weekends (调休) for the whole bank it lacks
+
     [[branches]]
     id = "chengguan"
     name = "城关支行"
@@ -19,6 +24,10 @@ holidays, the branch's own configuration file for its roster) and the KPIs' targ
     holidays = [2026-10-01, 2026-10-02]  # closed although the weekday has hours
     workdays = [2026-10-10]              # open on a closed weekday (调休), with Monday's hours
 
+Working days are China's (Monday to Friday, less the public holidays, plus the adjusted working
+weekends, 调休, from the ``chinese-calendar`` package), then ``[followup]``'s days, then the
+branch's own ``holidays`` and ``workdays`` (:mod:`central.workdays`).
+
 Settings are declared once on the model fields (:mod:`config.declare`), like the branch's; every
 problem is reported at once, each as ``file: key: what is wrong``. A branch's ``config`` is read
 by :func:`config.loader.load_config` (over the shipped defaults), relative to the centre's file.
@@ -26,6 +35,7 @@ by :func:`config.loader.load_config` (over the shipped defaults), relative to th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import tomllib
 from dataclasses import dataclass, field
@@ -115,6 +125,41 @@ class KpiSettings:
     targets: Targets = option(Section(Targets), help="the KPIs' targets")
 
 
+def _days_apart(scope) -> None:
+    off, on = scope.values.get("holidays"), scope.values.get("workdays")
+    if off is INVALID or on is INVALID or off is None or on is None:
+        return
+    both = sorted(set(off) & set(on))
+    if both:
+        scope.bad("workdays", f"{', '.join(map(str, both))} also in holidays")
+
+
+@dataclass(frozen=True)
+class FollowupSettings:
+    """Follow-up of bad ratings (差评回访): when an item is due, and the bank's own days."""
+
+    RULES = (_days_apart,)
+
+    working_days: int = option(
+        Integer(1, 365),
+        15,
+        help="a bad rating's follow-up is due within this many working days after the day of "
+        "the rating (好差评: 15)",
+    )
+    holidays: tuple[date, ...] = option(
+        ListOf(Day(), unique="date"),
+        [],
+        help="days off for the whole bank that the holiday calendar lacks (a year not yet "
+        "announced, a closure); a branch's own holidays and workdays come after",
+    )
+    workdays: tuple[date, ...] = option(
+        ListOf(Day(), unique="date"),
+        [],
+        help="working days on a weekend or holiday for the whole bank (调休) that the holiday "
+        "calendar lacks",
+    )
+
+
 @dataclass(frozen=True)
 class BranchInfo:
     """One branch of the bank as the centre sees it."""
@@ -132,12 +177,15 @@ class BranchInfo:
         TIME_ZONE, None, help="overrides the time zone of the branch's configuration"
     )
     holidays: tuple[date, ...] = option(
-        ListOf(Day(), unique="date"), [], help="closed days although their weekday has hours"
+        ListOf(Day(), unique="date"),
+        [],
+        help="closed days although their weekday has hours (days off for follow-up deadlines too)",
     )
     workdays: tuple[date, ...] = option(
         ListOf(Day(), unique="date"),
         [],
-        help="open days although their weekday is closed (调休), with Monday's hours",
+        help="open days although their weekday is closed (调休), with Monday's hours (working "
+        "days for follow-up deadlines too)",
     )
 
 
@@ -174,6 +222,9 @@ class Branch:
 class CentreConfig:
     kpi: KpiSettings = option(Section(KpiSettings), help="how the KPIs count, and their targets")
     branches: tuple[BranchInfo, ...] = option(Tables(BranchInfo), [], help="the bank's branches")
+    followup: FollowupSettings = option(
+        Section(FollowupSettings), help="follow-up of bad ratings: deadlines in working days"
+    )
     sources: tuple[str, ...] = ()
     resolved: tuple[Branch, ...] = field(default=(), repr=False)
 
@@ -233,7 +284,7 @@ def load_centre_config(path: str | Path | None) -> CentreConfig:
         resolved.append(Branch(info, info.time_zone or zone, hours or _shipped_hours(), roster))
     if problems:
         raise ConfigError(problems)
-    return CentreConfig(config.kpi, config.branches, (str(path),), tuple(resolved))
+    return dataclasses.replace(config, sources=(str(path),), resolved=tuple(resolved))
 
 
 @functools.cache
