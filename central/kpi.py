@@ -1,6 +1,7 @@
 """KPIs over any period and at any level, as sums of rollups (``central/rollups.py``).
 
-Definitions (docs/kpi.md): 满意率 = ratings in the satisfied levels / ratings given; 评价率 =
+Definitions (docs/kpi.md): 满意率 = ratings in the satisfied levels / ratings given, and adjusted:
+the same without the ratings a supervisor disputed (central/followup.py); 评价率 =
 finished transactions rated / finished transactions; 差评率 = ratings in the unsatisfied levels /
 ratings given; 开机率 = pad minutes powered in business hours / business minutes of the pads.
 Rates come with their sample size and, for the rating rates, a 95% Wilson interval; a rate with
@@ -62,6 +63,7 @@ class Sums:
 
     counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     levels: Counter[int] = field(default_factory=Counter)
+    disputed: Counter[int] = field(default_factory=Counter)  # of levels: disputed ratings
     waits: Counter[int] = field(default_factory=Counter)
     powered_minutes: int = 0
     business_minutes: int = 0
@@ -70,6 +72,7 @@ class Sums:
         for k, v in other.counts.items():
             self.counts[k] += v
         self.levels.update(other.levels)
+        self.disputed.update(other.disputed)
         self.waits.update(other.waits)
         self.powered_minutes += other.powered_minutes
         self.business_minutes += other.business_minutes
@@ -87,6 +90,12 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
     satisfied = sum(n for lv, n in sums.levels.items() if lv in settings.satisfied_levels)
     unsatisfied = sum(n for lv, n in sums.levels.items() if lv in settings.unsatisfied_levels)
     sat_ci, bad_ci = wilson(satisfied, ratings), wilson(unsatisfied, ratings)
+    disputed = sum(sums.disputed.values())  # adjusted: without the disputed ratings
+    adj_ratings = ratings - disputed
+    adj_satisfied = satisfied - sum(
+        n for lv, n in sums.disputed.items() if lv in settings.satisfied_levels
+    )
+    adj_ci = wilson(adj_satisfied, adj_ratings)
     eval_ci = wilson(int(c["rated"]), int(c["finished"]))
     called = c["finished"] + c["no_shows"]
     powered = sums.powered_minutes if uptime else None
@@ -104,6 +113,10 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
         "satisfaction_rate": _ratio(satisfied, ratings),
         "satisfaction_low": sat_ci[0] if sat_ci else None,
         "satisfaction_high": sat_ci[1] if sat_ci else None,
+        "disputed": disputed,
+        "satisfaction_rate_adjusted": _ratio(adj_satisfied, adj_ratings),
+        "satisfaction_adjusted_low": adj_ci[0] if adj_ci else None,
+        "satisfaction_adjusted_high": adj_ci[1] if adj_ci else None,
         "bad_rating_rate": _ratio(unsatisfied, ratings),
         "bad_rating_low": bad_ci[0] if bad_ci else None,
         "bad_rating_high": bad_ci[1] if bad_ci else None,
@@ -134,6 +147,9 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
     }
     row["meets"] = {
         "satisfaction": _meets(row["satisfaction_rate"], targets.satisfaction, at_least=True),
+        "satisfaction_adjusted": _meets(
+            row["satisfaction_rate_adjusted"], targets.satisfaction, at_least=True
+        ),
         "evaluation": _meets(row["evaluation_rate"], targets.evaluation, at_least=True),
         "uptime": _meets(uptime_rate, targets.uptime, at_least=True),
         "bad_rating": _meets(row["bad_rating_rate"], targets.bad_rating, at_least=False),
@@ -198,7 +214,11 @@ def group_sums(
             name: float(v) if name.endswith("_s") else int(v)
             for name, v in zip(COUNTS, values, strict=True)
         }
-    parts = (("rollup_levels", "level", "levels"), ("rollup_waits", "bin", "waits"))
+    parts = (
+        ("rollup_levels", "level", "levels"),
+        ("rollup_disputed", "level", "disputed"),  # a view of central/followup.py
+        ("rollup_waits", "bin", "waits"),
+    )
     for table, column, target in parts:
         sql = (
             f"SELECT {keys}, {column}, sum(n) FROM {table} WHERE {where} GROUP BY {keys}, {column}"

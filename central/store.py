@@ -22,15 +22,16 @@ import dataclasses
 import json
 import typing
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from central import alerts as alert_rules
-from central import chain, rollups
+from central import chain, followup, rollups
 from central.database import Database, DatabaseError, open_database
+from central.kpi import Query
 from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
 from domain.events import (
@@ -45,7 +46,7 @@ from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -179,7 +180,11 @@ _V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
 # the devices' hash chains (central/chain.py); alerts (central/alerts.py).
 _V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# Version 5: follow-up items of bad ratings, their audit trail (central/followup.py), opened for
+# the ratings a version 4 database holds when it is opened (CentralStore.rebuild).
+_V5 = followup.SCHEMA
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -199,6 +204,8 @@ _DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, coalesce(s.contiguous_se
     (SELECT count(*) FROM stores n WHERE n.device_id = d.device_id)
     FROM devices d LEFT JOIN stores s ON s.device_id = d.device_id AND s.store = d.store"""
 
+
+T = TypeVar("T")
 
 MAX_FUTURE = timedelta(days=1)
 """An event's wall time further ahead of the centre's clock than this is put aside."""
@@ -223,6 +230,14 @@ def _row(values: dict[str, Any]) -> TransactionRow:
         elif date in kinds:
             values[name] = date.fromisoformat(value)
     return TransactionRow(**values)
+
+
+def _statements(conn: Database) -> tuple[rollups.Execute, Query]:
+    """``execute(sql, params) -> rows changed`` and ``query(sql, params) -> rows`` on ``conn``."""
+    return (
+        lambda sql, params: conn.execute(sql, params).rowcount,
+        lambda sql, params=(): conn.execute(sql, tuple(params)).fetchall(),
+    )
 
 
 class CentralStoreError(Exception):
@@ -375,6 +390,7 @@ class CentralStore:
             conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
             if 0 < version < 4:
                 self._fill_hashes(conn)
+            if 0 < version < 5:
                 self._rebuild(conn)
 
     def _write(self, what: str):
@@ -553,13 +569,11 @@ class CentralStore:
         alerts; returns the branches with new alerts."""
         where = self.centre.branch_or_default(branch)
         alerted: set[str] = set()
-
-        def execute(sql: str, params: tuple) -> int:
-            return conn.execute(sql, params).rowcount
-
+        execute, query = _statements(conn)
         for event in events:
             row = rollups.apply_event(execute, where, event, store)
             if row is not None:
+                followup.open_item(execute, query, self.centre, where, row)
                 alerted |= alert_rules.on_transaction(conn.execute, self.centre, where, row, now)
             elif event.type in ALERT_TYPES:
                 alerted |= alert_rules.on_event(conn.execute, where, event, now)
@@ -591,6 +605,12 @@ class CentralStore:
                 (chain.event_hash(event), device, store, seq),
             )
 
+    def write(self, what: str, work: Callable[[rollups.Execute, Query], T]) -> T:
+        """``work(execute, query)`` in one write transaction, committed when this returns (a
+        person's change: central/followup.py)."""
+        with self._write(what) as conn:
+            return work(*_statements(conn))
+
     def rebuild(self) -> int:
         """Recompute the transactions and rollups from the stored events and heartbeats (in one
         transaction); returns the events that counted."""
@@ -600,10 +620,7 @@ class CentralStore:
     def _rebuild(self, conn: Database) -> int:
         for sql in rollups.CLEAR:
             conn.execute(sql)
-
-        def execute(sql: str, params: tuple) -> int:
-            return conn.execute(sql, params).rowcount
-
+        execute, query = _statements(conn)
         types = sorted(rollups.ROLLUP_TYPES)
         cur = conn.execute(
             f"SELECT branch, store, seq, id, device_id, boot_id, mono, wall, type, payload, prev "
@@ -616,7 +633,10 @@ class CentralStore:
                 seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind,
                 decode_payload(kind, payload), prev,
             )  # fmt: skip
-            rollups.apply_event(execute, self.centre.branch_or_default(branch), event, store)
+            where = self.centre.branch_or_default(branch)
+            row = rollups.apply_event(execute, where, event, store)
+            if row is not None:  # human data (followup.py) is never cleared: no item twice
+                followup.open_item(execute, query, self.centre, where, row)
             counted += 1
         beats = conn.execute(
             "SELECT d.branch, h.device_id, h.minute FROM heartbeats h "
