@@ -18,6 +18,14 @@ branch's configuration.
     counterside centre alerts ack ID --by NAME --db DB
     counterside centre rebuild --db DB [--config CENTRE.toml]
     counterside centre import FILE.sqlite --db DB --branch B [--config CENTRE.toml]
+    counterside centre followup list --db DB [--branch B ...] [--open|--overdue|--closed]
+                                     [--today D] [--format table|csv|json] [--config ...]
+    counterside centre followup assign ID --to NAME --by NAME --db DB
+    counterside centre followup note ID --text T --by NAME --db DB
+    counterside centre followup close ID --verdict T --by NAME --db DB
+    counterside centre followup dispute ID --reason T --by NAME [--lift] --db DB
+    counterside centre followup history ID --db DB [--format table|csv|json]
+    counterside centre followup redate --by NAME --db DB [--config CENTRE.toml]
 
 ``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
 """
@@ -36,6 +44,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from central import followup
 from central.database import is_postgres
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
@@ -43,6 +52,8 @@ from central.kpi import LEVELS, kpis
 from central.output import (
     alert_fields,
     alerts_table,
+    followup_table,
+    history_table,
     kpi_table,
     ranking_table,
     timing_table,
@@ -154,7 +165,59 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--db", required=True, help=DB_HELP)
     imp.add_argument("--branch", required=True, help="the branch the device belongs to")
     _centre_option(imp)
+    _followup_parser(sub)
     return parser
+
+
+def _followup_parser(sub) -> None:
+    fu = sub.add_parser("followup", help="follow-up items of bad ratings (差评回访)")
+    actions = fu.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="the items, by deadline")
+    listing.add_argument("--branch", action="append", default=[], help="only this branch (repeat)")
+    which = listing.add_mutually_exclusive_group()
+    for name, help_ in (
+        ("open", "only open items"),
+        ("overdue", "only open items past their deadline"),
+        ("closed", "only closed items"),
+    ):
+        which.add_argument(f"--{name}", dest="which", action="store_const", const=name, help=help_)
+    listing.set_defaults(which="all")
+    listing.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="the date overdue items and working days left are counted at (default: today in "
+        "each branch's time zone)",
+    )
+    parsers = {"list": listing}
+    for action, help_, text in (
+        ("assign", "make a person responsible for an open item", ("--to", "who is responsible")),
+        ("note", "add a note to an item", ("--text", "the note")),
+        ("close", "close an open item with its verdict", ("--verdict", "what was found and done")),
+        ("dispute", "mark the rating disputed: the customer was at fault (委屈奖)",
+         ("--reason", "why (with --lift: why the dispute is lifted)")),
+        ("history", "an item and its audit trail", None),
+        ("redate", "compute the deadlines of open items again (new holidays, configuration)",
+         None),
+    ):  # fmt: skip
+        p = parsers[action] = actions.add_parser(action, help=help_)
+        if action != "redate":
+            p.add_argument("item", type=int, metavar="ID", help="the item's number")
+        if text is not None:
+            metavar = "NAME" if text[0] == "--to" else "TEXT"
+            p.add_argument(text[0], dest="text", metavar=metavar, required=True, help=text[1])
+        if action != "history":
+            p.add_argument(
+                "--by",
+                metavar="NAME",
+                required=True,
+                help="who makes the change (kept in the trail)",
+            )
+    parsers["dispute"].add_argument("--lift", action="store_true", help="lift the dispute")
+    for p in parsers.values():
+        p.add_argument("--db", required=True, help=DB_HELP)
+        _centre_option(p)
+    for action in ("list", "history"):
+        parsers[action].add_argument("--format", choices=("table", "csv", "json"), default="table")
 
 
 def _centre_option(p: argparse.ArgumentParser) -> None:
@@ -334,13 +397,74 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _followup(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    now = datetime.now(UTC)
+    with CentralStore(args.db, centre=centre) as store:
+        if args.action == "list":
+            rows = followup.items(
+                store.query, centre, args.today or now, which=args.which, branches=args.branch
+            )
+            write_rows(rows, args.format, sys.stdout, table=followup_table)
+            return 0
+        if args.action == "history":
+            item = followup.get_item(store.query, args.item)
+            trail = followup.history(store.query, args.item)
+            if args.format == "table":
+                print(_item_line(item))
+            write_rows(trail, args.format, sys.stdout, table=history_table)
+            return 0
+        if args.action == "redate":
+            changed = store.write(
+                "redate follow-up items",
+                lambda e, q: followup.redate(e, q, centre, by=args.by, at=now),
+            )
+            for item_id, old, new in changed:
+                print(f"follow-up item {item_id}: due {new} (was {old})")
+            print(f"{len(changed)} deadline(s) changed")
+            return 0
+        change, done = {
+            "assign": (followup.assign, f"assigned to {args.text}"),
+            "note": (followup.note, "note added"),
+            "close": (followup.close, "closed"),
+            "dispute": (followup.dispute, "disputed"),
+        }[args.action]
+        if args.action == "dispute" and args.lift:
+            change, done = followup.lift, "dispute lifted"
+        store.write(
+            f"follow-up item {args.item}: {args.action}",
+            lambda e, q: change(e, q, args.item, args.text, by=args.by, at=now),
+        )
+    print(f"follow-up item {args.item}: {done}")
+    return 0
+
+
+def _item_line(item: dict) -> str:
+    where = " ".join(
+        str(x)
+        for x in (item["branch"], f"{item['counter']}号窗口", item["teller"], item["teller_name"])
+        if x
+    )
+    state = item["status"] + (f", owner {item['owner']}" if item["owner"] else "")
+    if item["status"] == "closed":
+        state += f": {item['verdict']}"
+    disputed = f"; disputed: {item['dispute_reason']}" if item["disputed"] else ""
+    due = item["deadline"] + (" (provisional)" if item["provisional"] else "")
+    return (
+        f"follow-up item {item['id']}: {where}, ticket {item['ticket'] or '-'}, rating "
+        f"{' '.join(str(x) for x in (item['rating'], item['rating_label']) if x)} at "
+        f"{item['rated_at']}; due {due}; "
+        f"{state}{disputed}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     return quiet_on_broken_pipe(lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing", "trust")
+    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing", "trust", "followup")
     if reading and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
@@ -357,6 +481,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             "alerts": _alerts,
             "rebuild": _rebuild,
             "import": _import,
+            "followup": _followup,
         }
         return commands[args.command](args)
     except CentralStoreError as exc:
@@ -368,6 +493,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except ImportFailed as exc:
         print(f"counterside centre: {exc}", file=sys.stderr)
         return 2
+    except followup.FollowupError as exc:
+        print(f"counterside centre followup: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

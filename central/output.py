@@ -1,4 +1,5 @@
-"""KPI and ranking rows as a table (for people), CSV or JSON (a list of rows, for programs)."""
+"""KPI, ranking and follow-up rows as a table (for people), CSV or JSON (a list of rows, for
+programs)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def _group(row: dict[str, Any]) -> str:
 
 
 KPI_HEADERS = (
-    "group", "finished", "rated", "评价率", "满意率", "95% CI", "差评率", "开机率",
+    "group", "finished", "rated", "评价率", "满意率", "95% CI", "adjusted", "差评率", "开机率",
     "wait mean", "wait p90", "in limit", "over", "no-shows",
 )  # fmt: skip
 
@@ -56,6 +57,7 @@ def kpi_cells(row: dict[str, Any]) -> tuple[str, ...]:
         _percent(row["evaluation_rate"]) + _mark(meets["evaluation"]),
         _percent(row["satisfaction_rate"]) + _mark(meets["satisfaction"]),
         _interval(row, "satisfaction"),
+        _adjusted(row),
         _percent(row["bad_rating_rate"]),
         _percent(row["uptime_rate"]) + _mark(meets["uptime"]),
         _seconds(row["wait_mean_s"]),
@@ -66,8 +68,17 @@ def kpi_cells(row: dict[str, Any]) -> tuple[str, ...]:
     )
 
 
+def _adjusted(row: dict[str, Any]) -> str:
+    """满意率 without the disputed ratings, and how many they are."""
+    if not row["disputed"]:
+        return _percent(row["satisfaction_rate_adjusted"])
+    mark = _mark(row["meets"]["satisfaction_adjusted"])
+    return f"{_percent(row['satisfaction_rate_adjusted'])}{mark} (-{row['disputed']})"
+
+
 def kpi_table(rows: Sequence[dict[str, Any]]) -> str:
-    """✗ marks a rate that misses its target."""
+    """✗ marks a rate that misses its target; ``adjusted`` is the 满意率 without the disputed
+    ratings (``-n``: so many disputed)."""
     return "\n".join(fixed_width([KPI_HEADERS, *(kpi_cells(r) for r in rows)]))
 
 
@@ -167,4 +178,50 @@ def alerts_table(rows: Sequence[dict[str, Any]]) -> str:
     for r in rows:
         acked = f"{r['acked_by']} {r['acked_at']}" if r["acked_at"] else "-"
         cells.append((str(r["id"]), r["branch"], r["kind"], r["at"][:16], r["message"], acked))
+    return "\n".join(fixed_width(cells))
+
+
+FOLLOWUP_HEADERS = (
+    "id", "branch", "day", "where", "rating", "due", "left", "owner", "status", "notes", "dispute",
+)  # fmt: skip
+
+
+def _status(row: dict[str, Any]) -> str:
+    if row["status"] == "open":
+        return "OVERDUE" if row["overdue"] else "open"
+    return "closed late" if row["late"] else "closed"
+
+
+def followup_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Follow-up items: ``due`` with ``?`` when provisional (a year without its holidays yet),
+    ``left`` in working days (negative: overdue by so many)."""
+    cells = [FOLLOWUP_HEADERS]
+    for r in rows:
+        where = f"{r['counter']}号窗口 {r['teller'] or '-'} {r['teller_name']}".strip()
+        left = r["working_days_left"]
+        cells.append(
+            (
+                str(r["id"]),
+                r["branch"],
+                r["day"],
+                where,
+                f"{r['rating']} {r['rating_label'] or ''}".strip(),
+                r["deadline"] + ("?" if r["provisional"] else ""),
+                "-" if left is None else str(left),
+                r["owner"] or "-",
+                _status(r),
+                str(r["notes"]),
+                "disputed" if r["disputed"] else "",
+            )
+        )
+    return "\n".join(fixed_width(cells))
+
+
+def history_table(rows: Sequence[dict[str, Any]]) -> str:
+    """An item's audit trail: when (as logged, UTC), who, what, and the value before -> after."""
+    cells = [("when (UTC)", "who", "what", "")]
+    for r in rows:
+        before, after = r["old_value"], r["new_value"]
+        change = f"{before} -> {after}" if before is not None else (after or "")
+        cells.append((r["logged_at"][:19].replace("T", " "), r["who"], r["action"], change))
     return "\n".join(fixed_width(cells))
