@@ -12,9 +12,9 @@ over those the branch's (its ``holidays`` and ``workdays``)::
     >>> calendar.after(date(2026, 9, 30), 3)    # National Day: 1-7 October off, 10th worked
     Deadline(day=datetime.date(2026, 10, 10), provisional=False)
 
-A day of a year the package does not know (and no configuration names) counts as Monday to
-Friday: a deadline that crosses such a day is *provisional*, to be computed again once the year
-is known (``counterside centre followup redate``).
+A day of a year the package does not know counts as Monday to Friday: a deadline that crosses
+such a day is *provisional*, to be computed again once the year is known (a newer package, or
+the year's days listed in ``[followup]``: then ``counterside centre followup redate``).
 """
 
 from __future__ import annotations
@@ -50,14 +50,23 @@ def _official(day: date) -> bool | None:
         return None
 
 
-class WorkCalendar:
-    """Working days: China's, then ``holidays`` and ``workdays`` (the later pairs given win)."""
+Days = tuple[Iterable[date], Iterable[date]]
+"""Holidays and workdays."""
 
-    def __init__(self, *overrides: tuple[Iterable[date], Iterable[date]]) -> None:
+
+class WorkCalendar:
+    """Working days: China's, then the bank's ``holidays`` and ``workdays``, then the branch's
+    (``local``). A year the bank's days name counts as known: the bank gave its schedule."""
+
+    def __init__(self, bank: Days = ((), ()), local: Days = ((), ())) -> None:
         self._own: dict[date, bool] = {}
-        for holidays, workdays in overrides:
-            self._own.update(dict.fromkeys(holidays, False))
-            self._own.update(dict.fromkeys(workdays, True))
+        self._years: set[int] = set()
+        for i, (holidays, workdays) in enumerate((bank, local)):
+            off, on = tuple(holidays), tuple(workdays)
+            self._own.update(dict.fromkeys(off, False))
+            self._own.update(dict.fromkeys(on, True))
+            if i == 0:
+                self._years |= {d.year for d in (*off, *on)}
 
     @classmethod
     def of(cls, centre: CentreConfig, branch: Branch) -> WorkCalendar:
@@ -66,8 +75,9 @@ class WorkCalendar:
         return cls((bank.holidays, bank.workdays), (branch.info.holidays, branch.info.workdays))
 
     def known(self, day: date) -> bool:
-        """Whether ``day`` is known (configured, or its year's schedule is in the package)."""
-        return day in self._own or _official(day) is not None
+        """Whether ``day`` is known: its year's schedule is in the package or the bank's days,
+        or the day is one of the branch's own."""
+        return day in self._own or day.year in self._years or _official(day) is not None
 
     def is_workday(self, day: date) -> bool:
         own = self._own.get(day)

@@ -149,8 +149,9 @@ class FollowupSettings:
     holidays: tuple[date, ...] = option(
         ListOf(Day(), unique="date"),
         [],
-        help="days off for the whole bank that the holiday calendar lacks (a year not yet "
-        "announced, a closure); a branch's own holidays and workdays come after",
+        help="days off for the whole bank that the holiday calendar lacks (a closure, a year "
+        "not yet in chinese-calendar: a year named here or in workdays counts as known); a "
+        "branch's own holidays and workdays come after",
     )
     workdays: tuple[date, ...] = option(
         ListOf(Day(), unique="date"),
