@@ -22,10 +22,10 @@ rebuild (which clears only what it derives: ``rollups.CLEAR``) opens items only 
 that have none: owners, notes, verdicts and disputes stay, nothing is reopened. An item is
 opened at the time of its rating, by ``centre``.
 
-Every change is one conditional statement (``... WHERE id = ? AND status = 'open'``): run
-inside one write transaction it is safe with several workers on one database. SQL is the
-dialect SQLite and PostgreSQL share; the one exception is the DDL of the ``id`` columns
-(SQLite's ``INTEGER PRIMARY KEY``: an identity column in PostgreSQL), read back by ``RETURNING``.
+Every change is one conditional statement (``... WHERE id = ? AND status = 'open'``) inside
+one write transaction (:meth:`central.store.CentralStore.write`): safe with several workers on
+one database. SQL is the dialect SQLite and PostgreSQL share; the ``id`` columns (an identity
+column on PostgreSQL: :func:`central.database.postgres_ddl`) are read back by ``RETURNING``.
 """
 
 from __future__ import annotations
