@@ -120,7 +120,7 @@ def open_item(
         return None
     rated = row.rated_at or row.closed_at  # the branch's local time
     due = WorkCalendar.of(centre, branch).after(rated.date(), centre.followup.working_days)
-    names = _ITEM[1:16]
+    names = _ITEM[1:16]  # transaction_id .. status: what opening sets
     values = (
         row.transaction_id, row.business_day.isoformat(), branch.id, row.counter or 0,
         row.teller or "", row.business_type, row.teller_name, row.ticket, row.rating,
