@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from msgspec import structs
 
 from central import cli, followup
 from central.kpi import kpis
@@ -25,6 +26,7 @@ from central.store import CentralStore
 from central.workdays import Deadline, WorkCalendar
 from config.centre import load_centre_config
 from config.errors import ConfigError
+from domain.events import StoredEvent
 from sync.schema import EventBatch
 from tests.test_central_analytics import DAY, RECEIVED, closed
 
@@ -64,6 +66,14 @@ def table(store: CentralStore, name: str) -> list[tuple]:
 
 def change(store: CentralStore, action, item: int, text: str, by: str, at: datetime = AT):
     store.write("test", lambda e, q: action(e, q, item, text, by=by, at=at))
+
+
+def moved(event: StoredEvent, by: timedelta) -> StoredEvent:
+    """``event`` (a ``closed(...)``) stored and rated ``by`` later."""
+    line = event.payload.timeline
+    rated = replace(line.rated, wall=line.rated.wall + by)
+    payload = structs.replace(event.payload, timeline=structs.replace(line, rated=rated))
+    return replace(event, wall=event.wall + by, payload=payload)
 
 
 def ids(store: CentralStore) -> dict[str, int]:
@@ -344,8 +354,7 @@ def test_a_change_that_cannot_be_made_says_why_and_changes_nothing(
 def test_redate_after_the_bank_names_a_new_year_s_holidays(tmp_path: Path, centre_db) -> None:
     """A December rating's deadline in 2027 (not yet in chinese-calendar) is provisional; once
     [followup] names 2027's days, redate computes it again, in the trail."""
-    event = closed(60, rating=1)
-    late_december = replace(event, wall=event.wall + timedelta(days=25))  # 20 December, 09:30
+    late_december = moved(closed(60, rating=1), timedelta(days=25))  # 20 December, 09:30
     with open_centre(tmp_path, centre_db) as store:
         deliver(store, [late_december], received=late_december.wall)
         (item,) = followup.items(store.query, store.centre, date(2026, 12, 21))
