@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -417,7 +417,7 @@ class DeviceConnection(MqttConnection):
             settings = replace(settings, client_id=device)
         super().__init__(settings, will=(self.status_topic, will), rng=rng)
 
-    def _status(self, state: str, reason: str) -> bytes:
+    def _status(self, state: Literal["online", "offline"], reason: str) -> bytes:
         status = schema.Status(self.device, state, now_text(), self.boot_id or None, reason)
         return schema.encode_status(status)
 
