@@ -119,8 +119,8 @@ class PortStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-#: ``serve`` and ``on_open``: called on the I/O thread with the port.
-PortHook = Callable[["SerialPort"], None]
+#: ``serve`` and ``on_open``: called on the I/O thread with the port (what they return is ignored).
+PortHook = Callable[["SerialPort"], object]
 
 
 class SerialPort:
