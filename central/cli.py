@@ -8,6 +8,16 @@ branch's configuration.
                               [--config FILE ...]
     counterside centre config publish --branch B --version N --file BRANCH.toml --host H
                               [--port P] [--ca CA --cert CRT --key KEY] [--no-check]
+    counterside centre kpi --db DB --from YYYY-MM-DD --to YYYY-MM-DD
+                           --by bank|region|branch|counter|teller|business_type
+                           [--branch B ...] [--config CENTRE.toml] [--format table|csv|json]
+    counterside centre ranking --db DB --by teller|branch --from D --to D [--config ...]
+    counterside centre timing --db DB --by bank|branch|business_type --from D --to D [...]
+    counterside centre trust --db DB --from D --to D [--config ...] [--format ...]
+    counterside centre alerts list|check --db DB [--branch B] [--open] [--format ...]
+    counterside centre alerts ack ID --by NAME --db DB
+    counterside centre rebuild --db DB [--config CENTRE.toml]
+    counterside centre import FILE.sqlite --db DB --branch B [--config CENTRE.toml]
 
 ``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
 """
@@ -20,20 +30,39 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from central.database import is_postgres
+from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
+from central.kpi import LEVELS, kpis
+from central.output import (
+    alert_fields,
+    alerts_table,
+    kpi_table,
+    ranking_table,
+    timing_table,
+    trust_table,
+    write_rows,
+)
 from central.publish import PublishError, publish_config
+from central.ranking import RANKED_BY, ranking
 from central.store import CentralStore, CentralStoreError
+from central.timing import TIMING_LEVELS, timing
+from central.trust import trust
 from central.uptime import uptime
+from config.centre import CentreConfig, load_centre_config
 from config.errors import ConfigError
 from config.loader import find_config, load_config
 from support.pipes import quiet_on_broken_pipe
 from sync.connection import LinkState
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
+
+DB_HELP = "the central store: an SQLite file, or a postgresql:// URL"
 
 
 def _broker_options(p: argparse.ArgumentParser, whose: str, client_id: str) -> None:
@@ -65,16 +94,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counterside centre", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="consume device events until SIGTERM")
-    run.add_argument("--db", type=Path, required=True, help="the central SQLite file")
+    run.add_argument("--db", required=True, help=DB_HELP)
     _broker_options(run, "this ingest's", "centre")
     run.add_argument("--share-group", help="subscribe through $share/<group>/ (several workers)")
     run.add_argument("--keepalive", type=int, default=30)
     run.add_argument("--resend-interval", type=float, default=5.0)
     run.add_argument("-v", "--verbose", action="store_true")
+    _centre_option(run)
     devices = sub.add_parser("devices", help="per-device progress and status")
-    devices.add_argument("--db", type=Path, required=True)
+    devices.add_argument("--db", required=True, help=DB_HELP)
     up = sub.add_parser("uptime", help="开机率 of one device over whole days [from, to)")
-    up.add_argument("--db", type=Path, required=True)
+    up.add_argument("--db", required=True, help=DB_HELP)
     up.add_argument("--device", required=True)
     up.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
     up.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
@@ -90,7 +120,50 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--file", type=Path, required=True, help="the branch's TOML")
     publish.add_argument("--no-check", action="store_true", help="publish without validating")
     _broker_options(publish, "the publisher's (role publisher, never the ingest's)", "publisher")
+    kpi = sub.add_parser("kpi", help="KPIs per group over whole business days [from, to]")
+    ranking = sub.add_parser("ranking", help="tellers or branches by the lower bound of 满意率")
+    timed = sub.add_parser("timing", help="满意率 by waiting-time band and service over limit")
+    trusted = sub.add_parser("trust", help="signals that ratings were not given freely")
+    for p, levels in ((kpi, LEVELS), (ranking, RANKED_BY), (timed, TIMING_LEVELS), (trusted, None)):
+        p.add_argument("--db", required=True, help=DB_HELP)
+        p.add_argument("--from", dest="start", type=date.fromisoformat, required=True)
+        p.add_argument("--to", dest="end", type=date.fromisoformat, required=True)
+        if levels is not None:
+            p.add_argument("--by", choices=levels, required=True)
+        p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        _centre_option(p)
+    kpi.add_argument("--branch", action="append", default=[], help="only this branch (repeat)")
+    alerting = sub.add_parser("alerts", help="alerts: list, acknowledge, check the clock's")
+    alert_sub = alerting.add_subparsers(dest="action", required=True)
+    listing = alert_sub.add_parser("list", help="newest first")
+    listing.add_argument("--branch")
+    listing.add_argument("--open", action="store_true", help="only those not acknowledged")
+    listing.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    ack = alert_sub.add_parser("ack", help="acknowledge an alert")
+    ack.add_argument("id", type=int)
+    ack.add_argument("--by", required=True, help="who acknowledges it")
+    check = alert_sub.add_parser("check", help="raise the alerts that depend on the clock now")
+    for p in (listing, ack, check):
+        p.add_argument("--db", required=True, help=DB_HELP)
+        _centre_option(p)
+    rebuild = sub.add_parser("rebuild", help="recompute transactions and rollups from the events")
+    rebuild.add_argument("--db", required=True, help=DB_HELP)
+    _centre_option(rebuild)
+    imp = sub.add_parser("import", help="import a device's event store file (idempotent)")
+    imp.add_argument("file", type=Path, help="the device's SQLite store")
+    imp.add_argument("--db", required=True, help=DB_HELP)
+    imp.add_argument("--branch", required=True, help="the branch the device belongs to")
+    _centre_option(imp)
     return parser
+
+
+def _centre_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        dest="centre_config",
+        type=Path,
+        help="the centre's configuration (branches, regions, hours, KPI targets)",
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -100,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     connection = _connection(args, keepalive_s=args.keepalive)
     settings = IngestSettings(args.share_group, resend_interval_s=args.resend_interval)
-    ingest = CentralIngest(args.db, connection, settings)
+    ingest = CentralIngest(args.db, connection, settings, centre=_centre(args))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -120,20 +193,26 @@ def _say_connected(state: LinkState) -> None:
 
 def _devices(args: argparse.Namespace) -> int:
     with CentralStore(args.db) as store:
+        kept = Counter(q["device_id"] for q in store.quarantined())
+        breaks = Counter(b.device for b in store.chain_breaks())
         print(
-            "device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tstatus\t"
-            "last seen\tstore"
+            "device\tbranch\tcontiguous\tmax\tevents\tduplicates\tconflicts\tquarantined\t"
+            "chain breaks\tstatus\tlast seen\tstore"
         )  # the figures are those of the device's current event store
         for d in store.devices():
             replaced = f" (after {d.stores - 1} replaced)" if d.stores > 1 else ""
             print(
                 f"{d.device_id}\t{d.branch}\t{d.contiguous_seq}\t{d.max_seq}\t{d.events}\t"
-                f"{d.duplicates}\t{d.conflicts}\t{d.status or '-'}\t{d.last_seen or '-'}\t"
-                f"{_store_name(d.store)}{replaced}"
+                f"{d.duplicates}\t{d.conflicts}\t{kept[d.device_id]}\t{breaks[d.device_id]}\t"
+                f"{d.status or '-'}\t{d.last_seen or '-'}\t{_store_name(d.store)}{replaced}"
             )
-        quarantined = len(store.quarantined())
+    quarantined = sum(kept.values())
     if quarantined:
-        print(f"{quarantined} message(s) in quarantine")
+        unnamed = kept[None]
+        print(
+            f"{quarantined} message(s) in quarantine"
+            + (f", {unnamed} of no known device" if unnamed else "")
+        )
     return 0
 
 
@@ -181,21 +260,114 @@ def _uptime(args: argparse.Namespace) -> int:
     return 0
 
 
+def _centre(args: argparse.Namespace) -> CentreConfig:
+    return load_centre_config(args.centre_config)
+
+
+def _kpi(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = kpis(store.query, centre, args.start, args.end, args.by, branches=args.branch)
+    write_rows(rows, args.format, sys.stdout, table=kpi_table)
+    return 0
+
+
+def _ranking(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = ranking(store.query, centre, args.start, args.end, args.by)
+    write_rows(rows, args.format, sys.stdout, table=ranking_table)
+    return 0
+
+
+def _timing(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = timing(store.query, centre, args.start, args.end, args.by)
+    write_rows(rows, args.format, sys.stdout, table=timing_table)
+    return 0
+
+
+def _trust(args: argparse.Namespace) -> int:
+    centre = _centre(args)
+    with CentralStore(args.db, centre=centre) as store:
+        rows = trust(store.query, centre, args.start, args.end)
+    write_rows(rows, args.format, sys.stdout, table=trust_table)
+    return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with CentralStore(args.db, centre=_centre(args)) as store:
+        if args.action == "ack":
+            try:
+                done = store.acknowledge_alert(args.id, args.by, now)
+            except (LookupError, ValueError) as exc:
+                print(f"counterside centre: {exc.args[0]}", file=sys.stderr)
+                return 2
+            print(f"alert {done.id} acknowledged by {done.acked_by}")
+            return 0
+        if args.action == "check":
+            touched = store.evaluate_alerts(now)
+            print(f"alerts checked; new ones at: {', '.join(sorted(touched)) or 'none'}")
+            return 0
+        rows = store.alerts(branch=args.branch, open_only=args.open)
+    write_rows([alert_fields(a) for a in rows], args.format, sys.stdout, table=alerts_table)
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    with CentralStore(args.db, centre=_centre(args)) as store:
+        counted = store.rebuild()
+    print(f"rebuilt the transactions and rollups from {counted} events")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    with CentralStore(args.db, centre=_centre(args)) as store:
+        done = import_store(store, args.file, args.branch, datetime.now(UTC))
+    print(
+        f"imported {args.file}: {done.events} events of device {done.device} "
+        f"(store {_store_name(done.store)}): {done.stored} new, {done.duplicates} already held"
+        + (f", {done.invalid} quarantined" if done.invalid else "")
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     return quiet_on_broken_pipe(lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.command in ("devices", "uptime") and not args.db.is_file():
+    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing", "trust")
+    if reading and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
     try:
-        commands = {"run": _run, "devices": _devices, "uptime": _uptime, "config": _publish}
+        commands = {
+            "run": _run,
+            "devices": _devices,
+            "uptime": _uptime,
+            "config": _publish,
+            "kpi": _kpi,
+            "ranking": _ranking,
+            "timing": _timing,
+            "trust": _trust,
+            "alerts": _alerts,
+            "rebuild": _rebuild,
+            "import": _import,
+        }
         return commands[args.command](args)
     except CentralStoreError as exc:
         print(f"counterside centre: {exc}", file=sys.stderr)
         return 3
+    except ConfigError as exc:
+        print(f"counterside centre: the centre's configuration:\n{exc}", file=sys.stderr)
+        return 2
+    except ImportFailed as exc:
+        print(f"counterside centre: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -32,16 +32,20 @@ device ignores it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from central.database import shown
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult
+from config.centre import CentreConfig
 from sync import schema, topics
 from sync.connection import Message, MqttConnection, PublishResult
 from sync.settings import ConnectionSettings, IngestSettings
@@ -63,11 +67,14 @@ class IngestStats:
     duplicates: int = 0
     conflicts: int = 0
     invalid: int = 0
+    chain_breaks: int = 0
     quarantined: int = 0
     acks_sent: int = 0
     resend_requests: int = 0
+    groups: int = 0  # group commits of several messages
     status_updates: int = 0
     retained_refused: int = 0
+    alert_states: int = 0  # alert states published (retained, per branch)
     errors: int = 0  # database errors: the message was retried, not acknowledged meanwhile
 
 
@@ -81,8 +88,10 @@ class CentralIngest:
         settings: IngestSettings | None = None,
         *,
         on_alert: Alert | None = None,
+        centre: CentreConfig | None = None,
     ) -> None:
-        self.store_path = Path(store_path)
+        self.store_path = store_path  # an SQLite file or a postgresql:// URL
+        self.centre = centre
         self.settings = settings or IngestSettings()
         if connection.session_expiry_s == 0 and connection.clean_start:
             connection = replace(connection, clean_start=False, session_expiry_s=7 * 24 * 3600)
@@ -92,6 +101,8 @@ class CentralIngest:
         self.gaps = GapTracker(self.settings.resend_interval_s, self.settings.resend_max_events)
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
+        self._alerts_published: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self._next_evaluation = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._opened = threading.Event()
@@ -107,7 +118,7 @@ class CentralIngest:
         self._thread = threading.Thread(target=self._run, name="ingest-store", daemon=True)
         self._thread.start()
         if not self._opened.wait(timeout):
-            raise TimeoutError(f"{self.store_path}: the ingest could not open the store")
+            raise TimeoutError(f"{shown(self.store_path)}: the ingest could not open the store")
         if self._failure is not None:
             raise self._failure
         self.connection.subscribe(self._filter(topics.Kind.EVENTS), self._take)
@@ -135,7 +146,9 @@ class CentralIngest:
 
     def _run(self) -> None:
         try:
-            store = CentralStore(self.store_path, busy_timeout_s=self.settings.busy_timeout_s)
+            store = CentralStore(
+                self.store_path, busy_timeout_s=self.settings.busy_timeout_s, centre=self.centre
+            )
         except BaseException as exc:
             self._failure = exc
             self._opened.set()
@@ -151,23 +164,85 @@ class CentralIngest:
             store.close()
 
     def _step(self, store: CentralStore) -> None:
-        """The next message (if one comes within a second), then the gaps due."""
+        """The messages waiting (the first within a second), stored in one transaction (group
+        commit) and only then acknowledged; then the gaps due."""
         try:
-            message = self._inbox.get(timeout=min(1.0, self.settings.resend_interval_s))
+            first = self._inbox.get(timeout=min(1.0, self.settings.resend_interval_s))
         except queue.Empty:
-            message = None
-        if message is not None and self._store_safely(store, message):
-            self.connection.ack(message)
+            first = None
+        messages = [first] if first is not None else []
+        while first is not None and len(messages) < self.settings.group_max_messages:
+            try:
+                more = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                break
+            messages.append(more)
+        if len(messages) > 1 and self._store_group(store, messages):
+            for message in messages:
+                self.connection.ack(message)
+        else:
+            for message in messages:
+                if self._store_safely(store, message):
+                    self.connection.ack(message)
         if self.connection.connected:
             for ask in self.gaps.due():
                 self._ask(ask)
+            if time.monotonic() >= self._next_evaluation:
+                self._next_evaluation = time.monotonic() + self.settings.alerts_every_s
+                self._evaluate_alerts(store)
+
+    def _evaluate_alerts(self, store: CentralStore) -> None:
+        """Alerts that depend on time passing, then every branch whose open alerts changed
+        (new ones, or acknowledged elsewhere) is published again."""
+        try:
+            store.evaluate_alerts(datetime.now(UTC))
+            for branch in store.alert_branches():
+                self._publish_alerts(store, branch)
+        except CentralStoreError:
+            log.exception("evaluating the alerts failed; next time")
+
+    def _publish_alerts(self, store: CentralStore, branch: str) -> None:
+        """The branch's open alerts, retained, when they differ from what was published."""
+        state = store.alert_state(branch, datetime.now(UTC))
+        shown = (state.open, tuple(a.id for a in state.alerts))
+        if self._alerts_published.get(branch) == shown:
+            return
+        self.connection.publish(
+            topics.topic(topics.Kind.ALERTS, branch), schema.encode_alerts(state), qos=1,
+            retain=True,
+        )  # fmt: skip
+        self._alerts_published[branch] = shown
+        self.stats.alert_states += 1
+
+    def _store_group(self, store: CentralStore, messages: list[Message]) -> bool:
+        """Store ``messages`` in one transaction; what they publish (acks, resend requests,
+        alert states) goes out after the commit. False if the transaction failed: nothing of it
+        was kept, and the caller stores them one by one."""
+        after: list[Callable[[], None]] = []
+        try:
+            with store.group():
+                for message in messages:
+                    self._handle(store, message, after)
+        except Exception:
+            log.warning("a group of %d messages failed; one by one", len(messages), exc_info=True)
+            return False
+        self.stats.messages += len(messages)
+        self.stats.groups += 1
+        for action in after:
+            action()
+        return True
 
     def _store_safely(self, store: CentralStore, message: Message) -> bool:
         """Handle one message until it is stored or kept; False if stopped before that."""
         self.stats.messages += 1
         while True:
             try:
-                self._handle(store, message)
+                after: list[Callable[[], None]] = []
+                self._handle(store, message, after)
+                for action in after:
+                    action()
                 return True
             except CentralStoreError:
                 self.stats.errors += 1
@@ -183,12 +258,15 @@ class CentralIngest:
             if self._stop.wait(self.settings.retry_s):
                 return False
 
-    def _handle(self, store: CentralStore, message: Message) -> None:
+    def _handle(
+        self, store: CentralStore, message: Message, after: list[Callable[[], None]]
+    ) -> None:
+        """Store one message; what it publishes is appended to ``after`` (run once committed)."""
         info = topics.parse(message.topic)
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
         elif info is not None and info.device is not None and info.kind is topics.Kind.EVENTS:
-            self._handle_events(store, message, info)
+            self._handle_events(store, message, info, after)
         else:
             self._quarantine(store, message, f"not a device topic: {message.topic}", None)
 
@@ -214,7 +292,13 @@ class CentralIngest:
             once=message.retain,  # a retained message comes again with every subscription
         )
 
-    def _handle_events(self, store: CentralStore, message: Message, info: topics.TopicInfo) -> None:
+    def _handle_events(
+        self,
+        store: CentralStore,
+        message: Message,
+        info: topics.TopicInfo,
+        after: list[Callable[[], None]],
+    ) -> None:
         if message.retain:
             self.stats.retained_refused += 1
             self._quarantine(store, message, RETAINED_EVENTS, info.device)
@@ -242,6 +326,11 @@ class CentralIngest:
                 f"id {conflict.incoming_id} but is stored with id {conflict.stored_id}; "
                 f"quarantined (was the device's store restored from a copy?)"
             )
+        for broken in result.chain_breaks:
+            self.stats.chain_breaks += 1
+            self._alert(f"branch {info.branch}: {broken.describe()}")
+        for branch in result.alerted:
+            after.append(functools.partial(self._publish_alerts, store, branch))
         if result.invalid:
             log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,
                         result.invalid)  # fmt: skip
@@ -267,10 +356,10 @@ class CentralIngest:
             log.warning("%s: %d conflicts, no acknowledgement until resolved", info.device,
                         result.store_conflicts)  # fmt: skip
         elif result.advanced or result.stored == 0:
-            self._send_ack(info.branch, result)
+            after.append(functools.partial(self._send_ack, info.branch, result))
         ask = self.gaps.update(info.branch, result.device, result.store, result.gap)
         if ask is not None:
-            self._ask(ask)
+            after.append(functools.partial(self._ask, ask))
 
     def _send_ack(self, branch: str, result: IngestResult) -> None:
         payload = schema.encode_ack(result.device, result.contiguous, store=result.store)

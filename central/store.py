@@ -17,20 +17,35 @@ is acknowledged.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
-import sqlite3
+import typing
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from central import alerts as alert_rules
+from central import chain, rollups
+from central.database import Database, DatabaseError, open_database
+from config.centre import CentreConfig
 from domain.clock import minute_of, wall_text
-from domain.events import HEARTBEAT_TYPE, StoredEvent, SyncQuarantined, to_json_object
-from support.sqlite import write_transaction
+from domain.events import (
+    HEARTBEAT_TYPE,
+    EventContractError,
+    StoredEvent,
+    SyncQuarantined,
+    decode_payload,
+    to_json_object,
+)
+from domain.report import TransactionRow
 from sync import topics
-from sync.schema import EventBatch, Status, encode_event
+from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -159,21 +174,27 @@ _V2 = (
 # (docs/events.md), so the centre can check the chain: nothing deleted, altered or reordered.
 _V3 = ("ALTER TABLE events ADD COLUMN prev TEXT NOT NULL DEFAULT ''",)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# Version 4: transactions and rollups (central/rollups.py), filled from the stored events when a
+# version 3 database is opened (CentralStore.rebuild); each event's own hash and the breaks of
+# the devices' hash chains (central/chain.py); alerts (central/alerts.py).
+_V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 _INSERT = (
     "INSERT INTO events (device_id, store, seq, id, branch, boot_id, mono, wall, type, payload, "
-    "received_at, prev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "received_at, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RUN_END = """WITH RECURSIVE run(s) AS (
-    SELECT ? UNION ALL
+    SELECT CAST(? AS INTEGER) UNION ALL
     SELECT s + 1 FROM run WHERE EXISTS
         (SELECT 1 FROM events WHERE device_id = ? AND store = ? AND seq = s + 1)
 ) SELECT max(s) FROM run"""
-_DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, ifnull(s.contiguous_seq, 0),
-    ifnull(s.max_seq, 0), ifnull(s.events, 0), ifnull(s.duplicates, 0), ifnull(s.conflicts, 0),
+_DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, coalesce(s.contiguous_seq, 0),
+    coalesce(s.max_seq, 0), coalesce(s.events, 0), coalesce(s.duplicates, 0),
+    coalesce(s.conflicts, 0),
     d.last_seen, d.status, d.status_at, d.status_reason,
     (SELECT count(*) FROM stores n WHERE n.device_id = d.device_id)
     FROM devices d LEFT JOIN stores s ON s.device_id = d.device_id AND s.store = d.store"""
@@ -181,8 +202,27 @@ _DEVICE_ROW = """SELECT d.device_id, d.branch, d.store, ifnull(s.contiguous_seq,
 
 MAX_FUTURE = timedelta(days=1)
 """An event's wall time further ahead of the centre's clock than this is put aside."""
+ALERT_TYPES = frozenset({"ticket.wait_over_limit", "counter.idle_with_queue"})
+"""Event types (beside transaction rows) that raise alerts as they are stored."""
 PLACEHOLDER_TYPE = "sync.quarantined"
 """Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
+
+
+def _row(values: dict[str, Any]) -> TransactionRow:
+    """A transaction row as stored, back in its types."""
+    hints = typing.get_type_hints(TransactionRow)
+    for name, value in values.items():
+        if value is None:
+            continue
+        hint = hints[name]
+        kinds = typing.get_args(hint) or (hint,)
+        if bool in kinds:
+            values[name] = bool(value)
+        elif datetime in kinds:
+            values[name] = datetime.fromisoformat(value)
+        elif date in kinds:
+            values[name] = date.fromisoformat(value)
+    return TransactionRow(**values)
 
 
 class CentralStoreError(Exception):
@@ -232,6 +272,8 @@ class IngestResult:
     replaced: StoreRow | None = None
     current: bool = True
     invalid: int = 0  # events put aside (quarantined as ``invalid``, a placeholder stored)
+    chain_breaks: tuple[chain.ChainBreak, ...] = ()  # links found broken by this batch
+    alerted: frozenset[str] = frozenset()  # branches with new alerts (their state to publish)
 
 
 @dataclass(frozen=True)
@@ -292,46 +334,64 @@ def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetim
 
 class CentralStore:
     """The ingest database; one instance per thread (the ingest's store thread owns one).
-    ``busy_timeout_s``: how long a write waits for another connection's lock."""
+    ``busy_timeout_s``: how long a write waits for another connection's lock; ``centre``: the
+    organisation (branches' time zones and hours) the rollups are computed with."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float | None = None) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        busy_timeout_s: float | None = None,
+        centre: CentreConfig | None = None,
+    ) -> None:
+        self.centre = centre or CentreConfig()
+        timeout = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
         try:
-            self._conn = sqlite3.connect(
-                self.path,
-                timeout=BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s,
-                isolation_level=None,
-            )
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise CentralStoreError(f"{self.path}: cannot switch the journal to WAL ({mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._create()
-        except sqlite3.Error as exc:
-            raise CentralStoreError(f"{self.path}: cannot open the central store: {exc}") from exc
+            self._conn = open_database(path, timeout)
+        except DatabaseError as exc:
+            raise CentralStoreError(str(exc)) from exc
+        self.name = self._conn.name
+        self.dialect = self._conn.dialect
+        self._grouped = False
+        self._create()
 
     def _create(self) -> None:
         with self._write("create or migrate the schema") as conn:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            tables = conn.tables()
             if "meta" not in tables:
                 if tables:
-                    raise CentralStoreError(f"{self.path}: an SQLite file but not a central store")
+                    raise CentralStoreError(f"{self.name}: a database but not a central store")
                 version = 0
             else:
                 version = conn.execute("SELECT schema_version FROM meta").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise CentralStoreError(
-                    f"{self.path}: central store schema version {version}, this software "
+                    f"{self.name}: central store schema version {version}, this software "
                     f"understands up to {SCHEMA_VERSION}; install a newer counterside release"
                 )
             for steps in MIGRATIONS[version:]:
                 for sql in steps:
-                    conn.execute(sql)
+                    conn.ddl(sql)
             conn.execute("UPDATE meta SET schema_version = ?", (SCHEMA_VERSION,))
+            if 0 < version < 4:
+                self._fill_hashes(conn)
+                self._rebuild(conn)
 
     def _write(self, what: str):
-        return write_transaction(self._conn, f"{self.path}: {what}", CentralStoreError)
+        if self._grouped:
+            return contextlib.nullcontext(self._conn)  # inside group(): its transaction
+        return self._conn.write(what, CentralStoreError)
+
+    @contextlib.contextmanager
+    def group(self, what: str = "group commit") -> Iterator[None]:
+        """One write transaction for every write inside (group commit): they are committed
+        together when the block ends, or none of them if it raises."""
+        with self._conn.write(what, CentralStoreError):
+            self._grouped = True
+            try:
+                yield
+            finally:
+                self._grouped = False
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -369,19 +429,24 @@ class CentralStore:
                 )
             )
             rows, beats, conflicts, duplicates, invalid = [], [], [], 0, 0
+            added: list[StoredEvent] = []
+            links: dict[int, tuple[str, str]] = {}
             topic = topics.events(branch, device)
             for event in batch.events:
                 stored_id = held.get(event.seq)
                 if stored_id is None:
                     unfit = batch.unfit.get(event.seq)
+                    own = chain.event_hash(event) if unfit is None else ""
+                    links[event.seq] = (event.prev, own)
                     problem = _problem(event, unfit, received_at, max_future)
                     if problem is not None:
                         invalid += 1
-                        qid = conn.execute(
+                        (qid,) = conn.execute(
                             "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
-                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)",
+                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)"
+                            " RETURNING id",
                             (now, topic, device, store, event.seq, problem, encode_event(event)),
-                        ).lastrowid
+                        ).fetchone()
                         event = _placeholder(event, problem, qid, received_at)
                     rows.append(
                         (
@@ -401,10 +466,13 @@ class CentralStore:
                             ),
                             now,
                             event.prev,
+                            own,
                         )
                     )
                     if event.type == HEARTBEAT_TYPE:
-                        beats.append((device, minute_of(event.wall).isoformat()))
+                        beats.append((device, minute_of(event.wall)))
+                    else:
+                        added.append(event)
                 elif stored_id == event.id:
                     duplicates += 1
                 else:
@@ -421,7 +489,17 @@ class CentralStore:
                         (now, topic, device, store, event.seq, reason, encode_event(event)),
                     )  # fmt: skip
             conn.executemany(_INSERT, rows)
-            conn.executemany("INSERT OR IGNORE INTO heartbeats VALUES (?, ?)", beats)
+            alerted = self._add_up(conn, branch, store, added, beats, received_at)
+            breaks = chain.check_links(
+                lambda sql, params: conn.execute(sql, params), device, store, links
+            )
+            for b in breaks:
+                conn.execute(
+                    "INSERT INTO chain_breaks (device_id, store, seq, expected, found, "
+                    "detected_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (b.device, b.store, b.seq, b.expected, b.found, now),
+                )
+                alerted |= alert_rules.on_chain_break(conn.execute, branch, b, received_at)
             contiguous = max(before, last) if first <= before + 1 else before
             max_seq = max(max_seq, last)
             if contiguous < max_seq:
@@ -434,11 +512,12 @@ class CentralStore:
                 ).fetchone()
                 gap = (contiguous + 1, next_held - 1)
             conn.execute(
-                """UPDATE stores SET branch = ?, contiguous_seq = max(contiguous_seq, ?),
-                max_seq = max(max_seq, ?), events = events + ?, duplicates = duplicates + ?,
+                # both only grow (read above under the write lock, raised here)
+                """UPDATE stores SET branch = ?, contiguous_seq = ?,
+                max_seq = ?, events = events + ?, duplicates = duplicates + ?,
                 conflicts = conflicts + ?, last_seen = ? WHERE device_id = ? AND store = ?""",
-                (branch, contiguous, max_seq, len(rows), duplicates, len(conflicts), now,
-                 device, store),
+                (branch, max(before, contiguous), max_seq, len(rows), duplicates,
+                 len(conflicts), now, device, store),
             )  # fmt: skip
             conn.execute(
                 "UPDATE devices SET branch = ?, last_seen = ? WHERE device_id = ?",
@@ -457,22 +536,112 @@ class CentralStore:
             replaced,
             current,
             invalid,
+            tuple(breaks),
+            frozenset(alerted),
         )
 
+    def _add_up(
+        self,
+        conn: Database,
+        branch: str,
+        store: str,
+        events: list[StoredEvent],
+        beats: list[tuple[str, datetime]],
+        now: datetime,
+    ) -> set[str]:
+        """Newly stored events and heartbeat minutes into the transactions, rollups and
+        alerts; returns the branches with new alerts."""
+        where = self.centre.branch_or_default(branch)
+        alerted: set[str] = set()
+
+        def execute(sql: str, params: tuple) -> int:
+            return conn.execute(sql, params).rowcount
+
+        for event in events:
+            row = rollups.apply_event(execute, where, event, store)
+            if row is not None:
+                alerted |= alert_rules.on_transaction(conn.execute, self.centre, where, row, now)
+            elif event.type in ALERT_TYPES:
+                alerted |= alert_rules.on_event(conn.execute, where, event, now)
+        for device, minute in beats:
+            new = conn.execute(
+                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (device, minute.isoformat()),
+            ).rowcount
+            if new == 1:
+                rollups.apply_heartbeat(execute, where, device, minute)
+        return alerted
+
+    def _fill_hashes(self, conn: Database) -> None:
+        """Each stored event's own hash (kept since version 4), for the events stored before."""
+        rows = conn.execute(
+            "SELECT device_id, store, seq, id, boot_id, mono, wall, type, payload, prev "
+            "FROM events WHERE hash = ''"
+        ).fetchall()
+        for device, store, seq, eid, boot, mono, wall, kind, payload, prev in rows:
+            try:
+                body = decode_payload(kind, payload)
+            except EventContractError:
+                continue  # outside the contract: its hash cannot be recomputed as made
+            event = StoredEvent(
+                seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind, body, prev
+            )
+            conn.execute(
+                "UPDATE events SET hash = ? WHERE device_id = ? AND store = ? AND seq = ?",
+                (chain.event_hash(event), device, store, seq),
+            )
+
+    def rebuild(self) -> int:
+        """Recompute the transactions and rollups from the stored events and heartbeats (in one
+        transaction); returns the events that counted."""
+        with self._write("rebuild the transactions and rollups") as conn:
+            return self._rebuild(conn)
+
+    def _rebuild(self, conn: Database) -> int:
+        for sql in rollups.CLEAR:
+            conn.execute(sql)
+
+        def execute(sql: str, params: tuple) -> int:
+            return conn.execute(sql, params).rowcount
+
+        types = sorted(rollups.ROLLUP_TYPES)
+        cur = conn.execute(
+            f"SELECT branch, store, seq, id, device_id, boot_id, mono, wall, type, payload, prev "
+            f"FROM events WHERE type IN ({', '.join('?' * len(types))})",
+            types,
+        )
+        counted = 0
+        for branch, store, seq, eid, device, boot, mono, wall, kind, payload, prev in cur:
+            event = StoredEvent(
+                seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind,
+                decode_payload(kind, payload), prev,
+            )  # fmt: skip
+            rollups.apply_event(execute, self.centre.branch_or_default(branch), event, store)
+            counted += 1
+        beats = conn.execute(
+            "SELECT d.branch, h.device_id, h.minute FROM heartbeats h "
+            "JOIN devices d ON d.device_id = h.device_id"
+        ).fetchall()
+        for branch, device, minute in beats:
+            where = self.centre.branch_or_default(branch)
+            rollups.apply_heartbeat(execute, where, device, datetime.fromisoformat(minute))
+        return counted
+
     def _file_store(
-        self, conn: sqlite3.Connection, branch: str, device: str, store: str, now: str
+        self, conn: Database, branch: str, device: str, store: str, now: str
     ) -> tuple[StoreRow | None, bool]:
         """Make sure the device and its store are on record; a store seen for the first time
         becomes the device's current one. Returns (the store it replaces, is it current)."""
         conn.execute(
-            "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)", (device, branch)
+            "INSERT INTO devices (device_id, branch) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (device, branch),
         )
         (current,) = conn.execute(
             "SELECT store FROM devices WHERE device_id = ?", (device,)
         ).fetchone()
         new = conn.execute(
-            "INSERT OR IGNORE INTO stores (device_id, store, branch, first_seen) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO stores (device_id, store, branch, first_seen) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (device, store, branch, now),
         ).rowcount
         if not new and current is not None:
@@ -486,7 +655,7 @@ class CentralStore:
         return StoreRow(*row), True
 
     @staticmethod
-    def _quarantined_before(conn: sqlite3.Connection, device: str, seq: int, reason: str) -> bool:
+    def _quarantined_before(conn: Database, device: str, seq: int, reason: str) -> bool:
         row = conn.execute(
             "SELECT 1 FROM quarantine WHERE device_id = ? AND seq = ? AND reason = ?",
             (device, seq, reason),
@@ -515,18 +684,18 @@ class CentralStore:
                 ).fetchone()
                 if row is not None:
                     return int(row[0])
-            cur = conn.execute(
+            (qid,) = conn.execute(
                 "INSERT INTO quarantine (received_at, kind, topic, device_id, reason, raw) "
-                "VALUES (?, 'malformed', ?, ?, ?, ?)",
+                "VALUES (?, 'malformed', ?, ?, ?, ?) RETURNING id",
                 (_utc_text(received_at), topic, device, reason, bytes(raw)),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(qid)
 
     def set_status(self, branch: str, status: Status, received_at: datetime) -> None:
         """Record a device's latest online/offline status."""
         with self._write("status") as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO devices (device_id, branch) VALUES (?, ?)",
+                "INSERT INTO devices (device_id, branch) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (status.device, branch),
             )
             conn.execute(
@@ -536,6 +705,24 @@ class CentralStore:
             )
 
     # --- reading -------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of a read-only query (the KPIs' and rankings' reads)."""
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def transactions(self, branch: str | None = None) -> list[tuple[str, TransactionRow]]:
+        """Every transaction row held (of one branch), with its branch, by business day and
+        closing time."""
+        names = [f.name for f in dataclasses.fields(TransactionRow)]
+        sql = f"SELECT branch, {', '.join(names)} FROM transactions"
+        params: tuple = ()
+        if branch is not None:
+            sql, params = sql + " WHERE branch = ?", (branch,)
+        out = []
+        order = " ORDER BY business_day, closed_at, transaction_id"
+        for branch_id, *values in self._conn.execute(sql + order, params):
+            out.append((branch_id, _row(dict(zip(names, values, strict=True)))))
+        return out
 
     def device(self, device_id: str) -> DeviceRow | None:
         """The device with the figures of its current store."""
@@ -595,15 +782,53 @@ class CentralStore:
             (device_id, self._store_of(device_id, store)),
         ).fetchone()[0]
 
-    def quarantined(self, kind: str | None = None) -> list[dict]:
-        cur = self._conn.execute(
-            "SELECT id, received_at, kind, topic, device_id, store, seq, reason, raw "
-            "FROM quarantine "
-            "WHERE ?1 IS NULL OR kind = ?1 ORDER BY id",
-            (kind,),
+    # --- alerts ----------------------------------------------------------------------------------
+
+    def evaluate_alerts(self, now: datetime) -> set[str]:
+        """The alerts that depend on time passing (central/alerts.py); branches with new ones."""
+        with self._write("evaluate the alerts") as conn:
+            return alert_rules.evaluate(conn.execute, conn.execute, self.centre, now)
+
+    def alerts(
+        self, *, branch: str | None = None, open_only: bool = False, limit: int = 1000
+    ) -> list[alert_rules.AlertRow]:
+        return alert_rules.alerts(
+            self._conn.execute, branch=branch, open_only=open_only, limit=limit
         )
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> alert_rules.AlertRow:
+        with self._write(f"acknowledge alert {alert_id}") as conn:
+            return alert_rules.acknowledge(conn.execute, alert_id, by, now)
+
+    def alert_state(self, branch: str, now: datetime) -> AlertState:
+        """What ``cs/v1/<branch>/alerts`` carries: the open alerts, newest first."""
+        rows = self.alerts(branch=branch, open_only=True, limit=ALERTS_SHOWN)
+        (count,) = self._conn.execute(
+            "SELECT count(*) FROM alerts WHERE branch = ? AND acked_at IS NULL", (branch,)
+        ).fetchone()
+        shown = [Alert(r.id, r.kind, r.subject, r.at, r.message) for r in rows]
+        return AlertState(branch, now.astimezone(UTC).isoformat(timespec="seconds"), count, shown)
+
+    def alert_branches(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT branch FROM alerts")]
+
+    def chain_breaks(self, device_id: str | None = None) -> list[chain.ChainBreak]:
+        """Every break of a device's hash chain found so far (of one device)."""
+        sql = "SELECT device_id, store, seq, expected, found FROM chain_breaks"
+        params: tuple = ()
+        if device_id is not None:
+            sql, params = sql + " WHERE device_id = ?", (device_id,)
+        rows = self._conn.execute(sql + " ORDER BY device_id, store, seq", params)
+        return [chain.ChainBreak(*row) for row in rows]
+
+    def quarantined(self, kind: str | None = None) -> list[dict]:
+        names = ("id", "received_at", "kind", "topic", "device_id", "store", "seq", "reason", "raw")
+        sql = f"SELECT {', '.join(names)} FROM quarantine"
+        rows = self._conn.execute(
+            sql + (" WHERE kind = ? ORDER BY id" if kind else " ORDER BY id"),
+            (kind,) if kind else (),
+        )
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     def heartbeat_minutes(
         self, device_id: str, start: datetime | None = None, end: datetime | None = None

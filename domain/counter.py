@@ -498,7 +498,8 @@ class CounterSession:
         if self.state is State.AWAITING_RATING and not self._window_open(at):
             closed = self._close(at, "served")  # the window ran out before anyone ticked
         outcome, tx = self._judge(value, at)
-        ref = tx.ref() if tx is not None else {"transaction_id": None}
+        teller = self.teller.staff_no if self.teller is not None else None
+        ref = tx.ref() if tx is not None else {"transaction_id": None, "teller": teller}
         press = self._event(ev.RatingPress, at, value=value, outcome=str(outcome), **ref)
         if outcome is not RatingOutcome.ACCEPTED:
             return [*closed, press]
@@ -631,6 +632,7 @@ class CounterSession:
                 reason=self._pause_reason,
                 paused_s=round(paused_s, 3),
                 over_limit=over,
+                teller=self.teller.staff_no if self.teller is not None else None,
             )
         ]
 

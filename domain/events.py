@@ -384,9 +384,12 @@ class CounterPaused(CounterEvent, frozen=True, kw_only=True):
 
 @payload(EventType.COUNTER_RESUMED)
 class CounterResumed(CounterEvent, frozen=True, kw_only=True):
+    """The pause is over; ``paused_s`` how long it lasted, ``teller`` who paused (staff number)."""
+
     reason: str | None = None
     paused_s: float
     over_limit: bool = False
+    teller: str | None = None
 
 
 @payload(EventType.COUNTER_IDLE_WITH_QUEUE)
@@ -459,7 +462,8 @@ class RatingInvited(TransactionEvent, frozen=True, kw_only=True):
 @payload(EventType.RATING_PRESS)
 class RatingPress(CounterEvent, frozen=True, kw_only=True):
     """A press of a rating key, with its outcome (accepted, duplicate, out_of_window, paused,
-    no_transaction, not_invited, invalid_level); the transaction it concerns, if any."""
+    no_transaction, not_invited, invalid_level); the transaction it concerns, if any, and the
+    teller at the counter (also when there is no transaction)."""
 
     value: int
     outcome: str

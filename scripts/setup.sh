@@ -19,6 +19,8 @@ debs=(
   "command -v aplay|alsa-utils"
   "test -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc|fonts-wqy-zenhei"
 )
+# the tests run the centre on PostgreSQL too, in a throwaway cluster of their own (tests/postgres_server.py)
+[ "$profile" = test ] && debs+=("compgen -G '/usr/lib/postgresql/*/bin/initdb'|postgresql")
 missing=()
 for pair in "${debs[@]}"; do
   check="${pair%%|*}"; pkg="${pair##*|}"

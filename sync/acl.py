@@ -144,6 +144,7 @@ def grants(identity: Identity) -> list[tuple[str, str]]:
             (WRITE, f(Kind.ACK, b)),
             (WRITE, f(Kind.RESEND, b)),
             (WRITE, f(Kind.CMD, b)),
+            (WRITE, f(Kind.ALERTS, b)),  # retained: each branch's open alerts
         ]
     if role is Role.PUBLISHER:  # its own certificate: never the ingest's (one connection per CN)
         return [
@@ -174,6 +175,7 @@ def bridge_topics(branch: str, direction: str) -> list[str]:
             f(Kind.RESEND, branch),
             f(Kind.CMD, branch),
             f(Kind.CONFIG, branch),
+            f(Kind.ALERTS, branch),
         ]
     raise ValueError(f"direction must be 'in' or 'out', not {direction!r}")
 

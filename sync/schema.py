@@ -113,6 +113,41 @@ class Status(wire.Message, frozen=True, omit_defaults=True):
     reason: str | None = None
 
 
+class Alert(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One open alert of a branch (``docs/centre.md``): ``kind`` (bad_rating, bad_burst,
+    wait_over_limit, idle_with_queue, chain_break, device_offline, below_target, opened_late,
+    closed_early), who or what it concerns, when, and what happened, in Chinese."""
+
+    id: int
+    kind: Text
+    subject: str
+    at: Text
+    message: Text
+
+
+class AlertState(wire.Message, frozen=True):
+    """The open (unacknowledged) alerts of ``branch``, newest first, at most ``ALERTS_SHOWN``;
+    retained on ``cs/v1/<branch>/alerts`` by the centre, replaced whenever they change."""
+
+    KIND: ClassVar[str] = "alerts"
+
+    branch: Text
+    at: Text
+    open: int
+    alerts: list[Alert]
+
+
+ALERTS_SHOWN = 50
+
+
+def encode_alerts(state: AlertState) -> bytes:
+    return encode(state)
+
+
+def parse_alerts(payload: bytes | str) -> AlertState:
+    return read(payload, AlertState)
+
+
 @dataclass(frozen=True)
 class EventBatch:
     """A batch as the centre files it; ``unfit`` maps the seq of each event whose payload does

@@ -91,6 +91,10 @@ class IngestSettings:
       unacknowledged meanwhile.
     - ``max_future_s``: an event whose wall time is further ahead of the centre's clock is put
       aside (quarantine kind ``invalid``).
+    - ``group_max_messages``: the most messages stored in one transaction (group commit: the
+      ones waiting when the ingest takes the next, acknowledged once all are committed).
+    - ``alerts_every_s``: how often the alerts that depend on time passing are evaluated and
+      changed alert states published again.
     """
 
     share_group: str | None = None
@@ -99,3 +103,5 @@ class IngestSettings:
     busy_timeout_s: float | None = None
     retry_s: float = 1.0
     max_future_s: float = 24 * 3600.0
+    alerts_every_s: float = 60.0
+    group_max_messages: int = 500

@@ -16,8 +16,9 @@ Per branch: ``config`` (centre -> devices, retained, versioned), ``config/result
 (device -> centre: applied or refused, with the reason), ``queue/req/<device>`` (counter ->
 queue service), ``queue/resp/<device>`` (queue service -> counter), ``queue/calls`` (queue
 service -> boards, announcers, counters), ``queue/state`` (retained snapshot by the controller)
-and ``bridge`` (written by Mosquitto itself: ``1``/``0`` = the branch broker's bridge to the
-central broker is up/down; retained, the ``0`` is the bridge's last will).
+``bridge`` (written by Mosquitto itself: ``1``/``0`` = the branch broker's bridge to the
+central broker is up/down; retained, the ``0`` is the bridge's last will) and ``alerts`` (centre
+-> branch, retained: the branch's open alerts, ``docs/centre.md``).
 
 Branch and device ids match ``[A-Za-z0-9_-]{1,32}`` (the configuration's rule), so they can never
 hold ``+``, ``#`` or ``/``. The device ids ``config``, ``queue`` and ``bridge`` are reserved: they
@@ -62,6 +63,7 @@ class Kind(StrEnum):
     QUEUE_CALLS = "queue/calls"
     QUEUE_STATE = "queue/state"
     BRIDGE = "bridge"
+    ALERTS = "alerts"
 
 
 DEVICE_KINDS = frozenset({Kind.EVENTS, Kind.STATUS, Kind.ACK, Kind.RESEND, Kind.CMD})
@@ -70,7 +72,9 @@ DEVICE_KINDS = frozenset({Kind.EVENTS, Kind.STATUS, Kind.ACK, Kind.RESEND, Kind.
 PER_DEVICE_BRANCH_KINDS = frozenset({Kind.CONFIG_RESULT, Kind.QUEUE_REQ, Kind.QUEUE_RESP})
 """Kinds laid out as ``cs/v1/<branch>/<kind>/<device>``."""
 
-BRANCH_KINDS = frozenset({Kind.CONFIG, Kind.QUEUE_CALLS, Kind.QUEUE_STATE, Kind.BRIDGE})
+BRANCH_KINDS = frozenset(
+    {Kind.CONFIG, Kind.QUEUE_CALLS, Kind.QUEUE_STATE, Kind.BRIDGE, Kind.ALERTS}
+)
 """Kinds laid out as ``cs/v1/<branch>/<kind>``, without a device."""
 
 _BRANCH_TAILS = {str(kind): kind for kind in BRANCH_KINDS}

@@ -59,3 +59,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     moment = config.stash.get(_TRAVEL_TO, None)
     return f"wall clock moved to {moment.isoformat()} (--travel)" if moment else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the session (tests/postgres_server.py)."""
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_centre_db(request: pytest.FixtureRequest, tmp_path):
+    """Makes places for central stores: SQLite files, then PostgreSQL databases (the same test
+    on both, as the centre runs on both). Call it for each store a test needs."""
+    if request.param == "sqlite":
+        counter = iter(range(1000))
+        return lambda: str(tmp_path / f"centre-{next(counter)}.sqlite")
+    server = request.getfixturevalue("postgres_server")
+    return server.new_database
+
+
+@pytest.fixture
+def centre_db(new_centre_db):
+    """Where a test's central store lives (an SQLite file, then a PostgreSQL database)."""
+    return new_centre_db()

@@ -80,6 +80,7 @@ def test_central_and_monitor_see_every_branch_or_one() -> None:
         "topic write cs/v1/+/+/ack",
         "topic write cs/v1/+/+/resend",
         "topic write cs/v1/+/+/cmd",
+        "topic write cs/v1/+/alerts",  # each branch's open alerts, retained
     ]  # not the configuration: the publisher's own identity does that
     assert "topic write cs/v1/b7/+/ack" in block(text, "centre-b7")
     assert block(text, "ops") == ["topic read cs/v1/+/#", "topic read $SYS/#"]

@@ -51,8 +51,8 @@ def batch(first: int, last: int, marker: str = "") -> EventBatch:
     return EventBatch(DEVICE, tuple(ev(s, marker) for s in range(first, last + 1)))
 
 
-def test_ingest_is_idempotent_and_tracks_the_contiguous_mark(tmp_path: Path) -> None:
-    with CentralStore(tmp_path / "c.sqlite") as store:
+def test_ingest_is_idempotent_and_tracks_the_contiguous_mark(centre_db) -> None:
+    with CentralStore(centre_db) as store:
         r = store.ingest("b1", batch(1, 10), T0)
         assert (r.stored, r.duplicates, r.contiguous, r.advanced, r.gap) == (10, 0, 10, True, None)
         r = store.ingest("b1", batch(5, 12), T0)
@@ -64,8 +64,8 @@ def test_ingest_is_idempotent_and_tracks_the_contiguous_mark(tmp_path: Path) -> 
         assert store.seqs(DEVICE) == list(range(1, 13))
 
 
-def test_gaps_are_reported_and_closed_out_of_order(tmp_path: Path) -> None:
-    with CentralStore(tmp_path / "c.sqlite") as store:
+def test_gaps_are_reported_and_closed_out_of_order(centre_db) -> None:
+    with CentralStore(centre_db) as store:
         store.ingest("b1", batch(1, 3), T0)
         r = store.ingest("b1", batch(8, 9), T0)
         assert (r.contiguous, r.advanced, r.gap) == (3, False, (4, 7))
@@ -93,8 +93,8 @@ def test_any_order_any_repeats_gives_the_same_state(tmp_path_factory, chunks) ->
         assert store.seqs(DEVICE) == sorted(seen)
 
 
-def test_conflicting_event_is_quarantined_not_stored(tmp_path: Path) -> None:
-    with CentralStore(tmp_path / "c.sqlite") as store:
+def test_conflicting_event_is_quarantined_not_stored(centre_db) -> None:
+    with CentralStore(centre_db) as store:
         store.ingest("b1", batch(1, 3), T0)
         r = store.ingest("b1", batch(2, 4, marker="-other"), T0)
         assert (r.stored, r.duplicates, r.contiguous) == (1, 0, 4)
@@ -126,10 +126,10 @@ def store_batch(store: str, first: int, last: int, marker: str = "") -> EventBat
     return EventBatch(DEVICE, batch(first, last, marker).events, store)
 
 
-def test_a_new_store_of_a_device_is_filed_beside_the_old_one(tmp_path: Path) -> None:
+def test_a_new_store_of_a_device_is_filed_beside_the_old_one(centre_db) -> None:
     """A re-imaged device numbers from 1 again: new events, not conflicts, and nothing of the old
     store is lost or counted twice."""
-    with CentralStore(tmp_path / "c.sqlite") as store:
+    with CentralStore(centre_db) as store:
         first = store.ingest("b1", store_batch(STORE_A, 1, 10), T0)
         assert (first.replaced, first.current) == (None, True)
         fresh = store.ingest("b1", store_batch(STORE_B, 1, 5, marker="-b"), T0)
@@ -215,13 +215,13 @@ def test_an_event_with_a_non_uuid_id_or_a_far_future_wall_is_put_aside_with_a_re
     }
 
 
-def test_an_event_whose_payload_does_not_fit_the_contract_is_put_aside(tmp_path: Path) -> None:
+def test_an_event_whose_payload_does_not_fit_the_contract_is_put_aside(centre_db) -> None:
     """Checked as the batch is read (``EventBatch.unfit``): one event put aside with the path of
     the wrong field, the rest of the batch stored, the device acknowledged."""
     events = list(batch(1, 3).events)
     events[1] = replace(events[1], type="rating.press", payload={"counter": 3, "value": "five"})
     raw = encode_batch(DEVICE, events)
-    with CentralStore(tmp_path / "c.sqlite") as store:
+    with CentralStore(centre_db) as store:
         r = store.ingest("b1", parse_batch(raw, DEVICE), T0)
         assert (r.stored, r.invalid, r.contiguous) == (3, 1, 3)
         (put_aside,) = store.quarantined("invalid")
@@ -233,8 +233,8 @@ def test_an_event_whose_payload_does_not_fit_the_contract_is_put_aside(tmp_path:
     assert json.loads(put_aside["raw"])["payload"] == {"counter": 3, "value": "five"}
 
 
-def test_quarantine_keeps_the_raw_bytes_and_the_reason(tmp_path: Path) -> None:
-    with CentralStore(tmp_path / "c.sqlite") as store:
+def test_quarantine_keeps_the_raw_bytes_and_the_reason(centre_db) -> None:
+    with CentralStore(centre_db) as store:
         qid = store.quarantine(
             "cs/v1/b1/pad-01/events", "not JSON: x", b"\xff\x00", T0, device=DEVICE
         )
@@ -247,12 +247,12 @@ def test_quarantine_keeps_the_raw_bytes_and_the_reason(tmp_path: Path) -> None:
     )
 
 
-def test_status_and_heartbeat_minutes(tmp_path: Path) -> None:
+def test_status_and_heartbeat_minutes(centre_db) -> None:
     beats = EventBatch(
         DEVICE,
         tuple(ev(s, type_=HEARTBEAT_TYPE, minute=m) for s, m in ((1, 0), (2, 0), (3, 1), (4, 5))),
     )
-    with CentralStore(tmp_path / "c.sqlite") as store:
+    with CentralStore(centre_db) as store:
         store.set_status("b1", Status(DEVICE, "online", "2026-11-25T00:30:00+00:00"), T0)
         store.ingest("b1", beats, T0)
         minutes = store.heartbeat_minutes(DEVICE)
@@ -353,8 +353,13 @@ def test_cli_devices_and_uptime(tmp_path: Path, capsys) -> None:
     )
     with CentralStore(db) as store:
         store.ingest("b1", beats, T0)
+        bad = replace(ev(52), payload={"unexpected": True}, type="counter.called")
+        store.ingest("b1", EventBatch(DEVICE, (bad,)), T0)  # does not fit the contract
     assert cli.main(["devices", "--db", str(db)]) == 0
-    assert "pad-01\tb1\t51\t51\t51" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # contiguous, max, events, duplicates, conflicts, quarantined, chain breaks
+    assert "pad-01\tb1\t52\t52\t52\t0\t0\t1\t0\t" in out
+    assert "1 message(s) in quarantine" in out
     empty = tmp_path / "empty.toml"  # the shipped defaults only: 08:30-17:00 on a Wednesday
     empty.write_text("")
     assert cli.main(["uptime", "--db", str(db), "--device", DEVICE, "--from", "2026-11-25",

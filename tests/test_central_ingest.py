@@ -133,3 +133,32 @@ def test_a_gap_moving_with_every_batch_is_asked_for_once(mqtt_broker, tmp_path: 
         centre.stop()
     assert asks == [schema.ResendRequest(PAD, 1, 99, store)]
     assert centre.stats.resend_requests == 1
+
+
+def test_messages_waiting_are_stored_in_one_transaction_then_acknowledged(
+    mqtt_broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: the batches that wait while the database is busy are stored together in
+    one transaction once it is free, and each device's ack follows the commit."""
+    monkeypatch.setattr(central_store, "BUSY_TIMEOUT_S", 0.2)
+    broker = mqtt_broker(acl=roster(PAD))
+    db = tmp_path / "centre.sqlite"
+    centre = start_centre(broker, db, settings=IngestSettings(retry_s=0.1))
+    device = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(batch_max_events=5))
+    device.append(200)  # forty batches
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        device.start()
+        wait_until(lambda: device.uplink.stats.events_sent >= 40, 10, "batches on their way")
+        wait_until(lambda: centre.stats.errors >= 2, 10, "the ingest to meet the lock")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    try:
+        assert device.uplink.wait_acked(200, 30)
+        assert centre.stats.groups >= 1 and centre.stats.batches >= 2
+        check_exactly_once(db, device.db, PAD)
+    finally:
+        device.stop()
+        centre.stop()

@@ -1,0 +1,92 @@
+"""The centre checks each device store's hash chain as events arrive (issue 9, item 8).
+
+Every event carries ``prev``, the hash of the event before it in its device's store
+(``docs/events.md``); the first event of a store carries the store's chain start. The centre
+keeps each event's own hash beside it, and when an event is stored it checks both of its links
+that it can see: to the event before it and to the one after it (events arrive late and out of
+order, so whichever of two neighbours comes second makes the check). A link that does not hold
+means an event was deleted, changed or reordered on the device: a :class:`ChainBreak`, kept in
+``chain_breaks`` with what was expected and found, never silently repaired.
+
+Events from before the chain (``prev`` empty) and events whose payload does not fit the
+contract (their hash cannot be recomputed as the device made it) are not checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from domain.events import EventContractError, StoredEvent, chain_start
+
+SCHEMA = (
+    "ALTER TABLE events ADD COLUMN hash TEXT NOT NULL DEFAULT ''",
+    """CREATE TABLE chain_breaks (
+        device_id TEXT NOT NULL, store TEXT NOT NULL, seq INTEGER NOT NULL,
+        expected TEXT NOT NULL, found TEXT NOT NULL, detected_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, store, seq)
+    )""",
+)
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The link into ``seq`` does not hold: its ``prev`` is ``found``, the event before it
+    hashes to ``expected``."""
+
+    device: str
+    store: str
+    seq: int
+    expected: str
+    found: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.device} store {self.store[:8] or '(unnamed)'}: the hash chain breaks at seq "
+            f"{self.seq} (an event before it was deleted, changed or reordered on the device)"
+        )
+
+
+def event_hash(event: StoredEvent) -> str:
+    """The event's own hash as its device computed it ('' if it cannot be recomputed)."""
+    try:
+        return event.chain_hash()
+    except (EventContractError, TypeError, ValueError):
+        return ""
+
+
+Query = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
+
+
+def check_links(
+    query: Query, device: str, store: str, new: dict[int, tuple[str, str]]
+) -> list[ChainBreak]:
+    """The breaks among the links of the newly stored events ``new`` (seq -> (prev, hash)),
+    looking up the neighbours already stored."""
+    wanted = sorted(({s - 1 for s in new} | {s + 1 for s in new}) - set(new))
+    known: dict[int, tuple[str, str]] = dict(new)
+    if wanted:
+        for seq, prev, own in query(
+            "SELECT seq, prev, hash FROM events WHERE device_id = ? AND store = ? "
+            f"AND seq IN ({', '.join('?' * len(wanted))})",
+            (device, store, *wanted),
+        ):
+            known[int(seq)] = (prev, own)
+    breaks = []
+    checked = set()
+    for seq in sorted(new):
+        for into in (seq, seq + 1):  # the link into this event, and into the next
+            if into in checked or into not in known:
+                continue
+            checked.add(into)
+            prev = known[into][0]
+            if into == 1:
+                expected = chain_start(store) if store else ""
+            elif into - 1 in known:
+                expected = known[into - 1][1]
+            else:
+                continue  # the event before it has not arrived yet
+            if prev and expected and prev != expected:
+                breaks.append(ChainBreak(device, store, into, expected, prev))
+    return breaks

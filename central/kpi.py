@@ -1,0 +1,316 @@
+"""KPIs over any period and at any level, as sums of rollups (``central/rollups.py``).
+
+Definitions (docs/kpi.md): 满意率 = ratings in the satisfied levels / ratings given; 评价率 =
+finished transactions rated / finished transactions; 差评率 = ratings in the unsatisfied levels /
+ratings given; 开机率 = pad minutes powered in business hours / business minutes of the pads.
+Rates come with their sample size and, for the rating rates, a 95% Wilson interval; a rate with
+nothing to divide is ``None``. Waits are the customer's in the branch (since the ticket's issue)
+of every customer called (served or no-show); the 90th percentile comes from the summed
+histogram, exact to its 15-second bins below an hour.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from central.rollups import COUNTS, bin_bounds, business_minutes
+from config.centre import CentreConfig
+
+LEVELS = ("bank", "region", "branch", "counter", "teller", "business_type")
+UPTIME_LEVELS = ("bank", "region", "branch", "counter")
+"""The levels 开机率 applies at (a pad belongs to a counter of a branch, not to a teller)."""
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """The Wilson score interval of ``successes`` out of ``n`` (None when ``n`` is 0)."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def percentile(histogram: Counter[int], q: float) -> float | None:
+    """The ``q`` quantile (0..1) of the waits in ``histogram`` (bin -> count), interpolated
+    within its bin; None for an empty histogram."""
+    n = sum(histogram.values())
+    if n == 0:
+        return None
+    rank, seen = q * n, 0
+    for b in sorted(histogram):
+        count = histogram[b]
+        if seen + count >= rank:
+            lo, hi = bin_bounds(b)
+            if math.isinf(hi):
+                return lo
+            return lo + (hi - lo) * max(rank - seen, 0.0) / count
+        seen += count
+    return bin_bounds(max(histogram))[0]
+
+
+@dataclass
+class Sums:
+    """Summed rollups of one group."""
+
+    counts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    levels: Counter[int] = field(default_factory=Counter)
+    waits: Counter[int] = field(default_factory=Counter)
+    powered_minutes: int = 0
+    business_minutes: int = 0
+
+    def add(self, other: Sums) -> None:
+        for k, v in other.counts.items():
+            self.counts[k] += v
+        self.levels.update(other.levels)
+        self.waits.update(other.waits)
+        self.powered_minutes += other.powered_minutes
+        self.business_minutes += other.business_minutes
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]:
+    """The KPIs of one group's sums (``uptime``: whether 开机率 applies at this level)."""
+    c, settings = sums.counts, centre.kpi
+    targets = settings.targets
+    ratings = sum(sums.levels.values())
+    satisfied = sum(n for lv, n in sums.levels.items() if lv in settings.satisfied_levels)
+    unsatisfied = sum(n for lv, n in sums.levels.items() if lv in settings.unsatisfied_levels)
+    sat_ci, bad_ci = wilson(satisfied, ratings), wilson(unsatisfied, ratings)
+    eval_ci = wilson(int(c["rated"]), int(c["finished"]))
+    called = c["finished"] + c["no_shows"]
+    powered = sums.powered_minutes if uptime else None
+    uptime_rate = _ratio(sums.powered_minutes, sums.business_minutes) if uptime else None
+    row: dict[str, Any] = {
+        "finished": int(c["finished"]),
+        "rated": int(c["rated"]),
+        "ratings": ratings,
+        "satisfied": satisfied,
+        "unsatisfied": unsatisfied,
+        "levels": {str(lv): n for lv, n in sorted(sums.levels.items(), reverse=True)},
+        "evaluation_rate": _ratio(c["rated"], c["finished"]),
+        "evaluation_low": eval_ci[0] if eval_ci else None,
+        "evaluation_high": eval_ci[1] if eval_ci else None,
+        "satisfaction_rate": _ratio(satisfied, ratings),
+        "satisfaction_low": sat_ci[0] if sat_ci else None,
+        "satisfaction_high": sat_ci[1] if sat_ci else None,
+        "bad_rating_rate": _ratio(unsatisfied, ratings),
+        "bad_rating_low": bad_ci[0] if bad_ci else None,
+        "bad_rating_high": bad_ci[1] if bad_ci else None,
+        "uptime_rate": uptime_rate,
+        "powered_minutes": powered,
+        "business_minutes": sums.business_minutes if uptime else None,
+        "called": int(called),
+        "wait_mean_s": _ratio(c["wait_sum_s"], c["wait_n"]),
+        "wait_p90_s": percentile(sums.waits, 0.9),
+        "wait_within_limit_rate": _ratio(c["wait_within"], c["wait_limited"]),
+        "wait_over": int(c["wait_over"]),
+        "service_mean_s": _ratio(c["service_sum_s"], c["service_n"]),
+        "service_over": int(c["service_over"]),
+        "service_over_rate": _ratio(c["service_over"], c["service_limited"]),
+        "over_limit": int(c["over_any"]),
+        "no_shows": int(c["no_shows"]),
+        "no_show_rate": _ratio(c["no_shows"], called),
+        "transferred": int(c["transferred"]),
+        "expired": int(c["expired"]),
+        "unrated": int(c["unrated"]),
+        "window_cut": int(c["window_cut"]),
+        "inexact": int(c["inexact"]),
+        "per_counter_hour": _ratio(c["finished"], sums.powered_minutes / 60) if uptime else None,
+        "idle_minutes": c["idle_s"] / 60,
+        "idle_alerts": int(c["idle_alerts"]),
+        "pause_minutes": c["pause_s"] / 60,
+        "pauses": int(c["pauses"]),
+    }
+    row["meets"] = {
+        "satisfaction": _meets(row["satisfaction_rate"], targets.satisfaction, at_least=True),
+        "evaluation": _meets(row["evaluation_rate"], targets.evaluation, at_least=True),
+        "uptime": _meets(uptime_rate, targets.uptime, at_least=True),
+        "bad_rating": _meets(row["bad_rating_rate"], targets.bad_rating, at_least=False),
+        "wait_within_limit": _meets(
+            row["wait_within_limit_rate"], targets.wait_within_limit, at_least=True
+        ),
+    }
+    return row
+
+
+def _meets(value: float | None, target: float | None, *, at_least: bool) -> bool | None:
+    if value is None or target is None:
+        return None
+    # a rate of whole counts compared with a decimal target: allow for float rounding
+    return value >= target - 1e-12 if at_least else value <= target + 1e-12
+
+
+# -- reading the rollups -------------------------------------------------------------------------
+
+Query = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
+"""Runs a SELECT with parameters, yields its rows."""
+
+_GROUP = {
+    "bank": ("branch",),
+    "region": ("branch",),
+    "branch": ("branch",),
+    "counter": ("branch", "counter"),
+    "teller": ("branch", "teller"),
+    "business_type": ("business_type",),
+}
+
+
+def group_sums(
+    query: Query,
+    centre: CentreConfig,
+    start: date,
+    end: date,
+    by: str,
+    *,
+    branches: Sequence[str] = (),
+) -> dict[tuple, Sums]:
+    """Summed rollups per group of level ``by`` over the business days ``start..end``
+    (inclusive), optionally of some branches only."""
+    if by not in _GROUP:
+        raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
+    cols = _GROUP[by]
+    where, params = "day >= ? AND day <= ?", [start.isoformat(), end.isoformat()]
+    if branches:
+        where += f" AND branch IN ({', '.join('?' * len(branches))})"
+        params += list(branches)
+    if by in ("counter", "teller"):
+        where += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
+    if by == "business_type":
+        where += " AND business_type <> ''"
+    keys = ", ".join(cols)
+    sums: dict[tuple, Sums] = defaultdict(Sums)
+    summed = ", ".join(f"sum({c})" for c in COUNTS)
+    for row in query(f"SELECT {keys}, {summed} FROM rollups WHERE {where} GROUP BY {keys}", params):
+        group = tuple(row[: len(cols)])
+        values = row[len(cols) :]  # PostgreSQL sums integers as numeric (Decimal)
+        sums[group].counts = {
+            name: float(v) if name.endswith("_s") else int(v)
+            for name, v in zip(COUNTS, values, strict=True)
+        }
+    parts = (("rollup_levels", "level", "levels"), ("rollup_waits", "bin", "waits"))
+    for table, column, target in parts:
+        sql = (
+            f"SELECT {keys}, {column}, sum(n) FROM {table} WHERE {where} GROUP BY {keys}, {column}"
+        )
+        for row in query(sql, params):
+            group = tuple(row[: len(cols)])
+            getattr(sums[group], target)[int(row[len(cols)])] += int(row[-1])
+    if by in UPTIME_LEVELS:
+        _add_uptime(query, centre, start, end, by, branches, sums)
+    return _regroup(sums, centre, by)
+
+
+def _add_uptime(
+    query: Query,
+    centre: CentreConfig,
+    start: date,
+    end: date,
+    by: str,
+    branches: Sequence[str],
+    sums: dict[tuple, Sums],
+) -> None:
+    """Powered and business minutes of the pads (devices that served at a counter), from the
+    first business day each served on."""
+    pads: dict[str, list[tuple[str, int, date]]] = defaultdict(list)
+    for device, branch, counter, first in query(
+        "SELECT device_id, branch, counter, first_day FROM counter_devices", ()
+    ):
+        if not branches or branch in branches:
+            pads[branch].append((device, counter, date.fromisoformat(first)))
+    powered: Counter[str] = Counter()
+    for device, minutes in query(
+        "SELECT device_id, sum(minutes) FROM uptime_days WHERE day >= ? AND day <= ? "
+        "GROUP BY device_id",
+        (start.isoformat(), end.isoformat()),
+    ):
+        powered[device] += int(minutes)
+    for branch, devices in pads.items():
+        where = centre.branch_or_default(branch)
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        open_minutes = {day: business_minutes(where, day) for day in days}
+        for device, counter, first in devices:
+            group = (branch, counter) if by == "counter" else (branch,)
+            sums[group].powered_minutes += powered[device]
+            sums[group].business_minutes += sum(
+                minutes for day, minutes in open_minutes.items() if day >= first
+            )
+
+
+def _regroup(sums: dict[tuple, Sums], centre: CentreConfig, by: str) -> dict[tuple, Sums]:
+    """Branch sums to regions (every level of a branch's region path) or to the bank."""
+    if by not in ("bank", "region"):
+        return dict(sums)
+    out: dict[tuple, Sums] = defaultdict(Sums)
+    for (branch,), s in sums.items():
+        if by == "bank":
+            out[()].add(s)
+            continue
+        for region in centre.branch_or_default(branch).regions or ("",):
+            out[(region,)].add(s)
+    return dict(out)
+
+
+def kpis(
+    query: Query,
+    centre: CentreConfig,
+    start: date,
+    end: date,
+    by: str,
+    *,
+    branches: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
+    bank level always has its one row, with zero counts and null rates when there is no data."""
+    sums = group_sums(query, centre, start, end, by, branches=branches)
+    if by == "bank" and not sums:
+        sums = {(): Sums()}
+    names = _names(query, by)
+    rows = []
+    for group in sorted(sums, key=lambda g: tuple(str(x) for x in g)):
+        row: dict[str, Any] = _keys(by, group, centre, names)
+        row.update(kpi_row(sums[group], centre, uptime=by in UPTIME_LEVELS))
+        rows.append(row)
+    return rows
+
+
+def _names(query: Query, by: str) -> dict[tuple[str, str], str]:
+    if by != "teller":
+        return {}
+    return {(b, t): n for b, t, n in query("SELECT branch, teller, name FROM tellers", ())}
+
+
+def _keys(
+    by: str, group: tuple, centre: CentreConfig, names: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    if by == "bank":
+        return {}
+    if by == "region":
+        return {"region": group[0]}
+    if by == "business_type":
+        return {"business_type": group[0]}
+    branch = centre.branch(group[0])
+    keys: dict[str, Any] = {
+        "branch": group[0],
+        "branch_name": branch.info.name if branch else None,
+    }
+    if by == "counter":
+        keys["counter"] = group[1]
+    if by == "teller":
+        keys["teller"] = group[1]
+        keys["teller_name"] = names.get((group[0], group[1]))
+        keys["on_roster"] = (
+            None if branch is None or not branch.roster
+            else any(m.staff_no == group[1] for m in branch.roster)
+        )  # fmt: skip
+    return keys

@@ -1,0 +1,368 @@
+"""Transactions and rollups at the centre, kept up to date as events are stored.
+
+Each event that makes a transaction row (``domain.report.transaction_row``: the same code as
+the device's ``counterside export transactions``) is written to ``transactions`` once, keyed by
+its transaction id, and only a row that was new adds to the rollups. Pauses
+(``counter.resumed``), idle alerts (``counter.idle_with_queue``) and heartbeat minutes in
+business hours add to them too, once per event. Every addition depends on one event alone, so
+the rollups come out the same whatever order events arrive in, and however often: a late,
+shuffled or repeated stream gives what an in-order stream gives (``counterside centre
+rebuild`` recomputes everything from the stored events, and a test compares).
+
+Rollups are sums per business day x branch x counter x teller x business type (``rollups``),
+with the count of each rating level (``rollup_levels``) and a histogram of the customers' waits
+(``rollup_waits``), so any KPI over any period is a sum of rollups (``central/kpi.py``).
+Uptime minutes are summed per business day x branch x device (``uptime_days``).
+
+SQL here is the dialect SQLite and PostgreSQL share (``ON CONFLICT``, no ``OR IGNORE``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, get_args, get_type_hints
+from zoneinfo import ZoneInfo
+
+from config.centre import Branch, CentreConfig
+from domain.events import (
+    CounterIdleWithQueue,
+    CounterResumed,
+    EventType,
+    RatingPress,
+    StoredEvent,
+    typed_payload,
+)
+from domain.report import ROW_TYPES, TransactionRow, transaction_row
+
+ROLLUP_TYPES = ROW_TYPES | {
+    EventType.COUNTER_RESUMED,
+    EventType.COUNTER_IDLE_WITH_QUEUE,
+    EventType.RATING_PRESS,
+}
+QUICK_S = 1.0
+"""A rating given sooner than this after the invitation counts as quick (a trust signal)."""
+"""Event types that change the rollups (heartbeats too: see :func:`apply_heartbeat`)."""
+
+TX_COLUMNS = (
+    "branch",
+    "store",
+    *(f.name for f in fields(TransactionRow) if f.name != "transaction_id"),
+)
+"""The columns of ``transactions`` beside its key ``transaction_id``: the branch, the device's
+event store, and every field of :class:`~domain.report.TransactionRow`."""
+KEY = ("day", "branch", "counter", "teller", "business_type")
+COUNTS = (
+    "rows",
+    "finished",  # served to the end (not a transfer's earlier leg, not a no-show)
+    "transferred",
+    "no_shows",
+    "expired",
+    "cancelled",
+    "rated",
+    "unrated",
+    "not_invited",
+    "window_cut",
+    "wait_n",  # customers called (served or no-show): their wait in the branch
+    "wait_sum_s",
+    "wait_limited",  # ... of which had a waiting limit
+    "wait_within",  # ... and were called within it
+    "wait_over",
+    "service_n",  # services measured (served, and transfers' earlier legs)
+    "service_sum_s",
+    "service_limited",
+    "service_over",
+    "over_any",  # finished transactions with the wait or the service over its limit
+    "inexact",  # rows whose wait or service spans a power cut (an estimate)
+    "pauses",
+    "pause_s",
+    "idle_alerts",
+    "idle_s",
+    "quick_ratings",  # rated within QUICK_S of the invitation
+    "paused_presses",  # rating keys pressed while the pad showed 暂停服务
+)
+"""The summed columns of ``rollups``, in order."""
+
+
+def _sql_type(hint: Any) -> str:
+    """``int | None`` -> ``INTEGER``; ``str`` -> ``TEXT NOT NULL``; dates and times as ISO text."""
+    args = [a for a in get_args(hint) if a is not type(None)] or [hint]
+    base = {int: "INTEGER", bool: "INTEGER", float: "REAL"}.get(args[0], "TEXT")
+    return base if type(None) in get_args(hint) else f"{base} NOT NULL"
+
+
+_HINTS = get_type_hints(TransactionRow)
+_TX_DEFINITION = ", ".join(
+    f"{name} {_sql_type(_HINTS[name]) if name in _HINTS else 'TEXT NOT NULL'}"
+    for name in TX_COLUMNS
+)
+
+SCHEMA = (
+    f"CREATE TABLE transactions (transaction_id TEXT PRIMARY KEY, {_TX_DEFINITION})",
+    "CREATE INDEX transactions_day ON transactions (business_day, branch)",
+    "CREATE INDEX transactions_teller ON transactions (teller, business_day)",
+    f"""CREATE TABLE rollups (
+        day TEXT NOT NULL, branch TEXT NOT NULL, counter INTEGER NOT NULL, teller TEXT NOT NULL,
+        business_type TEXT NOT NULL,
+        {
+        ", ".join(
+            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
+        )
+    },
+        PRIMARY KEY (day, branch, counter, teller, business_type)
+    )""",
+    """CREATE TABLE rollup_levels (
+        day TEXT NOT NULL, branch TEXT NOT NULL, counter INTEGER NOT NULL, teller TEXT NOT NULL,
+        business_type TEXT NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, counter, teller, business_type, level)
+    )""",
+    """CREATE TABLE rollup_waits (
+        day TEXT NOT NULL, branch TEXT NOT NULL, counter INTEGER NOT NULL, teller TEXT NOT NULL,
+        business_type TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, counter, teller, business_type, bin)
+    )""",
+    # ratings by the customer's wait (WAIT_BANDS) and by service within (0) or over (1) its
+    # limit (-1: no limit): 满意率 against timing
+    """CREATE TABLE rollup_timing (
+        day TEXT NOT NULL, branch TEXT NOT NULL, business_type TEXT NOT NULL,
+        wait_band INTEGER NOT NULL, service_over INTEGER NOT NULL, level INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, business_type, wait_band, service_over, level)
+    )""",
+    """CREATE TABLE tellers (
+        branch TEXT NOT NULL, teller TEXT NOT NULL, name TEXT NOT NULL, last_day TEXT NOT NULL,
+        PRIMARY KEY (branch, teller)
+    )""",
+    # a pad's device, its counter (the lowest, should it have served at several) and the first
+    # business day it served: its business minutes count from then
+    """CREATE TABLE counter_devices (
+        device_id TEXT PRIMARY KEY, branch TEXT NOT NULL, counter INTEGER NOT NULL,
+        first_day TEXT NOT NULL
+    )""",
+    """CREATE TABLE uptime_days (
+        day TEXT NOT NULL, branch TEXT NOT NULL, device_id TEXT NOT NULL,
+        minutes INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, device_id)
+    )""",
+)
+
+WAIT_BANDS = ((0, 300), (300, 600), (600, 900), (900, 1800), (1800, None))
+"""The waiting-time bands (seconds, upper bound excluded) 满意率 is shown against."""
+
+
+def wait_band(seconds: float) -> int:
+    return next(i for i, (_, hi) in enumerate(WAIT_BANDS) if hi is None or seconds < hi)
+
+
+# -- the waits' histogram: 15 s bins to an hour, 5 min bins to four hours, then one bin ------------
+_FINE_S, _FINE_BINS = 15.0, 240  # 0 .. 3600 s
+_COARSE_S, _COARSE_BINS = 300.0, 36  # 3600 .. 14400 s
+LAST_BIN = _FINE_BINS + _COARSE_BINS
+
+
+def wait_bin(seconds: float) -> int:
+    """The histogram bin of a wait."""
+    if seconds < _FINE_S * _FINE_BINS:
+        return int(max(seconds, 0.0) // _FINE_S)
+    coarse = int((seconds - _FINE_S * _FINE_BINS) // _COARSE_S)
+    return _FINE_BINS + min(coarse, _COARSE_BINS)
+
+
+def bin_bounds(b: int) -> tuple[float, float]:
+    """The waits ``lo <= s < hi`` of bin ``b`` (the last bin's ``hi`` is infinite)."""
+    if b < _FINE_BINS:
+        return b * _FINE_S, (b + 1) * _FINE_S
+    lo = _FINE_S * _FINE_BINS + (b - _FINE_BINS) * _COARSE_S
+    return lo, (lo + _COARSE_S if b < LAST_BIN else float("inf"))
+
+
+# -- what one event adds -------------------------------------------------------------------------
+
+
+def row_counts(row: TransactionRow) -> dict[str, float]:
+    """What one transaction row adds to its rollup."""
+    finished = row.outcome == "served"
+    called = row.outcome in ("served", "no_show")
+    add: dict[str, float] = {
+        "rows": 1,
+        "finished": finished,
+        "transferred": row.outcome == "transferred",
+        "no_shows": row.outcome == "no_show",
+        "expired": row.outcome == "expired",
+        "cancelled": row.outcome == "cancelled",
+        "rated": finished and row.rating is not None,
+        "unrated": finished and row.rating is None and row.rating_status != "window_cut",
+        "not_invited": row.rating_status == "not_invited",
+        "window_cut": row.rating_status == "window_cut",
+        "inexact": not (row.waiting_exact and row.service_exact),
+        "quick_ratings": finished
+        and row.rating is not None
+        and row.rating_delay_s is not None
+        and row.rating_delay_s < QUICK_S,
+    }
+    wait = row.total_waiting_s
+    if called and wait is not None:
+        limited = row.wait_limit_s is not None
+        add |= {
+            "wait_n": 1,
+            "wait_sum_s": wait,
+            "wait_limited": limited,
+            "wait_within": limited and not row.wait_over_limit,
+            "wait_over": row.wait_over_limit,
+        }
+    if row.outcome in ("served", "transferred") and row.service_s is not None:
+        add |= {
+            "service_n": 1,
+            "service_sum_s": row.service_s,
+            "service_limited": row.service_limit_s is not None,
+            "service_over": row.service_over_limit,
+        }
+    add["over_any"] = finished and (row.wait_over_limit or row.service_over_limit)
+    return {k: float(v) if k.endswith("_s") else int(v) for k, v in add.items() if v}
+
+
+def _key(row: TransactionRow, branch: str) -> tuple[str, str, int, str, str]:
+    return (
+        row.business_day.isoformat(),
+        branch,
+        row.counter or 0,
+        row.teller or "",
+        row.business_type,
+    )
+
+
+Execute = Callable[[str, tuple[Any, ...]], int]
+"""Runs one statement with its parameters, returns the rows it changed (``cursor.rowcount``)."""
+
+
+def _add(execute: Execute, key: tuple, add: dict[str, float]) -> None:
+    if not add:
+        return
+    names = list(add)
+    execute(
+        f"INSERT INTO rollups ({', '.join(KEY)}, {', '.join(names)}) "
+        f"VALUES ({', '.join('?' * (len(KEY) + len(names)))}) "
+        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+        + ", ".join(f"{n} = rollups.{n} + excluded.{n}" for n in names),
+        (*key, *add.values()),
+    )
+
+
+def _bump(execute: Execute, table: str, column: str, key: tuple, value: int) -> None:
+    execute(
+        f"INSERT INTO {table} ({', '.join(KEY)}, {column}, n) VALUES (?, ?, ?, ?, ?, ?, 1) "
+        f"ON CONFLICT ({', '.join(KEY)}, {column}) DO UPDATE SET n = {table}.n + 1",
+        (*key, value),
+    )
+
+
+def apply_event(
+    execute: Execute, branch: Branch, event: StoredEvent, store: str
+) -> TransactionRow | None:
+    """Add one newly stored event to the transactions and rollups (nothing if its type does
+    not count); returns the transaction row it made, if it made one that was new."""
+    if event.type not in ROLLUP_TYPES:
+        return None
+    zone = ZoneInfo(branch.time_zone)
+    p = typed_payload(event.type, event.payload)  # a batch off the wire holds plain JSON
+    if p is not event.payload:
+        event = replace(event, payload=p)
+    if isinstance(p, CounterResumed | CounterIdleWithQueue | RatingPress):
+        day = event.wall.astimezone(zone).date().isoformat()
+        key = (day, branch.id, p.counter, p.teller or "", "")
+        if isinstance(p, CounterResumed):
+            _add(execute, key, {"pauses": 1, "pause_s": p.paused_s})
+        elif isinstance(p, CounterIdleWithQueue):
+            _add(execute, key, {"idle_alerts": 1, "idle_s": p.idle_s})
+        elif p.outcome == "paused":
+            _add(execute, key, {"paused_presses": 1})
+        return None
+    row = transaction_row(event, zone)
+    if row is None:
+        return None
+    values = (branch.id, store, *(_db(getattr(row, f)) for f in TX_COLUMNS[2:]))
+    new = execute(
+        f"INSERT INTO transactions (transaction_id, {', '.join(TX_COLUMNS)}) "
+        f"VALUES (?, {', '.join('?' * len(TX_COLUMNS))}) ON CONFLICT DO NOTHING",
+        (row.transaction_id, *values),
+    )
+    if new != 1:
+        return None
+    key = _key(row, branch.id)
+    _add(execute, key, row_counts(row))
+    if row.outcome == "served" and row.rating is not None:
+        _bump(execute, "rollup_levels", "level", key, row.rating)
+        if row.total_waiting_s is not None:
+            over = -1 if row.service_limit_s is None else int(row.service_over_limit)
+            execute(
+                "INSERT INTO rollup_timing (day, branch, business_type, wait_band, service_over,"
+                " level, n) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (day, branch, business_type,"
+                " wait_band, service_over, level) DO UPDATE SET n = rollup_timing.n + 1",
+                (key[0], branch.id, row.business_type, wait_band(row.total_waiting_s), over,
+                 row.rating),
+            )  # fmt: skip
+    if row.outcome in ("served", "no_show") and row.total_waiting_s is not None:
+        _bump(execute, "rollup_waits", "bin", key, wait_bin(row.total_waiting_s))
+    if row.counter is not None:  # a pad's device: its minutes count towards 开机率
+        execute(
+            "INSERT INTO counter_devices (device_id, branch, counter, first_day) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+            "counter = CASE WHEN excluded.counter < counter_devices.counter "
+            "THEN excluded.counter ELSE counter_devices.counter END, "
+            "first_day = CASE WHEN excluded.first_day < counter_devices.first_day "
+            "THEN excluded.first_day ELSE counter_devices.first_day END",
+            (row.device_id, branch.id, row.counter, key[0]),
+        )
+    if row.teller:
+        execute(
+            "INSERT INTO tellers (branch, teller, name, last_day) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (branch, teller) DO UPDATE SET name = excluded.name, "
+            "last_day = excluded.last_day WHERE excluded.last_day >= tellers.last_day",
+            (branch.id, row.teller, row.teller_name, key[0]),
+        )
+    return row
+
+
+def apply_heartbeat(execute: Execute, branch: Branch, device: str, minute: datetime) -> None:
+    """A heartbeat minute newly stored: counts towards 开机率 if it is in business hours."""
+    local = minute.astimezone(ZoneInfo(branch.time_zone))
+    clock = local.time().replace(tzinfo=None)
+    if not any(span.start <= clock < span.end for span in branch.spans(local.date())):
+        return
+    execute(
+        "INSERT INTO uptime_days (day, branch, device_id, minutes) VALUES (?, ?, ?, 1) "
+        "ON CONFLICT (day, branch, device_id) DO UPDATE SET minutes = uptime_days.minutes + 1",
+        (local.date().isoformat(), branch.id, device),
+    )
+
+
+def business_minutes(branch: Branch, day: date) -> int:
+    """Minutes the branch is open on ``day`` (a DST change counted in real minutes)."""
+    zone = ZoneInfo(branch.time_zone)
+    total = 0
+    for span in branch.spans(day):
+        start = datetime.combine(day, span.start, zone).astimezone(UTC)
+        end = datetime.combine(day, span.end, zone).astimezone(UTC)
+        total += int((end - start) / timedelta(minutes=1))
+    return total
+
+
+def _db(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+DERIVED_TABLES = (
+    "transactions", "rollups", "rollup_levels", "rollup_waits", "rollup_timing", "tellers",
+    "uptime_days", "counter_devices",
+)  # fmt: skip
+CLEAR = tuple(f"DELETE FROM {table}" for table in DERIVED_TABLES)
+"""What :func:`central.store.CentralStore.rebuild` empties before it adds every event again."""
+
+
+def branch_of(config: CentreConfig, branch_id: str) -> Branch:
+    return config.branch_or_default(branch_id)

@@ -1,0 +1,182 @@
+"""Alerts at the centre (issue 9, item 7): raised from events with their evidence, once, in any
+order; the ones that depend on time passing against an injected clock; acknowledged; published
+per branch, retained, through a real broker within seconds of the event arriving."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from central.store import CentralStore
+from domain.clock import Instant
+from domain.events import (
+    CounterIdleWithQueue,
+    CounterSignedIn,
+    CounterSignedOut,
+    QueuedTicket,
+    StoredEvent,
+    TellerInfo,
+    TicketWaitOverLimit,
+)
+from sync import schema, topics
+from sync.schema import EventBatch, Status
+from tests.mqtt_broker import ProbeClient
+from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
+from tests.sync_harness import BRANCH, MONITOR, roster, start_centre
+from tests.test_central_analytics import DAY, OPENING, RECEIVED, centre_with, closed
+
+STORE = "0193a9c0-0000-7000-8000-0000000000aa"
+WED_10AM = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Wednesday
+
+
+def kinds(store: CentralStore) -> list[str]:
+    return sorted(a.kind for a in store.alerts())
+
+
+def event(seq: int, kind: str, payload, minutes: float = 60.0) -> StoredEvent:
+    eid = f"0193a9c0-0000-7000-8000-{900000 + seq:012d}"
+    wall = OPENING + timedelta(minutes=minutes)
+    return StoredEvent(seq, eid, "pad-1", "b", float(seq), wall, kind, payload)
+
+
+def test_a_bad_rating_raises_one_alert_with_its_evidence(tmp_path, centre_db) -> None:
+    bad = closed(1, rating=1)
+    with centre_with(tmp_path, centre_db, [bad, closed(2, rating=5)]) as store:
+        store.ingest("b1", EventBatch("pad-1", (replace(bad, seq=1),), "s"), RECEIVED)  # again
+        (alert,) = store.alerts()
+    assert (alert.kind, alert.branch, alert.subject, alert.evidence) == (
+        "bad_rating",
+        "b1",
+        "1001",
+        (bad.id,),
+    )
+    assert "差评" in alert.message and alert.acked_at is None
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_burst_of_bad_ratings_is_one_alert_in_any_order(tmp_path, centre_db, seed) -> None:
+    """Half of four ratings within 15 minutes are bad: one burst alert, whatever the order."""
+    ratings = [closed(1, rating=5), closed(3, rating=1), closed(6, rating=5), closed(9, rating=2)]
+    ratings += [closed(40, rating=5), closed(80, rating=1)]  # far later: no second burst
+    random.Random(seed).shuffle(ratings)
+    with centre_with(tmp_path, centre_db, ratings) as store:
+        found = kinds(store)
+        burst = next(a for a in store.alerts() if a.kind == "bad_burst")
+    assert found == ["bad_burst", "bad_rating", "bad_rating", "bad_rating"]
+    assert sorted(burst.evidence) == sorted([ratings_id(3), ratings_id(9)])
+
+
+def ratings_id(seq: int) -> str:
+    return closed(seq).id
+
+
+def test_no_burst_below_half_or_below_four(tmp_path, centre_db) -> None:
+    ratings = [closed(1, rating=1), closed(2, rating=5), closed(3, rating=5), closed(4, rating=5)]
+    with centre_with(tmp_path, centre_db, ratings) as store:
+        assert kinds(store) == ["bad_rating"]
+
+
+def test_waits_over_the_limit_and_idle_tellers_raise_alerts(tmp_path, centre_db) -> None:
+    at = Instant(1.0, OPENING, "b")
+    ticket = QueuedTicket(
+        id="20261125-A007", number="A007", business_type="cash", business_day=DAY, serial=7,
+        issued_at=at, queued_at=at,
+    )  # fmt: skip
+    waited = event(
+        1,
+        "ticket.wait_over_limit",
+        TicketWaitOverLimit(ticket=ticket, waited_s=960.0, limit_s=900.0),
+    )
+    idle = event(
+        2,
+        "counter.idle_with_queue",
+        CounterIdleWithQueue(counter=2, idle_s=300.0, waiting=4, teller="1002"),
+    )
+    with centre_with(tmp_path, centre_db, [waited, idle]) as store:
+        by_kind = {a.kind: a for a in store.alerts()}
+    assert set(by_kind) == {"wait_over_limit", "idle_with_queue"}
+    assert (
+        by_kind["wait_over_limit"].subject == "A007"
+        and "16分钟（限15分钟）" in by_kind["wait_over_limit"].message
+    )
+    assert by_kind["idle_with_queue"].evidence == (idle.id,)
+
+
+def test_a_pad_offline_in_business_hours(tmp_path, centre_db) -> None:
+    with centre_with(tmp_path, centre_db, [closed(1)]) as store:  # pad-1 served at counter 1
+        store.set_status("b1", Status("pad-1", "offline", at="2026-11-25T01:50:00+00:00"), WED_10AM)
+        assert store.evaluate_alerts(WED_10AM - timedelta(hours=3)) == set()  # 07:00: closed
+        assert store.evaluate_alerts(WED_10AM) == {"b1"}
+        assert store.evaluate_alerts(WED_10AM + timedelta(minutes=1)) == set()  # once
+        (alert,) = [a for a in store.alerts() if a.kind == "device_offline"]
+    assert alert.subject == "pad-1"
+
+
+def test_below_target_over_the_month(tmp_path, centre_db) -> None:
+    ratings = [closed(i, rating=5 if i % 4 else 3) for i in range(1, 13)]  # 9 of 12 satisfied
+    toml = "[kpi]\nmin_sample = 10\n"
+    with centre_with(tmp_path, centre_db, ratings, toml) as store:
+        store.evaluate_alerts(WED_10AM)
+        store.evaluate_alerts(WED_10AM + timedelta(hours=1))
+        below = [a for a in store.alerts() if a.kind == "below_target"]
+    assert sorted(a.subject for a in below) == ["1001", "b1"]  # the teller and the branch, once
+    assert all("满意率" in a.message and "75.0%" in a.message for a in below)
+
+
+CENTRE = '[[branches]]\nid = "b1"\nname = "城关支行"\n'
+
+
+def test_counters_opened_late_or_closed_early(tmp_path, centre_db) -> None:
+    """满点服务 on 2026-11-25 (08:30-17:00): counter 1 opens at 09:00, counter 2 closes at
+    16:00 and stays closed, counter 3 keeps the hours; checked the next morning."""
+    teller = TellerInfo(staff_no="1001", name="王芳")
+    moves = [
+        event(1, "counter.signed_in", CounterSignedIn(counter=1, teller=teller), 30),
+        event(2, "counter.signed_in", CounterSignedIn(counter=2, teller=teller), 0),
+        event(3, "counter.signed_out", CounterSignedOut(counter=2, teller=teller), 7 * 60 + 30),
+        event(4, "counter.signed_in", CounterSignedIn(counter=3, teller=teller), 1),
+        event(5, "counter.signed_out", CounterSignedOut(counter=3, teller=teller), 8 * 60 + 31),
+    ]
+    with centre_with(tmp_path, centre_db, moves, CENTRE) as store:
+        store.evaluate_alerts(WED_10AM + timedelta(days=1))
+        found = sorted((a.kind, a.subject) for a in store.alerts())
+    assert found == [("closed_early", "2"), ("opened_late", "1")]
+
+
+def test_acknowledging_an_alert(tmp_path, centre_db) -> None:
+    with centre_with(tmp_path, centre_db, [closed(1, rating=1)]) as store:
+        (alert,) = store.alerts(open_only=True)
+        done = store.acknowledge_alert(alert.id, "张主管", WED_10AM)
+        assert done.acked_by == "张主管" and store.alerts(open_only=True) == []
+        assert store.alert_state("b1", WED_10AM).open == 0
+        with pytest.raises(ValueError, match="acknowledged by 张主管"):
+            store.acknowledge_alert(alert.id, "李", WED_10AM)
+        with pytest.raises(LookupError):
+            store.acknowledge_alert(999, "李", WED_10AM)
+
+
+def test_alerts_are_published_retained_within_seconds(mqtt_broker, tmp_path: Path) -> None:
+    broker = mqtt_broker(acl=roster("pad-1"))
+    centre = start_centre(broker, tmp_path / "centre.sqlite")
+    alerts_topic = topics.topic(topics.Kind.ALERTS, BRANCH)
+    try:
+        with ProbeClient(broker, "pad-1") as pad:
+            bad = replace(closed(1, rating=1), wall=datetime.now(UTC))
+            sent = time.monotonic()
+            pad.publish(
+                topics.events(BRANCH, "pad-1"), schema.encode_batch("pad-1", [bad], store=STORE)
+            )
+            with ProbeClient(broker, MONITOR) as watcher:
+                watcher.subscribe(alerts_topic)
+                message = watcher.wait_for_message(alerts_topic, timeout=5)
+            latency = time.monotonic() - sent
+    finally:
+        centre.stop()
+    state = schema.parse_alerts(bytes(message.payload))
+    assert (state.branch, state.open, [a.kind for a in state.alerts]) == (BRANCH, 1, ["bad_rating"])
+    assert message.retain and latency < 5

@@ -1,0 +1,585 @@
+"""The centre's analytics (issue 9): transactions derived with the device's own code, rollups
+that any stream order gives alike, KPIs with intervals, rankings, import, the organisation.
+
+Simulated branch days on a :class:`ManualClock` fixed in 2026 (whatever date the suite runs on),
+real SQLite files, the real command line.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from central import cli
+from central.kpi import kpis, percentile, wilson
+from central.ranking import ranking
+from central.rollups import DERIVED_TABLES, wait_bin
+from central.store import CentralStore
+from central.timing import timing
+from central.trust import trust
+from config.centre import load_centre_config
+from config.errors import ConfigError
+from config.loader import load_config
+from device.app import DeviceApp
+from device.simulation import Simulation
+from device.store import EventStore
+from domain.clock import Instant, ManualClock
+from domain.events import (
+    CounterResumed,
+    DeviceHeartbeat,
+    Limits,
+    QueuedTicket,
+    RatingPress,
+    StoredEvent,
+    TicketExpired,
+    TicketInfo,
+    Timeline,
+    TransactionClosed,
+)
+from domain.report import transactions
+from sync.schema import EventBatch, encode_batch, parse_batch
+
+ZONE = "Asia/Shanghai"
+DAY = date(2026, 11, 25)
+OPENING = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
+RECEIVED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+ROLLUP_TABLES = tuple(t for t in DERIVED_TABLES if t != "transactions")
+
+
+def simulated_store(path: Path, customers: int = 60, seed: int = 5) -> list[StoredEvent]:
+    """A simulated branch morning in a real device store; its events."""
+    config = load_config()
+    clock = ManualClock(wall=OPENING, boot="sim")
+    with EventStore(path, config.device.device_id) as store:
+        app = DeviceApp(config, store, clock)
+        Simulation(app, clock, customers=customers, seed=seed).run()
+        return store.events()
+
+
+@pytest.fixture(scope="module")
+def morning(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[StoredEvent]]:
+    path = tmp_path_factory.mktemp("sim") / "device.sqlite"
+    return path, simulated_store(path)
+
+
+def store_id(path: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT store_id FROM meta").fetchone()[0]
+
+
+def ingest(store: CentralStore, events: list[StoredEvent], sid: str, size: int = 50) -> None:
+    device = events[0].device_id
+    for i in range(0, len(events), size):
+        store.ingest("demo", EventBatch(device, tuple(events[i : i + size]), sid), RECEIVED)
+
+
+def dump(store: CentralStore) -> dict[str, list]:
+    """Everything derived: transactions and every rollup table, in a fixed order."""
+    out = {"transactions": sorted(store.query("SELECT * FROM transactions"))}
+    for table in ROLLUP_TABLES:
+        out[table] = sorted(store.query(f"SELECT * FROM {table}"))
+    return out
+
+
+# -- transactions: the device's code, every field --------------------------------------------------
+
+
+def test_centre_rows_equal_the_device_export_field_for_field(morning, centre_db) -> None:
+    path, events = morning
+    exported = transactions(events, ZONE)
+    assert len(exported) > 40 and {r.outcome for r in exported} >= {"served", "transferred"}
+    with CentralStore(centre_db) as store:
+        ingest(store, events, store_id(path))
+        held = {row.transaction_id: row for _, row in store.transactions()}
+    assert sorted(held) == sorted(r.transaction_id for r in exported)
+    for row in exported:
+        assert held[row.transaction_id] == row  # every field, types included
+
+
+def test_expired_tickets_are_rows_without_counter_or_teller() -> None:
+    at = Instant(100.0, OPENING, "b")
+    ticket = QueuedTicket(
+        id="20261125-A009",
+        number="A009",
+        business_type="cash",
+        business_day=DAY,
+        serial=9,
+        issued_at=at,
+        queued_at=at,
+    )
+    event = StoredEvent(
+        7, "0193a9c0-0000-7000-8000-000000000007", "ctl", "b", 900.0,
+        OPENING + timedelta(hours=9), "ticket.expired",
+        TicketExpired(ticket=ticket, waited_s=800.0),
+    )  # fmt: skip
+    (row,) = transactions([event], ZONE)
+    assert (row.outcome, row.counter, row.teller, row.total_waiting_s) == (
+        "expired",
+        None,
+        None,
+        800.0,
+    )
+    assert row.business_day == DAY and row.rating_status == "not_invited"
+
+
+# -- rollups: any order, any repetition, and a rebuild, give the same ------------------------------
+
+
+def test_shuffled_duplicated_late_stream_gives_the_in_order_rollups(morning, new_centre_db) -> None:
+    path, events = morning
+    sid = store_id(path)
+    with CentralStore(new_centre_db()) as store:
+        ingest(store, events, sid)
+        expected = dump(store)
+    assert expected["rollups"] and expected["rollup_levels"] and expected["rollup_waits"]
+    rng = random.Random(9)
+    cuts = sorted({0, len(events), *rng.sample(range(1, len(events)), 30)})
+    chunks = [events[a:b] for a, b in itertools.pairwise(cuts)]
+    stream = chunks + rng.sample(chunks, len(chunks) // 2)  # half of it again, later
+    rng.shuffle(stream)
+    with CentralStore(new_centre_db()) as store:
+        for chunk in stream:
+            device = chunk[0].device_id
+            store.ingest("demo", EventBatch(device, tuple(chunk), sid), RECEIVED)
+        assert dump(store) == expected
+        counted = store.rebuild()
+        assert counted > 0 and dump(store) == expected
+
+
+def test_a_version_3_database_is_filled_when_opened(morning, centre_db) -> None:
+    """Opening a database of the previous release computes its rollups from its events."""
+    path, events = morning
+    db = centre_db
+    with CentralStore(db) as store:
+        ingest(store, events, store_id(path))
+        expected = dump(store)
+        for table in (*DERIVED_TABLES, "chain_breaks", "alerts"):  # as the last release left it
+            store._conn.execute(f"DROP TABLE {table}")
+        store._conn.execute("ALTER TABLE events DROP COLUMN hash")
+        store._conn.execute("UPDATE meta SET schema_version = 3")
+    with CentralStore(db) as store:
+        assert dump(store) == expected
+        assert store.query("SELECT count(*) FROM events WHERE hash = ''") == [(0,)]
+
+
+# -- KPIs --------------------------------------------------------------------------------------
+
+
+def closed(
+    seq: int,
+    *,
+    teller: str = "1001",
+    counter: int = 1,
+    rating: int | None = 5,
+    outcome: str = "served",
+    wait: float = 300.0,
+    wait_limit: float = 900.0,
+    service: float = 200.0,
+    service_limit: float = 300.0,
+    business_type: str = "cash",
+    delay: float | None = 4.0,
+) -> StoredEvent:
+    at = Instant(float(seq), OPENING + timedelta(minutes=seq), "b")
+    info = TicketInfo(
+        id=f"20261125-A{seq:03d}",
+        number=f"A{seq:03d}",
+        business_type=business_type,
+        business_day=DAY,
+        serial=seq,
+        issued_at=at,
+    )
+    status = (
+        "rated" if rating is not None else ("unrated" if outcome == "served" else "not_invited")
+    )
+    payload = TransactionClosed(
+        counter=counter,
+        transaction_id=f"tx-{seq}",
+        teller=teller,
+        teller_name=f"name {teller}",
+        ticket=info.number,
+        ticket_id=info.id,
+        business_type=business_type,
+        ticket_info=info,
+        outcome=outcome,
+        calls=1,
+        rating=rating,
+        rating_status=status,
+        timeline=Timeline(queued=at, called=at, ended=at, rated=at if rating is not None else None),
+        limits=Limits(wait_s=wait_limit, service_s=service_limit),
+        waiting_s=wait,
+        total_waiting_s=wait,
+        service_s=service,
+        rating_delay_s=delay if rating is not None else None,
+        wait_over_limit=wait > wait_limit,
+        service_over_limit=service > service_limit,
+    )
+    eid = f"0193a9c0-0000-7000-8000-{seq:012d}"
+    return StoredEvent(seq, eid, "pad-1", "b", float(seq), at.wall, "transaction.closed", payload)
+
+
+def centre_with(
+    tmp_path: Path, db: str, events: list[StoredEvent], config: str = ""
+) -> CentralStore:
+    centre = None
+    if config:
+        (tmp_path / "centre.toml").write_text(config, encoding="utf-8")
+        centre = load_centre_config(tmp_path / "centre.toml")
+    store = CentralStore(db, centre=centre)
+    for i, e in enumerate(events, 1):
+        store.ingest("b1", EventBatch(e.device_id, (replace(e, seq=i),), "s"), RECEIVED)
+    return store
+
+
+def test_satisfaction_and_evaluation_with_wilson_intervals(tmp_path: Path, centre_db) -> None:
+    # 10 rated: nine satisfied (5 or 4), one 3 (neither satisfied nor unsatisfied); 2 unrated
+    ratings = [5, 5, 5, 5, 5, 4, 4, 4, 4, 3, None, None]
+    events = [closed(i, rating=r) for i, r in enumerate(ratings, 1)]
+    events.append(closed(20, outcome="no_show", rating=None, service=0.0))
+    events.append(closed(21, outcome="transferred", rating=None))
+    with centre_with(tmp_path, centre_db, events) as store:
+        (row,) = kpis(store.query, store.centre, DAY, DAY, "teller")
+    assert (row["branch"], row["teller"], row["teller_name"]) == ("b1", "1001", "name 1001")
+    assert (row["finished"], row["rated"], row["satisfied"], row["unsatisfied"]) == (12, 10, 9, 0)
+    assert row["evaluation_rate"] == pytest.approx(10 / 12)
+    assert row["satisfaction_rate"] == pytest.approx(0.9)
+    # REQUIREMENTS.md: 9/10 satisfied has a 95% Wilson interval of 59.6-98.2%
+    assert (round(row["satisfaction_low"], 3), round(row["satisfaction_high"], 3)) == (0.596, 0.982)
+    assert row["no_shows"] == 1 and row["no_show_rate"] == pytest.approx(1 / 13)
+    assert row["transferred"] == 1
+    assert row["meets"]["satisfaction"] is False and row["meets"]["evaluation"] is False
+
+
+def test_wilson_matches_the_requirements_examples() -> None:
+    interval = wilson(180, 200)
+    assert interval is not None
+    lo, hi = interval
+    assert (round(lo, 3), round(hi, 3)) == (0.851, 0.934)
+    assert wilson(0, 0) is None
+
+
+def test_waits_mean_p90_within_limit_and_over_limit(tmp_path: Path, centre_db) -> None:
+    waits = [60.0 * m for m in range(1, 21)]  # 1..20 minutes, limit 15 minutes
+    events = [closed(i, wait=w) for i, w in enumerate(waits, 1)]
+    events.append(closed(30, service=400.0))  # over the service limit, wait 5 min
+    with centre_with(tmp_path, centre_db, events) as store:
+        (row,) = kpis(store.query, store.centre, DAY, DAY, "bank")
+    assert row["wait_mean_s"] == pytest.approx((sum(waits) + 300.0) / 21)
+    assert row["wait_p90_s"] == pytest.approx(sorted([*waits, 300.0])[18], abs=15.0)
+    assert row["wait_within_limit_rate"] == pytest.approx(16 / 21)
+    assert (row["wait_over"], row["service_over"], row["over_limit"]) == (5, 1, 6)
+    assert row["service_over_rate"] == pytest.approx(1 / 21)
+
+
+def test_percentile_of_a_histogram() -> None:
+    hist = {wait_bin(s): 1 for s in (10.0, 20.0, 40.0, 50.0)}
+    from collections import Counter
+
+    assert percentile(Counter(hist), 0.5) == pytest.approx(30.0)
+    assert percentile(Counter(), 0.9) is None
+    assert wait_bin(10**6) == wait_bin(10**5)  # the last bin holds everything beyond 4 hours
+
+
+def test_a_range_without_data_gives_zero_counts_and_null_rates(tmp_path: Path, centre_db) -> None:
+    with centre_with(tmp_path, centre_db, [closed(1)]) as store:
+        (bank,) = kpis(store.query, store.centre, date(2025, 1, 1), date(2025, 1, 31), "bank")
+        assert kpis(store.query, store.centre, date(2025, 1, 1), date(2025, 1, 31), "teller") == []
+    assert bank["finished"] == 0 and bank["rated"] == 0
+    assert bank["satisfaction_rate"] is None and bank["evaluation_rate"] is None
+    assert bank["wait_mean_s"] is None and bank["wait_p90_s"] is None
+
+
+CENTRE_TOML = """
+[kpi]
+min_sample = 5
+satisfied_levels = [5]
+
+[[branches]]
+id = "b1"
+name = "城关支行"
+region = "浙江省/杭州市"
+
+[[branches]]
+id = "b2"
+name = "西湖支行"
+region = "浙江省/杭州市"
+
+[[branches]]
+id = "b3"
+name = "鄞州支行"
+region = "浙江省/宁波市"
+"""
+
+
+def test_levels_regions_and_configured_satisfied_levels(tmp_path: Path, centre_db) -> None:
+    events = [closed(1, rating=5), closed(2, rating=4, counter=2, teller="1002")]
+    with centre_with(tmp_path, centre_db, events, CENTRE_TOML) as store:
+        q, c = store.query, store.centre
+        regions = {r["region"]: r for r in kpis(q, c, DAY, DAY, "region")}
+        counters = kpis(q, c, DAY, DAY, "counter")
+        types = kpis(q, c, DAY, DAY, "business_type")
+        branches = kpis(q, c, DAY, DAY, "branch")
+    assert set(regions) == {"浙江省", "浙江省/杭州市"}  # a branch with no data adds no row
+    assert regions["浙江省"]["satisfied"] == 1 and regions["浙江省"]["ratings"] == 2  # 4 no longer
+    assert [(r["branch"], r["counter"]) for r in counters] == [("b1", 1), ("b1", 2)]
+    assert [r["business_type"] for r in types] == ["cash"]
+    assert branches[0]["branch_name"] == "城关支行"
+
+
+def test_ranking_by_the_lower_bound_and_minimum_sample(tmp_path: Path, centre_db) -> None:
+    events = [closed(i, teller="A", rating=5) for i in range(1, 4)]  # 3 of 3
+    events += [closed(i, teller="B", rating=5 if i % 10 else 1) for i in range(10, 40)]  # 27/30
+    events += [closed(i, teller="C", rating=5 if i % 3 else 1) for i in range(40, 70)]  # 20/30
+    toml = "[kpi]\nmin_sample = 30\nsatisfied_levels = [5]\n"
+    with centre_with(tmp_path, centre_db, events, toml) as store:
+        rows = ranking(store.query, store.centre, DAY, DAY, "teller")
+    assert [(r["teller"], r["rank"]) for r in rows] == [("B", 1), ("C", 2), ("A", None)]
+    assert rows[2]["ranked"] == "not ranked (n < 30)" and rows[2]["ratings"] == 3
+    assert rows[2]["satisfaction_rate"] == 1.0 and rows[2]["satisfaction_low"] < 0.6
+
+
+def test_pauses_count_per_teller(tmp_path: Path, centre_db) -> None:
+    at = OPENING + timedelta(hours=1)
+    resumed = StoredEvent(
+        1, "0193a9c0-0000-7000-8000-00000000aaaa", "pad-1", "b", 1.0, at, "counter.resumed",
+        CounterResumed(counter=1, paused_s=600.0, teller="1001"),
+    )  # fmt: skip
+    with centre_with(tmp_path, centre_db, [resumed, closed(2)]) as store:
+        (row,) = kpis(store.query, store.centre, DAY, DAY, "teller")
+    assert row["pause_minutes"] == pytest.approx(10.0) and row["pauses"] == 1
+
+
+def test_unknown_branch_is_kept_and_reported(tmp_path: Path, centre_db) -> None:
+    with centre_with(
+        tmp_path, centre_db, [closed(1)], CENTRE_TOML.replace('"b1"', '"other"')
+    ) as store:
+        (row,) = kpis(store.query, store.centre, DAY, DAY, "branch")
+    assert row["branch"] == "b1" and row["branch_name"] is None and row["finished"] == 1
+
+
+# -- the organisation's configuration ------------------------------------------------------------
+
+
+def test_centre_config_reports_every_problem_with_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "centre.toml"
+    path.write_text(
+        """
+[kpi]
+min_sample = 0
+satisfied_levels = [5, 4]
+unsatisfied_levels = [1, 4]
+
+[kpi.targets]
+satisfaction = 1.5
+
+[[branches]]
+id = "b1"
+name = "一"
+holidays = ["2026-10-01"]
+
+[[branches]]
+id = "b1"
+name = "二"
+time_zone = "Asia/Shangai"
+""",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_centre_config(path)
+    text = str(err.value)
+    for key in (
+        "kpi.min_sample",
+        "kpi.unsatisfied_levels",
+        "kpi.targets.satisfaction",
+        "branches[0].holidays[0]",
+        "branches[1].id",
+        "branches[1].time_zone",
+    ):
+        assert f"{path}: {key}: " in text, (key, text)
+
+
+def test_branch_hours_holidays_and_roster_from_its_own_file(tmp_path: Path) -> None:
+    (tmp_path / "b1.toml").write_text(
+        '[device]\ntimezone = "Asia/Urumqi"\n[hours]\nsat = []\nsun = []\n'
+        '[[roster]]\nstaff_no = "7001"\nname = "赵六"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "centre.toml").write_text(
+        '[[branches]]\nid = "b1"\nname = "一"\nconfig = "b1.toml"\n'
+        "holidays = [2026-10-01]\nworkdays = [2026-10-10]\n",
+        encoding="utf-8",
+    )
+    branch = load_centre_config(tmp_path / "centre.toml").branch("b1")
+    assert branch is not None and branch.time_zone == "Asia/Urumqi"
+    assert [m.staff_no for m in branch.roster] == ["7001"]
+    assert branch.spans(date(2026, 10, 1)) == ()  # a holiday on a Thursday
+    assert branch.spans(date(2026, 10, 10)) == branch.spans(date(2026, 10, 12))  # 调休 Saturday
+    assert branch.spans(date(2026, 10, 11)) == ()
+
+
+# -- import and the command line ------------------------------------------------------------------
+
+
+def test_import_is_idempotent_with_what_came_over_mqtt(morning, new_centre_db) -> None:
+    path, events = morning
+    db = new_centre_db()
+    with CentralStore(db) as store:
+        ingest(store, events[: len(events) // 2], store_id(path))  # half arrived over MQTT
+        half = dump(store)
+    assert cli.main(["import", str(path), "--db", db, "--branch", "demo"]) == 0
+    assert cli.main(["import", str(path), "--db", db, "--branch", "demo"]) == 0
+    with CentralStore(db) as store:
+        assert store.event_count() == len(events)
+        full = dump(store)
+    with CentralStore(new_centre_db()) as store:
+        ingest(store, events, store_id(path))
+        assert full == dump(store) and full != half
+
+
+def test_import_refuses_a_file_that_is_not_a_store(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "x.sqlite"
+    bad.write_bytes(b"not sqlite at all")
+    assert cli.main(["import", str(bad), "--db", str(tmp_path / "c.sqlite"), "--branch", "b"]) == 2
+    assert str(bad) in capsys.readouterr().err
+
+
+def test_kpi_command_json_has_the_documented_fields(morning, centre_db, capsys) -> None:
+    path, events = morning
+    db = centre_db
+    with CentralStore(db) as store:
+        ingest(store, events, store_id(path))
+    args = ["kpi", "--db", db, "--from", "2026-11-25", "--to", "2026-11-25"]
+    assert cli.main([*args, "--by", "teller", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    needed = {
+        "branch", "teller", "teller_name", "finished", "rated", "satisfied", "unsatisfied",
+        "evaluation_rate", "satisfaction_rate", "satisfaction_low", "satisfaction_high",
+        "wait_mean_s", "wait_p90_s", "over_limit", "no_shows",
+    }  # fmt: skip
+    assert rows and all(needed <= set(r) for r in rows)
+    exported = [r for r in transactions(events, ZONE) if r.outcome == "served"]
+    assert sum(r["finished"] for r in rows) == len(exported)
+    assert sum(r["rated"] for r in rows) == sum(r.rating is not None for r in exported)
+    assert cli.main([*args, "--by", "branch"]) == 0
+    table = capsys.readouterr().out
+    assert "满意率" in table and "demo" in table
+    assert cli.main([*args, "--by", "bank", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("finished,rated,")
+    assert cli.main(["ranking", "--db", db, "--by", "teller", "--from", "2026-11-25",
+                     "--to", "2026-11-25"]) == 0  # fmt: skip
+    assert "not ranked (n < 30)" in capsys.readouterr().out
+
+
+def test_uptime_counts_pad_minutes_in_business_hours(tmp_path: Path, centre_db) -> None:
+    """开机率 of a pad: its heartbeat minutes within the branch's hours (08:30-17:00 on a
+    Wednesday: 510 minutes), whichever arrives first, the beats or the pad's transactions."""
+    beats = []
+    for i, minute in enumerate([*range(0, 240), *range(-90, -60)], 100):  # 30 min before opening
+        wall = OPENING + timedelta(minutes=minute)
+        beat = DeviceHeartbeat(minute=wall.strftime("%Y-%m-%dT%H:%M"))
+        eid = f"0193a9c0-0000-7000-8000-{i:012d}"
+        beats.append(StoredEvent(i, eid, "pad-1", "b", 0.0, wall, "device.heartbeat", beat))
+    with centre_with(tmp_path, centre_db, [*beats, closed(1)]) as store:
+        (branch,) = kpis(store.query, store.centre, DAY, DAY, "branch")
+        (counter,) = kpis(store.query, store.centre, DAY, DAY, "counter")
+        (teller,) = kpis(store.query, store.centre, DAY, DAY, "teller")
+    assert (branch["powered_minutes"], branch["business_minutes"]) == (240, 510)
+    assert branch["uptime_rate"] == pytest.approx(240 / 510) and not branch["meets"]["uptime"]
+    assert counter["uptime_rate"] == branch["uptime_rate"] and counter["counter"] == 1
+    assert teller["uptime_rate"] is None  # 开机率 belongs to a pad, not to a teller
+
+
+def test_satisfaction_against_waiting_bands_and_service_over_limit(tmp_path, centre_db) -> None:
+    events = [closed(1, wait=60.0, rating=5), closed(2, wait=120.0, rating=5)]  # 0-5 min
+    events += [closed(3, wait=2000.0, rating=1), closed(4, wait=2400.0, rating=5)]  # over 30
+    events += [closed(5, wait=700.0, rating=2, service=400.0)]  # 10-15 min, service over
+    events += [closed(6, wait=100.0, rating=None)]  # unrated: not in the figures
+    with centre_with(tmp_path, centre_db, events) as store:
+        rows = timing(store.query, store.centre, DAY, DAY, "branch")
+    by = {(r["dimension"], r["value"]): r for r in rows}
+    assert all(r["branch"] == "b1" for r in rows)
+    assert (by[("wait", "0-5 min")]["ratings"], by[("wait", "0-5 min")]["satisfaction_rate"]) == (
+        2,
+        1.0,
+    )
+    assert by[("wait", "over 30 min")]["satisfaction_rate"] == 0.5
+    assert by[("wait", "10-15 min")]["unsatisfied"] == 1
+    assert by[("service", "within limit")]["ratings"] == 4
+    assert by[("service", "over limit")]["satisfaction_rate"] == 0.0
+    assert ("wait", "5-10 min") not in by  # no rating in that band
+
+
+# -- the hash chain, checked as events arrive ------------------------------------------------------
+
+
+def test_the_chain_of_a_simulated_morning_holds_over_the_wire(morning, centre_db) -> None:
+    path, events = morning
+    sid = store_id(path)
+    device = events[0].device_id
+    with CentralStore(centre_db) as store:
+        for i in range(0, len(events), 100):
+            wire = encode_batch(device, list(events[i : i + 100]), store=sid)
+            store.ingest("demo", parse_batch(wire, device), RECEIVED)
+        assert store.chain_breaks() == []
+        assert store.query("SELECT count(*) FROM events WHERE hash = ''") == [(0,)]
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["in-order", "altered-event-last"])
+def test_an_event_altered_on_the_device_breaks_the_chain(morning, centre_db, late) -> None:
+    """A bad rating changed to a good one before it synced: the next event's ``prev`` no longer
+    matches, whichever of the two arrives first."""
+    path, events = morning
+    k = next(
+        i
+        for i, e in enumerate(events)
+        if isinstance(e.payload, TransactionClosed) and e.payload.rating != 5
+    )
+    better = msgspec.structs.replace(events[k].payload, rating=5, rating_status="rated")
+    altered = replace(events[k], payload=better)
+    tampered = [*events[:k], altered, *events[k + 1 :]]
+    sid, device = store_id(path), events[0].device_id
+    order = [tampered[: k - 1], tampered[k + 1 :], tampered[k - 1 : k + 1]]
+    with CentralStore(centre_db) as store:
+        for part in order if late else [tampered]:
+            store.ingest("demo", EventBatch(device, tuple(part), sid), RECEIVED)
+        (broken,) = store.chain_breaks(device)
+    assert broken.seq == altered.seq + 1 and broken.found == events[k + 1].prev
+
+
+def test_an_event_deleted_and_the_rest_renumbered_breaks_the_chain(morning, centre_db) -> None:
+    path, events = morning
+    k = 10
+    renumbered = [*events[:k], *(replace(e, seq=e.seq - 1) for e in events[k + 1 :])]
+    with CentralStore(centre_db) as store:
+        sid, device = store_id(path), events[0].device_id
+        store.ingest("demo", EventBatch(device, tuple(renumbered), sid), RECEIVED)
+        breaks = store.chain_breaks()
+    # the first link that fails is the one into the event that took the deleted one's seq (and,
+    # seq being part of every hash, each renumbered event's link after it)
+    assert breaks and breaks[0].seq == events[k].seq
+    assert all(b.seq > events[k - 1].seq for b in breaks)
+
+
+def test_trust_signals_per_teller(tmp_path, centre_db) -> None:
+    quick = [closed(i, teller="Q", rating=5, delay=0.4) for i in range(1, 16)]
+    free = [closed(i, teller="N", rating=(5, 4, 3)[i % 3]) for i in range(20, 35)]
+    press = StoredEvent(
+        99, "0193a9c0-0000-7000-8000-0000000000ff", "pad-1", "b", 99.0,
+        OPENING + timedelta(hours=2), "rating.press",
+        RatingPress(counter=1, value=5, outcome="paused", teller="N"),
+    )  # fmt: skip
+    with centre_with(tmp_path, centre_db, [*quick, *free, press]) as store:
+        rows = {r["teller"]: r for r in trust(store.query, store.centre, DAY, DAY)}
+    q, n = rows["Q"], rows["N"]
+    assert q["rank"] == 1 and set(q["flags"]) == {"quick_share", "top_excess"}
+    assert (q["quick_share"], q["top_share"], q["longest_run"]) == (1.0, 1.0, 15)
+    assert q["branch_top_share"] == pytest.approx(5 / 15)
+    assert n["flags"] == ["paused_presses"] and n["quick_share"] == 0.0 and n["longest_run"] == 1
