@@ -306,7 +306,8 @@ class MosquittoBroker:
                 in_use = "Address already in use" in str(exc)
                 if self._ever_started or not in_use or attempt == 2:
                     raise
-                self._ports = tuple(free_port() if p else 0 for p in self._ports)  # type: ignore[assignment]
+                password, tls = self._ports
+                self._ports = (free_port() if password else 0, free_port() if tls else 0)
 
     def _start_once(self, timeout: float) -> None:
         self._write_files()
