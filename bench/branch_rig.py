@@ -31,6 +31,7 @@ class _Child:
     contains ``text``."""
 
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        self.args = args
         self.lines: list[str] = []
         self._cond = threading.Condition()
         self._log = log.open("w", encoding="utf-8")
@@ -60,11 +61,11 @@ class _Child:
 
         with self._cond:
             if not self._cond.wait_for(found, timeout):
-                raise TimeoutError(f"{self.proc.args[1:3]}: no {text!r} in {timeout} s")
+                raise TimeoutError(f"{self.args[:2]}: no {text!r} in {timeout} s")
             if "<eof>" in self.lines:
                 self._log.flush()
                 tail = Path(self._log.name).read_text(encoding="utf-8")[-2000:]
-                raise RuntimeError(f"{self.proc.args[1:3]} ended early:\n{tail}")
+                raise RuntimeError(f"{self.args[:2]} ended early:\n{tail}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:

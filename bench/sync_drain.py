@@ -71,13 +71,15 @@ def _tls_args(broker, name: str) -> list[str]:
 class _Lines:
     """Reads a child's stdout lines in a thread; ``wait_for(prefix)`` returns the first match."""
 
-    def __init__(self, proc: subprocess.Popen) -> None:
+    def __init__(self, proc: subprocess.Popen[str], argv: list[str]) -> None:
         self.proc = proc
+        self.argv = argv
         self.lines: list[str] = []
         self.cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None
         for line in self.proc.stdout:
             with self.cond:
                 self.lines.append(line.rstrip("\n"))
@@ -92,20 +94,21 @@ class _Lines:
 
         with self.cond:
             if not self.cond.wait_for(found, timeout):
-                raise TimeoutError(f"no {prefix!r} from {self.proc.args[:4]} in {timeout} s")
+                raise TimeoutError(f"no {prefix!r} from {self.argv[:4]} in {timeout} s")
             line = found()
+        assert line is not None  # the wait found it, and lines only grow
         if line == "<eof>":
-            raise RuntimeError(f"{self.proc.args[:4]} ended early: {self.lines[-5:]}")
+            raise RuntimeError(f"{self.argv[:4]} ended early: {self.lines[-5:]}")
         return line
 
 
-def _child(args: list[str]) -> tuple[subprocess.Popen, _Lines]:
+def _child(args: list[str]) -> tuple[subprocess.Popen[str], _Lines]:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    argv = [sys.executable, *args]
     proc = subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env=env,
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )  # fmt: skip
-    return proc, _Lines(proc)
+    return proc, _Lines(proc, argv)
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -142,7 +142,7 @@ class MqttConfig:
             return None
         return self.ca, self.cert, self.key
 
-    def uplink_kwargs(self) -> dict[str, int]:
+    def uplink_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``sync.settings.UplinkSettings`` (the others keep defaults)."""
         return {
             "batch_max_events": self.batch_max_events,

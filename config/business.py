@@ -284,7 +284,9 @@ class QueueConfig:
     recall_limit: int = setting(
         Integer(0, 10), shipped=2, help="how often a ticket may be called again"
     )
-    priority_ratio: float  # [priority] ratio, declared in config.layout
+    # [priority] ratio, declared in config.layout. mypy takes every setting() for a default, so
+    # it sees a field without one after fields with one; setting() without a default gives none.
+    priority_ratio: float  # type: ignore[misc]
     escalate_overdue: bool = setting(
         Boolean(),
         shipped=True,

@@ -339,6 +339,7 @@ class TextPair(Kind):
     def read_pair(self, c: Checker, table: dict[str, Any], path: KeyPath) -> Any:
         """The text whose ``zh`` and ``en`` are keys of ``table`` (maybe among others)."""
         plain = String()
+        zh: Any  # the text, or INVALID
         if "zh" not in table:
             c.missing((*path, "zh"))
             zh = INVALID

@@ -152,11 +152,11 @@ LEVEL = Table(
 
 def _rating(v: dict[str, Any]) -> RatingConfig:
     scale, satisfied = v["scale"], v["satisfied"]
-    chosen = None if satisfied is None else frozenset(satisfied)
-    if scale == "custom":
+    if scale == "custom":  # which levels satisfy comes with it (config.rules.custom_scale)
+        chosen = frozenset(satisfied)
         levels = tuple(dataclasses.replace(lv, satisfied=lv.value in chosen) for lv in v["levels"])
     else:
-        levels = PRESET_SCALES[scale].build(chosen)
+        levels = PRESET_SCALES[scale].build(None if satisfied is None else frozenset(satisfied))
     return RatingConfig(scale, levels, v["window_s"], v["bad_reasons"])
 
 

@@ -134,12 +134,13 @@ class GpioConfig:
     )
     buzzer: int | None = option(PIN, None, example=18, help="pin of an active buzzer")
 
-    def key_pins(self) -> dict[str | tuple[str, int], int]:
+    def key_pins(self) -> dict[str | tuple[str, object], int]:
         """Every key and its pin, as :class:`drivers.gpio.GpioKeys` takes them."""
-        rating = {("rate", level): pin for level, pin in self.rating_keys.items()}
-        return {**self.keys, **rating}
+        pins: dict[str | tuple[str, object], int] = {key: pin for key, pin in self.keys.items()}
+        pins.update({("rate", level): pin for level, pin in self.rating_keys.items()})
+        return pins
 
-    def led_pins(self) -> dict[tuple[str, int], int]:
+    def led_pins(self) -> dict[str | tuple[str, object], int]:
         """The rating-key lights, as :class:`drivers.gpio.KeyLeds` takes them."""
         return {("rate", level): pin for level, pin in self.rating_leds.items()}
 

@@ -86,7 +86,8 @@ def _plain_limits(kind: Kind) -> str:
 
 
 def _section(path: tuple[str, ...], holder: Key) -> list[list[str]]:
-    table: Table = holder.kind.table  # type: ignore[attr-defined]
+    assert isinstance(holder.kind, Section)
+    table: Table = holder.kind.table
     lines = [*comment(holder.help), f"[{'.'.join(bare(p) for p in path)}]"]
     direct = [key for key in table.keys if not isinstance(key.kind, Section)]
     for key in direct:
@@ -109,7 +110,8 @@ def _key(key: Key) -> list[str]:
 
 def _array(key: Key) -> list[list[str]]:
     """``[[name]]`` blocks, one per shipped element (none shipped: the example, commented)."""
-    table: Table = key.kind.table  # type: ignore[attr-defined]
+    assert isinstance(key.kind, Tables)
+    table: Table = key.kind.table
     shipped = [] if key.file_value is NO_VALUE else key.file_value
     blocks = []
     for i, element in enumerate(shipped or key.example or ()):

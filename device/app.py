@@ -27,7 +27,7 @@ try:
     __version__ = version("counterside")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
-Listener = Callable[[StoredEvent], None]
+Listener = Callable[[StoredEvent], object]  # what a listener returns is ignored
 
 
 CHECKPOINT = "branch"  # the name of this app's state among the store's checkpoints

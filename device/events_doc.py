@@ -123,11 +123,11 @@ def render() -> str:
         out.append(f"Raised in {made}" + (f"; also read in {used}." if used else "."))
         out.append("")
     out += ["## Parts of payloads", ""]
-    for cls in PARTS:
-        out.append(f"### {cls.__name__}")
+    for part in PARTS:
+        out.append(f"### {part.__name__}")
         out.append("")
-        out += [inspect.getdoc(cls) or "", ""] if cls.__doc__ else []
-        out += fields_table(cls)
+        out += [inspect.getdoc(part) or "", ""] if part.__doc__ else []
+        out += fields_table(part)
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

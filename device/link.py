@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import SimpleQueue
+from typing import Protocol
 
 from config.model import Config
 from device.heartbeat import HeartbeatThread
@@ -32,6 +33,13 @@ from sync.settings import ConnectionSettings, TlsSettings, UplinkSettings
 from sync.uplink import Uplink
 
 log = logging.getLogger(__name__)
+
+
+class _Part(Protocol):
+    """A part of the link that runs beside the connection."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
 
 
 @dataclass
@@ -76,7 +84,10 @@ class Link:
 def connection_settings(config: Config) -> ConnectionSettings:
     mqtt = config.mqtt
     files = mqtt.tls_files()
-    tls = TlsSettings(*(Path(f) for f in files)) if files else None
+    tls = None
+    if files:
+        ca, cert, key = files
+        tls = TlsSettings(Path(ca), Path(cert), Path(key))
     return ConnectionSettings(**mqtt.connection_kwargs(config.device.device_id), tls=tls)
 
 
@@ -122,7 +133,7 @@ def open_link(
         link.queue = RemoteQueue(
             connection, branch, device, list(counters), timeout_s=config.mqtt.queue_timeout_s
         )
-    parts = [uplink, heartbeat, downlink, link.service, link.queue]
+    parts: list[_Part | None] = [uplink, heartbeat, downlink, link.service, link.queue]
     try:
         for part in parts:
             if part is not None:

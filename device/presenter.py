@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from config.model import Config
@@ -20,7 +20,17 @@ from domain.queue import BranchQueue
 from domain.rating import REASON_WINDOW_S, bad_levels
 from domain.tickets import Ticket
 from screens import build
-from screens.views import BoardView, Call, ConsoleView, IssuedTicket, KioskView, PadView
+from screens.views import (
+    BoardView,
+    Call,
+    ConsoleView,
+    CounterState,
+    IssuedTicket,
+    KioskView,
+    MessageLevel,
+    PadMode,
+    PadView,
+)
 
 if TYPE_CHECKING:
     from drivers.printer import TicketInfo
@@ -34,7 +44,7 @@ def clock_text(config: Config, now: Instant) -> str:
 
 
 # -- evaluation pad -----------------------------------------------------------------------------
-def pad_mode(config: Config, session: CounterSession, now: Instant) -> str:
+def pad_mode(config: Config, session: CounterSession, now: Instant) -> PadMode:
     state = session.state
     if state is State.SIGNED_OUT:
         return "signed_out"
@@ -115,7 +125,7 @@ def console_view(
     waiting: Mapping[str, int],
     next_tickets: Sequence[str] = (),
     message: str | None = None,
-    message_level: str = "info",
+    message_level: MessageLevel = "info",
     queue_available: bool = True,
     choice_title: str | None = None,
     choices: Sequence[str] = (),
@@ -144,7 +154,7 @@ def console_view(
         message, message_level = long, "warn"
     return ConsoleView(
         counter_name=session.counter.name.zh,
-        state=str(session.state),
+        state=cast(CounterState, str(session.state)),  # State's values are CounterState's
         teller_name=teller.name if teller else "",
         staff_no=teller.staff_no if teller else "",
         ticket=tx.ticket.number if tx is not None and tx.ticket is not None else None,

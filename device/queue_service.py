@@ -106,12 +106,12 @@ def answer_from_events(op: str, events: Sequence[DomainEvent | StoredEvent]) -> 
 
 def _tagged(e: DomainEvent, tag: ev.RequestRef) -> DomainEvent:
     """``e`` naming the request it answers (every queue event has a ``request`` field)."""
-    if not hasattr(e.payload, "request"):
+    if isinstance(e.payload, dict) or not hasattr(e.payload, "request"):
         return e
     return DomainEvent(e.type, e.at, msgspec.structs.replace(e.payload, request=tag))
 
 
-def _error(device: str, rid: str, op: str, error: str, message: str) -> qp.QueueResponse:
+def _error(device: str, rid: str, op: str, error: qp.Error, message: str) -> qp.QueueResponse:
     return qp.QueueResponse(device, rid, op, False, {}, error, message)
 
 

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from queue import SimpleQueue
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 import pygame
@@ -46,14 +46,15 @@ from domain.queue import QueueError, QueueUnavailable
 from drivers.keys import KeyPress, KeyQueue
 from drivers.led_display import CounterDisplay
 from drivers.simulated import InputMap, keyboard_map
+from screens.base import Screen
 from screens.board import BoardScreen
 from screens.console import ConsoleScreen
 from screens.kiosk import KioskScreen
 from screens.pad import PadScreen
-from screens.views import IssuedTicket
+from screens.views import BoardView, ConsoleView, IssuedTicket, KioskView, MessageLevel, PadView
 
 if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
-    from drivers.printer import TicketPrinter
+    from drivers.printer import PendingTickets, TicketPrinter
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class Choice:
 class Panel:
     kind: str
     rect: pygame.Rect
-    screen: PadScreen | ConsoleScreen | KioskScreen | BoardScreen
+    screen: Screen[Any]  # the screen of its kind, which renders that kind's view
 
 
 def _screen(kind: str):
@@ -137,11 +138,11 @@ class PanelApp:
             for i, kind in enumerate(panels)
         ]
         self.message: str | None = None
-        self.message_level = "info"
+        self.message_level: MessageLevel = "info"
         self.queue_available = True
         self.calls = CallLog()
         self.estimator = WaitEstimator(config)
-        self.pending = None  # PendingTickets, once a kiosk prints
+        self.pending: PendingTickets | None = None  # once a kiosk prints
         self.selected_priority: str | None = None
         self.issued: IssuedTicket | None = None
         self.choice: Choice | None = None
@@ -253,6 +254,7 @@ class PanelApp:
         return events
 
     def _transfer_target(self) -> str | None:
+        assert self.counter is not None
         session = self.device.branch.sessions[self.counter]
         current = session.current.business_type if session.current else None
         others = [bt.code for bt in self.config.business_types if bt.code != current]
@@ -436,11 +438,14 @@ class PanelApp:
         waiting = queue.waiting_counts()
         for panel in self.panels:
             target = self.surface.subsurface(panel.rect)
+            view: PadView | ConsoleView | KioskView | BoardView
             if panel.kind == "pad":
+                assert self.counter is not None
                 view = pad_view(
                     self.config, branch.sessions[self.counter], now, photo_for=self.photo_for
                 )
             elif panel.kind == "console":
+                assert self.counter is not None
                 session = branch.sessions[self.counter]
                 view = console_view(
                     self.config,

@@ -112,11 +112,13 @@ class Simulation:
                     self.app.press(n, Key.SKIP)
                 return
             self.app.press(n, Key.START)
+            assert session.current is not None  # a called or served customer's transaction
             bt = self.app.config.business_type(session.current.business_type)
             teller.busy_until = self.t + max(20.0, rng.gauss(0.6, 0.35) * bt.service_limit_s)
             teller.plan = "transfer" if rng.random() < 0.07 else "finish"
         elif session.state is State.SERVING:
             if teller.plan == "transfer":
+                assert session.current is not None
                 others = [bt.code for bt in self.app.config.business_types]
                 others.remove(session.current.business_type)
                 self.app.press(n, Key.TRANSFER, rng.choice(others))

@@ -464,7 +464,8 @@ class EventStore:
         """The event stored last (``None`` if there is none); with ``other_than_boot``, the last
         one stored in another boot: how far the previous boot got, whatever this boot has
         stored since (heartbeats, the uplink)."""
-        sql, params = f"SELECT {_COLUMNS} FROM events", ()
+        sql = f"SELECT {_COLUMNS} FROM events"
+        params: tuple[str, ...] = ()
         if other_than_boot is not None:
             sql, params = sql + " WHERE boot_id != ?", (other_than_boot,)
         found = self._select(sql + " ORDER BY seq DESC LIMIT 1", params)

@@ -101,7 +101,8 @@ class Branch:
             count += 1
             if replay_queue is not None:
                 replay_queue.apply(stored.at, stored.payload)
-            replay = sessions.get(getattr(stored.payload, "counter", None))
+            counter: int | None = getattr(stored.payload, "counter", None)
+            replay = None if counter is None else sessions.get(counter)
             if replay is not None:
                 replay.apply(stored.at, stored.payload)
         return count

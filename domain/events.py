@@ -592,8 +592,8 @@ def typed_payload(event_type: str, value: dict[str, Any] | Payload) -> Payload |
         raise EventContractError(f"{event_type}: {exc}") from None
 
 
-def to_json_object(value: Payload | dict[str, Any]) -> dict[str, Any]:
-    """The payload as plain JSON data (what is stored and sent)."""
+def to_json_object(value: Payload | Part | dict[str, Any]) -> dict[str, Any]:
+    """The payload (or a part of one) as plain JSON data (what is stored and sent)."""
     return value if isinstance(value, dict) else msgspec.to_builtins(value)
 
 

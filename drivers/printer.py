@@ -198,7 +198,7 @@ def render_image(lines: list[Line], width: int, font_path: str) -> Image.Image:
     draw = ImageDraw.Draw(image)
     y = margin
     for text, font, line, height in rows:
-        x = margin
+        x: float = margin
         if line.align == "center":
             x = (width - draw.textlength(text, font=font)) / 2
         draw.text((x, y), text, font=font, fill=0, stroke_width=1 if line.bold else 0)

@@ -58,7 +58,9 @@ from support.backoff import Backoff
 log = logging.getLogger(__name__)
 
 #: A device path or pyserial URL (``/dev/ttyUSB0``, ``socket://host:4001``), or a pyserial object.
-Port = str | serial.SerialBase
+#: (Typed ``serial.Serial`` as pyserial's stubs type what ``serial_for_url`` returns: every port
+#: class has its ``open`` and ``in_waiting``, which ``SerialBase`` leaves to them.)
+Port = str | serial.Serial
 #: Reopen after 0.5 s, 1 s, 2 s ... 10 s: a port comes back when a person plugs it in again.
 RECONNECT = Backoff(initial_s=0.5, max_s=10.0, jitter=0.0)
 READ_TIMEOUT_S = 0.1
@@ -76,7 +78,7 @@ def open_port(
     baudrate: int,
     read_timeout: float = READ_TIMEOUT_S,
     write_timeout: float = WRITE_TIMEOUT_S,
-) -> serial.SerialBase:
+) -> serial.Serial:
     """Open a device path or pyserial URL, or reopen a given pyserial object; raises
     ``serial.SerialException`` / ``OSError`` (``ValueError`` for a malformed URL)."""
     if isinstance(port, str):
@@ -88,7 +90,7 @@ def open_port(
     return port
 
 
-def close_port(ser: serial.SerialBase | None) -> None:
+def close_port(ser: serial.Serial | None) -> None:
     if ser is None:
         return
     try:
@@ -117,8 +119,8 @@ class PortStats:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-#: ``serve`` and ``on_open``: called on the I/O thread with the port.
-PortHook = Callable[["SerialPort"], None]
+#: ``serve`` and ``on_open``: called on the I/O thread with the port (what they return is ignored).
+PortHook = Callable[["SerialPort"], object]
 
 
 class SerialPort:
@@ -156,7 +158,7 @@ class SerialPort:
         self._retry = reconnect.retry()
         self._lock = threading.Lock()  # guards _state, _ser, _failed; serialises writes
         self._state = PortState.IDLE
-        self._ser: serial.SerialBase | None = None
+        self._ser: serial.Serial | None = None
         self._failed: BaseException | None = None  # a write error the I/O thread must act on
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pygame
 
 from screens.paint import Painter
 from screens.text import LRU, Fonts, default_fonts
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Action = str | tuple[str, Any]
-V = TypeVar("V")
+V = TypeVar("V", bound="DataclassInstance")  # a view: a dataclass of screens.views
 
 
 @dataclass

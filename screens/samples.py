@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from config.model import Config
 from config.scales import PRESET_SCALES
 from screens import build
-from screens.views import BoardView, Call, ConsoleView, IssuedTicket, KioskView, PadView
+from screens.views import (
+    BoardView,
+    Call,
+    ConsoleView,
+    IssuedTicket,
+    KioskView,
+    PadMode,
+    PadView,
+    RatingKey,
+)
 
-TELLER = {"teller_name": "张晓梅", "staff_no": "0123", "stars": 4}
+# Keyword arguments of the views, as plain dicts of mixed values (each view checks its fields).
+TELLER: dict[str, Any] = {"teller_name": "张晓梅", "staff_no": "0123", "stars": 4}
 NOTICE = (
     "温馨提示：请妥善保管您的号票，过号请重新取号。"
     "老年人、残障人士可走绿色通道，优先办理。"
@@ -49,10 +60,19 @@ DESCRIPTIONS: dict[str, str] = {
 def pad_views(config: Config) -> dict[str, PadView]:
     counter_zh, _ = build.counter_name(config, 1)
     base = {"counter_name": counter_zh, "branch_name": config.branch_name.zh, **TELLER}
-    views = {}
-    for mode in ("idle", "welcome", "rate", "thanks", "reason", "paused", "signed_out"):
+    views: dict[str, PadView] = {}
+    modes: tuple[PadMode, ...] = (
+        "idle",
+        "welcome",
+        "rate",
+        "thanks",
+        "reason",
+        "paused",
+        "signed_out",
+    )
+    for mode in modes:
         prompt, note = build.pad_words(config, mode)
-        extra: dict = {}
+        extra: dict[str, Any] = {}
         if mode in ("welcome", "rate", "thanks", "reason"):
             extra["ticket"] = "A012"
         if mode == "rate":
@@ -66,7 +86,7 @@ def pad_views(config: Config) -> dict[str, PadView]:
             views[mode] = PadView(mode, **base_out)
             continue
         views[mode] = PadView(mode, prompt=prompt, note=note, **base, **extra)
-    four = PRESET_SCALES["four"].build()
+    four = tuple(RatingKey.coerce(level) for level in PRESET_SCALES["four"].build())
     views["rate_four"] = replace(views["rate"], levels=four, seconds_left=3.2)
     order = ("idle", "welcome", "rate", "rate_four", "thanks", "reason", "paused", "signed_out")
     return {mode: views[mode] for mode in order}
@@ -76,7 +96,7 @@ def console_views(config: Config) -> dict[str, ConsoleView]:
     counter = config.counter(1)
     waiting = {"cash": 6, "general": 3, "corporate": 1, "inquiry": 0}
     queues = build.queue_lines(config, waiting, codes=counter.business_types)
-    base = {
+    base: dict[str, Any] = {
         "counter_name": counter.name.zh,
         "teller_name": TELLER["teller_name"],
         "staff_no": TELLER["staff_no"],
@@ -85,7 +105,7 @@ def console_views(config: Config) -> dict[str, ConsoleView]:
         "clock_text": "10:42",
     }
     cash = config.business_type("cash")
-    serving = {
+    serving: dict[str, Any] = {
         **base,
         "ticket": "A012",
         "business_type_name": cash.name.zh,
@@ -144,14 +164,14 @@ def console_views(config: Config) -> dict[str, ConsoleView]:
 def board_views(config: Config) -> dict[str, BoardView]:
     waiting = {"cash": 6, "general": 3, "corporate": 1, "inquiry": 0}
     expected = {"cash": 12, "general": 9, "corporate": 5, "inquiry": 0}
-    calls = [
+    calls = (
         Call("B006", "2号窗口", "Window 2"),
         Call("A011", "1号窗口", "Window 1"),
         Call("C003", "3号窗口", "Window 3"),
         Call("A010", "2号窗口", "Window 2"),
         Call("B005", "1号窗口", "Window 1"),
-    ]
-    base = {
+    )
+    base: dict[str, Any] = {
         "branch_name": config.branch_name.zh,
         "clock_text": "10:42",
         "waiting": build.queue_lines(config, waiting, expected),
@@ -169,7 +189,7 @@ def board_views(config: Config) -> dict[str, BoardView]:
 def kiosk_views(config: Config) -> dict[str, KioskView]:
     waiting = {"cash": 6, "general": 3, "corporate": 1, "inquiry": 0}
     expected = {"cash": 12, "general": 9, "corporate": 5, "inquiry": 0}
-    base = {
+    base: dict[str, Any] = {
         "branch_name": config.branch_name.zh,
         "business_types": build.queue_lines(config, waiting, expected),
         "priority_classes": build.priority_choices(config),

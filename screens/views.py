@@ -12,7 +12,7 @@ assessment (限时服务) and never shown to customers.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, Self, TypeVar
 
 Bilingual = tuple[str, str]  # (zh, en); en may be ""
 
@@ -27,6 +27,7 @@ COUNTER_STATES: tuple[str, ...] = (
     "awaiting_rating",
     "paused",
 )
+MessageLevel = Literal["info", "warn", "error"]
 
 
 def bi(value: Any) -> Bilingual:
@@ -43,7 +44,15 @@ def _opt_bi(value: Any) -> Bilingual | None:
     return None if value is None else bi(value)
 
 
-def _items(value: Any, cls: type) -> tuple:
+class _Coercible(Protocol):
+    @classmethod
+    def coerce(cls, item: Any) -> Self: ...
+
+
+_C = TypeVar("_C", bound=_Coercible)
+
+
+def _items(value: Any, cls: type[_C]) -> tuple[_C, ...]:
     return tuple(v if isinstance(v, cls) else cls.coerce(v) for v in (value or ()))
 
 
@@ -211,7 +220,7 @@ class ConsoleView:
     paused_elapsed_s: float | None = None
     paused_limit_s: float | None = 30 * 60
     message: str | None = None
-    message_level: Literal["info", "warn", "error"] = "info"
+    message_level: MessageLevel = "info"
     queue_available: bool = True
     clock_text: str = ""
     choice_title: str | None = None

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh test) and run every check: ruff, then the whole pytest suite three
+# Set up (scripts/setup.sh test) and run every check: ruff, mypy, then the whole pytest suite three
 # times: on today's clock, and with the test process's wall clock moved while time flows (a
 # weekday a year ahead, and two minutes before midnight) so no test depends on the date it runs.
 # Arguments go to each pytest run (e.g. a test file, -k EXPR, -x).
@@ -8,6 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/python -m mypy
 .venv/bin/python -m pytest "$@"
 for when in year-ahead before-midnight; do
   echo "--- the suite again with the wall clock moved: --travel $when"

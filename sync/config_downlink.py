@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 import msgspec
 
@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "downlink.toml"
 META_PREFIX = "# counterside-downlink "
-APPLIED, REFUSED = "applied", "refused"
+APPLIED: Final = "applied"
+REFUSED: Final = "refused"
 LOCAL_ONLY: dict[str, tuple[str, ...] | None] = {
     "device": ("branch_id", "device_id", "roles", "counter"),
     "hardware": None,  # None: the whole table
@@ -292,6 +293,7 @@ class ConfigDownlink:
                 if self._stopping:
                     return
                 payload, self._latest = self._latest, None
+            assert payload is not None  # the wait ends with a message or when stopping
             try:
                 self.handle(payload)
             except Exception:

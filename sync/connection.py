@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -184,7 +184,7 @@ class MqttConnection:
                 log.exception("%s: callback %s failed", self.name, getattr(fn, "__name__", fn))
                 return None
 
-        return guarded  # type: ignore[return-value]
+        return cast(F, guarded)  # fn's signature (None where fn raised, which paho ignores)
 
     def _set_state(self, state: LinkState) -> None:
         with self._lock:
@@ -205,6 +205,7 @@ class MqttConnection:
     def _delay_next(self) -> None:
         """Let paho wait our jittered delay before its next attempt (min = max = that delay)."""
         delay = self._retry.next_delay()
+        # paho annotates the delays int; it only compares and sleeps with them, so a float works
         self._client.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
 
     def _on_connect(self, client, userdata, flags, reason_code: ReasonCode, properties) -> None:
@@ -417,7 +418,7 @@ class DeviceConnection(MqttConnection):
             settings = replace(settings, client_id=device)
         super().__init__(settings, will=(self.status_topic, will), rng=rng)
 
-    def _status(self, state: str, reason: str) -> bytes:
+    def _status(self, state: Literal["online", "offline"], reason: str) -> bytes:
         status = schema.Status(self.device, state, now_text(), self.boot_id or None, reason)
         return schema.encode_status(status)
 

@@ -275,7 +275,7 @@ class RemoteQueue:
         if counter is not None and counter not in self.counters:
             raise QueueError(f"counter {counter} is not served by device {self.device}")
 
-    def _enqueue(self, op: str, counter: int | None, args: dict, *, durable: bool) -> _Pending:
+    def _enqueue(self, op: qp.Op, counter: int | None, args: dict, *, durable: bool) -> _Pending:
         ttl = None if durable else self.timeout_s
         request = qp.QueueRequest(self.device, uuid.uuid4().hex, op, counter, ttl, **args)
         deadline = None if durable else time.monotonic() + self.timeout_s
@@ -287,7 +287,7 @@ class RemoteQueue:
             self._cv.notify_all()
         return pending
 
-    def _ask(self, op: str, counter: int | None, **args) -> object:
+    def _ask(self, op: qp.Op, counter: int | None, **args) -> object:
         """Send a blocking request and return its parsed result, or raise."""
         self._check_counter(counter)
         if not self.connection.connected:

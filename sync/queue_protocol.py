@@ -17,7 +17,7 @@ are ignored (additive changes stay version 1).
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 import msgspec
 
@@ -27,8 +27,14 @@ from domain.tickets import Ticket
 from sync import wire
 from sync.wire import CounterNumber, SchemaError, Seq, Text, check_store, check_time, encode, read
 
-ISSUE, CALL_NEXT, CALL_SPECIFIC, RECALL = "issue", "call_next", "call_specific", "recall"
-NO_SHOW, SERVED, TRANSFER, HELD = "no_show", "served", "transfer", "held"
+ISSUE: Final = "issue"
+CALL_NEXT: Final = "call_next"
+CALL_SPECIFIC: Final = "call_specific"
+RECALL: Final = "recall"
+NO_SHOW: Final = "no_show"
+SERVED: Final = "served"
+TRANSFER: Final = "transfer"
+HELD: Final = "held"
 OPS = (ISSUE, CALL_NEXT, CALL_SPECIFIC, RECALL, NO_SHOW, SERVED, TRANSFER, HELD)
 MUTATING = frozenset(OPS) - {HELD}
 """Operations that change the queue: applied once per request id, answered from the cache after."""
@@ -37,9 +43,9 @@ Op = Literal[
 ]
 
 # Errors a response may carry.
-QUEUE_ERROR = "queue_error"  # the queue refused (the message says why): a teller's mistake
-BAD_REQUEST = "bad_request"  # the request does not parse or reuses an id: a bug
-SERVICE_ERROR = "service_error"  # the service could not store the change: nothing was applied
+QUEUE_ERROR: Final = "queue_error"  # the queue refused (the message says why): a teller's mistake
+BAD_REQUEST: Final = "bad_request"  # the request does not parse or reuses an id: a bug
+SERVICE_ERROR: Final = "service_error"  # the service could not store the change: nothing applied
 ERRORS = (QUEUE_ERROR, BAD_REQUEST, SERVICE_ERROR)
 Error = Literal["queue_error", "bad_request", "service_error"]
 

@@ -56,6 +56,7 @@ class Message(msgspec.Struct, frozen=True):
 
 
 M = TypeVar("M", bound=Message)
+S = TypeVar("S", bound=msgspec.Struct)
 _ENCODER = msgspec.json.Encoder()
 _LAX_FLOATS = msgspec.json.Decoder(float_hook=float)  # 1e999 read as inf, refused by the body
 
@@ -119,7 +120,7 @@ def _check_envelope(obj: dict[str, Any], cls: type[Message], topic_device: str |
 
 
 @cache
-def _decoder(cls: type[M]) -> msgspec.json.Decoder[M]:
+def _decoder(cls: type[S]) -> msgspec.json.Decoder[S]:
     return msgspec.json.Decoder(cls)
 
 
@@ -141,7 +142,10 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        raise _DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return obj
 
 
@@ -162,7 +166,7 @@ def _refuse_duplicate_keys(raw: bytes, obj: dict[str, Any]) -> None:
         raise SchemaError(f"not JSON: {exc}") from None
 
 
-def peek(payload: bytes, cls: type[M]) -> M | None:
+def peek(payload: bytes, cls: type[S]) -> S | None:
     """``cls`` read leniently from a message that may not parse otherwise (to answer it with the
     reason): no envelope, no duplicate-key check; None if even that fails."""
     try:

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 import pytest
 import time_machine
 
@@ -25,6 +27,11 @@ def pty_pair():
     pair.close()
 
 
+# What --travel set up, kept on the pytest config for the hooks below.
+_TRAVEL_TO = pytest.StashKey[datetime]()
+_TRAVELLER = pytest.StashKey[time_machine.travel]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--travel",
@@ -38,19 +45,19 @@ def pytest_configure(config: pytest.Config) -> None:
     when = config.getoption("--travel")
     if when:
         moment = travel.target(when)
-        config._counterside_travel_to = moment
-        config._counterside_travel = time_machine.travel(moment, tick=True)
-        config._counterside_travel.start()
+        config.stash[_TRAVEL_TO] = moment
+        config.stash[_TRAVELLER] = time_machine.travel(moment, tick=True)
+        config.stash[_TRAVELLER].start()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    traveller = getattr(config, "_counterside_travel", None)
+    traveller = config.stash.get(_TRAVELLER, None)
     if traveller is not None:
         traveller.stop()
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    moment = getattr(config, "_counterside_travel_to", None)
+    moment = config.stash.get(_TRAVEL_TO, None)
     return f"wall clock moved to {moment.isoformat()} (--travel)" if moment else None
 
 

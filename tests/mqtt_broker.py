@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -306,7 +306,8 @@ class MosquittoBroker:
                 in_use = "Address already in use" in str(exc)
                 if self._ever_started or not in_use or attempt == 2:
                     raise
-                self._ports = tuple(free_port() if p else 0 for p in self._ports)  # type: ignore[assignment]
+                password, tls = self._ports
+                self._ports = (free_port() if password else 0, free_port() if tls else 0)
 
     def _start_once(self, timeout: float) -> None:
         self._write_files()
@@ -623,6 +624,21 @@ class ProbeClient:
             raise ConnectionLost(f"{self.name} could not connect: {outcome.reason}")
         return self
 
+    @overload
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: Literal[1, 2] = 1, retain: bool = False,
+        timeout: float = 5,
+    ) -> int: ...  # fmt: skip
+    @overload
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: Literal[0], retain: bool = False,
+        timeout: float = 5,
+    ) -> None: ...  # fmt: skip
+    @overload
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: int, retain: bool = False,
+        timeout: float = 5,
+    ) -> int | None: ...  # fmt: skip
     def publish(
         self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False,
         timeout: float = 5,
@@ -674,7 +690,7 @@ class ProbeClient:
     def drop(self) -> None:
         """Cut the connection without DISCONNECT, as a device losing power (the will fires)."""
         sock = self.client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # TLS sockets are ones too
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self.wait_disconnected()

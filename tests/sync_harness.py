@@ -93,39 +93,54 @@ class Device:
     branch: str = BRANCH
     port: int | None = None
     uplink_settings: UplinkSettings = FAST_UPLINK
-    connection: DeviceConnection | None = field(default=None, init=False)
-    uplink: Uplink | None = field(default=None, init=False)
+    _connection: DeviceConnection | None = field(default=None, init=False)
+    _uplink: Uplink | None = field(default=None, init=False)
 
     @property
     def db(self) -> Path:
         return self.directory / f"{self.name}.sqlite"
 
+    @property
+    def connection(self) -> DeviceConnection:
+        assert self._connection is not None, "the device is not started"
+        return self._connection
+
+    @property
+    def uplink(self) -> Uplink:
+        assert self._uplink is not None, "the device is not started"
+        return self._uplink
+
     def append(self, n: int) -> int:
         last = append_events(self.db, self.name, n)
-        if self.uplink is not None:
-            self.uplink.notify()
+        self.notify()
         return last
+
+    def notify(self) -> None:
+        """New events are in the store: once started, the uplink sends them without waiting."""
+        if self._uplink is not None:
+            self._uplink.notify()
 
     def start(self) -> Device:
         EventStore(self.db, self.name).close()
         settings = connection_settings(self.broker, self.name, port=self.port)
-        self.connection = DeviceConnection(settings, self.branch, self.name, boot_id="boot-1")
-        self.uplink = Uplink(
-            self.connection,
+        connection = DeviceConnection(settings, self.branch, self.name, boot_id="boot-1")
+        uplink = Uplink(
+            connection,
             lambda: EventStore(self.db, self.name),
             self.branch,
             self.name,
             self.uplink_settings,
         )
-        self.uplink.start()
-        self.connection.start()
+        self._connection, self._uplink = connection, uplink
+        uplink.start()
+        connection.start()
         return self
 
     def stop(self) -> None:
-        if self.uplink is not None:
-            self.uplink.stop()
-        if self.connection is not None:
-            self.connection.stop()
+        if self._uplink is not None:
+            self._uplink.stop()
+        if self._connection is not None:
+            self._connection.stop()
 
     def acked(self) -> int:
         with EventStore(self.db, self.name) as store:

@@ -73,20 +73,21 @@ class _Pipe:
                     continue
                 for key, _ in sel.select(timeout=0.05):
                     src = key.fileobj
-                    data = src.recv(65536)  # type: ignore[union-attr]
+                    assert isinstance(src, socket.socket)  # only sockets are registered
+                    data = src.recv(65536)
                     if not data:
                         # half-close like TCP: pass the FIN on, keep the other way open until
                         # it ends too (closing at once could turn the FIN into a RST and lose
                         # the last bytes, e.g. a DISCONNECT that spares the last will)
                         sel.unregister(src)
                         open_ends -= 1
-                        peers[src].shutdown(socket.SHUT_WR)  # type: ignore[index]
+                        peers[src].shutdown(socket.SHUT_WR)
                         continue
                     if proxy.mode == BLACKHOLE:
                         # the path died mid-read: hold the bytes until it comes back
                         while proxy.mode == BLACKHOLE and not self.closed.is_set():
                             time.sleep(0.02)
-                    peers[src].sendall(data)  # type: ignore[index]
+                    peers[src].sendall(data)
                     if src is self.client:
                         proxy.bytes_up += len(data)
                     else:

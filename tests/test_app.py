@@ -79,7 +79,7 @@ def test_a_restart_days_later_and_a_removed_business_type_still_works(config, tm
     with EventStore(path, "dev-1") as store:
         app = DeviceApp(fewer, store, clock)
         session = app.branch.sessions[1]
-        assert session.state is State.CALLED and session.teller == Teller("1001", "张三")
+        assert (session.state, session.teller) == (State.CALLED, Teller("1001", "张三"))
         assert app.branch.queue.waiting_counts()["corporate"] == 1
         clock.advance(3600)
         app.tick()  # no KeyError for the dropped type
@@ -110,6 +110,7 @@ def test_a_second_process_on_the_same_store_is_refused_with_a_clear_message(conf
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == "held"
         with EventStore(path, "dev-1") as store, pytest.raises(StoreError) as refused:

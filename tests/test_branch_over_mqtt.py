@@ -78,8 +78,10 @@ def branch(mqtt_broker, tmp_path):
         state_dir=tmp_path / "pad",
         counters=[1],
     )
+    assert controller is not None and link is not None and link.queue is not None
+    queue = link.queue
     store = EventStore(tmp_path / "pad.sqlite", COUNTER)
-    device = DeviceApp(pad_config, store, clock, queue=link.queue)
+    device = DeviceApp(pad_config, store, clock, queue=queue)
     device.subscribe(link.notify)
     pygame.display.init()
     pygame.font.init()
@@ -91,7 +93,7 @@ def branch(mqtt_broker, tmp_path):
         counter=1,
         announcer=RecordingAnnouncer(texts=pad_config.texts),
     )
-    wait_until(lambda: link.queue.state is not None, 15, "the queue state from the controller")
+    wait_until(lambda: queue.state is not None, 15, "the queue state from the controller")
     yield app, controller, link, store, tmp_path
     link.stop()
     controller.stop()

@@ -389,8 +389,10 @@ def test_the_example_acl_is_what_the_generator_makes_of_the_example_roster() -> 
 
 def test_the_example_bridge_is_the_bridge_the_example_roster_lists_for_its_branch() -> None:
     conf = (DEPLOY / "branch.conf").read_text()
-    name = re.search(r"^remote_clientid (\S+)$", conf, re.M).group(1)
-    branch = re.search(r"^notification_topic cs/v1/(\S+)/bridge$", conf, re.M).group(1)
+    name_line = re.search(r"^remote_clientid (\S+)$", conf, re.M)
+    topic_line = re.search(r"^notification_topic cs/v1/(\S+)/bridge$", conf, re.M)
+    assert name_line and topic_line, conf
+    name, branch = name_line.group(1), topic_line.group(1)
     bridges = [r for r in acl.load_roster(DEPLOY / "roster.example.csv") if r.role == "bridge"]
     assert (branch, name) in [(r.branch, r.name) for r in bridges]
     assert f"CN = {name}," in conf  # the comment on the certificate says the same

@@ -17,13 +17,13 @@ from hypothesis import strategies as st
 
 import central.store as central_store
 from central import cli
-from central.store import PLACEHOLDER_TYPE, SCHEMA_VERSION, CentralStore
+from central.store import PLACEHOLDER_TYPE, SCHEMA_VERSION, CentralStore, DeviceRow
 from central.uptime import business_minutes, uptime
 from config.model import OpeningSpan
 from device.heartbeat import Heartbeat, HeartbeatThread
 from device.store import EventStore
 from domain.clock import ManualClock
-from domain.events import HEARTBEAT_TYPE, StoredEvent
+from domain.events import HEARTBEAT_TYPE, DeviceHeartbeat, StoredEvent
 from sync.schema import EventBatch, Status, encode_batch, parse_batch
 
 DEVICE = "pad-01"
@@ -41,6 +41,12 @@ def ev(seq: int, marker: str = "", type_: str = "rating.given", minute: int = 0)
     return StoredEvent(seq, uid(seq, marker), DEVICE, "boot", float(seq), wall, type_, payload)
 
 
+def device_row(store: CentralStore, device: str) -> DeviceRow:
+    row = store.device(device)
+    assert row is not None, f"{device} is not known"
+    return row
+
+
 def batch(first: int, last: int, marker: str = "") -> EventBatch:
     return EventBatch(DEVICE, tuple(ev(s, marker) for s in range(first, last + 1)))
 
@@ -53,7 +59,7 @@ def test_ingest_is_idempotent_and_tracks_the_contiguous_mark(centre_db) -> None:
         assert (r.stored, r.duplicates, r.contiguous, r.advanced) == (2, 6, 12, True)
         r = store.ingest("b1", batch(1, 12), T0)
         assert (r.stored, r.duplicates, r.advanced) == (0, 12, False)
-        row = store.device(DEVICE)
+        row = device_row(store, DEVICE)
         assert (row.contiguous_seq, row.max_seq, row.events, row.duplicates) == (12, 12, 12, 18)
         assert store.seqs(DEVICE) == list(range(1, 13))
 
@@ -104,7 +110,7 @@ def test_conflicting_event_is_quarantined_not_stored(centre_db) -> None:
             rows[0]["reason"]
             == f"conflict: seq 2 is stored with id {uid(2)}, this batch brings id {other}"
         )
-        assert store.device(DEVICE).conflicts == 2
+        assert device_row(store, DEVICE).conflicts == 2
         again = store.ingest("b1", batch(2, 4, marker="-other"), T0)  # the same copy resent
         assert (again.conflicts, again.duplicates) == ((), 1)
         assert len(store.quarantined("conflict")) == 2
@@ -134,7 +140,7 @@ def test_a_new_store_of_a_device_is_filed_beside_the_old_one(centre_db) -> None:
         assert (late.stored, late.duplicates, late.contiguous, late.current) == (2, 2, 12, False)
         again = store.ingest("b1", store_batch(STORE_B, 1, 5, marker="-b"), T0)
         assert (again.stored, again.duplicates, again.replaced) == (0, 5, None)
-        row = store.device(DEVICE)
+        row = device_row(store, DEVICE)
         assert (row.store, row.contiguous_seq, row.events, row.conflicts, row.stores) == (
             STORE_B, 5, 5, 0, 2,
         )  # fmt: skip
@@ -163,9 +169,9 @@ def test_a_version_1_centre_database_keeps_its_events_under_the_unnamed_store(
     conn.execute("INSERT INTO devices (device_id, branch, status) VALUES ('pad-9', 'b1', 'online')")
     conn.close()
     with CentralStore(path) as store:
-        row = store.device(DEVICE)
+        row = device_row(store, DEVICE)
         assert (row.store, row.contiguous_seq, row.events, row.stores) == ("", 2, 2, 1)
-        assert store.device("pad-9").store is None  # a status, never a batch
+        assert device_row(store, "pad-9").store is None  # a status, never a batch
         r = store.ingest("b1", batch(2, 3), T0)  # a device whose store was migrated goes on
         assert (r.duplicates, r.stored, r.contiguous, r.replaced) == (1, 1, 3, None)
         r = store.ingest("b1", store_batch(STORE_A, 1, 1, "-new"), T0)
@@ -254,7 +260,7 @@ def test_status_and_heartbeat_minutes(centre_db) -> None:
         assert store.heartbeat_minutes(
             DEVICE, T0 + timedelta(minutes=1), T0 + timedelta(minutes=5)
         ) == [T0 + timedelta(minutes=1)]
-        assert store.device(DEVICE).status == "online"
+        assert device_row(store, DEVICE).status == "online"
 
 
 def test_heartbeat_helper_beats_once_per_minute(tmp_path: Path) -> None:
@@ -268,6 +274,7 @@ def test_heartbeat_helper_beats_once_per_minute(tmp_path: Path) -> None:
         clock.advance(1)
         second = heartbeat.beat()
         assert second is not None and second.type == HEARTBEAT_TYPE
+        assert isinstance(second.payload, DeviceHeartbeat)
         assert second.payload.minute == "2026-11-25T00:31+00:00"
         clock.advance(180)  # a pause (e.g. the process hung) leaves minutes without a beat
         assert heartbeat.beat() is not None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import central.store as central_store
-from central.ingest import RETAINED_EVENTS
+from central.ingest import RETAINED_EVENTS, CentralIngest
 from central.store import CentralStore
 from domain.events import StoredEvent
 from sync import schema, topics
@@ -83,7 +83,11 @@ def test_retained_messages_on_device_topics_are_refused_once(mqtt_broker, tmp_pa
     db = tmp_path / "centre.sqlite"
     for expected in (2, 1, 1):  # the retained status comes again at every subscription
         centre = start_centre(broker, db)
-        wait_until(lambda c=centre, n=expected: c.stats.quarantined >= n, 10, "retained ones")
+
+        def enough(c: CentralIngest = centre, n: int = expected) -> bool:
+            return c.stats.quarantined >= n
+
+        wait_until(enough, 10, "retained ones")
         centre.stop()
     with CentralStore(db) as store:
         kept = [(q["topic"], q["reason"], q["raw"]) for q in store.quarantined()]
@@ -122,7 +126,9 @@ def test_a_gap_moving_with_every_batch_is_asked_for_once(mqtt_broker, tmp_path: 
             again = schema.encode_batch(PAD, events[99:109], store=store)
             assert pad.publish(events_topic, again) < 0x80  # nothing new: acknowledged at once
             watcher.wait_for_message(ack_topic, timeout=10)  # every request came before it
-            asks = [schema.parse_resend(m.payload, PAD) for m in watcher.received(resend_topic)]
+            asks = [
+                schema.parse_resend(bytes(m.payload), PAD) for m in watcher.received(resend_topic)
+            ]
     finally:
         centre.stop()
     assert asks == [schema.ResendRequest(PAD, 1, 99, store)]

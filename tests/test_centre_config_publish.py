@@ -60,7 +60,7 @@ def test_publish_with_its_own_identity_while_the_ingest_runs(mqtt_broker, tmp_pa
         centre.stop()
     with ProbeClient(broker, "w1") as device:
         device.subscribe(topics.config(BRANCH))
-        held = parse_message(device.wait_for_message(topics.config(BRANCH)).payload)
+        held = parse_message(bytes(device.wait_for_message(topics.config(BRANCH)).payload))
     assert (held.version, held.toml) == (3, BRANCH_TOML)
 
 

@@ -66,7 +66,8 @@ def test_defaults_load_and_describe_a_demo_branch() -> None:
     assert cfg.queue.priority_ratio == 0.5
     assert cfg.rating.scale == "five"
     assert [lv.value for lv in cfg.rating.levels if lv.satisfied] == [5, 4]
-    assert cfg.rating.level(3).label.zh == "基本满意"
+    level = cfg.rating.level(3)
+    assert level is not None and level.label.zh == "基本满意"
     assert cfg.rating.window_s == 10.0
     assert len(cfg.rating.bad_reasons) == 4
     assert cfg.hours["sun"] == ()

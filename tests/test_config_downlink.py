@@ -100,6 +100,12 @@ def wait_until(predicate, what: str, timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
+def recorder(downlink: ConfigDownlink) -> Applied:
+    """The :class:`Applied` that :func:`device` gave ``downlink``."""
+    assert isinstance(downlink.on_applied, Applied)
+    return downlink.on_applied
+
+
 def local_file(tmp_path: Path, device: str) -> Path:
     path = tmp_path / f"{device}.toml"
     path.write_text(LOCAL.format(device=device), encoding="utf-8")
@@ -143,14 +149,14 @@ def result(centre: ProbeClient, device: str, version: int):
     message = centre.wait_for_message(
         lambda m: m.topic == topic and json.loads(m.payload)["version"] == version, timeout=10
     )
-    return parse_result(message.payload)
+    return parse_result(bytes(message.payload))
 
 
 def test_retained_config_applied_persisted_and_reported(centre, tmp_path: Path) -> None:
     publish(centre, 1, GOOD)  # before any device is connected: retained delivery
     with device(centre.broker, tmp_path, "w1") as w1:
         assert w1.version is None and w1.config.queue.recall_limit == 2
-        (config, version), *_ = w1.on_applied.wait(1)
+        (config, version), *_ = recorder(w1).wait(1)
         assert version == 1 and config.queue.recall_limit == 4
         assert config.texts.get("welcome", "zh-CN") == "欢迎光临城关支行"
         assert config.device.device_id == "w1"  # the device's own file still counts
@@ -158,19 +164,20 @@ def test_retained_config_applied_persisted_and_reported(centre, tmp_path: Path) 
         assert (res.status, res.problems, res.applied_version) == ("applied", (), 1)
         saved = w1.state_dir / STATE_FILE
         assert saved.read_text(encoding="utf-8").startswith(GOOD)
-        assert read_applied(saved).version == 1
+        persisted = read_applied(saved)
+        assert persisted is not None and persisted.version == 1
         assert w1.config is config and str(saved) in config.sources
 
     # a device that connects later gets the retained version too
     with device(centre.broker, tmp_path, "w2") as w2:
-        assert w2.on_applied.wait(1)[0][1] == 1
+        assert recorder(w2).wait(1)[0][1] == 1
         assert result(centre, "w2", 1).status == "applied"
 
 
 def test_invalid_config_refused_with_problem_lines_old_config_kept(centre, tmp_path) -> None:
     publish(centre, 1, GOOD)
     with device(centre.broker, tmp_path, "w1") as w1:
-        w1.on_applied.wait(1)
+        recorder(w1).wait(1)
         saved = w1.state_dir / STATE_FILE
         before = saved.read_bytes()
 
@@ -194,14 +201,14 @@ def test_invalid_config_refused_with_problem_lines_old_config_kept(centre, tmp_p
 
         assert saved.read_bytes() == before
         assert w1.version == 1 and w1.config.queue.recall_limit == 4
-        assert len(w1.on_applied.calls) == 1
+        assert len(recorder(w1).calls) == 1
         assert sorted(p.name for p in w1.state_dir.iterdir()) == [STATE_FILE]  # no temp left
 
 
 def test_older_version_ignored_same_version_idempotent(centre, tmp_path: Path) -> None:
     publish(centre, 5, GOOD)
     with device(centre.broker, tmp_path, "w1") as w1:
-        w1.on_applied.wait(1)
+        recorder(w1).wait(1)
         publish(centre, 4, "[queue]\nrecall_limit = 1\n")
         res = result(centre, "w1", 4)
         assert res.status == "refused" and "older than the applied version 5" in res.problems[0]
@@ -214,14 +221,14 @@ def test_older_version_ignored_same_version_idempotent(centre, tmp_path: Path) -
             (4, "refused"),
             (5, "applied"),
         ]
-        assert len(w1.on_applied.calls) == 1  # applied once
+        assert len(recorder(w1).calls) == 1  # applied once
         assert w1.version == 5 and w1.config.queue.recall_limit == 4
 
 
 def test_restart_without_network_keeps_the_applied_config(centre, tmp_path: Path) -> None:
     publish(centre, 7, GOOD)
     with device(centre.broker, tmp_path, "w1") as w1:
-        w1.on_applied.wait(1)
+        recorder(w1).wait(1)
         state_dir, base = w1.state_dir, w1.base_files
 
     # the device reboots; the broker is gone

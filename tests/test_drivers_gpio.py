@@ -11,7 +11,7 @@ from gpiozero import Button
 from gpiozero.pins.mock import MockFactory
 
 from drivers.gpio import Buzzer, GpioKeys, KeyLeds
-from drivers.keys import KeyPress, KeyQueue, key_spec
+from drivers.keys import KeyPress, KeyQueue, KeySpec, key_spec
 from drivers.simulated import DEFAULT_KEYBOARD_MAP, InputMap, SimulatedKeys, keyboard_map
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -120,7 +120,7 @@ def test_bad_mappings_are_refused(factory: MockFactory) -> None:
 
 
 def test_rating_key_lights(factory: MockFactory) -> None:
-    pins = {
+    pins: dict[KeySpec, int] = {
         ("rate", level): pin
         for level, pin in zip(range(5, 0, -1), (22, 23, 24, 25, 26), strict=True)
     }

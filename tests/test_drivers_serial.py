@@ -261,7 +261,7 @@ def _fuzz_stream(rng: random.Random, pieces: int) -> tuple[list[bytes], list[tup
     for _ in range(pieces):
         if rng.random() < 0.5:
             key = rng.choice([*keys, *numbered, "call_ticket"])
-            arg = rng.randrange(6) if key in numbered else f"A{rng.randrange(1000):03d}"
+            arg: object = rng.randrange(6) if key in numbered else f"A{rng.randrange(1000):03d}"
             arg = arg if key in (*numbered, "call_ticket") else None
             address = 1 if rng.random() < 0.85 else rng.randrange(2, 248)
             wire = bytearray(key_frame(address, seq % 256, key, arg))

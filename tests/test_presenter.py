@@ -100,7 +100,8 @@ def test_the_console_timer_follows_the_call_band_and_power_cuts(branch, config, 
     branch.boot_ends.note(last)
     clock.advance(10)
     view = console_view(config, branch.sessions[1], clock.now(), waiting={})
-    assert view.service_elapsed_s >= 80 and view.timer_exact is False  # shown as an estimate
+    assert view.service_elapsed_s is not None and view.service_elapsed_s >= 80
+    assert view.timer_exact is False  # shown as an estimate
 
 
 def test_board_shows_the_latest_call_first_and_recalls_move_up(config, clock):
@@ -108,6 +109,7 @@ def test_board_shows_the_latest_call_first_and_recalls_move_up(config, clock):
     for number, counter in (("A001", 1), ("B001", 2), ("A001", 1)):
         log.add(number, counter)
     view = board_view(config, clock.now(), log.calls(), {"cash": 3}, WaitEstimator(config))
+    assert view.current_call is not None
     assert view.current_call.ticket == "A001" and view.current_call.counter_zh == "1号窗口"
     assert [c.ticket for c in view.recent_calls] == ["B001"]
     assert {q.code: q.expected_wait_min for q in view.waiting}["cash"] == 4

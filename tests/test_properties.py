@@ -10,12 +10,20 @@ from collections import Counter as Tally
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from domain.branch import Branch, Key
 from domain.clock import ManualClock
 from domain.counter import RatingOutcome, State, Teller
+from domain.events import DomainEvent
 from tests.factories import make_config
+from tests.fresh import run_fresh
 
 TYPES = ("cash", "general", "corporate")
 COUNTERS = (1, 2, 3)
@@ -28,7 +36,7 @@ class BranchMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = ManualClock()
         self.branch = Branch(make_config(recall_limit=1, priority_ratio=0.5, bands=True))
-        self.events = []
+        self.events: list[DomainEvent] = []
         self.issued: list[str] = []  # ticket numbers, for call_ticket
         self.rate_presses = 0
         self.boots = 1
@@ -113,7 +121,9 @@ class BranchMachine(RuleBasedStateMachine):
         waiting = self.branch.queue.waiting()
         if waiting and data.draw(st.integers(0, 3)) == 0:  # printers rarely fail for good
             entry = data.draw(st.sampled_from(waiting))
-            self._record(self.branch.queue.cancel(entry.ticket.id, self.clock.now(), "no paper"))
+            queue = self.branch.local_queue
+            assert queue is not None
+            self._record(queue.cancel(entry.ticket.id, self.clock.now(), "no paper"))
 
     @rule(counter=st.sampled_from(COUNTERS), value=st.integers(1, 5))
     def customer_rates(self, counter, value):  # presses concentrated where ratings matter
@@ -144,7 +154,7 @@ class BranchMachine(RuleBasedStateMachine):
     @invariant()
     def every_ticket_is_in_exactly_one_place(self):
         where: dict[str, str] = {}
-        terminal = Tally()
+        terminal: Tally[str] = Tally()
         for e in self.events:
             if e.type == "ticket.issued":
                 where[e.payload["ticket"]["id"]] = "waiting"
@@ -157,7 +167,7 @@ class BranchMachine(RuleBasedStateMachine):
                 terminal[e.payload["ticket"]["id"]] += 1
         assert all(n == 1 for n in terminal.values()), "a ticket ended twice"
         waiting = {e.ticket.id for e in self.branch.queue.waiting()}
-        held = {}
+        held: dict[str, int] = {}
         for n, session in self.branch.sessions.items():
             serving = session.state in (State.CALLED, State.SERVING)
             if serving and session.current is not None and session.current.ticket is not None:
@@ -175,7 +185,9 @@ class BranchMachine(RuleBasedStateMachine):
 
     @invariant()
     def ratings_only_once_and_only_after_a_finish(self):
-        invited, accepted, closed = set(), Tally(), Tally()
+        invited: set[str] = set()
+        accepted: Tally[str] = Tally()
+        closed: Tally[str] = Tally()
         presses = 0
         for e in self.events:
             p = e.payload
@@ -216,17 +228,20 @@ TestBranchProperties.settings = settings(
 )
 
 
+def derandomized_outcomes() -> dict[str, int]:
+    """What one derandomized run of the machine reaches (the same examples every run)."""
+    OUTCOMES.clear()
+    derandomized = settings(TestBranchProperties.settings, derandomize=True, database=None)
+    run_state_machine_as_test(BranchMachine, settings=derandomized)
+    return {str(key): n for key, n in OUTCOMES.items()}
+
+
 def test_the_random_runs_reach_every_rating_outcome_and_ticket_end():
     """Guards the guards: the machine above must actually explore what it claims to check."""
-    OUTCOMES.clear()
-
-    class Derandomized(BranchMachine.TestCase):  # the same examples every run: no flaky guard
-        settings = settings(TestBranchProperties.settings, derandomize=True, database=None)
-
-    Derandomized("runTest").runTest()
-    print(dict(OUTCOMES))
+    outcomes = Tally(run_fresh("tests.test_properties", "derandomized_outcomes"))
+    print(dict(outcomes))
     for outcome in RatingOutcome:
-        assert OUTCOMES[str(outcome)] > 0, outcome
+        assert outcomes[str(outcome)] > 0, outcome
     kinds = ("ticket.transferred", "ticket.escalated", "counter.resumed", "pause.over_limit")
     for kind in (*TERMINAL, *kinds):
-        assert OUTCOMES[kind] > 0, kind
+        assert outcomes[kind] > 0, kind

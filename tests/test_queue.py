@@ -212,7 +212,7 @@ def test_priority_jumps_hold_to_the_share_over_every_ten_calls(ratio, escalate, 
     tickets ahead of earlier ordinary ones than ``floor(ratio * 10)`` (the outside audit saw
     19% at 0.1 before), with escalation of overdue tickets on or off: tickets go overdue here."""
     q = BranchQueue(make_config(priority_ratio=ratio, escalate_overdue=escalate))
-    jumps = []
+    jumps: list[bool] = []
     for _ in range(300):
         for priority in (None, "elderly"):  # both kinds always waiting
             if not any(e.ticket.priority == priority for e in q.waiting()):
@@ -237,6 +237,7 @@ def test_a_long_queue_raises_one_alert_until_it_is_short_again(clock):
     assert alert == []  # once
     for _ in range(3):  # 7 -> 4 waiting: 80% of 5
         entry, _ = q.call_next(1, clock.now())
+        assert entry is not None
         q.served(entry.ticket.id, 1, clock.now())
     (normal,) = q.tick(clock.now())
     assert normal.type == "queue.back_to_normal" and normal.payload["waiting"] == 4

@@ -323,7 +323,7 @@ def test_retry_after_service_restart_answered_from_stored_events(mqtt_broker, tm
         with controller(broker, db):
             service_listening(1)
             probe.publish(topics.queue_req(BRANCH, "w2"), qp.encode_request(request), qos=0)
-            first = qp.parse_response(probe.wait_for_message(resp_topic).payload)
+            first = qp.parse_response(bytes(probe.wait_for_message(resp_topic).payload))
         # the service restarts (as if it crashed after storing, before its answer got out)
         seen = len(probe.received(state_topic))
         with controller(broker, db) as service:
@@ -331,7 +331,7 @@ def test_retry_after_service_restart_answered_from_stored_events(mqtt_broker, tm
             service_listening(seen + 1)
             probe.publish(topics.queue_req(BRANCH, "w2"), qp.encode_request(request), qos=0)
             wait_until(lambda: len(probe.received(resp_topic)) == 2, "the second answer")
-            second = qp.parse_response(probe.received(resp_topic)[1].payload)
+            second = qp.parse_response(bytes(probe.received(resp_topic)[1].payload))
             assert service.stats.answered_from_cache == 1 and service.stats.applied == 0
 
             # a malformed request that carries an id is answered with the reason
@@ -339,7 +339,7 @@ def test_retry_after_service_restart_answered_from_stored_events(mqtt_broker, tm
             bad.update(id="bad-1", counter=0)
             probe.publish(topics.queue_req(BRANCH, "w2"), json.dumps(bad), qos=0)
             wait_until(lambda: len(probe.received(resp_topic)) == 3, "the refusal")
-            refusal = qp.parse_response(probe.received(resp_topic)[2].payload)
+            refusal = qp.parse_response(bytes(probe.received(resp_topic)[2].payload))
     assert first.ok and first.result["entry"]["ticket"]["number"] == "A001"
     assert second.result == first.result
     assert len(stored(db, "ticket.called")) == 1
@@ -355,6 +355,7 @@ def test_served_while_offline_delivered_after_reconnect(mqtt_broker, tmp_path) -
     preload(db, branch_config(), 3, ManualClock())
     with controller(broker, db), counter(broker, "w1", [1]) as w1:
         first, _ = w1.call_next(1, clock.now())
+        assert first is not None
         broker.stop()
         wait_until(lambda: not w1.connection.connected, "the counter to go offline")
         assert w1.served(first.ticket.id, 1, clock.now()) == []  # never raises
@@ -376,12 +377,13 @@ def test_reconcile_after_device_restart(mqtt_broker, tmp_path) -> None:
         with counter(broker, "w1", [1]) as w1:
             served_lost, _ = w1.call_next(1, clock.now())  # served, but the device restarted
             current, _ = w1.call_next(1, clock.now())  # before telling the service
+            assert served_lost is not None and current is not None
         # and a call for counter 1 reached the service without the teller knowing of it
         with ProbeClient(broker, "w1") as probe:
             orphan_req = qp.QueueRequest("w1", "orphan", qp.CALL_NEXT, 1, ttl_s=2.0)
             probe.subscribe(topics.queue_resp(BRANCH, "w1"))
             probe.publish(topics.queue_req(BRANCH, "w1"), qp.encode_request(orphan_req), qos=0)
-            orphan = qp.parse_response(probe.wait_for_message(lambda m: True).payload)
+            orphan = qp.parse_response(bytes(probe.wait_for_message(lambda m: True).payload))
         with counter(broker, "w1", [1]) as w1:
             held = {t.number for t in w1.held(1)}
             assert held == {"A001", "A002", "B001"}
@@ -410,12 +412,13 @@ def test_calls_published_and_retained_state_right(mqtt_broker, tmp_path) -> None
         for code in ("cash", "cash", "general", "corporate"):
             kiosk.issue(code, clock.now())
         entry, _ = w1.call_next(1, clock.now())
+        assert entry is not None
         w1.recall(entry.ticket.id, 1, clock.now())
         with pytest.raises(QueueError, match="is not waiting"):
             w1.call_specific(1, "A001", clock.now())  # refused by the queue: no retry, no wait
 
         wait_until(lambda: len(board.received(calls_topic)) == 2, "two calls on the board")
-        calls = [qp.parse_call(m.payload) for m in board.received(calls_topic)]
+        calls = [qp.parse_call(bytes(m.payload)) for m in board.received(calls_topic)]
         assert [(c.ticket, c.counter, c.call) for c in calls] == [("A001", 1, 1), ("A001", 1, 2)]
         assert calls[0].seq < calls[1].seq
 
@@ -426,11 +429,12 @@ def test_calls_published_and_retained_state_right(mqtt_broker, tmp_path) -> None
         assert w1.waiting_counts() == {"cash": 1, "general": 1, "corporate": 1}
         assert w1.upcoming(1) == ["A002", "B001"]
         assert w1.has_work_for(1, clock.now()) == 1 and w1.serves(1) == ("cash", "general")
+        assert w1.state is not None
         assert w1.state.counters[2] == qp.CounterView(ALL_TYPES, 1, ("A002", "B001", "C001"))
 
         with ProbeClient(broker, "w7") as late:  # a board that starts later: the retained state
             late.subscribe(state_topic)
-            retained = qp.parse_state(late.wait_for_message(state_topic).payload)
+            retained = qp.parse_state(bytes(late.wait_for_message(state_topic).payload))
         assert retained == w1.state
 
 
@@ -464,7 +468,8 @@ def test_the_first_state_names_the_business_day_of_the_service_clock(mqtt_broker
     with ProbeClient(broker, "w8") as board:
         board.subscribe(topics.queue_state(BRANCH))
         with controller(broker, tmp_path / "ctrl.sqlite", clock=clock, tick_s=3600):
-            first = qp.parse_state(board.wait_for_message(topics.queue_state(BRANCH)).payload)
+            message = board.wait_for_message(topics.queue_state(BRANCH))
+            first = qp.parse_state(bytes(message.payload))
     assert (first.seq, first.day, first.waiting) == (0, "2026-11-26", {t: 0 for t in ALL_TYPES})
 
 
@@ -491,9 +496,10 @@ def test_messages_round_trip_and_translate_the_clock() -> None:
     queue, clock = BranchQueue(branch_config()), ManualClock()
     queue.issue("cash", clock.now())
     _, events = queue.call_next(1, clock.advance(75.5))
-    wire = qp.parse_result(qp.CALL_NEXT, answer_from_events(qp.CALL_NEXT, events)).entry
+    result = qp.parse_result(qp.CALL_NEXT, answer_from_events(qp.CALL_NEXT, events))
+    assert isinstance(result, qp.CallResult) and result.entry is not None
     here = Instant(3.0, datetime(2030, 1, 1, tzinfo=UTC), "other-boot")
-    local = wire.local_queued_at(here)
+    local = result.entry.local_queued_at(here)
     assert here.mono - local.mono == 75.5 and local.boot == "other-boot"
     assert (here.wall - local.wall).total_seconds() == 75.5
 

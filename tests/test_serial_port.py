@@ -57,7 +57,7 @@ def io_thread_alive(port: SerialPort) -> bool:
 def test_serves_an_open_port_and_writes_from_any_thread(pty_pair: PtyPair) -> None:
     device = Device()
     port = port_for(pty_pair.path, device, name="bus under test")
-    assert port.state is PortState.IDLE and not port.write(b"too early")
+    assert (port.state, port.write(b"too early")) == (PortState.IDLE, False)
     with port:
         wait_until(lambda: port.connected, "the port to open")
         assert port.state is PortState.OPEN
@@ -65,7 +65,7 @@ def test_serves_an_open_port_and_writes_from_any_thread(pty_pair: PtyPair) -> No
         wait_until(lambda: device.got(b"\x02 from the device \x03"), "the bytes to arrive")
         assert port.write(b"from the app")
         wait_until(lambda: b"hello 1from the app" in pty_pair.received(), "the writes")
-    assert port.state is PortState.CLOSED and not port.connected
+    assert (port.state, port.connected) == (PortState.CLOSED, False)
     assert not port.write(b"too late")
     assert not io_thread_alive(port)
     assert (port.stats.opens, port.stats.disconnects, port.stats.errors) == (1, 0, 0)

@@ -402,6 +402,7 @@ def test_concurrent_appends_from_two_processes_are_contiguous_and_unique(tmp_pat
         for n in range(2)
     ]
     for w in writers:  # both have the store open before either writes
+        assert w.stdout is not None and w.stderr is not None
         assert w.stdout.readline() == "ready\n", w.stderr.read()
     go.touch()
     printed = []

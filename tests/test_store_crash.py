@@ -36,9 +36,11 @@ def _run_and_kill(db: Path, delay_s: float, seed: int, stderr_path: Path) -> lis
             stderr=stderr,
             text=True,
         )
+    stdout = proc.stdout
+    assert stdout is not None
 
     def read() -> None:
-        for line in proc.stdout:
+        for line in stdout:
             lines.append(line)
             started.set()
 
@@ -52,7 +54,7 @@ def _run_and_kill(db: Path, delay_s: float, seed: int, stderr_path: Path) -> lis
         proc.wait(timeout=10)
         reader.join(timeout=10)
     finally:
-        proc.stdout.close()
+        stdout.close()
     assert wrote, f"writer reported nothing: {stderr_path.read_text()}"
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, stderr_path.read_text())
     complete = [line.split() for line in lines if line.endswith("\n")]

@@ -63,7 +63,7 @@ def test_happy_path_every_event_once_then_acked(mqtt_broker, tmp_path: Path) -> 
     with ProbeClient(broker, MONITOR) as probe:
         assert probe.subscribe(topics.status(BRANCH, PAD)) == [1]
         retained = probe.wait_for_message(topics.status(BRANCH, PAD))
-        status = schema.parse_status(retained.payload, PAD)
+        status = schema.parse_status(bytes(retained.payload), PAD)
         assert (status.state, status.reason, retained.retain) == ("offline", "shutdown", 1)
     centre.stop()
 
@@ -328,5 +328,5 @@ def test_a_fresh_store_under_the_same_device_id_is_synced_in_full(
     with CentralStore(tmp_path / "centre.sqlite") as central:
         assert central.event_ids(PAD, store=old_store) == old_ids  # nothing of the old store lost
         row = central.device(PAD)
-        assert (row.store, row.stores) == (fresh_store, 2)
+        assert row is not None and (row.store, row.stores) == (fresh_store, 2)
     assert any("replaces" in a and old_store in a and fresh_store in a for a in alerts), alerts

@@ -82,8 +82,7 @@ class Producer:
                         DomainEvent("test.tick", clock.now(), {"n": n + i}) for i in range(count)
                     )
                     n += count
-                    if self.device.uplink is not None:
-                        self.device.uplink.notify()
+                    self.device.notify()
         except BaseException as exc:
             self.error = exc
 
@@ -236,6 +235,7 @@ def _device_process(broker: MosquittoBroker, db: Path, name: str, append_ms: flo
 
 
 def _read_lines(proc: subprocess.Popen, lines: list[str], ready: threading.Event) -> None:
+    assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line)
         if line == "ready\n":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -17,7 +18,7 @@ DEVICE = "pad-01"
 
 
 def event(seq: int, **changes) -> StoredEvent:
-    fields = {
+    fields: dict[str, Any] = {
         "seq": seq,
         "id": f"00000000-0000-4000-8000-{seq:012d}",
         "device_id": DEVICE,

@@ -20,10 +20,16 @@ def test_there_is_a_unit_per_role():
     ]
 
 
+class _CaseSensitiveParser(configparser.ConfigParser):
+    """Keeps the keys' case (ExecStart), as systemd reads them."""
+
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr
+
+
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_every_command_of_a_unit_parses(unit):
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str
+    parser = _CaseSensitiveParser(strict=False, interpolation=None)
     parser.read(unit, encoding="utf-8")
     service = parser["Service"]
     assert service["Restart"] == "always" and service["User"] == "counterside"

@@ -32,8 +32,9 @@ def test_the_topic_layout() -> None:
 def test_parse_inverts_every_builder(kind: Kind, branch: str, device: str) -> None:
     dev = None if kind in topics.BRANCH_KINDS else device
     name = topics.topic(kind, branch, dev)
-    assert topics.parse(name) == TopicInfo(kind, branch, dev)
-    assert topics.parse(name).topic == name  # type: ignore[union-attr]
+    info = topics.parse(name)
+    assert info == TopicInfo(kind, branch, dev)
+    assert info is not None and info.topic == name
 
 
 @given(kind=st.sampled_from(Kind), branch=ids, device=devices)

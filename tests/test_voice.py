@@ -12,6 +12,7 @@ from array import array
 from itertools import pairwise
 from pathlib import Path
 from string import Formatter
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -191,7 +192,7 @@ def test_the_mandarin_voice_reads_every_configured_text_in_mandarin():
     # espeak-ng 1.51's plain "cmn" voice says "qing three" for 请: its phonemes switch to (en).
     engine, config = EspeakEngine(), load_config()
     for key, template in config.texts.by_language["zh-CN"].items():
-        fields = {name: 12 for _, name, _, _ in Formatter().parse(template) if name}
+        fields: dict[str, Any] = {n: 12 for _, n, _, _ in Formatter().parse(template) if n}
         text = render(config.texts, key, "zh-CN", **{**fields, "ticket": "B107"})
         assert "(en)" not in engine.phonemes(text, "zh-CN"), (key, template)
 
