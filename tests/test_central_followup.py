@@ -26,7 +26,7 @@ from central.store import CentralStore
 from central.workdays import Deadline, WorkCalendar
 from config.centre import load_centre_config
 from config.errors import ConfigError
-from domain.events import StoredEvent
+from domain.events import StoredEvent, TransactionClosed
 from sync.schema import EventBatch
 from tests.test_central_analytics import DAY, RECEIVED, closed
 
@@ -70,9 +70,12 @@ def change(store: CentralStore, action, item: int, text: str, by: str, at: datet
 
 def moved(event: StoredEvent, by: timedelta) -> StoredEvent:
     """``event`` (a ``closed(...)``) stored and rated ``by`` later."""
-    line = event.payload.timeline
+    closed_tx = event.payload
+    assert isinstance(closed_tx, TransactionClosed) and closed_tx.timeline.rated is not None
+    line = closed_tx.timeline
+    assert line.rated is not None
     rated = replace(line.rated, wall=line.rated.wall + by)
-    payload = structs.replace(event.payload, timeline=structs.replace(line, rated=rated))
+    payload = structs.replace(closed_tx, timeline=structs.replace(line, rated=rated))
     return replace(event, wall=event.wall + by, payload=payload)
 
 
