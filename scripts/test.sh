@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh test) and run every check: ruff, mypy, then the whole pytest suite three
 # times: on today's clock, and with the test process's wall clock moved while time flows (a
-# weekday a year ahead, and two minutes before midnight) so no test depends on the date it runs.
+# weekday a year ahead, and two minutes before midnight) so no test depends on the date it runs
+# (those runs leave out the tests marked travel_free, which the date cannot change: tests/conftest.py).
 # Arguments go to each pytest run (e.g. a test file, -k EXPR, -x).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

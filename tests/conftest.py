@@ -41,13 +41,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+TRAVEL_FREE = pytest.mark.travel_free
+"""A test whose outcome cannot depend on the wall clock's date: its clock is a fixed
+``ManualClock``, or its work runs in a child process that ``--travel`` does not move. The runs
+with ``--travel`` leave it out: they would only repeat it."""
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"travel_free: {TRAVEL_FREE.__doc__ or ''}".strip())
     when = config.getoption("--travel")
     if when:
         moment = travel.target(when)
         config.stash[_TRAVEL_TO] = moment
         config.stash[_TRAVELLER] = time_machine.travel(moment, tick=True)
         config.stash[_TRAVELLER].start()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--travel"):
+        skip = pytest.mark.skip(reason="travel_free: the wall clock's date cannot change it")
+        for item in items:
+            if item.get_closest_marker("travel_free"):
+                item.add_marker(skip)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -8,6 +8,7 @@
 
 from collections import Counter as Tally
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -219,7 +220,7 @@ class BranchMachine(RuleBasedStateMachine):
                     assert value >= 0, (e.type, key, value)
 
 
-TestBranchProperties = BranchMachine.TestCase
+TestBranchProperties = pytest.mark.travel_free(BranchMachine.TestCase)  # a ManualClock
 TestBranchProperties.settings = settings(
     max_examples=150,
     stateful_step_count=60,
@@ -236,6 +237,7 @@ def derandomized_outcomes() -> dict[str, int]:
     return {str(key): n for key, n in OUTCOMES.items()}
 
 
+@pytest.mark.travel_free  # in a fresh interpreter, which --travel does not move
 def test_the_random_runs_reach_every_rating_outcome_and_ticket_end():
     """Guards the guards: the machine above must actually explore what it claims to check."""
     outcomes = Tally(run_fresh("tests.test_properties", "derandomized_outcomes"))

@@ -14,6 +14,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -278,7 +279,7 @@ class RestartMachine(RuleBasedStateMachine):
 
 RESTARTS: list[int] = []
 
-TestRestarts = RestartMachine.TestCase
+TestRestarts = pytest.mark.travel_free(RestartMachine.TestCase)  # a ManualClock
 TestRestarts.settings = settings(
     max_examples=60,
     stateful_step_count=40,
@@ -295,6 +296,7 @@ def derandomized_restarts() -> list[int]:
     return list(RESTARTS)
 
 
+@pytest.mark.travel_free  # in a fresh interpreter, which --travel does not move
 def test_the_random_restarts_do_restart():
     """Guards the guard: the machine above restarts often (derandomized: never flaky)."""
     restarts = run_fresh("tests.test_restore", "derandomized_restarts")

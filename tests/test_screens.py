@@ -382,6 +382,7 @@ def test_builders_read_the_configuration():
 
 
 # -- gallery ----------------------------------------------------------------------------------
+@pytest.mark.travel_free  # a child process, which --travel does not move
 def test_gallery_command_writes_every_screen(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(

@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from device.store import EventStore
 
 DEVICE = "caller-0042"
@@ -61,6 +63,7 @@ def _run_and_kill(db: Path, delay_s: float, seed: int, stderr_path: Path) -> lis
     return [(int(seq), id_) for seq, id_ in complete]
 
 
+@pytest.mark.travel_free  # the writer is a child process, which --travel does not move
 def test_sigkill_at_random_moments_loses_nothing_reported(tmp_path: Path) -> None:
     seed = int(os.environ.get("STORE_CRASH_SEED", random.randrange(2**32)))
     print(f"store crash test: seed {seed} (STORE_CRASH_SEED={seed} to replay)")
