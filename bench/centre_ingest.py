@@ -38,6 +38,7 @@ import argparse
 import functools
 import os
 import pickle
+import signal
 import statistics
 import subprocess
 import sys
@@ -525,12 +526,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plain", action="store_true", help="subscribers without TLS too")
     parser.add_argument("--quick", action="store_true", help="a fifth of the events")
     args, _ = parser.parse_known_args(argv)
+    signal.signal(signal.SIGTERM, _interrupted)  # stop what was started (the finally blocks)
     wanted = [s for s in shapes(args.quick) if s.name in args.shapes.split(",")]
     sides = [s for s in SIDES if s in args.sides.split(",")]
     from tests.mqtt_broker import CertAuthority
 
     t = time.monotonic()
-    fleets = {s.name: cached_fleet(s.devices, s.events_each + 1) for s in wanted}
+    fleets = {s.name: cached_fleet(s.devices, s.events_each + 1, live=s.batch == 1) for s in wanted}
     print(f"  fleets ready in {time.monotonic() - t:.0f} s", flush=True)
     results: dict[tuple[str, str], list[dict]] = {}
     latency: dict[str, dict] = {}
@@ -580,6 +582,10 @@ def main(argv: list[str] | None = None) -> int:
                 pg.stop()
     report(results, latency, wanted, sides, args)
     return 0
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_side(side, broker, work: Path, devices, shape: Shape, pg, plain: bool) -> dict:

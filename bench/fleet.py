@@ -44,6 +44,8 @@ OPENING_UTC = timedelta(hours=0, minutes=30)
 """When a simulated morning starts: 08:30 in Asia/Shanghai (the shipped hours)."""
 BAD_LEVELS = (1, 2)  # the centre's default unsatisfied levels: each such rating raises an alert
 ALERT_TYPES = ("ticket.wait_over_limit", "counter.idle_with_queue")  # alert as they are stored
+LIVE_FROM = timedelta(hours=1)
+"""Live devices send from this long after opening on (09:30)."""
 
 
 def bench_day(now: datetime | None = None) -> date:
@@ -143,42 +145,53 @@ def fleet(
     devices: int,
     events_each: int,
     *,
+    live: bool = False,
     mornings: int = 4,
     customers: int = 150,
     seed: int = 1,
     day: date | None = None,
 ) -> list[Device]:
-    """``devices`` devices of ``events_each`` events each (one branch per device)."""
+    """``devices`` devices of ``events_each`` events each (one branch per device). ``live``:
+    every device from the same time of the morning (``LIVE_FROM``, within a minute), as online
+    devices send what happens now; else each from an offset of its own (a backlog of the day)."""
     day = day or bench_day()
     rng = random.Random(seed)
     sims = [_morning(day, seed + i, customers) for i in range(mornings)]
+    opening = datetime.combine(day, datetime.min.time(), UTC) + OPENING_UTC
     out = []
     for i in range(devices):
         morning = sims[i % len(sims)]
         if events_each > len(morning):
             raise ValueError(f"a morning holds {len(morning)} events, not {events_each}")
         offset = rng.randrange(len(morning) - events_each + 1)
+        if live:
+            start = opening + LIVE_FROM + timedelta(seconds=rng.uniform(0, 60))
+            offset = next(n for n, e in enumerate(morning) if e.wall >= start)
+            offset = min(offset, len(morning) - events_each)
         name = f"d{i:05d}"
         out.append(reidentify(morning, offset, events_each, f"b{i:05d}", name, rng))
     return out
 
 
-BUILD = 1  # bump when the cached fleets must be made again
+BUILD = 2  # bump when the cached fleets must be made again
 CACHE = Path(tempfile.gettempdir()) / "counterside-bench-cache"
 
 
-def cached_fleet(devices: int, events_each: int, *, seed: int = 1) -> list[Device]:
+def cached_fleet(
+    devices: int, events_each: int, *, live: bool = False, seed: int = 1
+) -> list[Device]:
     """:func:`fleet`, kept in ``$TMPDIR/counterside-bench-cache`` (one file per size and day)."""
     import pickle
 
     day = bench_day()
-    path = CACHE / f"fleet-{devices}x{events_each}-s{seed}-{day}-b{BUILD}.pickle"
+    name = f"fleet-{devices}x{events_each}{'-live' if live else ''}-s{seed}"
+    path = CACHE / f"{name}-{day}-b{BUILD}.pickle"
     if path.exists():
         with path.open("rb") as f:
             return pickle.load(f)
-    made = fleet(devices, events_each, seed=seed, day=day)
+    made = fleet(devices, events_each, live=live, seed=seed, day=day)
     CACHE.mkdir(parents=True, exist_ok=True)
-    for old in CACHE.glob(f"fleet-{devices}x{events_each}-s{seed}-*.pickle"):
+    for old in CACHE.glob(f"{name}-*.pickle"):
         old.unlink()  # an older day's
     part = path.with_suffix(".part")
     with part.open("wb") as f:
