@@ -40,8 +40,9 @@ from domain.events import (
     EventContractError,
     StoredEvent,
     SyncQuarantined,
+    canonical_payload,
+    chain_hash,
     decode_payload,
-    to_json_object,
 )
 from domain.report import TransactionRow
 from sync import topics
@@ -308,15 +309,21 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 def _problem(
-    event: StoredEvent, unfit: str | None, received_at: datetime, max_future: timedelta
+    event: StoredEvent,
+    unfit: str | None,
+    received_at: datetime,
+    max_future: timedelta,
+    bad_wall: Exception | None = None,
 ) -> str | None:
     """Why an event that parsed cannot be stored as it is, or None; ``unfit``: why its payload
-    does not fit the event contract (``EventBatch.unfit``)."""
+    does not fit the event contract (``EventBatch.unfit``); ``bad_wall``: why its wall time
+    cannot be written as stored (``wall_text``)."""
     where = f"of seq {event.seq}"
     if _UUID.fullmatch(event.id) is None:
         return f"field 'id' {where} is not a UUID: {event.id[:64]!r}"
     try:
-        wall_text(event.wall)
+        if bad_wall is not None:
+            raise bad_wall
         ahead = event.wall - received_at
     except (ValueError, OverflowError) as exc:
         return f"field 'wall' {where} cannot be stored: {exc}"
@@ -328,6 +335,26 @@ def _problem(
     if unfit is not None:
         return f"the payload {where} does not fit the event contract: {unfit}"
     return None
+
+
+def _with(event: StoredEvent, payload: Any) -> StoredEvent:
+    """``event`` with its typed payload."""
+    return StoredEvent(
+        event.seq, event.id, event.device_id, event.boot_id, event.mono, event.wall, event.type,
+        payload, event.prev,
+    )  # fmt: skip
+
+
+def _own_hash(event: StoredEvent, typed: Any, wall: str) -> str:
+    """The event's own hash as its device made it (``chain.event_hash``), from its typed
+    payload and its wall time as stored."""
+    try:
+        return chain_hash(
+            event.prev, event.seq, event.id, event.device_id, event.boot_id, event.mono, wall,
+            event.type, canonical_payload(typed),
+        )  # fmt: skip
+    except (EventContractError, TypeError, ValueError):
+        return ""
 
 
 def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetime) -> StoredEvent:
@@ -355,6 +382,7 @@ class _Held:
 
 
 _PAYLOAD = msgspec.json.Encoder()
+_COUNTED = rollups.ROLLUP_TYPES | ALERT_TYPES
 _STORE_COLUMNS = (
     "device_id, store, branch, contiguous_seq, max_seq, events, duplicates, conflicts, "
     "first_seen, last_seen"
@@ -493,19 +521,20 @@ class _Filing:
         rows, beats, conflicts, duplicates, invalid = 0, [], [], 0, 0
         added: list[StoredEvent] = []
         links: dict[int, tuple[str, str]] = {}
-        topic = topics.events(branch, device)
+        ids, unfits, counted = h.ids, batch.unfit, _COUNTED
         for event, typed in zip(batch.events, batch.typed, strict=True):
             seq = event.seq
-            stored_id = h.ids.get(seq) or held.get(seq)
+            stored_id = ids.get(seq) or held.get(seq)
             if stored_id is None:
-                unfit = batch.unfit.get(seq)
-                body = event if typed is None or typed is event.payload else StoredEvent(
-                    seq, event.id, device, event.boot_id, event.mono, event.wall, event.type,
-                    typed, event.prev,
-                )  # fmt: skip
-                own = chain.event_hash(body) if unfit is None else ""
+                unfit = unfits.get(seq) if unfits else None
+                try:
+                    wall: str | None = wall_text(event.wall)
+                    bad_wall = None
+                except (ValueError, OverflowError) as exc:
+                    wall, bad_wall = None, exc
+                own = _own_hash(event, typed, wall) if unfit is None and wall else ""
                 links[seq] = (event.prev, own)
-                problem = _problem(event, unfit, received_at, self.max_future)
+                problem = _problem(event, unfit, received_at, self.max_future, bad_wall)
                 payload: Any = event.payload
                 if problem is not None:
                     invalid += 1
@@ -513,21 +542,30 @@ class _Filing:
                         "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
                         " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)"
                         " RETURNING id",
-                        (now, topic, device, store, seq, problem, encode_event(event)),
+                        (
+                            now,
+                            topics.events(branch, device),
+                            device,
+                            store,
+                            seq,
+                            problem,
+                            encode_event(event),
+                        ),
                     ).fetchone()
-                    body = event = _placeholder(event, problem, qid, received_at)
-                    payload = to_json_object(event.payload)
+                    event = _placeholder(event, problem, qid, received_at)
+                    typed = payload = event.payload
+                    wall = wall_text(event.wall)
                 self.rows.append(
-                    (device, store, seq, event.id, branch, event.boot_id, event.mono,
-                     wall_text(event.wall), event.type, _PAYLOAD.encode(payload).decode(), now,
-                     event.prev, own)
+                    (device, store, seq, event.id, branch, event.boot_id, event.mono, wall,
+                     event.type, _PAYLOAD.encode(payload).decode(), now, event.prev, own)
                 )  # fmt: skip
-                h.ids[seq] = event.id
+                ids[seq] = event.id
                 rows += 1
-                if event.type == HEARTBEAT_TYPE:
+                kind = event.type
+                if kind == HEARTBEAT_TYPE:
                     beats.append((device, minute_of(event.wall)))
-                elif event.type in rollups.ROLLUP_TYPES or event.type in ALERT_TYPES:
-                    added.append(body)
+                elif kind in counted:
+                    added.append(event if typed is event.payload else _with(event, typed))
             elif stored_id == event.id:
                 duplicates += 1
             else:
@@ -541,7 +579,8 @@ class _Filing:
                 self.execute(
                     "INSERT INTO quarantine (received_at, kind, topic, device_id, store, seq,"
                     " reason, raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?, ?)",
-                    (now, topic, device, store, seq, reason, encode_event(event)),
+                    (now, topics.events(branch, device), device, store, seq, reason,
+                     encode_event(event)),
                 )  # fmt: skip
         alerted = self._add_up(branch, store, added, beats)
         breaks = chain.check_links(functools.partial(self._links, h, device, store), device,
