@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("store_append", "counter_frame", "sync_drain", "wire_parse")
+BENCHMARKS = (
+    "store_append", "counter_frame", "sync_drain", "wire_parse", "centre_ingest",
+)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

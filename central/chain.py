@@ -56,23 +56,37 @@ def event_hash(event: StoredEvent) -> str:
         return ""
 
 
-Query = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
+Lookup = Callable[[Sequence[int]], dict[int, tuple[str, str]]]
+"""The stored events among some seqs of a store: seq -> (prev, hash)."""
+
+
+def stored_links(
+    query: Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]], device: str, store: str
+) -> Lookup:
+    """A :data:`Lookup` that reads the events table."""
+
+    def lookup(seqs: Sequence[int]) -> dict[int, tuple[str, str]]:
+        if not seqs:
+            return {}
+        rows = query(
+            "SELECT seq, prev, hash FROM events WHERE device_id = ? AND store = ? "
+            f"AND seq IN ({', '.join('?' * len(seqs))})",
+            (device, store, *seqs),
+        )
+        return {int(seq): (prev, own) for seq, prev, own in rows}
+
+    return lookup
 
 
 def check_links(
-    query: Query, device: str, store: str, new: dict[int, tuple[str, str]]
+    lookup: Lookup, device: str, store: str, new: dict[int, tuple[str, str]]
 ) -> list[ChainBreak]:
     """The breaks among the links of the newly stored events ``new`` (seq -> (prev, hash)),
     looking up the neighbours already stored."""
-    wanted = sorted(({s - 1 for s in new} | {s + 1 for s in new}) - set(new))
+    wanted = sorted(({s - 1 for s in new} | {s + 1 for s in new}) - set(new) - {0})
     known: dict[int, tuple[str, str]] = dict(new)
     if wanted:
-        for seq, prev, own in query(
-            "SELECT seq, prev, hash FROM events WHERE device_id = ? AND store = ? "
-            f"AND seq IN ({', '.join('?' * len(wanted))})",
-            (device, store, *wanted),
-        ):
-            known[int(seq)] = (prev, own)
+        known.update(lookup(wanted))
     breaks = []
     checked = set()
     for seq in sorted(new):

@@ -218,19 +218,31 @@ class CentralIngest:
 
     def _store_group(self, store: CentralStore, messages: list[Message]) -> bool:
         """Store ``messages`` in one transaction; what they publish (acks, resend requests,
-        alert states) goes out after the commit. False if the transaction failed: nothing of it
-        was kept, and the caller stores them one by one."""
+        alert states) goes out after the commit. Their batches are filed together
+        (``CentralStore.ingest_many``) and each store is acknowledged once, with its highest
+        mark. False if the transaction failed: nothing of it was kept, and the caller stores
+        them one by one."""
         after: list[Callable[[], None]] = []
+        acks: dict[tuple[str, str, str], Callable[[], None]] = {}
         try:
             with store.group():
+                parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] = []
                 for message in messages:
-                    self._handle(store, message, after)
+                    self._handle(store, message, after, parsed)
+                if parsed:
+                    max_future = timedelta(seconds=self.settings.max_future_s)
+                    results = store.ingest_many(
+                        [(info.branch, batch) for info, batch in parsed], datetime.now(UTC),
+                        max_future=max_future,
+                    )  # fmt: skip
+                    for (info, _), result in zip(parsed, results, strict=True):
+                        self._filed(store, info, result, after, acks)
         except Exception:
             log.warning("a group of %d messages failed; one by one", len(messages), exc_info=True)
             return False
         self.stats.messages += len(messages)
         self.stats.groups += 1
-        for action in after:
+        for action in (*after, *acks.values()):
             action()
         return True
 
@@ -259,14 +271,19 @@ class CentralIngest:
                 return False
 
     def _handle(
-        self, store: CentralStore, message: Message, after: list[Callable[[], None]]
+        self,
+        store: CentralStore,
+        message: Message,
+        after: list[Callable[[], None]],
+        parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] | None = None,
     ) -> None:
-        """Store one message; what it publishes is appended to ``after`` (run once committed)."""
+        """Store one message; what it publishes is appended to ``after`` (run once committed).
+        With ``parsed``, a batch is only parsed and appended there, for the caller to file."""
         info = topics.parse(message.topic)
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
         elif info is not None and info.device is not None and info.kind is topics.Kind.EVENTS:
-            self._handle_events(store, message, info, after)
+            self._handle_events(store, message, info, after, parsed)
         else:
             self._quarantine(store, message, f"not a device topic: {message.topic}", None)
 
@@ -298,6 +315,7 @@ class CentralIngest:
         message: Message,
         info: topics.TopicInfo,
         after: list[Callable[[], None]],
+        parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] | None = None,
     ) -> None:
         if message.retain:
             self.stats.retained_refused += 1
@@ -313,8 +331,24 @@ class CentralIngest:
         except schema.SchemaError as exc:
             self._quarantine(store, message, exc.reason, info.device)
             return
+        if parsed is not None:
+            parsed.append((info, batch))
+            return
         max_future = timedelta(seconds=self.settings.max_future_s)
         result = store.ingest(info.branch, batch, datetime.now(UTC), max_future=max_future)
+        self._filed(store, info, result, after, None)
+
+    def _filed(
+        self,
+        store: CentralStore,
+        info: topics.TopicInfo,
+        result: IngestResult,
+        after: list[Callable[[], None]],
+        acks: dict[tuple[str, str, str], Callable[[], None]] | None,
+    ) -> None:
+        """What a stored batch calls for (alerts, the ack, a resend request), into ``after``;
+        with ``acks``, the ack goes there instead, the latest of each store replacing the
+        earlier (its mark is at least theirs)."""
         self.stats.batches += 1
         self.stats.events_stored += result.stored
         self.stats.duplicates += result.duplicates
@@ -356,7 +390,11 @@ class CentralIngest:
             log.warning("%s: %d conflicts, no acknowledgement until resolved", info.device,
                         result.store_conflicts)  # fmt: skip
         elif result.advanced or result.stored == 0:
-            after.append(functools.partial(self._send_ack, info.branch, result))
+            ack = functools.partial(self._send_ack, info.branch, result)
+            if acks is None:
+                after.append(ack)
+            else:
+                acks[(info.branch, result.device, result.store)] = ack
         ask = self.gaps.update(info.branch, result.device, result.store, result.gap)
         if ask is not None:
             after.append(functools.partial(self._ask, ask))

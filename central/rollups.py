@@ -19,7 +19,8 @@ SQL here is the dialect SQLite and PostgreSQL share (``ON CONFLICT``, no ``OR IG
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, get_args, get_type_hints
@@ -234,34 +235,120 @@ def _key(row: TransactionRow, branch: str) -> tuple[str, str, int, str, str]:
 
 Execute = Callable[[str, tuple[Any, ...]], int]
 """Runs one statement with its parameters, returns the rows it changed (``cursor.rowcount``)."""
+ExecuteMany = Callable[[str, Sequence[Sequence[Any]]], None]
+"""Runs one statement for each row of parameters."""
 
 
-def _add(execute: Execute, key: tuple, add: dict[str, float]) -> None:
-    if not add:
-        return
-    names = list(add)
-    execute(
-        f"INSERT INTO rollups ({', '.join(KEY)}, {', '.join(names)}) "
-        f"VALUES ({', '.join('?' * (len(KEY) + len(names)))}) "
-        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-        + ", ".join(f"{n} = rollups.{n} + excluded.{n}" for n in names),
-        (*key, *add.values()),
+def _upsert_counts(table: str, key: Sequence[str], counted: str) -> str:
+    """Add ``counted`` to a row of ``table`` by ``key``, made if it is not there."""
+    names = (*key, counted)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {counted} = {table}.{counted} + "
+        f"excluded.{counted}"
     )
 
 
-def _bump(execute: Execute, table: str, column: str, key: tuple, value: int) -> None:
-    execute(
-        f"INSERT INTO {table} ({', '.join(KEY)}, {column}, n) VALUES (?, ?, ?, ?, ?, ?, 1) "
-        f"ON CONFLICT ({', '.join(KEY)}, {column}) DO UPDATE SET n = {table}.n + 1",
-        (*key, value),
-    )
+_ROLLUPS = (
+    f"INSERT INTO rollups ({', '.join(KEY)}, {', '.join(COUNTS)}) "
+    f"VALUES ({', '.join('?' * (len(KEY) + len(COUNTS)))}) "
+    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
+    + ", ".join(f"{n} = rollups.{n} + excluded.{n}" for n in COUNTS)
+)
+_LEVELS = _upsert_counts("rollup_levels", (*KEY, "level"), "n")
+_WAITS = _upsert_counts("rollup_waits", (*KEY, "bin"), "n")
+_TIMING = _upsert_counts(
+    "rollup_timing", ("day", "branch", "business_type", "wait_band", "service_over", "level"), "n"
+)
+_UPTIME = _upsert_counts("uptime_days", ("day", "branch", "device_id"), "minutes")
+_COUNTER_DEVICES = (
+    "INSERT INTO counter_devices (device_id, branch, counter, first_day) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+    "counter = CASE WHEN excluded.counter < counter_devices.counter "
+    "THEN excluded.counter ELSE counter_devices.counter END, "
+    "first_day = CASE WHEN excluded.first_day < counter_devices.first_day "
+    "THEN excluded.first_day ELSE counter_devices.first_day END"
+)
+_TELLERS = (
+    "INSERT INTO tellers (branch, teller, name, last_day) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (branch, teller) DO UPDATE SET name = excluded.name, "
+    "last_day = excluded.last_day WHERE excluded.last_day >= tellers.last_day"
+)
+_INDEX = {name: i for i, name in enumerate(COUNTS)}
+
+
+class Pending:
+    """The rollups' increments of one write transaction, summed in memory per key and added to
+    the tables once per key by :meth:`flush` (before the commit): sums do not depend on the
+    order they are added in, so this gives what adding each event at once gives."""
+
+    def __init__(self) -> None:
+        self.rollups: dict[tuple, list[float]] = {}
+        self.levels: Counter[tuple] = Counter()
+        self.waits: Counter[tuple] = Counter()
+        self.timing: Counter[tuple] = Counter()
+        self.uptime: Counter[tuple] = Counter()
+        self.tellers: dict[tuple[str, str], tuple[str, str]] = {}  # -> (last_day, name)
+        self.counter_devices: dict[str, tuple[str, int, str]] = {}  # -> (branch, counter, day)
+
+    def add(self, key: tuple, add: dict[str, float]) -> None:
+        sums = self.rollups.get(key)
+        if sums is None:
+            sums = self.rollups[key] = [0] * len(COUNTS)
+        for name, value in add.items():
+            sums[_INDEX[name]] += value
+
+    def teller(self, branch: str, teller: str, name: str, day: str) -> None:
+        """The teller's name as of the latest day (of equal days, the last added)."""
+        seen = self.tellers.get((branch, teller))
+        if seen is None or day >= seen[0]:
+            self.tellers[(branch, teller)] = (day, name)
+
+    def counter_device(self, device: str, branch: str, counter: int, day: str) -> None:
+        """A pad's lowest counter and first day (its branch as first seen)."""
+        seen = self.counter_devices.get(device)
+        if seen is None:
+            self.counter_devices[device] = (branch, counter, day)
+        else:
+            self.counter_devices[device] = (seen[0], min(seen[1], counter), min(seen[2], day))
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.rollups or self.levels or self.waits or self.timing or self.uptime
+            or self.tellers or self.counter_devices
+        )  # fmt: skip
+
+    def flush(self, executemany: ExecuteMany) -> None:
+        """Add everything summed so far to the tables, and start again from nothing."""
+        if self.rollups:
+            executemany(_ROLLUPS, [(*key, *sums) for key, sums in self.rollups.items()])
+        for sql, counts in (
+            (_LEVELS, self.levels), (_WAITS, self.waits), (_TIMING, self.timing),
+            (_UPTIME, self.uptime),
+        ):  # fmt: skip
+            if counts:
+                executemany(sql, [(*key, n) for key, n in counts.items()])
+        if self.counter_devices:
+            rows = [(d, *v) for d, v in self.counter_devices.items()]
+            executemany(_COUNTER_DEVICES, rows)
+        if self.tellers:
+            rows = [(b, t, name, day) for (b, t), (day, name) in self.tellers.items()]
+            executemany(_TELLERS, rows)
+        self.__init__()  # type: ignore[misc]
+
+
+_INSERT_ROW = (
+    f"INSERT INTO transactions (transaction_id, {', '.join(TX_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' * len(TX_COLUMNS))}) ON CONFLICT DO NOTHING"
+)
 
 
 def apply_event(
-    execute: Execute, branch: Branch, event: StoredEvent, store: str
+    execute: Execute, pending: Pending, branch: Branch, event: StoredEvent, store: str
 ) -> TransactionRow | None:
-    """Add one newly stored event to the transactions and rollups (nothing if its type does
-    not count); returns the transaction row it made, if it made one that was new."""
+    """Add one newly stored event to the transactions (at once) and the rollups (to
+    ``pending``; nothing if its type does not count); returns the transaction row it made, if
+    it made one that was new."""
     if event.type not in ROLLUP_TYPES:
         return None
     zone = ZoneInfo(branch.time_zone)
@@ -272,69 +359,42 @@ def apply_event(
         day = event.wall.astimezone(zone).date().isoformat()
         key = (day, branch.id, p.counter, p.teller or "", "")
         if isinstance(p, CounterResumed):
-            _add(execute, key, {"pauses": 1, "pause_s": p.paused_s})
+            pending.add(key, {"pauses": 1, "pause_s": p.paused_s})
         elif isinstance(p, CounterIdleWithQueue):
-            _add(execute, key, {"idle_alerts": 1, "idle_s": p.idle_s})
+            pending.add(key, {"idle_alerts": 1, "idle_s": p.idle_s})
         elif p.outcome == "paused":
-            _add(execute, key, {"paused_presses": 1})
+            pending.add(key, {"paused_presses": 1})
         return None
     row = transaction_row(event, zone)
     if row is None:
         return None
     values = (branch.id, store, *(_db(getattr(row, f)) for f in TX_COLUMNS[2:]))
-    new = execute(
-        f"INSERT INTO transactions (transaction_id, {', '.join(TX_COLUMNS)}) "
-        f"VALUES (?, {', '.join('?' * len(TX_COLUMNS))}) ON CONFLICT DO NOTHING",
-        (row.transaction_id, *values),
-    )
-    if new != 1:
+    if execute(_INSERT_ROW, (row.transaction_id, *values)) != 1:
         return None
     key = _key(row, branch.id)
-    _add(execute, key, row_counts(row))
+    pending.add(key, row_counts(row))
     if row.outcome == "served" and row.rating is not None:
-        _bump(execute, "rollup_levels", "level", key, row.rating)
+        pending.levels[(*key, row.rating)] += 1
         if row.total_waiting_s is not None:
             over = -1 if row.service_limit_s is None else int(row.service_over_limit)
-            execute(
-                "INSERT INTO rollup_timing (day, branch, business_type, wait_band, service_over,"
-                " level, n) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (day, branch, business_type,"
-                " wait_band, service_over, level) DO UPDATE SET n = rollup_timing.n + 1",
-                (key[0], branch.id, row.business_type, wait_band(row.total_waiting_s), over,
-                 row.rating),
-            )  # fmt: skip
+            band = wait_band(row.total_waiting_s)
+            pending.timing[(key[0], branch.id, row.business_type, band, over, row.rating)] += 1
     if row.outcome in ("served", "no_show") and row.total_waiting_s is not None:
-        _bump(execute, "rollup_waits", "bin", key, wait_bin(row.total_waiting_s))
+        pending.waits[(*key, wait_bin(row.total_waiting_s))] += 1
     if row.counter is not None:  # a pad's device: its minutes count towards 开机率
-        execute(
-            "INSERT INTO counter_devices (device_id, branch, counter, first_day) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
-            "counter = CASE WHEN excluded.counter < counter_devices.counter "
-            "THEN excluded.counter ELSE counter_devices.counter END, "
-            "first_day = CASE WHEN excluded.first_day < counter_devices.first_day "
-            "THEN excluded.first_day ELSE counter_devices.first_day END",
-            (row.device_id, branch.id, row.counter, key[0]),
-        )
+        pending.counter_device(row.device_id, branch.id, row.counter, key[0])
     if row.teller:
-        execute(
-            "INSERT INTO tellers (branch, teller, name, last_day) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (branch, teller) DO UPDATE SET name = excluded.name, "
-            "last_day = excluded.last_day WHERE excluded.last_day >= tellers.last_day",
-            (branch.id, row.teller, row.teller_name, key[0]),
-        )
+        pending.teller(branch.id, row.teller, row.teller_name, key[0])
     return row
 
 
-def apply_heartbeat(execute: Execute, branch: Branch, device: str, minute: datetime) -> None:
+def apply_heartbeat(pending: Pending, branch: Branch, device: str, minute: datetime) -> None:
     """A heartbeat minute newly stored: counts towards 开机率 if it is in business hours."""
     local = minute.astimezone(ZoneInfo(branch.time_zone))
     clock = local.time().replace(tzinfo=None)
     if not any(span.start <= clock < span.end for span in branch.spans(local.date())):
         return
-    execute(
-        "INSERT INTO uptime_days (day, branch, device_id, minutes) VALUES (?, ?, ?, 1) "
-        "ON CONFLICT (day, branch, device_id) DO UPDATE SET minutes = uptime_days.minutes + 1",
-        (local.date().isoformat(), branch.id, device),
-    )
+    pending.uptime[(local.date().isoformat(), branch.id, device)] += 1
 
 
 def business_minutes(branch: Branch, day: date) -> int:

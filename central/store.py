@@ -19,28 +19,31 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
+import functools
+import re
 import typing
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+
+import msgspec
 
 from central import alerts as alert_rules
 from central import chain, followup, rollups
 from central.database import Database, DatabaseError, open_database
 from central.kpi import Query
-from config.centre import CentreConfig
+from config.centre import Branch, CentreConfig
 from domain.clock import minute_of, wall_text
 from domain.events import (
     HEARTBEAT_TYPE,
     EventContractError,
     StoredEvent,
     SyncQuarantined,
+    canonical_payload,
+    chain_hash,
     decode_payload,
-    to_json_object,
 )
 from domain.report import TransactionRow
 from sync import topics
@@ -211,6 +214,8 @@ MAX_FUTURE = timedelta(days=1)
 """An event's wall time further ahead of the centre's clock than this is put aside."""
 ALERT_TYPES = frozenset({"ticket.wait_over_limit", "counter.idle_with_queue"})
 """Event types (beside transaction rows) that raise alerts as they are stored."""
+REBUILD_FLUSH = 20_000
+"""A rebuild adds its rollups to the tables after this many events (and at the end)."""
 PLACEHOLDER_TYPE = "sync.quarantined"
 """Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
 
@@ -314,20 +319,26 @@ def _utc_text(when: datetime) -> str:
     return when.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A UUID in its canonical form (what ``str(uuid.UUID(x))`` writes)."""
+
+
 def _problem(
-    event: StoredEvent, unfit: str | None, received_at: datetime, max_future: timedelta
+    event: StoredEvent,
+    unfit: str | None,
+    received_at: datetime,
+    max_future: timedelta,
+    bad_wall: Exception | None = None,
 ) -> str | None:
     """Why an event that parsed cannot be stored as it is, or None; ``unfit``: why its payload
-    does not fit the event contract (``EventBatch.unfit``)."""
+    does not fit the event contract (``EventBatch.unfit``); ``bad_wall``: why its wall time
+    cannot be written as stored (``wall_text``)."""
     where = f"of seq {event.seq}"
-    try:
-        canonical = str(uuid.UUID(event.id))
-    except ValueError:
-        canonical = None
-    if canonical != event.id:
+    if _UUID.fullmatch(event.id) is None:
         return f"field 'id' {where} is not a UUID: {event.id[:64]!r}"
     try:
-        wall_text(event.wall)
+        if bad_wall is not None:
+            raise bad_wall
         ahead = event.wall - received_at
     except (ValueError, OverflowError) as exc:
         return f"field 'wall' {where} cannot be stored: {exc}"
@@ -341,10 +352,350 @@ def _problem(
     return None
 
 
+def _with(event: StoredEvent, payload: Any) -> StoredEvent:
+    """``event`` with its typed payload."""
+    return StoredEvent(
+        event.seq, event.id, event.device_id, event.boot_id, event.mono, event.wall, event.type,
+        payload, event.prev,
+    )  # fmt: skip
+
+
+def _own_hash(event: StoredEvent, typed: Any, wall: str) -> str:
+    """The event's own hash as its device made it (``chain.event_hash``), from its typed
+    payload and its wall time as stored."""
+    try:
+        return chain_hash(
+            event.prev, event.seq, event.id, event.device_id, event.boot_id, event.mono, wall,
+            event.type, canonical_payload(typed),
+        )  # fmt: skip
+    except (EventContractError, TypeError, ValueError):
+        return ""
+
+
 def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetime) -> StoredEvent:
     """What is stored at an invalid event's seq: same seq and id, the centre's time."""
     payload = SyncQuarantined(type=event.type, reason=reason, quarantine_id=qid)
     return replace(event, wall=received_at, type=PLACEHOLDER_TYPE, payload=payload)
+
+
+@dataclass
+class _Held:
+    """What one write transaction knows of one device store: the figures of its ``stores`` row
+    (read under the write lock, then kept up to date here) and the events it stored."""
+
+    row: StoreRow
+    held_max: int  # the highest seq in the database before this transaction
+    branch: str
+    contiguous: int
+    max_seq: int
+    conflicts: int
+    events: int = 0
+    duplicates: int = 0
+    new_conflicts: int = 0
+    ids: dict[int, str] = field(default_factory=dict)  # seq -> id, stored here
+    links: dict[int, tuple[str, str]] = field(default_factory=dict)  # seq -> (prev, hash)
+
+
+_PAYLOAD = msgspec.json.Encoder()
+_COUNTED = rollups.ROLLUP_TYPES | ALERT_TYPES
+_STORE_COLUMNS = (
+    "device_id, store, branch, contiguous_seq, max_seq, events, duplicates, conflicts, "
+    "first_seen, last_seen"
+)
+_IN_CHUNK = 500  # ids per IN (...) list
+
+
+class _Filing:
+    """The batches of one write transaction, filed as one after the other would be, with the
+    statements shared: each device's and store's row read once (all at once), the new events
+    inserted together when the transaction ends (or when a read needs them), the rollups added
+    once per key, each store's and device's row updated once. ``links``: each store's last
+    event stored, for :attr:`CentralStore._tails` once committed."""
+
+    def __init__(
+        self, store: CentralStore, conn: Database, received_at: datetime, max_future: timedelta
+    ) -> None:
+        self.store, self.conn = store, conn
+        self.received_at, self.max_future = received_at, max_future
+        self.now = _utc_text(received_at)
+        self.currents: dict[str, str | None] = {}  # device -> its current store (row or not)
+        self.known: dict[tuple[str, str], StoreRow] = {}  # stores on record
+        self.held: dict[tuple[str, str], _Held] = {}
+        self.branches: dict[str, str] = {}  # device -> the branch of its last batch
+        self.rows: list[tuple] = []  # events to insert
+        self.pending = rollups.Pending()
+        self.links: dict[tuple[str, str], tuple[int, str, str]] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def run(self, batches: Sequence[tuple[str, EventBatch]]) -> list[IngestResult]:
+        self._read({batch.device for _, batch in batches})
+        results = [self._one(branch, batch) for branch, batch in batches]
+        self._flush()
+        self.pending.flush(self.conn.executemany)
+        self.conn.executemany(
+            # both only grow (read under the write lock, raised here)
+            "UPDATE stores SET branch = ?, contiguous_seq = ?, max_seq = ?, events = events + ?, "
+            "duplicates = duplicates + ?, conflicts = conflicts + ?, last_seen = ? "
+            "WHERE device_id = ? AND store = ?",
+            [(h.branch, h.contiguous, h.max_seq, h.events, h.duplicates, h.new_conflicts,
+              self.now, *key) for key, h in self.held.items()],
+        )  # fmt: skip
+        self.conn.executemany(
+            "UPDATE devices SET branch = ?, last_seen = ? WHERE device_id = ?",
+            [(branch, self.now, device) for device, branch in self.branches.items()],
+        )
+        return results
+
+    def _read(self, devices: set[str]) -> None:
+        """The rows of these devices and of all their stores."""
+        ids = sorted(devices)
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for device, current in self.execute(
+                f"SELECT device_id, store FROM devices WHERE device_id IN ({marks})", chunk
+            ).fetchall():
+                self.currents[device] = current
+            for row in self.execute(
+                f"SELECT {_STORE_COLUMNS} FROM stores WHERE device_id IN ({marks})", chunk
+            ).fetchall():
+                self.known[(row[0], row[1])] = StoreRow(*row)
+
+    def _flush(self) -> None:
+        """Insert the events filed so far (before anything reads the events table)."""
+        if self.rows:
+            self.conn.executemany(_INSERT, self.rows)
+            self.rows = []
+
+    def _file_store(self, branch: str, device: str, store: str) -> tuple[StoreRow | None, bool]:
+        """Make sure the device and its store are on record; a store seen for the first time
+        becomes the device's current one. Returns (the store it replaces, is it current)."""
+        if device not in self.currents:
+            self.execute(
+                "INSERT INTO devices (device_id, branch) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (device, branch),
+            )
+            self.currents[device] = None
+        current = self.currents[device]
+        new = (device, store) not in self.known
+        if new:
+            self.execute(
+                "INSERT INTO stores (device_id, store, branch, first_seen) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (device, store, branch, self.now),
+            )
+            self.known[(device, store)] = StoreRow(
+                device, store, branch, 0, 0, 0, 0, 0, self.now, None
+            )
+        if not new and current is not None:
+            return None, current == store
+        self.execute("UPDATE devices SET store = ? WHERE device_id = ?", (store, device))
+        self.currents[device] = store
+        if current is None or current == store:
+            return None, True
+        return self._row(device, current), True
+
+    def _row(self, device: str, store: str) -> StoreRow:
+        """The store's row as it stands in this transaction."""
+        row, h = self.known[(device, store)], self.held.get((device, store))
+        if h is None:
+            return row
+        return replace(
+            row, branch=h.branch, contiguous_seq=h.contiguous, max_seq=h.max_seq,
+            events=row.events + h.events, duplicates=row.duplicates + h.duplicates,
+            conflicts=h.conflicts, last_seen=self.now,
+        )  # fmt: skip
+
+    def _held(self, device: str, store: str) -> _Held:
+        h = self.held.get((device, store))
+        if h is None:
+            row = self.known[(device, store)]
+            h = self.held[(device, store)] = _Held(
+                row, row.max_seq, row.branch, row.contiguous_seq, row.max_seq, row.conflicts
+            )
+        return h
+
+    def _one(self, branch: str, batch: EventBatch) -> IngestResult:
+        device, store, first, last = batch.device, batch.store, batch.first, batch.last
+        received_at, now = self.received_at, self.now
+        replaced, current = self._file_store(branch, device, store)
+        h = self._held(device, store)
+        h.branch, self.branches[device] = branch, branch
+        before, store_conflicts = h.contiguous, h.conflicts
+        held: dict[int, str] = {}
+        if first <= h.held_max:  # some may be stored already (a resend, a repeat)
+            held = dict(
+                self.execute(
+                    "SELECT seq, id FROM events WHERE device_id = ? AND store = ? "
+                    "AND seq BETWEEN ? AND ?",
+                    (device, store, first, last),
+                ).fetchall()
+            )
+        rows, beats, conflicts, duplicates, invalid = 0, [], [], 0, 0
+        added: list[StoredEvent] = []
+        links: dict[int, tuple[str, str]] = {}
+        ids, unfits, counted = h.ids, batch.unfit, _COUNTED
+        for event, typed in zip(batch.events, batch.typed, strict=True):
+            seq = event.seq
+            stored_id = ids.get(seq) or held.get(seq)
+            if stored_id is None:
+                unfit = unfits.get(seq) if unfits else None
+                try:
+                    wall: str | None = wall_text(event.wall)
+                    bad_wall = None
+                except (ValueError, OverflowError) as exc:
+                    wall, bad_wall = None, exc
+                own = _own_hash(event, typed, wall) if unfit is None and wall else ""
+                links[seq] = (event.prev, own)
+                problem = _problem(event, unfit, received_at, self.max_future, bad_wall)
+                payload: Any = event.payload
+                if problem is not None:
+                    invalid += 1
+                    (qid,) = self.execute(
+                        "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
+                        " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)"
+                        " RETURNING id",
+                        (
+                            now,
+                            topics.events(branch, device),
+                            device,
+                            store,
+                            seq,
+                            problem,
+                            encode_event(event),
+                        ),
+                    ).fetchone()
+                    event = _placeholder(event, problem, qid, received_at)
+                    typed = payload = event.payload
+                    wall = wall_text(event.wall)
+                self.rows.append(
+                    (device, store, seq, event.id, branch, event.boot_id, event.mono, wall,
+                     event.type, _PAYLOAD.encode(payload).decode(), now, event.prev, own)
+                )  # fmt: skip
+                ids[seq] = event.id
+                rows += 1
+                kind = event.type
+                if kind == HEARTBEAT_TYPE:
+                    beats.append((device, minute_of(event.wall)))
+                elif kind in counted:
+                    added.append(event if typed is event.payload else _with(event, typed))
+            elif stored_id == event.id:
+                duplicates += 1
+            else:
+                reason = (
+                    f"conflict: seq {seq} is stored with id {stored_id}, "
+                    f"this batch brings id {event.id}"
+                )
+                if CentralStore._quarantined_before(self.conn, device, seq, reason):
+                    continue  # the same conflicting copy again: recorded and alerted once
+                conflicts.append(Conflict(seq, stored_id, event.id))
+                self.execute(
+                    "INSERT INTO quarantine (received_at, kind, topic, device_id, store, seq,"
+                    " reason, raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?, ?)",
+                    (now, topics.events(branch, device), device, store, seq, reason,
+                     encode_event(event)),
+                )  # fmt: skip
+        alerted = self._add_up(branch, store, added, beats)
+        breaks = chain.check_links(functools.partial(self._links, h, device, store), device,
+                                   store, links)  # fmt: skip
+        h.links.update(links)
+        for b in breaks:
+            self.execute(
+                "INSERT INTO chain_breaks (device_id, store, seq, expected, found, "
+                "detected_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (b.device, b.store, b.seq, b.expected, b.found, now),
+            )
+            alerted |= alert_rules.on_chain_break(self.conn.execute, branch, b, received_at)
+        if links:
+            top = max(links)
+            tail = self.links.get((device, store))
+            if tail is None or top > tail[0]:
+                self.links[(device, store)] = (top, *links[top])
+        contiguous = max(before, last) if first <= before + 1 else before
+        max_seq = max(h.max_seq, last)
+        if contiguous < max_seq:
+            self._flush()
+            contiguous = self.execute(_RUN_END, (contiguous, device, store)).fetchone()[0]
+        gap = None
+        if contiguous < max_seq:
+            (next_held,) = self.execute(
+                "SELECT min(seq) FROM events WHERE device_id = ? AND store = ? AND seq > ?",
+                (device, store, contiguous),
+            ).fetchone()
+            gap = (contiguous + 1, next_held - 1)
+        h.contiguous, h.max_seq = max(before, contiguous), max_seq
+        h.events += rows
+        h.duplicates += duplicates
+        h.new_conflicts += len(conflicts)
+        h.conflicts += len(conflicts)
+        return IngestResult(
+            device,
+            store,
+            rows,
+            duplicates,
+            tuple(conflicts),
+            contiguous,
+            contiguous > before,
+            gap,
+            store_conflicts + len(conflicts),
+            replaced,
+            current,
+            invalid,
+            tuple(breaks),
+            frozenset(alerted),
+        )
+
+    def _links(
+        self, h: _Held, device: str, store: str, seqs: Sequence[int]
+    ) -> dict[int, tuple[str, str]]:
+        """The stored events among ``seqs``: stored here, the last one committed (known for
+        good), or else read; a seq above what the database held is not there to read."""
+        found: dict[int, tuple[str, str]] = {}
+        tail = self.store._tails.get((device, store))
+        wanted = []
+        for seq in seqs:
+            if seq in h.links:
+                found[seq] = h.links[seq]
+            elif tail is not None and tail[0] == seq:
+                found[seq] = (tail[1], tail[2])
+            elif seq <= h.held_max:
+                wanted.append(seq)
+        if wanted:
+            found.update(chain.stored_links(self.execute, device, store)(wanted))
+        return found
+
+    def _add_up(
+        self, branch: str, store: str, events: list[StoredEvent], beats: list[tuple[str, datetime]]
+    ) -> set[str]:
+        """Newly stored events and heartbeat minutes into the transactions, rollups and
+        alerts; returns the branches with new alerts."""
+        where = self.store._branch(branch)
+        centre, now, execute = self.store.centre, self.received_at, self.conn.execute
+        alerted: set[str] = set()
+
+        def changed(sql: str, params: tuple) -> int:
+            return int(execute(sql, params).rowcount)
+
+        def query(sql: str, params: Sequence[Any] = ()) -> list:
+            return execute(sql, tuple(params)).fetchall()
+
+        for event in events:
+            row = rollups.apply_event(changed, self.pending, where, event, store)
+            if row is not None:
+                followup.open_item(changed, query, centre, where, row)
+                alerted |= alert_rules.on_transaction(execute, centre, where, row, now)
+            elif event.type in ALERT_TYPES:
+                alerted |= alert_rules.on_event(execute, where, event, now)
+        for device, minute in beats:
+            new = execute(
+                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (device, minute.isoformat()),
+            ).rowcount
+            if new == 1:
+                rollups.apply_heartbeat(self.pending, where, device, minute)
+        return alerted
 
 
 class CentralStore:
@@ -368,6 +719,12 @@ class CentralStore:
         self.name = self._conn.name
         self.dialect = self._conn.dialect
         self._grouped = False
+        # the last event stored of each store (seq, prev, hash), as committed: events are never
+        # changed once stored, so whatever another worker has done since, this stays true
+        self._tails: dict[tuple[str, str], tuple[int, str, str]] = {}
+        self._committing: list[dict[tuple[str, str], tuple[int, str, str]]] = []
+        self._branches: dict[str, Branch] = {}
+        self._branches_of: CentreConfig | None = None
         self._create()
 
     def _create(self) -> None:
@@ -402,12 +759,16 @@ class CentralStore:
     def group(self, what: str = "group commit") -> Iterator[None]:
         """One write transaction for every write inside (group commit): they are committed
         together when the block ends, or none of them if it raises."""
+        self._committing = []
         with self._conn.write(what, CentralStoreError):
             self._grouped = True
             try:
                 yield
             finally:
                 self._grouped = False
+        for links in self._committing:  # committed: what they say is now true for good
+            self._tails.update(links)
+        self._committing = []
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -419,7 +780,7 @@ class CentralStore:
         *,
         max_future: timedelta = MAX_FUTURE,
     ) -> IngestResult:
-        """Store a parsed batch (committed when this returns).
+        """Store a parsed batch (committed when this returns, unless inside :meth:`group`).
 
         An event that parsed but cannot be taken as it is (its id is not a UUID, its wall time is
         more than ``max_future`` ahead of ``received_at`` or cannot be stored, its payload does not
@@ -428,163 +789,47 @@ class CentralStore:
         with the same seq and id takes its place: the sequence stays whole, so the device is
         acknowledged and nothing waits forever on it, and nothing is lost.
         """
-        device, store, first, last = batch.device, batch.store, batch.first, batch.last
-        now = _utc_text(received_at)
-        with self._write(f"ingest of {device} seqs {first}..{last}") as conn:
-            replaced, current = self._file_store(conn, branch, device, store, now)
-            before, max_seq, store_conflicts = conn.execute(
-                "SELECT contiguous_seq, max_seq, conflicts FROM stores "
-                "WHERE device_id = ? AND store = ?",
-                (device, store),
-            ).fetchone()
-            held = dict(
-                conn.execute(
-                    "SELECT seq, id FROM events WHERE device_id = ? AND store = ? "
-                    "AND seq BETWEEN ? AND ?",
-                    (device, store, first, last),
-                )
-            )
-            rows, beats, conflicts, duplicates, invalid = [], [], [], 0, 0
-            added: list[StoredEvent] = []
-            links: dict[int, tuple[str, str]] = {}
-            topic = topics.events(branch, device)
-            for event in batch.events:
-                stored_id = held.get(event.seq)
-                if stored_id is None:
-                    unfit = batch.unfit.get(event.seq)
-                    own = chain.event_hash(event) if unfit is None else ""
-                    links[event.seq] = (event.prev, own)
-                    problem = _problem(event, unfit, received_at, max_future)
-                    if problem is not None:
-                        invalid += 1
-                        (qid,) = conn.execute(
-                            "INSERT INTO quarantine (received_at, kind, topic, device_id, store,"
-                            " seq, reason, raw) VALUES (?, 'invalid', ?, ?, ?, ?, ?, ?)"
-                            " RETURNING id",
-                            (now, topic, device, store, event.seq, problem, encode_event(event)),
-                        ).fetchone()
-                        event = _placeholder(event, problem, qid, received_at)
-                    rows.append(
-                        (
-                            device,
-                            store,
-                            event.seq,
-                            event.id,
-                            branch,
-                            event.boot_id,
-                            event.mono,
-                            wall_text(event.wall),
-                            event.type,
-                            json.dumps(
-                                to_json_object(event.payload),
-                                ensure_ascii=False,
-                                separators=(",", ":"),
-                            ),
-                            now,
-                            event.prev,
-                            own,
-                        )
-                    )
-                    if event.type == HEARTBEAT_TYPE:
-                        beats.append((device, minute_of(event.wall)))
-                    else:
-                        added.append(event)
-                elif stored_id == event.id:
-                    duplicates += 1
-                else:
-                    reason = (
-                        f"conflict: seq {event.seq} is stored with id {stored_id}, "
-                        f"this batch brings id {event.id}"
-                    )
-                    if self._quarantined_before(conn, device, event.seq, reason):
-                        continue  # the same conflicting copy again: recorded and alerted once
-                    conflicts.append(Conflict(event.seq, stored_id, event.id))
-                    conn.execute(
-                        "INSERT INTO quarantine (received_at, kind, topic, device_id, store, seq,"
-                        " reason, raw) VALUES (?, 'conflict', ?, ?, ?, ?, ?, ?)",
-                        (now, topic, device, store, event.seq, reason, encode_event(event)),
-                    )  # fmt: skip
-            conn.executemany(_INSERT, rows)
-            alerted = self._add_up(conn, branch, store, added, beats, received_at)
-            breaks = chain.check_links(
-                lambda sql, params: conn.execute(sql, params), device, store, links
-            )
-            for b in breaks:
-                conn.execute(
-                    "INSERT INTO chain_breaks (device_id, store, seq, expected, found, "
-                    "detected_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (b.device, b.store, b.seq, b.expected, b.found, now),
-                )
-                alerted |= alert_rules.on_chain_break(conn.execute, branch, b, received_at)
-            contiguous = max(before, last) if first <= before + 1 else before
-            max_seq = max(max_seq, last)
-            if contiguous < max_seq:
-                contiguous = conn.execute(_RUN_END, (contiguous, device, store)).fetchone()[0]
-            gap = None
-            if contiguous < max_seq:
-                (next_held,) = conn.execute(
-                    "SELECT min(seq) FROM events WHERE device_id = ? AND store = ? AND seq > ?",
-                    (device, store, contiguous),
-                ).fetchone()
-                gap = (contiguous + 1, next_held - 1)
-            conn.execute(
-                # both only grow (read above under the write lock, raised here)
-                """UPDATE stores SET branch = ?, contiguous_seq = ?,
-                max_seq = ?, events = events + ?, duplicates = duplicates + ?,
-                conflicts = conflicts + ?, last_seen = ? WHERE device_id = ? AND store = ?""",
-                (branch, max(before, contiguous), max_seq, len(rows), duplicates,
-                 len(conflicts), now, device, store),
-            )  # fmt: skip
-            conn.execute(
-                "UPDATE devices SET branch = ?, last_seen = ? WHERE device_id = ?",
-                (branch, now, device),
-            )
-        return IngestResult(
-            device,
-            store,
-            len(rows),
-            duplicates,
-            tuple(conflicts),
-            contiguous,
-            contiguous > before,
-            gap,
-            store_conflicts + len(conflicts),
-            replaced,
-            current,
-            invalid,
-            tuple(breaks),
-            frozenset(alerted),
-        )
+        return self.ingest_many([(branch, batch)], received_at, max_future=max_future)[0]
 
-    def _add_up(
+    def ingest_many(
         self,
-        conn: Database,
-        branch: str,
-        store: str,
-        events: list[StoredEvent],
-        beats: list[tuple[str, datetime]],
-        now: datetime,
-    ) -> set[str]:
-        """Newly stored events and heartbeat minutes into the transactions, rollups and
-        alerts; returns the branches with new alerts."""
-        where = self.centre.branch_or_default(branch)
-        alerted: set[str] = set()
-        execute, query = _statements(conn)
-        for event in events:
-            row = rollups.apply_event(execute, where, event, store)
-            if row is not None:
-                followup.open_item(execute, query, self.centre, where, row)
-                alerted |= alert_rules.on_transaction(conn.execute, self.centre, where, row, now)
-            elif event.type in ALERT_TYPES:
-                alerted |= alert_rules.on_event(conn.execute, where, event, now)
-        for device, minute in beats:
-            new = conn.execute(
-                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (device, minute.isoformat()),
-            ).rowcount
-            if new == 1:
-                rollups.apply_heartbeat(execute, where, device, minute)
-        return alerted
+        batches: Sequence[tuple[str, EventBatch]],
+        received_at: datetime,
+        *,
+        max_future: timedelta = MAX_FUTURE,
+    ) -> list[IngestResult]:
+        """Store parsed batches (branch, batch) in one transaction, each as :meth:`ingest`
+        would one after the other, and give each its result; the statements are shared: one
+        read of what the database holds of their devices and stores, the events inserted
+        together, the rollups added once per key (``rollups.Pending``), the stores updated once
+        each."""
+        if not batches:
+            return []
+        what = f"ingest of {len(batches)} batches" if len(batches) > 1 else (
+            f"ingest of {batches[0][1].device} seqs {batches[0][1].first}..{batches[0][1].last}"
+        )  # fmt: skip
+        with self._write(what) as conn:
+            filing = _Filing(self, conn, received_at, max_future)
+            results = filing.run(batches)
+        self._on_commit(filing.links)
+        return results
+
+    def _on_commit(self, links: dict[tuple[str, str], tuple[int, str, str]]) -> None:
+        """Remember the last stored link of each store once it is committed (inside
+        :meth:`group`: when the group is)."""
+        if self._grouped:
+            self._committing.append(links)
+        else:
+            self._tails.update(links)
+
+    def _branch(self, branch_id: str) -> Branch:
+        """``self.centre.branch_or_default``, remembered per branch (for this configuration)."""
+        if self._branches_of is not self.centre:
+            self._branches, self._branches_of = {}, self.centre
+        found = self._branches.get(branch_id)
+        if found is None:
+            found = self._branches[branch_id] = self.centre.branch_or_default(branch_id)
+        return found
 
     def _fill_hashes(self, conn: Database) -> None:
         """Each stored event's own hash (kept since version 4), for the events stored before."""
@@ -620,7 +865,10 @@ class CentralStore:
     def _rebuild(self, conn: Database) -> int:
         for sql in rollups.CLEAR:
             conn.execute(sql)
+
         execute, query = _statements(conn)
+        pending = rollups.Pending()
+
         types = sorted(rollups.ROLLUP_TYPES)
         cur = conn.execute(
             f"SELECT branch, store, seq, id, device_id, boot_id, mono, wall, type, payload, prev "
@@ -633,46 +881,22 @@ class CentralStore:
                 seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind,
                 decode_payload(kind, payload), prev,
             )  # fmt: skip
-            where = self.centre.branch_or_default(branch)
-            row = rollups.apply_event(execute, where, event, store)
+            where = self._branch(branch)
+            row = rollups.apply_event(execute, pending, where, event, store)
             if row is not None:  # human data (followup.py) is never cleared: no item twice
                 followup.open_item(execute, query, self.centre, where, row)
             counted += 1
+            if counted % REBUILD_FLUSH == 0:
+                pending.flush(conn.executemany)
         beats = conn.execute(
             "SELECT d.branch, h.device_id, h.minute FROM heartbeats h "
             "JOIN devices d ON d.device_id = h.device_id"
         ).fetchall()
         for branch, device, minute in beats:
-            where = self.centre.branch_or_default(branch)
-            rollups.apply_heartbeat(execute, where, device, datetime.fromisoformat(minute))
+            where = self._branch(branch)
+            rollups.apply_heartbeat(pending, where, device, datetime.fromisoformat(minute))
+        pending.flush(conn.executemany)
         return counted
-
-    def _file_store(
-        self, conn: Database, branch: str, device: str, store: str, now: str
-    ) -> tuple[StoreRow | None, bool]:
-        """Make sure the device and its store are on record; a store seen for the first time
-        becomes the device's current one. Returns (the store it replaces, is it current)."""
-        conn.execute(
-            "INSERT INTO devices (device_id, branch) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (device, branch),
-        )
-        (current,) = conn.execute(
-            "SELECT store FROM devices WHERE device_id = ?", (device,)
-        ).fetchone()
-        new = conn.execute(
-            "INSERT INTO stores (device_id, store, branch, first_seen) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (device, store, branch, now),
-        ).rowcount
-        if not new and current is not None:
-            return None, current == store
-        conn.execute("UPDATE devices SET store = ? WHERE device_id = ?", (store, device))
-        if current is None or current == store:
-            return None, True
-        row = conn.execute(
-            "SELECT * FROM stores WHERE device_id = ? AND store = ?", (device, current)
-        ).fetchone()
-        return StoreRow(*row), True
 
     @staticmethod
     def _quarantined_before(conn: Database, device: str, seq: int, reason: str) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -632,8 +633,35 @@ def chain_hash(
     payload: bytes,
 ) -> str:
     """The hash of one stored event (``wall`` in its stored form, ``payload`` canonical)."""
-    head = json.dumps([prev, seq, event_id, device_id, boot_id, mono, wall, event_type])
+    head = _head(prev, seq, event_id, device_id, boot_id, mono, wall, event_type)
     return hashlib.sha256(head.encode() + b"\n" + payload).hexdigest()
+
+
+_ASCII = json.encoder.encode_basestring_ascii  # how json.dumps writes a string
+
+
+def _head(
+    prev: str,
+    seq: int,
+    event_id: str,
+    device_id: str,
+    boot_id: str,
+    mono: float,
+    wall: str,
+    event_type: str,
+) -> str:
+    """``json.dumps`` of these eight values as a list, written directly when they have their
+    usual types (the same text: a test compares), through ``json.dumps`` otherwise."""
+    texts = (prev, event_id, device_id, boot_id, wall, event_type)
+    if (
+        type(seq) is int
+        and type(mono) is float
+        and math.isfinite(mono)
+        and all(type(t) is str for t in texts)
+    ):
+        p, e, d, b, w, t = map(_ASCII, texts)
+        return f"[{p}, {int.__repr__(seq)}, {e}, {d}, {b}, {float.__repr__(mono)}, {w}, {t}]"
+    return json.dumps([prev, seq, event_id, device_id, boot_id, mono, wall, event_type])
 
 
 # -- events ------------------------------------------------------------------------------------

@@ -91,6 +91,9 @@ class PublishResult:
 
 
 Handler = Callable[[Message], None]
+PahoCallback = Callable[[Any, Any, mqtt.MQTTMessage], None]
+ROUTES_KEPT = 100_000
+"""Topics whose handlers are remembered (a device's few topics, for every device of a bank)."""
 StateListener = Callable[[LinkState], None]
 DoneCallback = Callable[[PublishResult], None]
 
@@ -138,6 +141,10 @@ class MqttConnection:
         self._lock = threading.RLock()
         self._state = LinkState.IDLE
         self._handlers: dict[str, tuple[int, Handler]] = {}
+        # incoming messages go to the handler of the filter they match: the filters' handlers,
+        # and what each topic seen matched (paho's own matching walks a trie per message)
+        self._routes: dict[str, PahoCallback] = {}
+        self._routed: dict[str, list[PahoCallback]] = {}
         self._listeners: list[StateListener] = []
         self._done: dict[int, DoneCallback] = {}
         self._early: dict[int, PublishResult] = {}
@@ -169,7 +176,7 @@ class MqttConnection:
         client.on_disconnect = self._guard(self._on_disconnect)
         client.on_publish = self._guard(self._on_publish)
         client.on_subscribe = self._guard(self._on_subscribe)
-        client.on_message = self._guard(self._on_unhandled)
+        client.on_message = self._guard(self._route)
         self._client = client
         self._delay_next()
 
@@ -259,6 +266,21 @@ class MqttConnection:
             log.error("%s: the broker refused a subscription (mid %d): %s", self.name, mid,
                       ", ".join(refused))  # fmt: skip
 
+    def _route(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        """Hand a message to the handlers of the filters its topic matches (paho thread)."""
+        topic = message.topic
+        with self._lock:
+            handlers = self._routed.get(topic)
+            if handlers is None:
+                handlers = [h for f, h in self._routes.items() if mqtt.topic_matches_sub(f, topic)]
+                if len(self._routed) >= ROUTES_KEPT:
+                    self._routed.clear()
+                self._routed[topic] = handlers
+        for handler in handlers:
+            handler(client, userdata, message)
+        if not handlers:
+            self._guard(self._on_unhandled)(client, userdata, message)
+
     def _on_unhandled(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         log.debug("%s: message on %s without a handler", self.name, message.topic)
         if self.manual_ack and message.qos:
@@ -291,7 +313,8 @@ class MqttConnection:
 
         with self._lock:
             self._handlers[topic] = (qos, handler)
-        self._client.message_callback_add(_subscription_filter(topic), on_message)
+            self._routes[_subscription_filter(topic)] = on_message
+            self._routed.clear()
         if self.connected:
             self._client.subscribe(topic, qos)
 
@@ -313,7 +336,8 @@ class MqttConnection:
     def unsubscribe(self, topic: str) -> None:
         with self._lock:
             self._handlers.pop(topic, None)
-        self._client.message_callback_remove(_subscription_filter(topic))
+            self._routes.pop(_subscription_filter(topic), None)
+            self._routed.clear()
         if self.connected:
             self._client.unsubscribe(topic)
 

@@ -27,7 +27,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from domain.events import EventContractError, StoredEvent, typed_payload
+from domain.events import EventContractError, Payload, StoredEvent, typed_payload
 from sync import wire
 from sync.wire import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 from sync.wire import SchemaError as SchemaError
@@ -151,21 +151,29 @@ def parse_alerts(payload: bytes | str) -> AlertState:
 @dataclass(frozen=True)
 class EventBatch:
     """A batch as the centre files it; ``unfit`` maps the seq of each event whose payload does
-    not fit the event contract to the reason (computed here, however the batch was made)."""
+    not fit the event contract to the reason, and ``typed`` holds each event's payload as its
+    typed struct (None where it does not fit; computed here, however the batch was made). The
+    events keep their payloads as they came (a batch off the wire: plain JSON objects)."""
 
     device: str
     events: tuple[StoredEvent, ...]
     store: str = ""
     unfit: dict[int, str] = field(init=False, compare=False, repr=False)
+    typed: tuple[Payload | dict[str, Any] | None, ...] = field(
+        init=False, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         unfit = {}
+        typed: list[Payload | dict[str, Any] | None] = []
         for event in self.events:
             try:
-                typed_payload(event.type, event.payload)
+                typed.append(typed_payload(event.type, event.payload))
             except EventContractError as exc:
                 unfit[event.seq] = str(exc)
+                typed.append(None)
         object.__setattr__(self, "unfit", unfit)
+        object.__setattr__(self, "typed", tuple(typed))
 
     @property
     def first(self) -> int:

@@ -20,7 +20,7 @@ body; :func:`read` checks, in this order, and raises :class:`SchemaError` saying
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -178,15 +178,14 @@ def peek(payload: bytes, cls: type[S]) -> S | None:
 # --- field rules shared by several messages ---------------------------------------------------
 
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+"""A UUID as ``str(uuid.UUID(x))`` writes it (canonical: lower case, hyphens)."""
+
+
 def check_store(store: str) -> None:
     """A store identity is a canonical (lower-case) UUID, or ``''`` (unnamed, also if absent)."""
-    if store:
-        try:
-            canonical = str(uuid.UUID(store))
-        except ValueError:
-            canonical = None
-        if canonical != store:
-            raise ValueError(f"field 'store' must be a UUID (or empty), not {store[:64]!r}")
+    if store and _UUID.fullmatch(store) is None:
+        raise ValueError(f"field 'store' must be a UUID (or empty), not {store[:64]!r}")
 
 
 def check_time(text: str, key: str) -> None:

@@ -42,7 +42,11 @@ def _bin(name: str) -> str:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """``durable``: a cluster that syncs its commits to disk, as a real one (the benchmarks);
+    the tests' own runs without (``fsync=off``, ``synchronous_commit=off``)."""
+
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self._dir: Path | None = None
         self._as: list[str] = []
         named = os.environ.get(ENV_VAR, "").strip()
@@ -59,11 +63,10 @@ class PostgresServer:
             shutil.chown(self._dir, "postgres")
         data, port = self._dir / "data", free_port()
         self._run(initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--locale=C", "--no-sync")  # fmt: skip
-        options = (
-            f"-p {port} -k {self._dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50"
-        )
+                  "--locale=C", *(() if self.durable else ("--no-sync",)))  # fmt: skip
+        options = f"-p {port} -k {self._dir} -c listen_addresses=127.0.0.1 -c max_connections=50"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = self._dir / "server.log"
         self._run(pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start")
         self._pg_ctl, self._data = pg_ctl, data

@@ -6,6 +6,8 @@ import json
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain import events as ev
 from domain.clock import ManualClock
@@ -69,3 +71,14 @@ def test_events_stored_by_an_earlier_version_still_read() -> None:
 def test_types_outside_the_contract_keep_their_plain_payload() -> None:
     assert ev.decode_payload("test.tick", b'{"n": 1}') == {"n": 1}
     assert ev.typed_payload("test.tick", {"n": 1}) == {"n": 1}
+
+
+TEXT = st.text(max_size=20) | st.sampled_from(["", "王芳", "a\u2028b", '"\\\n\x00', "\ud800"])
+MONO = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2**70), 2**70)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXT, st.integers(0, 2**64), TEXT, TEXT, TEXT, MONO, TEXT, TEXT)
+def test_the_chain_head_is_what_json_dumps_writes(prev, seq, eid, device, boot, mono, wall, kind):
+    values = [prev, seq, eid, device, boot, mono, wall, kind]
+    assert ev._head(*values) == json.dumps(values)
