@@ -217,8 +217,8 @@ def publisher(argv: list[str]) -> int:
         if not cond.wait_for(lambda: acked[0] >= len(packets), TIMEOUT_S):
             print(f"failed {acked[0]} of {len(packets)} acknowledged", flush=True)
             return 1
-    with path.with_suffix(".times").open("wb") as f:
-        pickle.dump(times, f)
+    with path.with_suffix(".times").open("wb") as out:
+        pickle.dump(times, out)
     print(f"done {time.monotonic() - t0:.3f}", flush=True)
     sock.sendall(b"\xe0\x00")
     sock.close()
@@ -238,6 +238,7 @@ class Child:
             stdout=subprocess.DEVNULL if quiet else subprocess.PIPE,
             stderr=subprocess.DEVNULL if quiet else subprocess.STDOUT, text=True, env=env,
         )  # fmt: skip
+        self.name = " ".join(args[:4])
         self.lines: list[str] = []
         self.cond = threading.Condition()
         if not quiet:
@@ -259,10 +260,10 @@ class Child:
 
         with self.cond:
             if not self.cond.wait_for(found, timeout):
-                raise TimeoutError(f"no {prefix!r} from {self.proc.args[:4]} in {timeout} s")
+                raise TimeoutError(f"no {prefix!r} from {self.name} in {timeout} s")
             line = found()
-        if line == "<eof>":
-            raise RuntimeError(f"{self.proc.args[:4]} ended early: {self.lines[-8:]}")
+        if line is None or line == "<eof>":
+            raise RuntimeError(f"{self.name} ended early: {self.lines[-8:]}")
         return line
 
     def go(self) -> None:
@@ -569,7 +570,11 @@ def main(argv: list[str] | None = None) -> int:
                     work = tmp / f"run-{runs}"
                     work.mkdir()
                     broker = start_broker(work / "broker", ca)
-                    target = str(work / "centre.sqlite") if side == "sqlite" else pg.new_database()
+                    if side == "sqlite":
+                        target = str(work / "centre.sqlite")
+                    else:
+                        assert pg is not None  # started above whenever alert_rate is given
+                        target = pg.new_database()
                     try:
                         latency[side] = run_alert_latency(
                             broker, work, fleets[live.name], live, target, args.alert_rate,

@@ -332,8 +332,8 @@ class Pending:
             rows = [(d, *v) for d, v in self.counter_devices.items()]
             executemany(_COUNTER_DEVICES, rows)
         if self.tellers:
-            rows = [(b, t, name, day) for (b, t), (day, name) in self.tellers.items()]
-            executemany(_TELLERS, rows)
+            named = [(b, t, name, day) for (b, t), (day, name) in self.tellers.items()]
+            executemany(_TELLERS, named)
         self.__init__()  # type: ignore[misc]
 
 
