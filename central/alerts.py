@@ -208,7 +208,8 @@ def on_event(execute: Execute, branch: Branch, event: StoredEvent, now: datetime
     zone = ZoneInfo(branch.time_zone)
     at = event.wall.astimezone(zone)
     if isinstance(p, TicketWaitOverLimit):
-        key, kind, subject = f"wait:{p.ticket.id}", "wait_over_limit", p.ticket.number
+        # ticket ids repeat across branches (each numbers its day from A001)
+        key, kind, subject = f"wait:{branch.id}:{p.ticket.id}", "wait_over_limit", p.ticket.number
         message = f"等候超时：{p.ticket.number} 已等候{round(p.waited_s / 60)}分钟" + (
             f"（限{round(p.limit_s / 60)}分钟）" if p.limit_s else ""
         )
@@ -281,8 +282,8 @@ def _offline(execute: Execute, centre: CentreConfig, now: datetime) -> set[str]:
             "SELECT device_id, status_at FROM devices WHERE branch = ? AND status = 'offline'",
             (branch.id,),
         ).fetchall():
-            if device not in pads:
-                continue
+            if device not in pads or _open_offline(execute, device):
+                continue  # one alert per outage (a retained status comes again and again)
             if raise_alert(
                 execute, key=f"offline:{device}:{since}", branch=branch.id,
                 kind="device_offline", subject=device, at=now,
@@ -291,6 +292,14 @@ def _offline(execute: Execute, centre: CentreConfig, now: datetime) -> set[str]:
             ):  # fmt: skip
                 touched.add(branch.id)
     return touched
+
+
+def _open_offline(execute: Execute, device: str) -> bool:
+    row = execute(
+        "SELECT 1 FROM alerts WHERE kind = 'device_offline' AND subject = ? AND acked_at IS NULL",
+        (device,),
+    ).fetchone()
+    return row is not None
 
 
 def _below_target(

@@ -18,7 +18,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domain.events import EventContractError, StoredEvent, chain_start
+from domain.clock import wall_text
+from domain.events import (
+    EventContractError,
+    Payload,
+    StoredEvent,
+    chain_hash,
+    chain_start,
+    payload_variants,
+    typed_payload,
+)
 
 SCHEMA = (
     "ALTER TABLE events ADD COLUMN hash TEXT NOT NULL DEFAULT ''",
@@ -49,9 +58,27 @@ class ChainBreak:
 
 
 def event_hash(event: StoredEvent) -> str:
-    """The event's own hash as its device computed it ('' if it cannot be recomputed)."""
+    """The event's own hash as its device computed it ('' if it cannot be recomputed), then,
+    space-separated, the hashes a device of an earlier release made of it (its payload without
+    fields added since: ``domain.events.payload_variants``)."""
     try:
-        return event.chain_hash()
+        typed = typed_payload(event.type, event.payload)
+        if not isinstance(typed, Payload):
+            return event.chain_hash()
+        return " ".join(
+            chain_hash(
+                event.prev,
+                event.seq,
+                event.id,
+                event.device_id,
+                event.boot_id,
+                event.mono,
+                wall_text(event.wall),
+                event.type,
+                payload,
+            )
+            for payload in payload_variants(typed)
+        )
     except (EventContractError, TypeError, ValueError):
         return ""
 
@@ -98,9 +125,11 @@ def check_links(
             if into == 1:
                 expected = chain_start(store) if store else ""
             elif into - 1 in known:
+                if not known[into - 1][0]:
+                    continue  # the event before it is from before its device had a chain
                 expected = known[into - 1][1]
             else:
                 continue  # the event before it has not arrived yet
-            if prev and expected and prev != expected:
-                breaks.append(ChainBreak(device, store, into, expected, prev))
+            if prev and expected and prev not in expected.split():
+                breaks.append(ChainBreak(device, store, into, expected.split()[0], prev))
     return breaks

@@ -330,7 +330,10 @@ def _centre(args: argparse.Namespace) -> CentreConfig:
 def _kpi(args: argparse.Namespace) -> int:
     centre = _centre(args)
     with CentralStore(args.db, centre=centre) as store:
-        rows = kpis(store.query, centre, args.start, args.end, args.by, branches=args.branch)
+        rows = kpis(
+            store.query, centre, args.start, args.end, args.by, branches=args.branch,
+            now=datetime.now(UTC),
+        )  # fmt: skip
     write_rows(rows, args.format, sys.stdout, table=kpi_table)
     return 0
 
@@ -464,10 +467,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    reading = args.command in ("devices", "uptime", "kpi", "ranking", "timing", "trust", "followup")
-    if reading and not is_postgres(args.db) and not Path(args.db).is_file():
+    # only the ingest (run) and an import may make a new central store
+    existing = args.command not in ("run", "import", "config")
+    if existing and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start is not None and end is not None and start > end:
+        print(f"counterside centre: --from {start} is after --to {end}", file=sys.stderr)
+        return 2
     try:
         commands = {
             "run": _run,

@@ -16,8 +16,9 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from central.rollups import COUNTS, bin_bounds, business_minutes
 from config.centre import CentreConfig
@@ -86,7 +87,8 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
     """The KPIs of one group's sums (``uptime``: whether 开机率 applies at this level)."""
     c, settings = sums.counts, centre.kpi
     targets = settings.targets
-    ratings = sum(sums.levels.values())
+    neutral = settings.neutral_levels
+    ratings = sum(n for lv, n in sums.levels.items() if lv not in neutral)  # 满意率's denominator
     satisfied = sum(n for lv, n in sums.levels.items() if lv in settings.satisfied_levels)
     unsatisfied = sum(n for lv, n in sums.levels.items() if lv in settings.unsatisfied_levels)
     sat_ci, bad_ci = wilson(satisfied, ratings), wilson(unsatisfied, ratings)
@@ -190,9 +192,10 @@ def group_sums(
     by: str,
     *,
     branches: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> dict[tuple, Sums]:
     """Summed rollups per group of level ``by`` over the business days ``start..end``
-    (inclusive), optionally of some branches only."""
+    (inclusive), optionally of some branches only; ``now`` ends 开机率's days at today."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
@@ -227,7 +230,7 @@ def group_sums(
             group = tuple(row[: len(cols)])
             getattr(sums[group], target)[int(row[len(cols)])] += int(row[-1])
     if by in UPTIME_LEVELS:
-        _add_uptime(query, centre, start, end, by, branches, sums)
+        _add_uptime(query, centre, start, end, by, branches, sums, now)
     return _regroup(sums, centre, by)
 
 
@@ -239,32 +242,52 @@ def _add_uptime(
     by: str,
     branches: Sequence[str],
     sums: dict[tuple, Sums],
+    now: datetime | None = None,
 ) -> None:
-    """Powered and business minutes of the pads (devices that served at a counter), from the
-    first business day each served on."""
-    pads: dict[str, list[tuple[str, int, date]]] = defaultdict(list)
+    """Powered and business minutes of each counter's pad (the devices that served at it; a
+    replaced pad's successor takes its place), from the first business day one of them served
+    on, to ``end`` or the branch's today (``now``), whichever is earlier: a day's powered
+    minutes are those of its devices from their own first day, at most the day's business
+    minutes."""
+    pads: dict[str, tuple[str, int, date]] = {}
     for device, branch, counter, first in query(
         "SELECT device_id, branch, counter, first_day FROM counter_devices", ()
     ):
         if not branches or branch in branches:
-            pads[branch].append((device, counter, date.fromisoformat(first)))
-    powered: Counter[str] = Counter()
-    for device, minutes in query(
-        "SELECT device_id, sum(minutes) FROM uptime_days WHERE day >= ? AND day <= ? "
-        "GROUP BY device_id",
+            pads[device] = (branch, int(counter), date.fromisoformat(first))
+    firsts: dict[tuple[str, int], date] = {}
+    for branch, counter, first in pads.values():
+        key = (branch, counter)
+        firsts[key] = min(first, firsts.get(key, first))
+    daily: Counter[tuple[str, int, date]] = Counter()
+    for day_text, device, minutes in query(
+        "SELECT day, device_id, minutes FROM uptime_days WHERE day >= ? AND day <= ?",
         (start.isoformat(), end.isoformat()),
     ):
-        powered[device] += int(minutes)
-    for branch, devices in pads.items():
-        where = centre.branch_or_default(branch)
-        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-        open_minutes = {day: business_minutes(where, day) for day in days}
-        for device, counter, first in devices:
-            group = (branch, counter) if by == "counter" else (branch,)
-            sums[group].powered_minutes += powered[device]
-            sums[group].business_minutes += sum(
-                minutes for day, minutes in open_minutes.items() if day >= first
-            )
+        pad = pads.get(device)
+        day = date.fromisoformat(day_text)
+        if pad is not None and day >= pad[2]:
+            daily[(pad[0], pad[1], day)] += int(minutes)
+    open_minutes: dict[tuple[str, date], int] = {}
+
+    def opened(branch: str, day: date) -> int:
+        if (branch, day) not in open_minutes:
+            where = centre.branch_or_default(branch)
+            open_minutes[(branch, day)] = business_minutes(where, day)
+        return open_minutes[(branch, day)]
+
+    for (branch, counter), first in firsts.items():
+        last = end
+        if now is not None:
+            zone = ZoneInfo(centre.branch_or_default(branch).time_zone)
+            last = min(end, now.astimezone(zone).date())
+        group = (branch, counter) if by == "counter" else (branch,)
+        day = max(start, first)
+        while day <= last:
+            business = opened(branch, day)
+            sums[group].business_minutes += business
+            sums[group].powered_minutes += min(daily[(branch, counter, day)], business)
+            day += timedelta(days=1)
 
 
 def _regroup(sums: dict[tuple, Sums], centre: CentreConfig, by: str) -> dict[tuple, Sums]:
@@ -289,10 +312,12 @@ def kpis(
     by: str,
     *,
     branches: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
-    bank level always has its one row, with zero counts and null rates when there is no data."""
-    sums = group_sums(query, centre, start, end, by, branches=branches)
+    bank level always has its one row, with zero counts and null rates when there is no data.
+    ``now``: 开机率 counts business minutes up to the branch's today, not beyond."""
+    sums = group_sums(query, centre, start, end, by, branches=branches, now=now)
     if by == "bank" and not sums:
         sums = {(): Sums()}
     names = _names(query, by)

@@ -39,11 +39,13 @@ from domain.clock import minute_of, wall_text
 from domain.events import (
     HEARTBEAT_TYPE,
     EventContractError,
+    Payload,
     StoredEvent,
     SyncQuarantined,
     canonical_payload,
     chain_hash,
     decode_payload,
+    payload_variants,
 )
 from domain.report import TransactionRow
 from sync import topics
@@ -349,6 +351,36 @@ def _problem(
         )
     if unfit is not None:
         return f"the payload {where} does not fit the event contract: {unfit}"
+    odd = _odd_value(event)
+    if odd is not None:
+        return f"{odd} {where} cannot be stored in every database the centre runs on"
+    return None
+
+
+_SUSPECT = re.compile(rb"\\u0000|\d{19}")  # a NUL escaped in JSON, or an integer of 19+ digits
+INT64 = range(-(2**63), 2**63)
+
+
+def _odd_value(event: StoredEvent) -> str | None:
+    """A NUL character (PostgreSQL's text refuses it) or an integer outside 64 bits (neither
+    database's integer holds it) in the event's payload or identity, or None."""
+    if "\x00" in event.boot_id or "\x00" in event.device_id or "\x00" in event.type:
+        return "a NUL character in its identity"
+    raw = _PAYLOAD.encode(event.payload)
+    if _SUSPECT.search(raw) is None:
+        return None  # the common case: nothing to look at closely
+    stack: list[Any] = [msgspec.json.decode(raw)]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return "a NUL character in the payload"
+        if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            return f"the integer {value} in the payload"
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
     return None
 
 
@@ -362,12 +394,26 @@ def _with(event: StoredEvent, payload: Any) -> StoredEvent:
 
 def _own_hash(event: StoredEvent, typed: Any, wall: str) -> str:
     """The event's own hash as its device made it (``chain.event_hash``), from its typed
-    payload and its wall time as stored."""
+    payload and its wall time as stored; space-separated, the hashes an earlier release of the
+    device would have made of it follow (``domain.events.payload_variants``)."""
     try:
-        return chain_hash(
-            event.prev, event.seq, event.id, event.device_id, event.boot_id, event.mono, wall,
-            event.type, canonical_payload(typed),
-        )  # fmt: skip
+        variants = payload_variants(typed) if isinstance(typed, Payload) else [
+            canonical_payload(typed)
+        ]  # fmt: skip
+        return " ".join(
+            chain_hash(
+                event.prev,
+                event.seq,
+                event.id,
+                event.device_id,
+                event.boot_id,
+                event.mono,
+                wall,
+                event.type,
+                payload,
+            )
+            for payload in variants
+        )
     except (EventContractError, TypeError, ValueError):
         return ""
 

@@ -4,6 +4,7 @@ holidays, the branch's own configuration file for its roster) and the KPIs' targ
     [kpi]
     satisfied_levels = [5, 4]        # count towards 满意率 (default: the top two of five)
     unsatisfied_levels = [1, 2]      # 差评: count towards 差评率 and open a follow-up item
+    neutral_levels = []              # given, but left out of both rates' denominators
     min_sample = 30                  # rankings: fewer ratings than this are "not ranked"
 
     [kpi.targets]
@@ -95,12 +96,20 @@ class Targets:
 
 
 def _levels_apart(scope) -> None:
-    sat, unsat = scope.values.get("satisfied_levels"), scope.values.get("unsatisfied_levels")
-    if sat is INVALID or unsat is INVALID or sat is None or unsat is None:
-        return
-    both = sorted(set(sat) & set(unsat))
-    if both:
-        scope.bad("unsatisfied_levels", f"levels {both} are also in satisfied_levels")
+    named = {}
+    for key in ("satisfied_levels", "unsatisfied_levels", "neutral_levels"):
+        value = scope.values.get(key)
+        if value is INVALID or value is None:
+            return
+        named[key] = set(value)
+    for key, other in (
+        ("unsatisfied_levels", "satisfied_levels"),
+        ("neutral_levels", "satisfied_levels"),
+        ("neutral_levels", "unsatisfied_levels"),
+    ):
+        both = sorted(named[key] & named[other])
+        if both:
+            scope.bad(key, f"levels {both} are also in {other}")
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,12 @@ class KpiSettings:
         ListOf(LEVEL, nonempty=True, unique="level"),
         [1, 2],
         help="rating levels that count as unsatisfied (差评); default the bottom two of five",
+    )
+    neutral_levels: tuple[int, ...] = option(
+        ListOf(LEVEL, unique="level"),
+        [],
+        help="rating levels given but left out of 满意率's and 差评率's denominators (e.g. "
+        "不了解 on a four-level scale)",
     )
     min_sample: int = option(
         Integer(1, 100000), 30, help='rankings: fewer ratings than this are "not ranked"'

@@ -616,6 +616,42 @@ def canonical_payload(value: Payload | dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+ADDED_FIELDS: dict[str, tuple[str, ...]] = {
+    EventType.COUNTER_RESUMED: ("teller",),
+}
+"""Fields appended to a payload class after its first release, oldest first. A device of an
+earlier release hashed the payload without them; whoever checks a chain also accepts the hash
+made without the trailing ones that hold their defaults (``payload_variants``)."""
+
+
+def payload_variants(value: Payload) -> list[bytes]:
+    """The canonical bytes of ``value``, then as earlier releases encoded it: without the
+    fields added since (``ADDED_FIELDS``), newest first, while they hold their defaults."""
+    out = [encode_payload(value)]
+    added = ADDED_FIELDS.get(value.TYPE, ())
+    if not added:
+        return out
+    obj = msgspec.to_builtins(value)
+    defaults = _defaults(type(value))
+    for name in reversed(added):
+        if name not in defaults or obj.get(name) != defaults[name]:
+            break
+        obj.pop(name)
+        out.append(_ENCODER.encode(obj))
+    return out
+
+
+def _defaults(cls: type[Payload]) -> dict[str, Any]:
+    """A payload class's fields with a default, and their JSON value."""
+    names = cls.__struct_fields__
+    values = cls.__struct_defaults__
+    return {
+        name: msgspec.to_builtins(value)
+        for name, value in zip(names[len(names) - len(values) :], values, strict=True)
+        if value is not msgspec.NODEFAULT
+    }
+
+
 def chain_start(store_id: str) -> str:
     """``prev`` of a store's first event."""
     return hashlib.sha256(f"counterside event store {store_id}".encode()).hexdigest()

@@ -109,7 +109,7 @@ def transaction_row(e: StoredEvent, tz: ZoneInfo) -> TransactionRow | None:
             total_waiting_s=waited,
             wait_limit_s=None,
             wait_over_limit=False,
-            waiting_exact=False,
+            waiting_exact=True,
             service_s=None,
             service_limit_s=None,
             service_over_limit=False,

@@ -180,3 +180,27 @@ def test_alerts_are_published_retained_within_seconds(mqtt_broker, tmp_path: Pat
     state = schema.parse_alerts(bytes(message.payload))
     assert (state.branch, state.open, [a.kind for a in state.alerts]) == (BRANCH, 1, ["bad_rating"])
     assert message.retain and latency < 5
+
+
+def test_the_same_ticket_number_waits_too_long_in_two_branches(tmp_path, centre_db) -> None:
+    at = Instant(1.0, OPENING, "b")
+    ticket = QueuedTicket(
+        id="20261125-A007", number="A007", business_type="cash", business_day=DAY, serial=7,
+        issued_at=at, queued_at=at,
+    )  # fmt: skip
+    waited = event(1, "ticket.wait_over_limit", TicketWaitOverLimit(ticket=ticket, waited_s=960.0))
+    with centre_with(tmp_path, centre_db, [waited]) as store:
+        other = replace(waited, id="0193a9c0-0000-7000-8000-000000777777", device_id="ctl-2")
+        store.ingest("b2", EventBatch("ctl-2", (other,), "s"), RECEIVED)
+        found = sorted((a.branch, a.subject) for a in store.alerts())
+    assert found == [("b1", "A007"), ("b2", "A007")]
+
+
+def test_a_retained_offline_status_delivered_again_is_one_alert(tmp_path, centre_db) -> None:
+    """The last will carries no time: each redelivery (a reconnect) looks like a new status."""
+    with centre_with(tmp_path, centre_db, [closed(1)]) as store:
+        for minutes in (0, 30):
+            seen = WED_10AM + timedelta(minutes=minutes)
+            store.set_status("b1", Status("pad-1", "offline"), seen)
+            store.evaluate_alerts(seen)
+        assert [a.kind for a in store.alerts()].count("device_offline") == 1

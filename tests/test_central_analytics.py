@@ -30,7 +30,7 @@ from config.loader import load_config
 from device.app import DeviceApp
 from device.simulation import Simulation
 from device.store import EventStore
-from domain.clock import Instant, ManualClock
+from domain.clock import Instant, ManualClock, wall_text
 from domain.events import (
     CounterResumed,
     DeviceHeartbeat,
@@ -42,6 +42,8 @@ from domain.events import (
     TicketInfo,
     Timeline,
     TransactionClosed,
+    chain_hash,
+    chain_start,
 )
 from domain.report import transactions
 from sync.schema import EventBatch, encode_batch, parse_batch
@@ -585,3 +587,84 @@ def test_trust_signals_per_teller(tmp_path, centre_db) -> None:
     assert (q["quick_share"], q["top_share"], q["longest_run"]) == (1.0, 1.0, 15)
     assert q["branch_top_share"] == pytest.approx(5 / 15)
     assert n["flags"] == ["paused_presses"] and n["quick_share"] == 0.0 and n["longest_run"] == 1
+
+
+def test_no_false_break_from_a_device_of_an_earlier_release(centre_db) -> None:
+    """A payload field added since (``ADDED_FIELDS``): the device hashed the payload without it;
+    and events from before the device had a chain (``prev`` empty) before chained ones."""
+    at = OPENING + timedelta(minutes=5)
+    resumed = CounterResumed(counter=1, paused_s=300.0)
+    old_bytes = b'{"counter":1,"reason":null,"paused_s":300.0,"over_limit":false}'
+    sid = "0193a9c0-0000-7000-8000-0000000000bb"
+    first = StoredEvent(1, "0193a9c0-0000-7000-8000-000000000101", "pad-1", "b", 1.0, at,
+                        "counter.resumed", resumed, chain_start(sid))  # fmt: skip
+    own = chain_hash(
+        first.prev, 1, first.id, "pad-1", "b", 1.0, wall_text(at), first.type, old_bytes
+    )  # fmt: skip  (as the earlier release hashed it)
+    second = replace(closed(2), device_id="pad-1", prev=own)
+    pre = [replace(closed(10 + i), seq=10 + i, prev="") for i in range(3)]  # before the chain
+    after = replace(closed(13), seq=13, prev="whatever the device chained them from")
+    with CentralStore(centre_db) as store:
+        store.ingest("b1", EventBatch("pad-1", (first, replace(second, seq=2)), sid), RECEIVED)
+        store.ingest("b1", EventBatch("pad-1", (*pre, after), sid), RECEIVED)
+        assert store.chain_breaks() == []
+        store.ingest("b1", EventBatch("pad-1", (replace(closed(3), seq=3, prev="forged"),), sid),
+                     RECEIVED)  # fmt: skip
+        assert [b.seq for b in store.chain_breaks()] == [3]
+
+
+@pytest.mark.parametrize(
+    "odd", [{"teller_name": "王\x00芳"}, {"rating": 2**63}], ids=["nul", "int-over-64-bits"]
+)
+def test_a_value_a_database_cannot_hold_is_put_aside_not_retried(centre_db, odd) -> None:
+    """The contract lets a string hold NUL (PostgreSQL's text cannot) and an integer exceed
+    64 bits (neither database's integer can): such an event is quarantined as invalid, the
+    batch's other events are stored, and nothing blocks the ingest."""
+    bad = closed(1)
+    assert isinstance(bad.payload, TransactionClosed)
+    bad = replace(bad, payload=msgspec.structs.replace(bad.payload, **odd))
+    with CentralStore(centre_db) as store:
+        result = store.ingest(
+            "b1", EventBatch("pad-1", (bad, replace(closed(2), seq=2)), "s"), RECEIVED
+        )
+        assert (result.stored, result.invalid, result.contiguous) == (2, 1, 2)
+        (kept,) = store.quarantined("invalid")
+        assert "cannot be stored in every database" in kept["reason"]
+        assert len(store.transactions()) == 1
+
+
+def beats_of(device: str, first_seq: int, day_offset: int, minutes: int) -> list[StoredEvent]:
+    """``minutes`` heartbeats of ``device`` from 08:30 on 2026-11-25 + ``day_offset`` days."""
+    out = []
+    for i in range(minutes):
+        wall = OPENING + timedelta(days=day_offset, minutes=i)
+        beat = DeviceHeartbeat(minute=wall.strftime("%Y-%m-%dT%H:%M"))
+        eid = f"0193a9c0-0000-7000-8000-{first_seq + i:012d}"
+        out.append(
+            StoredEvent(first_seq + i, eid, device, "b", 0.0, wall, "device.heartbeat", beat)
+        )
+    return out
+
+
+def test_uptime_of_a_replaced_pad_and_of_days_to_come(tmp_path, centre_db) -> None:
+    """Counter 1's pad is on two days before its first customer (those minutes do not count),
+    serves on Wednesday 25th, is replaced by pad-2 on Thursday 26th; asked on the 26th at
+    noon for the whole week, the days after today are not counted as down."""
+    old = beats_of("pad-1", 10_000, -2, 510) + beats_of("pad-1", 11_000, 0, 510)
+    new = beats_of("pad-2", 20_000, 1, 210)  # on from 08:30 to 12:00
+    second = closed(2)
+    assert isinstance(second.payload, TransactionClosed) and second.payload.ticket_info
+    thursday = msgspec.structs.replace(second.payload.ticket_info, business_day=date(2026, 11, 26))
+    second = replace(
+        second,
+        device_id="pad-2",
+        wall=OPENING + timedelta(days=1),
+        payload=msgspec.structs.replace(second.payload, ticket_info=thursday),
+    )
+    served = [closed(1), second]
+    now = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # noon in Shanghai
+    with centre_with(tmp_path, centre_db, [*old, *new, *served]) as store:
+        (row,) = kpis(store.query, store.centre, date(2026, 11, 23), date(2026, 11, 29),
+                      "counter", now=now)  # fmt: skip
+    assert row["counter"] == 1
+    assert (row["powered_minutes"], row["business_minutes"]) == (510 + 210, 510 + 510)
