@@ -166,17 +166,16 @@ def _burst(
     ).fetchall()
     ratings = sorted((datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows)
     bad = centre.kpi.unsatisfied_levels
-    # every window [end - W, end] that ends at a bad rating and holds ``at``
-    for end, level, _ in ratings:
-        if level not in bad or not (at <= end <= at + BURST_WINDOW):
+    # every window [end - W, end] that ends at a rating and holds ``at``
+    for end, _, _ in ratings:
+        if not (at <= end <= at + BURST_WINDOW):
             continue
         inside = [r for r in ratings if end - BURST_WINDOW <= r[0] <= end]
         bads = [r for r in inside if r[1] in bad]
         if len(inside) < BURST_MIN or 2 * len(bads) < len(inside):
             continue
-        start = bads[0][0]
-        if _recent_burst(execute, branch.id, start):
-            return False  # the same burst, already raised
+        if _same_burst(execute, branch.id, {r[2] for r in bads}):
+            return False  # a burst sharing a bad rating with this one is already raised
         return raise_alert(
             execute,
             key=f"bad_burst:{branch.id}:{bads[0][2]}",
@@ -192,12 +191,12 @@ def _burst(
     return False
 
 
-def _recent_burst(execute: Execute, branch: str, start: datetime) -> bool:
-    """A burst alert of ``branch`` whose window reaches ``start``: the same burst."""
-    for (at,) in execute(
-        "SELECT at FROM alerts WHERE branch = ? AND kind = 'bad_burst'", (branch,)
+def _same_burst(execute: Execute, branch: str, bad_ids: set[str]) -> bool:
+    """A burst alert of ``branch`` whose evidence holds one of these bad ratings."""
+    for (evidence,) in execute(
+        "SELECT evidence FROM alerts WHERE branch = ? AND kind = 'bad_burst'", (branch,)
     ).fetchall():
-        if abs(datetime.fromisoformat(at) - start) <= BURST_WINDOW:
+        if bad_ids & set(json.loads(evidence)):
             return True
     return False
 

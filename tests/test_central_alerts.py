@@ -204,3 +204,10 @@ def test_a_retained_offline_status_delivered_again_is_one_alert(tmp_path, centre
             store.set_status("b1", Status("pad-1", "offline"), seen)
             store.evaluate_alerts(seen)
         assert [a.kind for a in store.alerts()].count("device_offline") == 1
+
+
+def test_a_burst_closed_by_good_ratings_is_raised(tmp_path, centre_db) -> None:
+    """Two bad then two good ratings within three minutes: half of four are bad."""
+    ratings = [closed(1, rating=1), closed(2, rating=2), closed(3, rating=5), closed(4, rating=5)]
+    with centre_with(tmp_path, centre_db, ratings) as store:
+        assert kinds(store) == ["bad_burst", "bad_rating", "bad_rating"]
