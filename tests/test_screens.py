@@ -14,7 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pygame
+import pygame.freetype
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.loader import load_config
 from config.scales import PRESET_SCALES
@@ -106,6 +109,47 @@ def test_no_cjk_font_names_the_debian_package(monkeypatch, tmp_path):
     monkeypatch.setattr(text, "_fc_match", lambda: None)
     with pytest.raises(text.FontNotFound, match="apt-get install -y fonts-wqy-zenhei"):
         text.find_cjk_font()
+
+
+def bisected_fit(fonts: text.Fonts, line: str, max_w: int, max_h: int, size: int, min_size: int):
+    """The largest size that fits, by plain bisection (what ``Fonts.fit`` must answer)."""
+    if fonts.fits(line, max_w, max_h, size):
+        return line, size
+    lo, hi = max(1, min(min_size, size)), size
+    if not fonts.fits(line, max_w, max_h, lo):
+        return fonts._shorten(line, max_w, max_h, lo, False), lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fonts.fits(line, max_w, max_h, mid) else (lo, mid)
+    return line, lo
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    line=st.sampled_from(["A012 → 3号窗口", "请选择您要办理的业务", "Please choose", "—"]),
+    max_w=st.integers(1, 1200),
+    max_h=st.integers(1, 300),
+    size=st.integers(1, 240),
+    min_size=st.integers(1, 60),
+)
+def test_fit_finds_the_size_bisection_finds(fonts, line, max_w, max_h, size, min_size):
+    fitted = fonts._fit(line, max_w, max_h, size, min_size, False)
+    assert fitted == bisected_fit(fonts, line, max_w, max_h, size, min_size)
+
+
+def test_rendered_text_is_in_the_display_layout(fonts):
+    surf = fonts.render("中文 A012", 40, (250, 200, 0), strong=True)
+    assert surf.get_masks() == pygame.Surface((1, 1), pygame.SRCALPHA, 32).get_masks()
+    font = fonts.font(40)
+    reference, _ = font.render("中文 A012", (250, 200, 0), style=pygame.freetype.STYLE_STRONG)
+    assert pygame.image.tobytes(surf, "RGBA") == pygame.image.tobytes(reference, "RGBA")
+
+
+def test_the_text_cache_grows_only(fonts):
+    own = text.Fonts(fonts.source, text_cache_bytes=4 << 20)
+    own.grow_text_cache(16 << 20)
+    own.grow_text_cache(1 << 20)
+    assert own._rendered.budget == 16 << 20
 
 
 def test_fit_shrinks_then_shortens(fonts):
