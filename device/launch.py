@@ -216,7 +216,7 @@ def launch(
             teller=teller,
             notice=getattr(screen, "notice", ""),
             photo_for=photo_finder(config),
-            flip=pygame.display.flip,
+            flip=pygame.display.update,
             remote_calls=link.calls if link is not None else None,
         )
         app.restart_flag = restart

@@ -50,6 +50,7 @@ from screens.board import BoardScreen
 from screens.console import ConsoleScreen
 from screens.kiosk import KioskScreen
 from screens.pad import PadScreen
+from screens.text import default_fonts
 from screens.views import IssuedTicket
 
 if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
@@ -88,6 +89,7 @@ class Panel:
     kind: str
     rect: pygame.Rect
     screen: PadScreen | ConsoleScreen | KioskScreen | BoardScreen
+    target: pygame.Surface  # the panel's part of the app's surface
 
 
 def _screen(kind: str):
@@ -114,7 +116,7 @@ class PanelApp:
         teller: Teller = DEFAULT_TELLER,
         notice: str = "",
         photo_for: Callable[[str], str | None] | None = None,
-        flip: Callable[[], None] | None = None,
+        flip: Callable[[Sequence[pygame.Rect]], None] | None = None,
         remote_calls: SimpleQueue | None = None,
     ) -> None:
         unknown = [p for p in panels if p not in PANELS]
@@ -132,10 +134,14 @@ class PanelApp:
         self.restart_flag: list = []  # non-empty: a new configuration waits for the next start
         self.keyboard = InputMap(keyboard_map()) if counter is not None else None
         width = surface.get_width() // len(panels)
+        rects = [pygame.Rect(i * width, 0, width, surface.get_height()) for i in range(len(panels))]
         self.panels = [
-            Panel(kind, pygame.Rect(i * width, 0, width, surface.get_height()), _screen(kind))
-            for i, kind in enumerate(panels)
+            Panel(kind, rect, _screen(kind), surface.subsurface(rect))
+            for kind, rect in zip(panels, rects, strict=True)
         ]
+        # the rendered text of every panel stays cached while the screens change (at 1080p a
+        # pad and a console draw some 10 MB of text): as many bytes as the surface has
+        default_fonts().grow_text_cache(surface.get_width() * surface.get_height() * 4)
         self.message: str | None = None
         self.message_level = "info"
         self.queue_available = True
@@ -172,6 +178,9 @@ class PanelApp:
         elif event.type == pygame.FINGERDOWN:
             w, h = self.surface.get_size()
             self.touch((int(event.x * w), int(event.y * h)))
+        elif event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+            for panel in self.panels:  # the window was covered: show it whole again
+                panel.screen.invalidate()
 
     def touch(self, pos: tuple[int, int]) -> None:
         """A click or a touch at ``pos`` on the surface: the touched panel decides."""
@@ -429,13 +438,14 @@ class PanelApp:
         busy = (State.CALLED, State.SERVING, State.AWAITING_RATING)
         return all(s.state not in busy for s in self.device.branch.sessions.values())
 
-    def render(self) -> None:
+    def render(self) -> list[pygame.Rect]:
+        """Draw every panel; show the areas that changed (``flip``). Returns those areas."""
         now = self.device.clock.now()
         branch = self.device.branch
         queue = branch.queue
         waiting = queue.waiting_counts()
+        dirty: list[pygame.Rect] = []
         for panel in self.panels:
-            target = self.surface.subsurface(panel.rect)
             if panel.kind == "pad":
                 view = pad_view(
                     self.config, branch.sessions[self.counter], now, photo_for=self.photo_for
@@ -468,10 +478,11 @@ class PanelApp:
                 view = board_view(
                     self.config, now, self.calls.calls(), waiting, self.estimator, self.notice
                 )
-            panel.screen.render(target, view)
-        if self._flip is not None:
-            self._flip()
+            dirty += [r.move(panel.rect.topleft) for r in panel.screen.render(panel.target, view)]
+        if self._flip is not None and dirty:
+            self._flip(dirty)
         self.frames += 1
+        return dirty
 
     def session_state(self) -> State | None:
         return self.device.branch.sessions[self.counter].state if self.counter else None

@@ -44,6 +44,7 @@ class KioskScreen(Screen[KioskView]):
     """Draws a :class:`KioskView`; the clock is the only per-frame part."""
 
     DYNAMIC = ("clock_text",)
+    DYNAMIC_REGIONS = ("clock",)
     BLANK: ClassVar[dict[str, Any]] = {"clock_text": ""}
 
     def draw_static(self, p: Painter, view: KioskView, layer: Layer) -> None:

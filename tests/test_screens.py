@@ -8,6 +8,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+import dataclasses
 import subprocess
 import sys
 from dataclasses import replace
@@ -201,6 +202,60 @@ def test_other_sizes_lay_out_without_overlap(size, fonts):
             assert not [
                 (a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.colliderect(b)
             ], (key, mode)
+
+
+def with_dynamic(cls, view, k: int):
+    """``view`` with its per-frame fields moved on by ``k`` steps (times, clocks)."""
+    changes = {}
+    for name in cls.DYNAMIC:
+        value = getattr(view, name)
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            changes[name] = value + 3.7 * k
+        elif isinstance(value, str):
+            changes[name] = f"1{k}:5{k}"
+    return replace(view, **changes)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("key", list(SCREENS))
+def test_frames_drawn_over_the_last_match_full_redraws(key, size, fonts):
+    """On the surface that holds its last frame a screen redraws only what changed: the
+    dynamic regions for a new time, everything for a new view (over a reused layer surface);
+    pixel for pixel what a new screen draws on a new surface."""
+    _, cls, make = SCREENS[key]
+    views = list(make(SHIPPED).values())
+    screen, target = cls(fonts), pygame.Surface(size)
+    assert screen.render(target, views[0]) == [target.get_rect()]
+    frames = [with_dynamic(cls, v, k) for v in views + views[::-1] for k in (1, 2)]
+    last = views[0]
+    for view in frames:
+        dirty = screen.render(target, view)
+        assert raw(target) == raw(render(cls(fonts), view, size)), view
+        if view == last:
+            assert dirty == []
+        elif all(
+            getattr(view, f.name) == getattr(last, f.name)
+            for f in dataclasses.fields(view)
+            if f.name not in cls.DYNAMIC
+        ):
+            assert dirty == [screen.regions[n] for n in cls.DYNAMIC_REGIONS if n in screen.regions]
+        else:
+            assert dirty == [target.get_rect()]
+        last = view
+    assert screen.render(target, frames[-1]) == []  # the same view again: nothing to draw
+    screen.invalidate()
+    assert screen.render(target, frames[-1]) == [target.get_rect()]
+
+
+@pytest.mark.parametrize("key", ["console", "board", "pad"])
+def test_a_new_time_redraws_only_the_dynamic_regions(key, fonts):
+    _, cls, make = SCREENS[key]
+    view = make(SHIPPED)[{"console": "serving", "board": "call", "pad": "rate"}[key]]
+    screen, target = cls(fonts), pygame.Surface((1920, 1080))
+    screen.render(target, view)
+    dirty = screen.render(target, with_dynamic(cls, view, 1))
+    assert dirty == [screen.regions[n] for n in cls.DYNAMIC_REGIONS]
+    assert sum(r.w * r.h for r in dirty) < 0.2 * 1920 * 1080
 
 
 def test_repeated_frames_reuse_the_static_layer(fonts):
