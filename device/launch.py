@@ -193,7 +193,7 @@ def launch(
         if link is not None:
             stack.callback(link.stop)
             if "board" in panels:
-                link.watch_calls()
+                link.watch_calls(wake=keys.wake)  # a heard call is shown at once
         else:  # a stand-alone device records its powered minutes too (开机率), for a later import
             from device.heartbeat import HeartbeatThread
 

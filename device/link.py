@@ -47,8 +47,9 @@ class Link:
     calls: SimpleQueue = field(default_factory=SimpleQueue)
     """``(ticket, counter)`` of each call published by the queue service, for boards."""
 
-    def watch_calls(self) -> None:
-        """Hear the branch's calls (``queue/calls``): a board shows and speaks them."""
+    def watch_calls(self, wake: Callable[[], None] | None = None) -> None:
+        """Hear the branch's calls (``queue/calls``): a board shows and speaks them. ``wake``
+        is called after each call is put in :attr:`calls` (to wake the app's main loop)."""
         branch = self.connection.branch
 
         def on_call(message) -> None:
@@ -58,6 +59,8 @@ class Link:
                 log.warning("call message dropped: %s", exc)
                 return
             self.calls.put((call.ticket, call.counter))
+            if wake is not None:
+                wake()
 
         self.connection.subscribe(topics.queue_calls(branch), on_call)
 

@@ -61,9 +61,9 @@ log = logging.getLogger(__name__)
 PANELS = ("pad", "console", "kiosk", "board")
 DEFAULT_TELLER = Teller("0000", "柜员")
 TICK_S = 0.2
-INPUT_POLL_S = 0.01
+INPUT_POLL_S = 0.005
+"""How often the loop looks for touches while it waits (keys and heard calls wake it at once)."""
 INPUT_EVENTS = (pygame.QUIT, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN)
-"""How often the loop looks for touches and heard calls while it waits (keys wake it at once)."""
 ISSUED_SHOWN_S = 8.0
 CHOOSE_S = 8.0  # how long the console waits for the teller's choice
 
@@ -416,8 +416,9 @@ class PanelApp:
         """Wait up to ``interval`` for input (a key, a touch, a call heard), handle it and draw
         one frame. Returns the presses and the number of pygame events this frame answered.
 
-        Keys wake the wait at once; touches and heard calls are looked for every
-        ``INPUT_POLL_S`` (pygame cannot wake a thread), so neither waits for a whole frame.
+        Keys wake the wait at once, and so do heard calls when the link was told to wake the
+        key queue (``Link.watch_calls``); touches are looked for every ``INPUT_POLL_S``
+        (pygame cannot wake a thread), so none waits for a whole frame.
         """
         deadline = time.monotonic() + interval
         while not self._input_waiting():
