@@ -219,6 +219,7 @@ def launch(
             flip=pygame.display.update,
             remote_calls=link.calls if link is not None else None,
         )
+        stack.callback(app.close)
         app.restart_flag = restart
         return Launched(app, store, stack)
     except BaseException:

@@ -54,7 +54,7 @@ from screens.text import default_fonts
 from screens.views import IssuedTicket
 
 if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
-    from drivers.printer import TicketPrinter
+    from drivers.printer import PendingTickets, PrintResult, PrintSpool, TicketInfo, TicketPrinter
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ INPUT_POLL_S = 0.005
 """How often the loop looks for touches while it waits (keys and heard calls wake it at once)."""
 INPUT_EVENTS = (pygame.QUIT, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN)
 ISSUED_SHOWN_S = 8.0
+PRINT_FAILED = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
 CHOOSE_S = 8.0  # how long the console waits for the teller's choice
 
 
@@ -147,7 +148,12 @@ class PanelApp:
         self.queue_available = True
         self.calls = CallLog()
         self.estimator = WaitEstimator(config)
-        self.pending = None  # PendingTickets, once a kiosk prints
+        self.pending: PendingTickets | None = None  # once a kiosk prints
+        self.spool: PrintSpool | None = None
+        if printer is not None:  # printing never holds up the screen
+            from drivers.printer import PrintSpool
+
+            self.spool = PrintSpool(printer)
         self.selected_priority: str | None = None
         self.issued: IssuedTicket | None = None
         self.choice: Choice | None = None
@@ -280,7 +286,8 @@ class PanelApp:
             self.selected_priority = None
 
     def issue(self, business_type: str, priority: str | None = None) -> IssuedTicket | None:
-        """Issue a ticket and print it; a failed print keeps it pending and says so."""
+        """Issue a ticket and send it to the printer; a failed print keeps it pending and says
+        so (when the spool hands its result to :meth:`step`)."""
         try:
             ticket, events = self.device.issue(business_type, priority)
         except QueueUnavailable:
@@ -295,34 +302,60 @@ class PanelApp:
         bt = self.config.business_type(business_type)
         self.issued = IssuedTicket(ticket.number, ahead, bt.name.zh, bt.name.en, wait)
         self._issued_at = self.device.clock.now().mono
-        if self.printer is not None:
+        if self.spool is not None:
             from drivers.printer import PendingTickets
 
             self.pending = self.pending or PendingTickets()
             info = ticket_info(ticket, self.config, ahead, wait)
             self.pending.add(info)
-            fact = self.pending.record(ticket.id, self.printer.print_ticket(info))
-            self.device.record(fact["type"], fact["payload"])
-            if fact["type"] == "ticket.print_failed":
-                self.message = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
+            self._print(info)
         return self.issued
+
+    def _print(self, info: TicketInfo) -> None:
+        assert self.spool is not None
+        if not self.spool.submit(info):
+            from drivers.printer import PrintResult
+
+            busy = f"printer busy: {len(self.spool)} tickets in the spool"
+            self._printed(PrintResult(False, info.ticket_id, busy))
+
+    def _printed(self, result: PrintResult) -> None:
+        """Record a print's result: the ticket is handed over, or waits for a reprint."""
+        if self.pending is None or result.ticket_id not in self.pending:
+            log.warning("print result for ticket %s, which is not pending", result.ticket_id)
+            return
+        fact = self.pending.record(result.ticket_id, result)
+        self.device.record(fact["type"], fact["payload"])
+        if fact["type"] == "ticket.print_failed":
+            self.message = PRINT_FAILED
+
+    def collect_prints(self) -> int:
+        """Record the results the print spool has finished; returns how many."""
+        results = self.spool.results() if self.spool is not None else []
+        for result in results:
+            self._printed(result)
+        return len(results)
 
     def reprint(self) -> int:
         """Staff fixed the printer: print again every ticket whose print failed.
 
-        Returns how many are still pending. A ticket counts as handed over only once printed.
+        Returns how many were sent again; their results come back through :meth:`step`. A
+        ticket counts as handed over only once printed.
         """
-        if self.printer is None or self.pending is None:
+        if self.spool is None or self.pending is None:
             return 0
-        for entry in self.pending.failed():
-            info = self.pending.reprint(entry.info.ticket_id)
-            fact = self.pending.record(info.ticket_id, self.printer.print_ticket(info))
-            self.device.record(fact["type"], fact["payload"])
-        still = len(self.pending.failed())
-        self.message = (
-            None if not still else "出票失败，请联系大堂经理 · Printer problem, please ask staff"
-        )
-        return still
+        failed = self.pending.failed()
+        for entry in failed:
+            self._print(self.pending.reprint(entry.info.ticket_id))
+        if not self.pending.failed():
+            self.message = None  # until a print fails again
+        return len(failed)
+
+    def close(self) -> None:
+        """Let the printer finish what it was sent, and record the results."""
+        if self.spool is not None:
+            self.spool.close()
+            self.collect_prints()
 
     def abandon_unprinted(self, reason: str = "not printed: customer left") -> int:
         """Give up the tickets that never printed: they leave the queue, on record."""
@@ -384,6 +417,7 @@ class PanelApp:
         Returns the presses this frame answered: the frame is on screen when this returns.
         """
         presses = self.keys.drain(wait_s)
+        self.collect_prints()
         if self.remote_calls is not None:
             while not self.remote_calls.empty():
                 self.hear_call(*self.remote_calls.get_nowait())
