@@ -174,6 +174,8 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     """Break ``text`` to fit ``width`` pixels: at spaces when there are any, else anywhere."""
+    if draw.textlength(text, font=font) <= width:
+        return [text]  # most lines: one measure, not one per character
     rows, row = [], ""
     for char in text:
         if draw.textlength(row + char, font=font) <= width or not row:
