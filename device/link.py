@@ -107,7 +107,7 @@ def open_link(
     connection = DeviceConnection(connection_settings(config), branch, device, boot_id=boot)
     uplink = Uplink(
         connection,
-        lambda: EventStore(db, device),
+        lambda: EventStore(db, device, durable=False),  # reads, and acks without an fsync
         branch,
         device,
         UplinkSettings(**config.mqtt.uplink_kwargs()),
