@@ -3,7 +3,7 @@
 A screen draws in two passes. ``draw_static`` draws everything that does not change from frame
 to frame; its result (surface, touch targets, named regions) is cached per surface size and per
 view with the ``DYNAMIC`` fields blanked, the last two only (a layer is a whole panel: 8 MB at
-1080p; the surface of the one that falls out is reused for the next). ``draw_dynamic`` then
+1080p; a new one is drawn on the surface of the one it pushes out). ``draw_dynamic`` then
 draws the count-downs, timers, clocks and tickers on top, inside the layer's regions named in
 ``DYNAMIC_REGIONS``.
 
@@ -54,7 +54,6 @@ class Screen(Generic[V]):
     def __init__(self, fonts: Fonts | None = None, cache_size: int = 2) -> None:
         self.fonts = fonts if fonts is not None else default_fonts()
         self._layers = LRU(cache_size)
-        self._spare: pygame.Surface | None = None  # the surface of the layer that fell out
         self._shown: tuple[pygame.Surface, Layer, V] | None = None  # target, layer, view
         self.hits: list[tuple[pygame.Rect, Action]] = []
         self.regions: dict[str, pygame.Rect] = {}
@@ -69,9 +68,9 @@ class Screen(Generic[V]):
         key = (surface.get_size(), surface.get_bitsize(), static_view)
         layer = self._layers.get(key)
         if layer is None:
-            layer = self._draw_layer(surface, view)
-            for old in self._layers.put(key, layer):
-                self._spare = old.surface
+            old = self._layers.pop_oldest() if len(self._layers) >= self._layers.maxsize else None
+            layer = self._draw_layer(surface, view, old.surface if old is not None else None)
+            self._layers.put(key, layer)
         shown = self._shown
         if shown is not None and shown[0] is surface and shown[1] is layer:
             if shown[2] == view:
@@ -95,8 +94,7 @@ class Screen(Generic[V]):
         """Draw the next frame whole (something else drew on the surface)."""
         self._shown = None
 
-    def _draw_layer(self, surface: pygame.Surface, view: V) -> Layer:
-        spare, self._spare = self._spare, None
+    def _draw_layer(self, surface: pygame.Surface, view: V, spare: pygame.Surface | None) -> Layer:
         size, depth = surface.get_size(), surface.get_bitsize()
         if spare is not None and spare.get_size() == size and spare.get_bitsize() == depth:
             canvas = spare  # draw_static paints every pixel: nothing of the old layer shows

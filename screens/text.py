@@ -142,6 +142,14 @@ class LRU:
             evicted.append(old)
         return evicted
 
+    def pop_oldest(self):
+        """Take out the least recently used value (``None`` when empty)."""
+        if not self._data:
+            return None
+        _, old = self._data.popitem(last=False)
+        self.weight -= self._weigh(old)
+        return old
+
     def __len__(self) -> int:
         return len(self._data)
 

@@ -228,8 +228,10 @@ def test_frames_drawn_over_the_last_match_full_redraws(key, size, fonts):
     assert screen.render(target, views[0]) == [target.get_rect()]
     frames = [with_dynamic(cls, v, k) for v in views + views[::-1] for k in (1, 2)]
     last = views[0]
+    surfaces = set()
     for view in frames:
         dirty = screen.render(target, view)
+        surfaces |= {id(layer.surface) for layer in screen._layers._data.values()}
         assert raw(target) == raw(render(cls(fonts), view, size)), view
         if view == last:
             assert dirty == []
@@ -242,6 +244,7 @@ def test_frames_drawn_over_the_last_match_full_redraws(key, size, fonts):
         else:
             assert dirty == [target.get_rect()]
         last = view
+    assert len(surfaces) <= 2  # a new layer is drawn on the surface of the one it pushes out
     assert screen.render(target, frames[-1]) == []  # the same view again: nothing to draw
     screen.invalidate()
     assert screen.render(target, frames[-1]) == [target.get_rect()]
