@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from pathlib import Path
 
 P99_TARGET_MS = 50.0
@@ -52,6 +53,25 @@ def rss_mb() -> tuple[float, float]:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+class _Series:
+    """Up to ``n`` floats in memory taken before the run: recording them grows nothing (a list
+    of floats grows by 32 bytes a press, which the RSS slope would count as the app's)."""
+
+    def __init__(self, n: int) -> None:
+        self.values = array("d", bytes(8 * n))
+        self.n = 0
+
+    def add(self, value: float) -> None:
+        self.values[self.n] = value
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def tolist(self) -> list[float]:
+        return self.values[: self.n].tolist()
 
 
 def _feeder(put, presses: int, interval: float) -> threading.Thread:
@@ -138,7 +158,8 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
         app = launched.app
         try:
             _wait_for_queue(app)
-            stamps: list[float] = []
+            stamps = array("d", bytes(8 * presses))  # when input i was given
+            given = [0]  # inputs given so far (the board's)
             if role == "counter":
                 app.press("bench", "sign_in")
 
@@ -155,7 +176,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                 app.touch(taps[1])
 
                 def put(i: int) -> None:
-                    stamps.append(time.monotonic())
+                    stamps[i] = time.monotonic()
                     event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=taps[i % 2], button=1)
                     pygame.event.post(event)
 
@@ -165,13 +186,15 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                     raise RuntimeError("the board needs [mqtt] enabled to hear calls")
 
                 def put(i: int) -> None:
-                    stamps.append(time.monotonic())
+                    stamps[i] = time.monotonic()
                     calls.put((f"A{i % 1000:03d}", i % 3 + 1))  # counters 1-3 are configured
+                    app.keys.wake()  # as the link does for a call it heard (Link.watch_calls)
+                    given[0] = i + 1
 
             for _ in range(5):  # every screen mode drawn once
                 app.step()
             pygame.event.clear()  # from here on, the only pygame events are the taps
-            latencies: list[float] = []
+            latencies = _Series(presses)
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
@@ -181,11 +204,13 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                 now = time.monotonic()
                 before = len(latencies)
                 if role == "counter":
-                    latencies += [now - press.at_mono for press in answered]
+                    for press in answered:
+                        latencies.add(now - press.at_mono)
                 else:
                     if role == "board":
-                        taken = len(stamps) - calls.qsize()
-                    latencies += [now - t for t in stamps[done:taken]]
+                        taken = given[0] - calls.qsize()
+                    for i in range(done, taken):
+                        latencies.add(now - stamps[i])
                     done = taken
                 if len(latencies) // every > before // every:
                     samples.append((len(latencies), rss_mb()[0]))
@@ -194,8 +219,8 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
         finally:
             launched.close()
     rss, peak = rss_mb()
-    return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak, "events": events,
-            "samples": samples, "dropped": app.keys.dropped}  # fmt: skip
+    return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
+            "events": events, "samples": samples, "dropped": app.keys.dropped}  # fmt: skip
 
 
 def worker_baseline(size: tuple[int, int], presses: int, interval: float, every: int) -> dict:
@@ -207,7 +232,7 @@ def worker_baseline(size: tuple[int, int], presses: int, interval: float, every:
     window = pygame.display.set_mode((size[0] * 2, size[1]))
     keys: queue.Queue[float] = queue.Queue()
     feeder = _feeder(lambda i: keys.put(time.monotonic()), presses, interval)
-    latencies: list[float] = []
+    latencies = _Series(presses)
     samples = [(0, rss_mb()[0])]
     colour = 0
     while len(latencies) < presses:
@@ -218,13 +243,15 @@ def worker_baseline(size: tuple[int, int], presses: int, interval: float, every:
         colour = (colour + 40) % 256
         window.fill((colour, 80, 120))
         pygame.display.flip()
-        latencies += [time.monotonic() - t for t in stamps]
+        for t in stamps:
+            latencies.add(time.monotonic() - t)
         if stamps and len(latencies) % every == 0:
             samples.append((len(latencies), rss_mb()[0]))
     feeder.join()
     pygame.quit()
     rss, peak = rss_mb()
-    return {**_percentiles(latencies), "rss_mb": rss, "peak_rss_mb": peak, "samples": samples}
+    return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
+            "samples": samples}  # fmt: skip
 
 
 # -- the orchestrator ------------------------------------------------------------------------

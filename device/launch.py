@@ -193,7 +193,7 @@ def launch(
         if link is not None:
             stack.callback(link.stop)
             if "board" in panels:
-                link.watch_calls()
+                link.watch_calls(wake=keys.wake)  # a heard call is shown at once
         else:  # a stand-alone device records its powered minutes too (开机率), for a later import
             from device.heartbeat import HeartbeatThread
 
@@ -216,9 +216,10 @@ def launch(
             teller=teller,
             notice=getattr(screen, "notice", ""),
             photo_for=photo_finder(config),
-            flip=pygame.display.flip,
+            flip=pygame.display.update,
             remote_calls=link.calls if link is not None else None,
         )
+        stack.callback(app.close)
         app.restart_flag = restart
         return Launched(app, store, stack)
     except BaseException:

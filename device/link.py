@@ -55,8 +55,9 @@ class Link:
     calls: SimpleQueue = field(default_factory=SimpleQueue)
     """``(ticket, counter)`` of each call published by the queue service, for boards."""
 
-    def watch_calls(self) -> None:
-        """Hear the branch's calls (``queue/calls``): a board shows and speaks them."""
+    def watch_calls(self, wake: Callable[[], None] | None = None) -> None:
+        """Hear the branch's calls (``queue/calls``): a board shows and speaks them. ``wake``
+        is called after each call is put in :attr:`calls` (to wake the app's main loop)."""
         branch = self.connection.branch
 
         def on_call(message) -> None:
@@ -66,6 +67,8 @@ class Link:
                 log.warning("call message dropped: %s", exc)
                 return
             self.calls.put((call.ticket, call.counter))
+            if wake is not None:
+                wake()
 
         self.connection.subscribe(topics.queue_calls(branch), on_call)
 
@@ -115,7 +118,7 @@ def open_link(
     connection = DeviceConnection(connection_settings(config), branch, device, boot_id=boot)
     uplink = Uplink(
         connection,
-        lambda: EventStore(db, device),
+        lambda: EventStore(db, device, durable=False),  # reads, and acks without an fsync
         branch,
         device,
         UplinkSettings(**config.mqtt.uplink_kwargs()),

@@ -213,7 +213,12 @@ class CallLog:
 
 
 def _call(config: Config, ticket: str, counter: int) -> Call:
-    name = config.counter(counter).name
+    """A call as the board shows it: the counter's configured name, else ``N号窗口``/``Window N``
+    (a call heard over MQTT may name a counter this device's configuration does not list)."""
+    try:
+        name = config.counter(counter).name
+    except KeyError:
+        return Call.coerce((ticket, counter))
     return Call(ticket, name.zh, name.en)
 
 

@@ -51,20 +51,22 @@ from screens.board import BoardScreen
 from screens.console import ConsoleScreen
 from screens.kiosk import KioskScreen
 from screens.pad import PadScreen
+from screens.text import default_fonts
 from screens.views import BoardView, ConsoleView, IssuedTicket, KioskView, MessageLevel, PadView
 
 if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
-    from drivers.printer import PendingTickets, TicketPrinter
+    from drivers.printer import PendingTickets, PrintResult, PrintSpool, TicketInfo, TicketPrinter
 
 log = logging.getLogger(__name__)
 
 PANELS = ("pad", "console", "kiosk", "board")
 DEFAULT_TELLER = Teller("0000", "柜员")
 TICK_S = 0.2
-INPUT_POLL_S = 0.01
+INPUT_POLL_S = 0.005
+"""How often the loop looks for touches while it waits (keys and heard calls wake it at once)."""
 INPUT_EVENTS = (pygame.QUIT, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN)
-"""How often the loop looks for touches and heard calls while it waits (keys wake it at once)."""
 ISSUED_SHOWN_S = 8.0
+PRINT_FAILED = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
 CHOOSE_S = 8.0  # how long the console waits for the teller's choice
 
 
@@ -89,6 +91,7 @@ class Panel:
     kind: str
     rect: pygame.Rect
     screen: Screen[Any]  # the screen of its kind, which renders that kind's view
+    target: pygame.Surface  # the panel's part of the app's surface
 
 
 def _screen(kind: str):
@@ -115,7 +118,7 @@ class PanelApp:
         teller: Teller = DEFAULT_TELLER,
         notice: str = "",
         photo_for: Callable[[str], str | None] | None = None,
-        flip: Callable[[], None] | None = None,
+        flip: Callable[[Sequence[pygame.Rect]], None] | None = None,
         remote_calls: SimpleQueue | None = None,
     ) -> None:
         unknown = [p for p in panels if p not in PANELS]
@@ -133,16 +136,25 @@ class PanelApp:
         self.restart_flag: list = []  # non-empty: a new configuration waits for the next start
         self.keyboard = InputMap(keyboard_map()) if counter is not None else None
         width = surface.get_width() // len(panels)
+        rects = [pygame.Rect(i * width, 0, width, surface.get_height()) for i in range(len(panels))]
         self.panels = [
-            Panel(kind, pygame.Rect(i * width, 0, width, surface.get_height()), _screen(kind))
-            for i, kind in enumerate(panels)
+            Panel(kind, rect, _screen(kind), surface.subsurface(rect))
+            for kind, rect in zip(panels, rects, strict=True)
         ]
+        # the rendered text of every panel stays cached while the screens change (at 1080p a
+        # pad and a console draw some 10 MB of text): as many bytes as the surface has
+        default_fonts().grow_text_cache(surface.get_width() * surface.get_height() * 4)
         self.message: str | None = None
         self.message_level: MessageLevel = "info"
         self.queue_available = True
         self.calls = CallLog()
         self.estimator = WaitEstimator(config)
         self.pending: PendingTickets | None = None  # once a kiosk prints
+        self.spool: PrintSpool | None = None
+        if printer is not None:  # printing never holds up the screen
+            from drivers.printer import PrintSpool
+
+            self.spool = PrintSpool(printer)
         self.selected_priority: str | None = None
         self.issued: IssuedTicket | None = None
         self.choice: Choice | None = None
@@ -173,6 +185,9 @@ class PanelApp:
         elif event.type == pygame.FINGERDOWN:
             w, h = self.surface.get_size()
             self.touch((int(event.x * w), int(event.y * h)))
+        elif event.type in (pygame.VIDEOEXPOSE, pygame.WINDOWEXPOSED):
+            for panel in self.panels:  # the window was covered: show it whole again
+                panel.screen.invalidate()
 
     def touch(self, pos: tuple[int, int]) -> None:
         """A click or a touch at ``pos`` on the surface: the touched panel decides."""
@@ -273,7 +288,8 @@ class PanelApp:
             self.selected_priority = None
 
     def issue(self, business_type: str, priority: str | None = None) -> IssuedTicket | None:
-        """Issue a ticket and print it; a failed print keeps it pending and says so."""
+        """Issue a ticket and send it to the printer; a failed print keeps it pending and says
+        so (when the spool hands its result to :meth:`step`)."""
         try:
             ticket, events = self.device.issue(business_type, priority)
         except QueueUnavailable:
@@ -288,34 +304,60 @@ class PanelApp:
         bt = self.config.business_type(business_type)
         self.issued = IssuedTicket(ticket.number, ahead, bt.name.zh, bt.name.en, wait)
         self._issued_at = self.device.clock.now().mono
-        if self.printer is not None:
+        if self.spool is not None:
             from drivers.printer import PendingTickets
 
             self.pending = self.pending or PendingTickets()
             info = ticket_info(ticket, self.config, ahead, wait)
             self.pending.add(info)
-            fact = self.pending.record(ticket.id, self.printer.print_ticket(info))
-            self.device.record(fact["type"], fact["payload"])
-            if fact["type"] == "ticket.print_failed":
-                self.message = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
+            self._print(info)
         return self.issued
+
+    def _print(self, info: TicketInfo) -> None:
+        assert self.spool is not None
+        if not self.spool.submit(info):
+            from drivers.printer import PrintResult
+
+            busy = f"printer busy: {len(self.spool)} tickets in the spool"
+            self._printed(PrintResult(False, info.ticket_id, busy))
+
+    def _printed(self, result: PrintResult) -> None:
+        """Record a print's result: the ticket is handed over, or waits for a reprint."""
+        if self.pending is None or result.ticket_id not in self.pending:
+            log.warning("print result for ticket %s, which is not pending", result.ticket_id)
+            return
+        fact = self.pending.record(result.ticket_id, result)
+        self.device.record(fact["type"], fact["payload"])
+        if fact["type"] == "ticket.print_failed":
+            self.message = PRINT_FAILED
+
+    def collect_prints(self) -> int:
+        """Record the results the print spool has finished; returns how many."""
+        results = self.spool.results() if self.spool is not None else []
+        for result in results:
+            self._printed(result)
+        return len(results)
 
     def reprint(self) -> int:
         """Staff fixed the printer: print again every ticket whose print failed.
 
-        Returns how many are still pending. A ticket counts as handed over only once printed.
+        Returns how many were sent again; their results come back through :meth:`step`. A
+        ticket counts as handed over only once printed.
         """
-        if self.printer is None or self.pending is None:
+        if self.spool is None or self.pending is None:
             return 0
-        for entry in self.pending.failed():
-            info = self.pending.reprint(entry.info.ticket_id)
-            fact = self.pending.record(info.ticket_id, self.printer.print_ticket(info))
-            self.device.record(fact["type"], fact["payload"])
-        still = len(self.pending.failed())
-        self.message = (
-            None if not still else "出票失败，请联系大堂经理 · Printer problem, please ask staff"
-        )
-        return still
+        failed = self.pending.failed()
+        for entry in failed:
+            self._print(self.pending.reprint(entry.info.ticket_id))
+        if not self.pending.failed():
+            self.message = None  # until a print fails again
+        return len(failed)
+
+    def close(self) -> None:
+        """Let the printer finish what it was sent, and record the results."""
+        if self.spool is not None:
+            self.spool.close()
+            self.collect_prints()
 
     def abandon_unprinted(self, reason: str = "not printed: customer left") -> int:
         """Give up the tickets that never printed: they leave the queue, on record."""
@@ -377,6 +419,7 @@ class PanelApp:
         Returns the presses this frame answered: the frame is on screen when this returns.
         """
         presses = self.keys.drain(wait_s)
+        self.collect_prints()
         if self.remote_calls is not None:
             while not self.remote_calls.empty():
                 self.hear_call(*self.remote_calls.get_nowait())
@@ -409,8 +452,9 @@ class PanelApp:
         """Wait up to ``interval`` for input (a key, a touch, a call heard), handle it and draw
         one frame. Returns the presses and the number of pygame events this frame answered.
 
-        Keys wake the wait at once; touches and heard calls are looked for every
-        ``INPUT_POLL_S`` (pygame cannot wake a thread), so neither waits for a whole frame.
+        Keys wake the wait at once, and so do heard calls when the link was told to wake the
+        key queue (``Link.watch_calls``); touches are looked for every ``INPUT_POLL_S``
+        (pygame cannot wake a thread), so none waits for a whole frame.
         """
         deadline = time.monotonic() + interval
         while not self._input_waiting():
@@ -431,13 +475,14 @@ class PanelApp:
         busy = (State.CALLED, State.SERVING, State.AWAITING_RATING)
         return all(s.state not in busy for s in self.device.branch.sessions.values())
 
-    def render(self) -> None:
+    def render(self) -> list[pygame.Rect]:
+        """Draw every panel; show the areas that changed (``flip``). Returns those areas."""
         now = self.device.clock.now()
         branch = self.device.branch
         queue = branch.queue
         waiting = queue.waiting_counts()
+        dirty: list[pygame.Rect] = []
         for panel in self.panels:
-            target = self.surface.subsurface(panel.rect)
             view: PadView | ConsoleView | KioskView | BoardView
             if panel.kind == "pad":
                 assert self.counter is not None
@@ -473,10 +518,11 @@ class PanelApp:
                 view = board_view(
                     self.config, now, self.calls.calls(), waiting, self.estimator, self.notice
                 )
-            panel.screen.render(target, view)
-        if self._flip is not None:
-            self._flip()
+            dirty += [r.move(panel.rect.topleft) for r in panel.screen.render(panel.target, view)]
+        if self._flip is not None and dirty:
+            self._flip(dirty)
         self.frames += 1
+        return dirty
 
     def session_state(self) -> State | None:
         return self.device.branch.sessions[self.counter].state if self.counter else None

@@ -10,6 +10,12 @@ Transactions are explicit: the connection runs with ``isolation_level=None`` (no
 transactions from Python's sqlite3) and every write is one ``BEGIN IMMEDIATE ... COMMIT``, which
 takes the write lock before the next seq is read, so several connections or processes may append
 to the same file. One ``EventStore`` belongs to one thread; give another thread its own.
+
+The uplink's own connection (``durable=False``) only reads events and records the centre's
+acknowledgements, without an fsync per commit: it then holds the write lock for microseconds,
+not for the fsync that the counter's next key press would wait out. An acknowledgement lost in a
+power cut only sends the centre again what it has (it keeps each event once); a connection that
+is not durable appends nothing.
 """
 
 from __future__ import annotations
@@ -186,11 +192,12 @@ def _event_from_row(row: dict[str, Any]) -> StoredEvent:
 class EventStore:
     """The append-only event log of one device, in one SQLite file (created or migrated on open)."""
 
-    def __init__(self, path: str | Path, device_id: str) -> None:
+    def __init__(self, path: str | Path, device_id: str, *, durable: bool = True) -> None:
         if not device_id:
             raise StoreError(f"{path}: an event store needs a device id")
         self.path = Path(path)
         self.device_id = device_id
+        self.durable = durable
         self._closed = False
         self._claims: dict[str, int] = {}  # role -> file descriptor of its lock
         self._id_ms, self._id_counter = 0, 0  # of the last id: ids never go back with the clock
@@ -216,7 +223,7 @@ class EventStore:
         mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{self.path}: cannot switch the journal to WAL (it stays {mode!r})")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
 
     def _schema_version(self) -> int:
         tables = self.db.table_names()
@@ -266,6 +273,12 @@ class EventStore:
     def _write(self, what: str):
         """One write transaction holding the write lock from the start; committed on success."""
         return write_transaction(self._conn, f"{self.path}: {what}", StoreError)
+
+    def _durable_write(self, what: str):
+        """A write transaction that stores events: only on a durable connection."""
+        if not self.durable:
+            raise StoreError(f"{self.path}: {what}: this connection does not store events")
+        return self._write(what)
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -320,7 +333,7 @@ class EventStore:
         """Store one event; it is committed and fsynced when this returns."""
         event = _typed(event)
         row = self._row(event)
-        with self._write("append") as conn:
+        with self._durable_write("append") as conn:
             ((seq, prev),) = self._chained(conn, [row], [event])
         return self._stored(seq, row, event.payload, prev)
 
@@ -342,7 +355,7 @@ class EventStore:
                 (name, key, _json_text(item, f"checkpoint {name!r} item {key!r}"))
                 for key, item in checkpoint.items.items()
             ]
-        with self._write("append") as conn:
+        with self._durable_write("append") as conn:
             chained = list(self._chained(conn, rows, events))
             if checkpoint is not None:
                 seq = (

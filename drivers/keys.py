@@ -100,6 +100,7 @@ class KeyQueue:
     def __init__(self, maxsize: int = 1000) -> None:
         self._queue: queue.Queue[KeyPress] = queue.Queue(maxsize)
         self._ready = threading.Event()
+        self._woken = False
         self.dropped = 0
 
     def put(self, press: KeyPress) -> None:
@@ -110,14 +111,25 @@ class KeyQueue:
             log.warning("key queue full: dropped %s from %s", press.key, press.source)
         self._ready.set()
 
+    def wake(self) -> None:
+        """End the current :meth:`wait`, or the next one, without a press (other input arrived:
+        a call heard)."""
+        self._woken = True
+        self._ready.set()
+
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until a press is queued, without taking it."""
-        if not self._queue.empty():
+        """Wait up to ``timeout`` seconds until a press is queued, without taking it, or until
+        :meth:`wake`; True if it did not time out."""
+        if self._woken or not self._queue.empty():
+            self._woken = False
             return True
         self._ready.clear()
-        if not self._queue.empty():  # put between the check and the clear
+        if self._woken or not self._queue.empty():  # put or woken between the check and clear
+            self._woken = False
             return True
-        return self._ready.wait(timeout)
+        ready = self._ready.wait(timeout)
+        self._woken = False
+        return ready
 
     __call__ = put
 

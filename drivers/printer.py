@@ -10,14 +10,19 @@ Chinese text, ``text_mode`` setting:
   Works on any ESC/POS printer, slower.
 
 A print that fails is reported as a :class:`PrintResult` with the reason, never raised;
-:class:`PendingTickets` keeps such a ticket until it is printed or given up. The settings type,
+:class:`PendingTickets` keeps such a ticket until it is printed or given up. The kiosk prints
+through a :class:`PrintSpool`, on a thread of its own, so a slow printer never holds up its
+screen. The settings type,
 :class:`PrinterSettings`, is the ``[printer]`` table of :mod:`config.model` (``Config.printer``).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
+import threading
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,6 +163,7 @@ def send_text(p: Escpos, lines: list[Line], cut: str) -> None:
     p.cut(mode=cut)
 
 
+@functools.lru_cache(maxsize=16)
 def _font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.truetype(path, size)
@@ -168,6 +174,8 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
     """Break ``text`` to fit ``width`` pixels: at spaces when there are any, else anywhere."""
+    if draw.textlength(text, font=font) <= width:
+        return [text]  # most lines: one measure, not one per character
     rows, row = [], ""
     for char in text:
         if draw.textlength(row + char, font=font) <= width or not row:
@@ -323,15 +331,23 @@ def _close_quietly(p: Escpos) -> None:
         log.debug("printer: close failed: %s", exc)
 
 
+KEEP = 200
+"""How many printed tickets the simulated printer remembers (``printed``)."""
+
+
 @dataclass
 class SimulatedPrinter:
-    """Twin that draws each ticket to ``<out_dir>/<ticket id>.png``; set ``fail_reason`` to fail."""
+    """Twin that draws each ticket to ``<out_dir>/<ticket id>.png``; set ``fail_reason`` to fail.
+
+    ``printed`` holds the paths of the last :data:`KEEP` tickets, ``printed_total`` counts all.
+    """
 
     out_dir: Path
     settings: PrinterSettings = field(default_factory=PrinterSettings)
     texts: TextsConfig | Mapping | None = None
     fail_reason: str | None = None
-    printed: list[Path] = field(default_factory=list)
+    printed: deque[Path] = field(default_factory=lambda: deque(maxlen=KEEP))
+    printed_total: int = 0
 
     def print_ticket(self, info: TicketInfo) -> PrintResult:
         if self.fail_reason:
@@ -346,6 +362,7 @@ class SimulatedPrinter:
         except OSError as exc:
             return PrintResult(False, info.ticket_id, f"simulated printer: {exc}")
         self.printed.append(path)
+        self.printed_total += 1
         return PrintResult(True, info.ticket_id, output=str(path))
 
 
@@ -355,6 +372,86 @@ def make_printer(
     if settings.connection == "simulated":
         return SimulatedPrinter(Path(settings.simulated_dir), settings, texts)
     return EscposTicketPrinter(settings, texts)
+
+
+class PrintSpool:
+    """Prints tickets one after another on a thread of its own (started by the first).
+
+    ``submit(info)`` returns at once: ``False`` if ``limit`` tickets are already in the spool
+    (waiting, printing, or printed and not yet collected), and the caller then records that
+    print as failed. ``results()`` hands over the results since the last call, in order, for
+    the app's main loop to record (the event store belongs to that thread).
+    """
+
+    def __init__(self, printer: TicketPrinter, limit: int = 16) -> None:
+        if limit < 1:
+            raise ValueError(f"a print spool holds at least one ticket, not {limit}")
+        self.printer = printer
+        self.limit = limit
+        self._jobs: deque[TicketInfo] = deque()
+        self._done: deque[PrintResult] = deque()
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def __len__(self) -> int:
+        """Tickets in the spool: waiting, printing, or printed and not yet collected."""
+        with self._cond:
+            return len(self._jobs) + self._busy + len(self._done)
+
+    def submit(self, info: TicketInfo) -> bool:
+        """Queue ``info`` for printing; ``False`` (nothing queued) when the spool is full."""
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the print spool is closed")
+            if len(self._jobs) + self._busy + len(self._done) >= self.limit:
+                return False
+            self._jobs.append(info)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="print-spool", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+        return True
+
+    def results(self) -> list[PrintResult]:
+        """The results of the prints finished since the last call, oldest first."""
+        with self._cond:
+            done = list(self._done)
+            self._done.clear()
+        return done
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until every submitted ticket has been printed (or failed); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs and not self._busy, timeout)
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        """Print what is queued, then stop the thread (waiting up to ``timeout``)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._jobs or self._closed)
+                if not self._jobs:
+                    return
+                info = self._jobs.popleft()
+                self._busy = True
+            try:
+                result = self.printer.print_ticket(info)
+            except Exception as exc:  # print_ticket reports failures; this is a bug: go on
+                log.exception("printer: ticket %s", info.number)
+                result = PrintResult(False, info.ticket_id, f"{type(exc).__name__}: {exc}")
+            with self._cond:
+                self._done.append(result)
+                self._busy = False
+                self._cond.notify_all()
 
 
 # -- tickets not yet in the customer's hand ------------------------------------------------------

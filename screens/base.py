@@ -3,9 +3,14 @@
 A screen draws in two passes. ``draw_static`` draws everything that does not change from frame
 to frame; its result (surface, touch targets, named regions) is cached per surface size and per
 view with the ``DYNAMIC`` fields blanked, the last two only (a layer is a whole panel: 8 MB at
-1080p). ``draw_dynamic`` then draws the count-downs, timers, clocks and tickers on top of a copy
-of that layer. A repeated frame costs one blit plus the
-dynamic text, which comes from the text cache.
+1080p; a new one is drawn on the surface of the one it pushes out). ``draw_dynamic`` then
+draws the count-downs, timers, clocks and tickers on top, inside the layer's regions named in
+``DYNAMIC_REGIONS``.
+
+``render`` returns the areas of the surface it changed, for ``pygame.display.update``. Drawn
+again on the same surface over the same layer, a frame only puts those regions back from the
+layer and draws the dynamic parts there (nothing at all when the view is the same), which gives
+the very pixels of a full redraw; any other frame is drawn whole.
 """
 
 from __future__ import annotations
@@ -46,33 +51,62 @@ class Screen(Generic[V]):
 
     DYNAMIC: ClassVar[tuple[str, ...]] = ()
     BLANK: ClassVar[dict[str, Any]] = {}
+    DYNAMIC_REGIONS: ClassVar[tuple[str, ...]] = ()
+    """The layer's regions ``draw_dynamic`` draws in (and nowhere else)."""
 
     def __init__(self, fonts: Fonts | None = None, cache_size: int = 2) -> None:
         self.fonts = fonts if fonts is not None else default_fonts()
         self._layers = LRU(cache_size)
+        self._shown: tuple[pygame.Surface, Layer, V] | None = None  # target, layer, view
         self.hits: list[tuple[pygame.Rect, Action]] = []
         self.regions: dict[str, pygame.Rect] = {}
         self.text_boxes: list[pygame.Rect] = []
         self.texts: list[str] = []
 
-    def render(self, surface: pygame.Surface, view: V) -> None:
-        """Draw ``view`` onto ``surface`` (any size; laid out from the size)."""
+    def render(self, surface: pygame.Surface, view: V) -> list[pygame.Rect]:
+        """Draw ``view`` onto ``surface`` (any size; laid out from the size); returns the areas
+        of ``surface`` that changed (all of it, unless the surface still holds this screen's
+        last frame: see the module docstring)."""
         static_view = dataclasses.replace(view, **{n: self.BLANK.get(n) for n in self.DYNAMIC})
         key = (surface.get_size(), surface.get_bitsize(), static_view)
         layer = self._layers.get(key)
         if layer is None:
-            canvas = pygame.Surface(surface.get_size(), 0, surface)
-            painter = Painter(canvas, self.fonts)
-            layer = Layer(canvas, painter.text_boxes, painter.texts)
-            self.draw_static(painter, view, layer)
+            old = self._layers.pop_oldest() if len(self._layers) >= self._layers.maxsize else None
+            layer = self._draw_layer(surface, view, old.surface if old is not None else None)
             self._layers.put(key, layer)
-        surface.blit(layer.surface, (0, 0))
+        shown = self._shown
+        if shown is not None and shown[0] is surface and shown[1] is layer:
+            if shown[2] == view:
+                return []
+            dirty = [layer.regions[n] for n in self.DYNAMIC_REGIONS if n in layer.regions]
+            for rect in dirty:
+                surface.blit(layer.surface, rect, rect)
+        else:
+            surface.blit(layer.surface, (0, 0))
+            dirty = [surface.get_rect()]
         painter = Painter(surface, self.fonts)
         self.draw_dynamic(painter, view, layer)
+        self._shown = (surface, layer, view)
         self.hits = layer.hits
         self.regions = layer.regions
         self.text_boxes = layer.text_boxes + painter.text_boxes
         self.texts = layer.texts + painter.texts
+        return dirty
+
+    def invalidate(self) -> None:
+        """Draw the next frame whole (something else drew on the surface)."""
+        self._shown = None
+
+    def _draw_layer(self, surface: pygame.Surface, view: V, spare: pygame.Surface | None) -> Layer:
+        size, depth = surface.get_size(), surface.get_bitsize()
+        if spare is not None and spare.get_size() == size and spare.get_bitsize() == depth:
+            canvas = spare  # draw_static paints every pixel: nothing of the old layer shows
+        else:
+            canvas = pygame.Surface(size, 0, surface)
+        painter = Painter(canvas, self.fonts)
+        layer = Layer(canvas, painter.text_boxes, painter.texts)
+        self.draw_static(painter, view, layer)
+        return layer
 
     def hit_test(self, pos: tuple[int, int]) -> Action | None:
         """The action under a touch or click at ``pos`` in the last rendered frame."""
@@ -82,6 +116,7 @@ class Screen(Generic[V]):
         return None
 
     def draw_static(self, p: Painter, view: V, layer: Layer) -> None:
+        """Draw every pixel of the layer (it may be the surface of an older one)."""
         raise NotImplementedError
 
     def draw_dynamic(self, p: Painter, view: V, layer: Layer) -> None:

@@ -42,6 +42,7 @@ class BoardScreen(Screen[BoardView]):
     """Draws a :class:`BoardView`; the clock and the notice ticker are per frame."""
 
     DYNAMIC = ("clock_text", "notice_time_s")
+    DYNAMIC_REGIONS = ("clock", "ticker")
     BLANK: ClassVar[dict[str, Any]] = {"clock_text": "", "notice_time_s": 0.0}
 
     def draw_static(self, p: Painter, view: BoardView, layer: Layer) -> None:

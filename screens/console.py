@@ -74,6 +74,7 @@ class ConsoleScreen(Screen[ConsoleView]):
     """Draws a :class:`ConsoleView`; timers and the clock are the per-frame parts."""
 
     DYNAMIC = ("service_elapsed_s", "paused_elapsed_s", "clock_text")
+    DYNAMIC_REGIONS = ("clock", "timer", "timer_info")
     BLANK: ClassVar[dict[str, Any]] = {"clock_text": ""}
 
     def draw_static(self, p: Painter, view: ConsoleView, layer: Layer) -> None:

@@ -14,9 +14,12 @@ import pygame
 from screens import theme
 from screens.base import Layer, Screen
 from screens.paint import Line, Painter
+from screens.text import LRU
 from screens.views import IssuedTicket, KioskView, QueueLine
 
 KEY_BLUE = (24, 82, 150)
+SHADE = (10, 20, 34, 190)
+_shades = LRU(2)  # size -> the dimmed backdrop of the issued ticket (18 ms to make at 1080p)
 
 
 def wait_words(ticket: IssuedTicket) -> tuple[str, str]:
@@ -40,10 +43,21 @@ def queue_words(line: QueueLine) -> str:
     return text
 
 
+def shade(size: tuple[int, int]) -> pygame.Surface:
+    """A surface of ``size`` in the translucent ``SHADE`` (made once per size)."""
+    surface = _shades.get(size)
+    if surface is None:
+        surface = pygame.Surface(size, pygame.SRCALPHA)
+        surface.fill(SHADE)
+        _shades.put(size, surface)
+    return surface
+
+
 class KioskScreen(Screen[KioskView]):
     """Draws a :class:`KioskView`; the clock is the only per-frame part."""
 
     DYNAMIC = ("clock_text",)
+    DYNAMIC_REGIONS = ("clock",)
     BLANK: ClassVar[dict[str, Any]] = {"clock_text": ""}
 
     def draw_static(self, p: Painter, view: KioskView, layer: Layer) -> None:
@@ -144,9 +158,7 @@ class KioskScreen(Screen[KioskView]):
     def _issued(self, p: Painter, view: KioskView, ticket: IssuedTicket, layer: Layer) -> None:
         p.text_boxes.clear()  # what lies under the dimmed backdrop is no longer read
         p.texts.clear()
-        shade = pygame.Surface(p.surface.get_size(), pygame.SRCALPHA)
-        shade.fill((10, 20, 34, 190))
-        p.surface.blit(shade, (0, 0))
+        p.surface.blit(shade(p.surface.get_size()), (0, 0))
         full = p.frame.rect
         card = pygame.Rect(0, 0, min(full.w - 2 * p.px(30), p.px(600)), full.h - 2 * p.px(26))
         card.center = full.center

@@ -93,6 +93,7 @@ class PadScreen(Screen[PadView]):
     """Draws a :class:`PadView`; the count-down is the only per-frame part."""
 
     DYNAMIC = ("seconds_left",)
+    DYNAMIC_REGIONS = ("countdown",)
 
     # -- static ------------------------------------------------------------------------------
     def draw_static(self, p: Painter, view: PadView, layer: Layer) -> None:

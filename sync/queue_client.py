@@ -14,7 +14,8 @@ Protocol state, under one condition variable:
   state of a new store of the service): waiting counts, what each counter would call next, how
   many it could call.
 - late answers: an answer that arrives after its asker gave up. A late *call* means the service
-  gave this counter a ticket its teller never saw; it is logged and kept in ``late_calls``.
+  gave this counter a ticket its teller never saw; it is logged and kept in ``late_calls`` (the
+  last :data:`LATE_CALLS_KEPT`; ``stats.late_calls`` counts them all).
 
 Requests go out at QoS 0, so neither paho nor the broker holds one back to deliver it after the
 asker gave up; the retries make up for a lost one. Answers come back at QoS 1.
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 UNREACHABLE = "queue service unreachable: serve without a ticket"
 _RECENT_ANSWERS = 256  # ids answered recently: a second answer to a retried request is no news
+LATE_CALLS_KEPT = 100
 
 
 @dataclass
@@ -57,6 +59,7 @@ class RemoteQueueStats:
     timeouts: int = 0
     refused_offline: int = 0  # blocking requests refused at once: no connection
     late_answers: int = 0
+    late_calls: int = 0  # late answers that called a ticket to this device's counter
     durable_errors: int = 0  # served/no_show the service refused (logged, dropped)
     bad_messages: int = 0
 
@@ -407,7 +410,9 @@ class RemoteQueue:
             log.info("%s: late answer to %s %s ignored", self.device, answer.op, answer.id)
             return
         with self._cv:
+            self.stats.late_calls += 1
             self.late_calls.append(entry)
+            del self.late_calls[:-LATE_CALLS_KEPT]  # a counter runs for months
         log.warning(
             "%s: the service called %s to counter %s after the teller gave up; reconcile",
             self.device, entry.ticket.number, entry.counter,

@@ -7,6 +7,7 @@ refused with ``queue_unavailable``, the console says so, and a ticketless servic
 """
 
 import os
+import threading
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
@@ -22,6 +23,7 @@ from device.app import DeviceApp
 from device.link import open_link
 from device.runtime import PanelApp
 from device.store import EventStore
+from drivers.keys import KeyQueue
 from drivers.voice import RecordingAnnouncer
 from sync.acl import Identity, Role
 from tests.clocks import DaytimeClock
@@ -29,7 +31,7 @@ from tests.mqtt_broker import mqtt_broker as mqtt_broker
 from tests.sync_harness import CENTRE, start_centre, wait_until
 
 BRANCH = "demo-branch"
-CONTROLLER, COUNTER = "ctl-1", "pad-1"
+CONTROLLER, COUNTER, BOARD = "ctl-1", "pad-1", "board-1"
 
 
 def device_config(broker, name: str, roles: tuple[str, ...]):
@@ -56,6 +58,7 @@ def branch(mqtt_broker, tmp_path):
             Identity(None, CENTRE, Role.CENTRAL),
             Identity(BRANCH, CONTROLLER, Role.CONTROLLER),
             Identity(BRANCH, COUNTER, Role.COUNTER),
+            Identity(BRANCH, BOARD, Role.COUNTER),
         ]
     )
     clock = DaytimeClock()  # real time, on a day that cannot end during the test
@@ -94,6 +97,7 @@ def branch(mqtt_broker, tmp_path):
         announcer=RecordingAnnouncer(texts=pad_config.texts),
     )
     wait_until(lambda: queue.state is not None, 15, "the queue state from the controller")
+    app.broker = broker  # type: ignore[attr-defined]  # for a test that adds a hall board
     yield app, controller, link, store, tmp_path
     link.stop()
     controller.stop()
@@ -156,3 +160,27 @@ def test_without_the_controller_the_counter_serves_ticketless_and_says_so(branch
         app.step()
     closed = [e for e in store.events() if e.type == "transaction.closed"]
     assert closed[-1].payload["ticket"] is None and closed[-1].payload["rating"] == 4
+
+
+def test_a_call_wakes_the_hall_board_at_once(branch):
+    app, _controller, _link, _store, tmp = branch
+    config = device_config(app.broker, BOARD, ("counter",))
+    board = open_link(config, db=tmp / "board.sqlite", clock=DaytimeClock(), base_files=[],
+                      state_dir=tmp / "board")  # fmt: skip
+    assert board is not None
+    keys = KeyQueue()
+    try:
+        board.watch_calls(wake=keys.wake)
+        app.press("test", "sign_in")
+        app.step()
+        app.issue("cash")
+        waited: list[float] = []
+        waiter = threading.Thread(target=lambda: waited.append(keys.wait(30)))
+        waiter.start()
+        app.press("test", "call_next")
+        app.step()
+        waiter.join(30)
+        assert waited == [True]  # woken by the call, long before the 30 s were up
+        assert board.calls.get(timeout=1) == ("A001", 1) and len(keys) == 0
+    finally:
+        board.stop()

@@ -4,6 +4,7 @@ shows the call, the customer touches a rating key, and every step is on screen a
 """
 
 import os
+import threading
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -58,6 +59,7 @@ def counter(tmp_path, pty_pair):
         surface=surface,
         tmp=tmp_path,
     )
+    app.close()
     led.close()
     store.close()  # pygame stays initialised: the screens' font cache outlives a test
 
@@ -82,6 +84,12 @@ def key(app, name):
     app.step()
 
 
+def printed(app):
+    """Wait for the kiosk's print spool, then record its results (as the next frame does)."""
+    assert app.spool.wait_idle(10)
+    app.collect_prints()
+
+
 def save(surface, path, name):
     pygame.image.save(surface, str(path / f"{name}.png"))
 
@@ -96,6 +104,7 @@ def test_issue_call_announce_serve_rate(counter):
     # the customer touches 现金业务 on the kiosk; the ticket prints
     app.touch(touch_target(app, "kiosk", ("issue", "cash")))
     app.step()
+    printed(app)
     save(c.surface, c.tmp, "1-issued")
     assert app.issued.number == "A001" and len(c.printer.printed) == 1
     assert panel(app, "kiosk").screen.texts and "A001" in " ".join(panel(app, "kiosk").screen.texts)
@@ -158,14 +167,42 @@ def test_a_failed_print_is_reported_and_recorded(counter):
     c.printer.fail_reason = "paper out"
     app.touch(touch_target(app, "kiosk", ("issue", "cash")))
     app.step()
+    printed(app)
     failed = [e for e in c.store.events() if e.type == "ticket.print_failed"]
     assert len(failed) == 1 and "paper out" in failed[0].payload["reason"]
     assert app.message and "出票失败" in app.message
 
     c.printer.fail_reason = None  # paper again: the lobby manager presses F12
     app.handle_pygame_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=0))
-    printed = [e for e in c.store.events() if e.type == "ticket.printed"]
-    assert len(printed) == 1 and printed[0].payload["attempt"] == 2 and app.message is None
+    printed(app)
+    done = [e for e in c.store.events() if e.type == "ticket.printed"]
+    assert len(done) == 1 and done[0].payload["attempt"] == 2 and app.message is None
+
+
+def test_a_slow_printer_never_holds_up_the_kiosk(counter):
+    c = counter
+    app = c.app
+    go = threading.Event()
+    slow = c.printer.print_ticket
+    c.printer.print_ticket = lambda info: go.wait(30) and slow(info)  # a printer warming up
+    app.spool.limit = 1
+    assert app.issue("cash").number == "A001"  # on screen while it prints
+    app.step()
+    assert app.issue("cash").number == "A002"  # the spool is full: that print fails at once
+    app.step()
+    failed = [e for e in c.store.events() if e.type == "ticket.print_failed"]
+    assert [e.payload["ticket"]["number"] for e in failed] == ["A002"]
+    assert "printer busy" in failed[0].payload["reason"] and "出票失败" in app.message
+    assert not [e for e in c.store.events() if e.type == "ticket.printed"]
+    go.set()
+    printed(app)
+    done = [e for e in c.store.events() if e.type == "ticket.printed"]
+    assert [e.payload["ticket"]["number"] for e in done] == ["A001"]
+    app.handle_pygame_event(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=0))
+    printed(app)  # F12: A002 again
+    done = [e for e in c.store.events() if e.type == "ticket.printed"]
+    assert [e.payload["ticket"]["number"] for e in done] == ["A001", "A002"]
+    assert app.message is None and len(app.pending) == 0
 
 
 def test_a_ticket_that_never_prints_leaves_the_queue_on_record(counter):
@@ -173,6 +210,7 @@ def test_a_ticket_that_never_prints_leaves_the_queue_on_record(counter):
     app = c.app
     c.printer.fail_reason = "cutter jammed"
     app.issue("cash")
+    printed(app)
     shift_f12 = pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=pygame.KMOD_LSHIFT)
     app.handle_pygame_event(shift_f12)
     types = [e.type for e in c.store.events()]

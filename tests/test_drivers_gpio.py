@@ -151,6 +151,21 @@ def test_buzzer_beeps_in_the_background(factory: MockFactory) -> None:
 # -- simulated keys and the pygame input map ----------------------------------------------------
 
 
+def test_a_wake_ends_the_wait_for_a_press_once() -> None:
+    presses = KeyQueue()
+    assert presses.wait(0.01) is False
+    presses.wake()  # before the wait: not lost
+    assert presses.wait(30) is True
+    assert presses.wait(0.01) is False  # and only once
+    waited: list[bool] = []
+    waiter = threading.Thread(target=lambda: waited.append(presses.wait(30)))
+    waiter.start()
+    time.sleep(0.05)
+    presses.wake()  # during the wait
+    waiter.join(30)
+    assert waited == [True] and len(presses) == 0
+
+
 def test_simulated_presses() -> None:
     presses = KeyQueue()
     with SimulatedKeys(presses.put) as keys:

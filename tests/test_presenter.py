@@ -115,6 +115,15 @@ def test_board_shows_the_latest_call_first_and_recalls_move_up(config, clock):
     assert {q.code: q.expected_wait_min for q in view.waiting}["cash"] == 4
 
 
+def test_board_names_a_counter_its_configuration_does_not_list(config, clock):
+    assert 7 not in [c.number for c in config.counters]
+    calls = [("A003", 7), ("A002", 2), ("A001", 9)]  # heard over MQTT from another counter
+    view = board_view(config, clock.now(), calls, {}, WaitEstimator(config))
+    assert view.current_call is not None
+    assert (view.current_call.counter_zh, view.current_call.counter_en) == ("7号窗口", "Window 7")
+    assert [c.counter_zh for c in view.recent_calls] == ["2号窗口", "9号窗口"]
+
+
 def test_kiosk_offers_every_type_with_its_expected_wait(config, clock):
     view = kiosk_view(config, clock.now(), {"cash": 2, "general": 0}, WaitEstimator(config))
     lines = {q.code: (q.waiting, q.expected_wait_min) for q in view.business_types}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -16,10 +17,12 @@ from device.presenter import ticket_info
 from domain.clock import ManualClock
 from domain.tickets import TicketIssuer
 from drivers.printer import (
+    KEEP,
     EscposTicketPrinter,
     PendingTickets,
     PrinterSettings,
     PrintResult,
+    PrintSpool,
     SimulatedPrinter,
     TicketInfo,
     make_printer,
@@ -237,3 +240,68 @@ def test_simulated_printer_can_run_out_of_paper(tmp_path, info):
     assert list(tmp_path.iterdir()) == []
     printer.fail_reason = None
     assert printer.print_ticket(info).ok and len(printer.printed) == 1
+
+
+def test_simulated_printer_remembers_only_the_last_tickets(tmp_path, info):
+    printer = SimulatedPrinter(tmp_path)
+    for i in range(KEEP + 5):
+        assert printer.print_ticket(replace(info, ticket_id=f"20261125-A{i:03d}")).ok
+    assert len(printer.printed) == KEEP and printer.printed_total == KEEP + 5
+    assert printer.printed[-1].name == f"20261125-A{KEEP + 4:03d}.png"
+
+
+# -- the print spool -----------------------------------------------------------------------------
+
+
+class HeldPrinter:
+    """A printer that prints only when let go; it raises for ticket numbers starting with X."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+        self.started = threading.Event()
+        self.printed: list[str] = []
+
+    def print_ticket(self, info: TicketInfo) -> PrintResult:
+        self.started.set()
+        assert self.go.wait(30)
+        if info.number.startswith("X"):
+            raise OSError("cable pulled")
+        self.printed.append(info.number)
+        return PrintResult(True, info.ticket_id)
+
+
+def test_the_spool_prints_in_order_without_holding_up_the_caller(info):
+    printer = HeldPrinter()
+    spool = PrintSpool(printer, limit=3)
+    numbers = ["A001", "X002", "A003"]
+    for number in numbers:
+        assert spool.submit(replace(info, ticket_id=f"t-{number}", number=number))
+    assert printer.started.wait(30) and printer.printed == []  # submit did not wait
+    assert spool.results() == [] and len(spool) == 3
+    printer.go.set()
+    assert spool.wait_idle(30)
+    results = spool.results()
+    assert [r.ticket_id for r in results] == ["t-A001", "t-X002", "t-A003"]
+    assert [r.ok for r in results] == [True, False, True] and "cable pulled" in str(
+        results[1].reason
+    )
+    assert printer.printed == ["A001", "A003"] and spool.results() == [] and len(spool) == 0
+    spool.close()
+    with pytest.raises(RuntimeError):
+        spool.submit(info)
+
+
+def test_a_full_spool_refuses_until_its_results_are_collected(info):
+    printer = HeldPrinter()
+    spool = PrintSpool(printer, limit=2)
+    assert spool.submit(replace(info, ticket_id="t1")) and spool.submit(
+        replace(info, ticket_id="t2")
+    )
+    assert not spool.submit(replace(info, ticket_id="t3"))  # the caller records a failed print
+    printer.go.set()
+    assert spool.wait_idle(30)
+    assert not spool.submit(replace(info, ticket_id="t3"))  # done, but not yet collected
+    assert len(spool.results()) == 2
+    assert spool.submit(replace(info, ticket_id="t3"))
+    spool.close()
+    assert [r.ticket_id for r in spool.results()] == ["t3"]  # close prints what was queued

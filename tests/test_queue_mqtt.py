@@ -13,6 +13,8 @@ from collections import Counter as Tally
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
@@ -26,8 +28,8 @@ from domain.queue import BranchQueue, QueueError, QueueUnavailable
 from sync import queue_protocol as qp
 from sync import topics
 from sync.acl import Identity, Role
-from sync.connection import DeviceConnection
-from sync.queue_client import RemoteQueue
+from sync.connection import DeviceConnection, Message, MqttConnection
+from sync.queue_client import LATE_CALLS_KEPT, RemoteQueue
 from sync.schema import SchemaError
 from sync.settings import Backoff, ConnectionSettings, TlsSettings
 from tests.clocks import DaytimeClock
@@ -502,6 +504,21 @@ def test_messages_round_trip_and_translate_the_clock() -> None:
     local = result.entry.local_queued_at(here)
     assert here.mono - local.mono == 75.5 and local.boot == "other-boot"
     assert (here.wall - local.wall).total_seconds() == 75.5
+
+
+def test_late_calls_are_counted_and_only_the_last_kept() -> None:
+    queue, clock = BranchQueue(branch_config()), ManualClock()
+    never_started = cast(MqttConnection, SimpleNamespace())  # it only takes answers here
+    remote = RemoteQueue(never_started, BRANCH, "w1", [1])
+    for i in range(LATE_CALLS_KEPT + 20):
+        queue.issue("cash", clock.now())
+        _, events = queue.call_next(1, clock.advance(1))
+        result = answer_from_events(qp.CALL_NEXT, events)
+        answer = qp.QueueResponse("w1", f"gave-up-{i}", qp.CALL_NEXT, True, result)
+        remote._on_response(cast(Message, SimpleNamespace(payload=qp.encode_response(answer))))
+    assert remote.stats.late_calls == remote.stats.late_answers == LATE_CALLS_KEPT + 20
+    assert len(remote.late_calls) == LATE_CALLS_KEPT
+    assert remote.late_calls[-1].ticket.number == f"A{LATE_CALLS_KEPT + 20:03d}"
 
 
 @pytest.mark.parametrize(

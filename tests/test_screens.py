@@ -8,13 +8,17 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
+import dataclasses
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pygame
+import pygame.freetype
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.loader import load_config
 from config.scales import PRESET_SCALES
@@ -108,6 +112,47 @@ def test_no_cjk_font_names_the_debian_package(monkeypatch, tmp_path):
         text.find_cjk_font()
 
 
+def bisected_fit(fonts: text.Fonts, line: str, max_w: int, max_h: int, size: int, min_size: int):
+    """The largest size that fits, by plain bisection (what ``Fonts.fit`` must answer)."""
+    if fonts.fits(line, max_w, max_h, size):
+        return line, size
+    lo, hi = max(1, min(min_size, size)), size
+    if not fonts.fits(line, max_w, max_h, lo):
+        return fonts._shorten(line, max_w, max_h, lo, False), lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fonts.fits(line, max_w, max_h, mid) else (lo, mid)
+    return line, lo
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    line=st.sampled_from(["A012 → 3号窗口", "请选择您要办理的业务", "Please choose", "—"]),
+    max_w=st.integers(1, 1200),
+    max_h=st.integers(1, 300),
+    size=st.integers(1, 240),
+    min_size=st.integers(1, 60),
+)
+def test_fit_finds_the_size_bisection_finds(fonts, line, max_w, max_h, size, min_size):
+    fitted = fonts._fit(line, max_w, max_h, size, min_size, False)
+    assert fitted == bisected_fit(fonts, line, max_w, max_h, size, min_size)
+
+
+def test_rendered_text_is_in_the_display_layout(fonts):
+    surf = fonts.render("中文 A012", 40, (250, 200, 0), strong=True)
+    assert surf.get_masks() == pygame.Surface((1, 1), pygame.SRCALPHA, 32).get_masks()
+    font = fonts.font(40)
+    reference, _ = font.render("中文 A012", (250, 200, 0), style=pygame.freetype.STYLE_STRONG)
+    assert pygame.image.tobytes(surf, "RGBA") == pygame.image.tobytes(reference, "RGBA")
+
+
+def test_the_text_cache_grows_only(fonts):
+    own = text.Fonts(fonts.source, text_cache_bytes=4 << 20)
+    own.grow_text_cache(16 << 20)
+    own.grow_text_cache(1 << 20)
+    assert own._rendered.budget == 16 << 20
+
+
 def test_fit_shrinks_then_shortens(fonts):
     long = "对公及转账业务" * 4
     fitted, size = fonts.fit(long, 300, 60, 40, min_size=20)
@@ -157,6 +202,63 @@ def test_other_sizes_lay_out_without_overlap(size, fonts):
             assert not [
                 (a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.colliderect(b)
             ], (key, mode)
+
+
+def with_dynamic(cls, view, k: int):
+    """``view`` with its per-frame fields moved on by ``k`` steps (times, clocks)."""
+    changes: dict[str, object] = {}
+    for name in cls.DYNAMIC:
+        value = getattr(view, name)
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            changes[name] = value + 3.7 * k
+        elif isinstance(value, str):
+            changes[name] = f"1{k}:5{k}"
+    return replace(view, **changes)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("key", list(SCREENS))
+def test_frames_drawn_over_the_last_match_full_redraws(key, size, fonts):
+    """On the surface that holds its last frame a screen redraws only what changed: the
+    dynamic regions for a new time, everything for a new view (over a reused layer surface);
+    pixel for pixel what a new screen draws on a new surface."""
+    _, cls, make = SCREENS[key]
+    views = list(make(SHIPPED).values())
+    screen, target = cls(fonts), pygame.Surface(size)
+    assert screen.render(target, views[0]) == [target.get_rect()]
+    frames = [with_dynamic(cls, v, k) for v in views + views[::-1] for k in (1, 2)]
+    last = views[0]
+    surfaces = set()
+    for view in frames:
+        dirty = screen.render(target, view)
+        surfaces |= {id(layer.surface) for layer in screen._layers._data.values()}
+        assert raw(target) == raw(render(cls(fonts), view, size)), view
+        if view == last:
+            assert dirty == []
+        elif all(
+            getattr(view, f.name) == getattr(last, f.name)
+            for f in dataclasses.fields(view)
+            if f.name not in cls.DYNAMIC
+        ):
+            assert dirty == [screen.regions[n] for n in cls.DYNAMIC_REGIONS if n in screen.regions]
+        else:
+            assert dirty == [target.get_rect()]
+        last = view
+    assert len(surfaces) <= 2  # a new layer is drawn on the surface of the one it pushes out
+    assert screen.render(target, frames[-1]) == []  # the same view again: nothing to draw
+    screen.invalidate()
+    assert screen.render(target, frames[-1]) == [target.get_rect()]
+
+
+@pytest.mark.parametrize("key", ["console", "board", "pad"])
+def test_a_new_time_redraws_only_the_dynamic_regions(key, fonts):
+    _, cls, make = SCREENS[key]
+    view = make(SHIPPED)[{"console": "serving", "board": "call", "pad": "rate"}[key]]
+    screen, target = cls(fonts), pygame.Surface((1920, 1080))
+    screen.render(target, view)
+    dirty = screen.render(target, with_dynamic(cls, view, 1))
+    assert dirty == [screen.regions[n] for n in cls.DYNAMIC_REGIONS]
+    assert sum(r.w * r.h for r in dirty) < 0.2 * 1920 * 1080
 
 
 def test_repeated_frames_reuse_the_static_layer(fonts):

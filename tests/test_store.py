@@ -114,6 +114,21 @@ def test_wal_and_full_sync_on_every_open(db_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_the_uplinks_connection_acks_without_fsync_and_stores_nothing(db_path: Path) -> None:
+    clock = ManualClock()
+    with EventStore(db_path, DEVICE) as store, EventStore(db_path, DEVICE, durable=False) as up:
+        assert up.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: no fsync
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        store.append_many([ev(clock), ev(clock)])
+        assert [e.seq for e in up.outbox()] == [1, 2]
+        assert up.ack(1) == 1 and store.acked_seq() == 1
+        with pytest.raises(StoreError, match="does not store events"):
+            up.append(ev(clock))
+        with pytest.raises(StoreError, match="does not store events"):
+            up.append_many([ev(clock)])
+        assert store.last_seq() == 2
+
+
 def test_update_is_refused_even_for_acknowledged_events(store: EventStore) -> None:
     clock = ManualClock()
     store.append_many([ev(clock), ev(clock)])
