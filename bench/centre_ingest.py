@@ -57,6 +57,7 @@ WINDOW = 20_000  # messages a publisher may have sent and not yet seen PUBACKed
 POLL_S = 0.05
 ALERT_POLL_S = 0.01
 FILTER = "cs/v1/+/+/events"
+MAX_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def start_broker(workdir: Path, ca):
     )
     for i in range(PUBLISHERS):
         broker.add_user(f"pub-{i}", "bench")
-    broker.add_user("centre", "bench")
+    for i in range(MAX_WORKERS):
+        broker.add_user(f"centre-{i}", "bench")
     broker.add_user("capture", "bench")
     broker.start()
     return broker
@@ -370,34 +372,59 @@ def _stored(db) -> int:
     return int(db.execute("SELECT coalesce(sum(events), 0) FROM stores").fetchone()[0])
 
 
-def _wait_stored(db, n: int, child: Child, timeout: float) -> None:
+def _wait_stored(db, n: int, centre: Centre, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while _stored(db) < n:
-        if child.proc.poll() is not None:
-            raise RuntimeError(f"the centre ended: {child.lines[-8:]}")
+        centre.check_running()
         if time.monotonic() > deadline:
             raise TimeoutError(f"the centre stored {_stored(db)} of {n} events in {timeout} s")
         time.sleep(POLL_S)
 
 
-def start_centre(broker, target: str, plain: bool) -> Child:
-    mark = broker.log_mark()
-    env_password = ["--password-env", "BENCH_PASSWORD"] if plain else []
-    os.environ["BENCH_PASSWORD"] = "bench"
-    centre = Child(
-        ["-m", "central", "run", "--db", target, "--client-id", "centre",
-         *_subscriber_args(broker, "centre", plain), *env_password]
-    )  # fmt: skip
-    centre.wait_for("centre: connected", 60)
-    broker.wait_for_log(f"centre 1 {FILTER}", since=mark, timeout=30)
-    return centre
+class Centre:
+    """``python -m central run``: one worker, or several of one share group."""
+
+    def __init__(self, broker, target: str, plain: bool, workers: int) -> None:
+        os.environ["BENCH_PASSWORD"] = "bench"
+        self.children: list[Child] = []
+        mark = broker.log_mark()
+        group = ["--share-group", "bench"] if workers > 1 else []
+        for i in range(workers):
+            name = f"centre-{i}"
+            env_password = ["--password-env", "BENCH_PASSWORD"] if plain else []
+            self.children.append(Child(
+                ["-m", "central", "run", "--db", target, "--client-id", name, *group,
+                 *_subscriber_args(broker, name, plain), *env_password]
+            ))  # fmt: skip
+        for i, child in enumerate(self.children):
+            child.wait_for("centre: connected", 60)
+            shared = f"$share/bench/{FILTER}" if workers > 1 else FILTER
+            broker.wait_for_log(f"centre-{i} 1 {shared}", since=mark, timeout=30)
+
+    def check_running(self) -> None:
+        for child in self.children:
+            if child.proc.poll() is not None:
+                raise RuntimeError(f"the centre ended: {child.lines[-8:]}")
+
+    def cpu_s(self) -> float:
+        return sum(child.cpu_s() for child in self.children)
+
+    def stop(self) -> list[str]:
+        """Stop every worker; their closing statistics."""
+        for child in self.children:
+            child.stop()
+        return [
+            next((x for x in child.lines if x.startswith("centre: stopped")), "")
+            for child in self.children
+        ]
 
 
 def run_centre(
-    broker, tmp: Path, devices: list[Device], shape: Shape, target: str, plain: bool
-) -> dict:
+    broker, tmp: Path, devices: list[Device], shape: Shape, target: str, plain: bool,
+    workers: int,
+) -> dict:  # fmt: skip
     parts = timed_messages(devices, shape)
-    centre = start_centre(broker, target, plain)
+    centre = Centre(broker, target, plain, workers)
     db = _read_db(target)
     try:
         warm = start_publishers(broker, tmp, [[(t, p, 1) for t, p in warmup_messages(devices)]])
@@ -412,19 +439,18 @@ def run_centre(
         for child in pubs:
             child.wait_for("done", TIMEOUT_S)
     finally:
-        centre.stop()
-    stats = next((x for x in centre.lines if x.startswith("centre: stopped")), "")
+        stats = centre.stop()
     check(db, devices, stats)
     db.close()
     return {
         "seconds": elapsed,
         "events_per_s": shape.events / elapsed,
         "cpu_us": cpu / shape.events * 1e6,
-        "detail": stats.split("IngestStats", 1)[-1],
+        "detail": " | ".join(x.split("IngestStats", 1)[-1] for x in stats),
     }
 
 
-def check(db, devices: list[Device], stats: str) -> None:
+def check(db, devices: list[Device], stats: list[str]) -> None:
     """Every event once, every store contiguous to its last seq, every transaction row, no chain
     break, nothing quarantined, no database error in the ingest."""
     n = sum(len(d.events) for d in devices)
@@ -444,18 +470,19 @@ def check(db, devices: list[Device], stats: str) -> None:
         problems.append(f"{tx} transactions ({summed} in the rollups) of {rows}")
     if breaks or kept:
         problems.append(f"{breaks} chain breaks, {kept} quarantined")
-    if "errors=0" not in stats:
+    if not all("errors=0" in x for x in stats):
         problems.append(f"ingest errors: {stats}")
     if problems:
         raise RuntimeError("the centre's result is wrong: " + "; ".join(problems))
 
 
 def run_alert_latency(
-    broker, tmp: Path, devices: list[Device], shape: Shape, target: str, rate: float, plain: bool
-) -> dict:
+    broker, tmp: Path, devices: list[Device], shape: Shape, target: str, rate: float, plain: bool,
+    workers: int,
+) -> dict:  # fmt: skip
     """Paced live traffic: publish -> alert stored, per alert raised by one event."""
     parts = timed_messages(devices, shape)
-    centre = start_centre(broker, target, plain)
+    centre = Centre(broker, target, plain, workers)
     db = _read_db(target)
     seen: dict[str, float] = {}  # evidence event id -> when the alert was first seen stored
     try:
@@ -525,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
         help="events/s of the paced stream for the alert latency (1000; 0: skip it)",
     )  # fmt: skip
     parser.add_argument("--plain", action="store_true", help="subscribers without TLS too")
+    parser.add_argument(
+        "--workers", type=int, default=1, choices=range(1, MAX_WORKERS + 1),
+        help="ingest workers of one share group (1)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a fifth of the events")
     args, _ = parser.parse_known_args(argv)
     signal.signal(signal.SIGTERM, _interrupted)  # stop what was started (the finally blocks)
@@ -557,12 +588,13 @@ def main(argv: list[str] | None = None) -> int:
                         broker = start_broker(work / "broker", ca)
                         try:
                             res = _run_side(side, broker, work, fleets[shape.name], shape, pg,
-                                            args.plain)  # fmt: skip
+                                            args)  # fmt: skip
                         finally:
                             broker.stop()
                         results.setdefault((shape.name, side), []).append(res)
                         print(f"  round {r + 1} {shape.name:9} {side:10} "
-                              f"{res['events_per_s']:9.0f} events/s", flush=True)  # fmt: skip
+                              f"{res['events_per_s']:9.0f} events/s  {res['detail']}",
+                              flush=True)  # fmt: skip
             if args.alert_rate:
                 live = next((s for s in wanted if s.name == "live 10k"), wanted[-1])
                 for side in ("sqlite", "postgresql"):
@@ -578,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
                     try:
                         latency[side] = run_alert_latency(
                             broker, work, fleets[live.name], live, target, args.alert_rate,
-                            args.plain,
+                            args.plain, args.workers,
                         )  # fmt: skip
                     finally:
                         broker.stop()
@@ -593,18 +625,18 @@ def _interrupted(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _run_side(side, broker, work: Path, devices, shape: Shape, pg, plain: bool) -> dict:
+def _run_side(side, broker, work: Path, devices, shape: Shape, pg, args) -> dict:
     if side == "capture":
-        return run_capture(broker, work, devices, shape, plain)
+        return run_capture(broker, work, devices, shape, args.plain)
     target = str(work / "centre.sqlite") if side == "sqlite" else pg.new_database()
-    return run_centre(broker, work, devices, shape, target, plain)
+    return run_centre(broker, work, devices, shape, target, args.plain, args.workers)
 
 
 def report(results, latency, wanted: list[Shape], sides: list[str], args) -> None:
     transport = "TCP (no TLS)" if args.plain else "TLS with client certificates"
     print(
         f"Mosquitto on 127.0.0.1: {PUBLISHERS} paho publishers (QoS 1, password listener), "
-        f"subscribers over {transport}; {os.cpu_count()} CPUs"
+        f"subscribers over {transport}; {args.workers} ingest worker(s); {os.cpu_count()} CPUs"
     )
     print(f"{'shape':10}{'side':12}{'events/s':>10}{'ratio':>7}{'CPU µs/ev':>11}   by round")
     verdicts = []
