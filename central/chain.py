@@ -23,6 +23,7 @@ from domain.events import (
     EventContractError,
     Payload,
     StoredEvent,
+    canonical_payload,
     chain_hash,
     chain_start,
     payload_variants,
@@ -62,23 +63,22 @@ def event_hash(event: StoredEvent) -> str:
     space-separated, the hashes a device of an earlier release made of it (its payload without
     fields added since: ``domain.events.payload_variants``)."""
     try:
-        typed = typed_payload(event.type, event.payload)
-        if not isinstance(typed, Payload):
-            return event.chain_hash()
-        return " ".join(
-            chain_hash(
-                event.prev,
-                event.seq,
-                event.id,
-                event.device_id,
-                event.boot_id,
-                event.mono,
-                wall_text(event.wall),
-                event.type,
-                payload,
-            )
-            for payload in payload_variants(typed)
+        return own_hashes(event, typed_payload(event.type, event.payload), wall_text(event.wall))
+    except (EventContractError, TypeError, ValueError):
+        return ""
+
+
+def own_hashes(event: StoredEvent, typed: Payload | dict[str, Any] | None, wall: str) -> str:
+    """:func:`event_hash` of an event whose typed payload and stored wall time are at hand
+    ('' without a payload)."""
+    if typed is None:
+        return ""
+    try:
+        variants = (
+            payload_variants(typed) if isinstance(typed, Payload) else [canonical_payload(typed)]
         )
+        head = (event.prev, event.seq, event.id, event.device_id, event.boot_id, event.mono)
+        return " ".join(chain_hash(*head, wall, event.type, payload) for payload in variants)
     except (EventContractError, TypeError, ValueError):
         return ""
 

@@ -39,13 +39,9 @@ from domain.clock import minute_of, wall_text
 from domain.events import (
     HEARTBEAT_TYPE,
     EventContractError,
-    Payload,
     StoredEvent,
     SyncQuarantined,
-    canonical_payload,
-    chain_hash,
     decode_payload,
-    payload_variants,
 )
 from domain.report import TransactionRow
 from sync import topics
@@ -392,32 +388,6 @@ def _with(event: StoredEvent, payload: Any) -> StoredEvent:
     )  # fmt: skip
 
 
-def _own_hash(event: StoredEvent, typed: Any, wall: str) -> str:
-    """The event's own hash as its device made it (``chain.event_hash``), from its typed
-    payload and its wall time as stored; space-separated, the hashes an earlier release of the
-    device would have made of it follow (``domain.events.payload_variants``)."""
-    try:
-        variants = payload_variants(typed) if isinstance(typed, Payload) else [
-            canonical_payload(typed)
-        ]  # fmt: skip
-        return " ".join(
-            chain_hash(
-                event.prev,
-                event.seq,
-                event.id,
-                event.device_id,
-                event.boot_id,
-                event.mono,
-                wall,
-                event.type,
-                payload,
-            )
-            for payload in variants
-        )
-    except (EventContractError, TypeError, ValueError):
-        return ""
-
-
 def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetime) -> StoredEvent:
     """What is stored at an invalid event's seq: same seq and id, the centre's time."""
     payload = SyncQuarantined(type=event.type, reason=reason, quarantine_id=qid)
@@ -593,7 +563,7 @@ class _Filing:
                     bad_wall = None
                 except (ValueError, OverflowError) as exc:
                     wall, bad_wall = None, exc
-                own = _own_hash(event, typed, wall) if unfit is None and wall else ""
+                own = chain.own_hashes(event, typed, wall) if unfit is None and wall else ""
                 links[seq] = (event.prev, own)
                 problem = _problem(event, unfit, received_at, self.max_future, bad_wall)
                 payload: Any = event.payload
