@@ -45,7 +45,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from central import followup
-from central.database import is_postgres
+from central.database import is_postgres, shown
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
 from central.kpi import LEVELS, kpis
@@ -70,6 +70,7 @@ from config.centre import CentreConfig, load_centre_config
 from config.errors import ConfigError
 from config.loader import find_config, load_config
 from support.pipes import quiet_on_broken_pipe
+from support.sdnotify import Service
 from sync.connection import LinkState
 from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
 
@@ -236,14 +237,19 @@ def _run(args: argparse.Namespace) -> int:
     )
     connection = _connection(args, keepalive_s=args.keepalive)
     settings = IngestSettings(args.share_group, resend_interval_s=args.resend_interval)
-    ingest = CentralIngest(args.db, connection, settings, centre=_centre(args))
+    service = Service()
+    ingest = CentralIngest(
+        args.db, connection, settings, centre=_centre(args), on_progress=service.progress
+    )
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     ingest.connection.add_state_listener(_say_connected)
     print(f"centre: ingesting into {args.db} from {args.host}:{args.port}", flush=True)
     ingest.start()
+    service.ready(f"ingesting into {shown(args.db)}")
     done.wait()  # a stop is never held up by a broker that cannot be reached
+    service.stopping()
     ingest.stop()
     print(f"centre: stopped; {ingest.stats}", flush=True)
     return 0

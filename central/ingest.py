@@ -89,6 +89,7 @@ class CentralIngest:
         *,
         on_alert: Alert | None = None,
         centre: CentreConfig | None = None,
+        on_progress: Callable[[], None] | None = None,
     ) -> None:
         self.store_path = store_path  # an SQLite file or a postgresql:// URL
         self.centre = centre
@@ -98,6 +99,9 @@ class CentralIngest:
         self.connection = MqttConnection(connection, manual_ack=True)
         self.stats = IngestStats()
         self.on_alert = on_alert
+        self.on_progress = on_progress or (lambda: None)
+        """Called by the store thread each time round (at least every second) and while it
+        retries: a watchdog pinged from here stops when the thread is stuck."""
         self.gaps = GapTracker(self.settings.resend_interval_s, self.settings.resend_max_events)
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
@@ -156,6 +160,7 @@ class CentralIngest:
         self._opened.set()
         try:
             while not self._stop.is_set():
+                self.on_progress()
                 try:
                     self._step(store)
                 except Exception:  # this thread must not end while the process runs on
@@ -269,6 +274,7 @@ class CentralIngest:
                     log.exception("quarantine failed too; trying again")
             if self._stop.wait(self.settings.retry_s):
                 return False
+            self.on_progress()
 
     def _handle(
         self,

@@ -24,9 +24,12 @@ from config.model import Config
 from device.store import EventStore, StoreError
 from domain.events import to_json_object
 from support.pipes import quiet_on_broken_pipe
+from support.sdnotify import Service
 
 EXIT_CONFIG, EXIT_STORE = 2, 3
 EXIT_RESTART = 75  # a new configuration was applied: systemd starts the app again
+CONTROLLER_CHECK_S = 1.0  # how often the controller looks at its queue service for the watchdog
+CONTROLLER_STUCK_S = 10.0  # a service loop that has not gone round for this long is stuck
 
 
 def default_db(config: Config) -> Path:
@@ -291,11 +294,17 @@ def cmd_controller(args: argparse.Namespace) -> int:
     assert link is not None
     signal.signal(signal.SIGTERM, lambda *_: restart.set())
     print(f"queue service of {config.device.branch_id} on {config.mqtt.host}:{config.mqtt.port}")
+    service = Service()
+    service.ready(f"queue service of {config.device.branch_id}")
     try:
-        restart.wait()
+        # the watchdog is pinged only while the queue service's own loop goes round
+        while not restart.wait(CONTROLLER_CHECK_S):
+            if link.service is not None and link.service.turning(CONTROLLER_STUCK_S):
+                service.progress()
     except KeyboardInterrupt:
         pass
     finally:
+        service.stopping()
         link.stop()
     return 0
 

@@ -189,6 +189,8 @@ class QueueService:
         self._thread: threading.Thread | None = None
         self._opened = threading.Event()
         self._failure: BaseException | None = None
+        self.turned = time.monotonic()
+        """When the service loop last went round (monotonic): it goes round every ``tick_s``."""
 
     # --- lifetime ------------------------------------------------------------------------------
 
@@ -204,6 +206,11 @@ class QueueService:
         self.connection.subscribe(self.request_filter, self._on_request)
         if self.connection.connected:
             self._on_link(LinkState.CONNECTED)
+
+    def turning(self, within_s: float) -> bool:
+        """The service loop went round within the last ``within_s`` (the watchdog asks)."""
+        alive = self._thread is not None and self._thread.is_alive()
+        return alive and time.monotonic() - self.turned <= within_s
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving (the connection stays up: it is shared)."""
@@ -250,6 +257,7 @@ class QueueService:
         next_tick = time.monotonic() + self.settings.tick_s
         try:
             while True:
+                self.turned = time.monotonic()
                 try:
                     item = self._inbox.get(timeout=max(0.0, next_tick - time.monotonic()))
                 except queues.Empty:

@@ -53,6 +53,7 @@ from screens.kiosk import KioskScreen
 from screens.pad import PadScreen
 from screens.text import default_fonts
 from screens.views import BoardView, ConsoleView, IssuedTicket, KioskView, MessageLevel, PadView
+from support.sdnotify import Service
 
 if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
     from drivers.printer import PendingTickets, PrintResult, PrintSpool, TicketInfo, TicketPrinter
@@ -440,13 +441,25 @@ class PanelApp:
         self.render()
         return presses
 
-    def run(self, fps: float = 30.0) -> None:
-        """The main loop: input is answered at once; otherwise it draws ``fps`` frames a second."""
+    def run(self, fps: float = 30.0, service: Service | None = None) -> None:
+        """The main loop: input is answered at once; otherwise it draws ``fps`` frames a second.
+
+        Under systemd (``service``, from the environment by default) it says ready once the
+        first frame is on screen, and pings the watchdog from each frame drawn: a frozen frame
+        loop stops the pings and systemd restarts the app.
+        """
+        service = service if service is not None else Service()
+        ready = False
         while self.running:
             self.frame(1.0 / fps)
+            if not ready:
+                service.ready()
+                ready = True
+            service.progress()
             if self.restart_flag and self._quiet():
                 log.warning("stopping to start again on the new configuration")
                 self.running = False
+        service.stopping()
 
     def frame(self, interval: float) -> tuple[list[KeyPress], int]:
         """Wait up to ``interval`` for input (a key, a touch, a call heard), handle it and draw

@@ -21,6 +21,8 @@ debs=(
 )
 # the tests run the centre on PostgreSQL too, in a throwaway cluster of their own (tests/postgres_server.py)
 [ "$profile" = test ] && debs+=("compgen -G '/usr/lib/postgresql/*/bin/initdb'|postgresql")
+# the tests check every shipped unit with systemd-analyze verify (tests/test_systemd_units.py)
+[ "$profile" = test ] && debs+=("command -v systemd-analyze|systemd")
 # bench centre_ingest captures the stream with mosquitto_sub, its baseline
 [ "$profile" = test ] && debs+=("command -v mosquitto_sub|mosquitto-clients")
 missing=()
