@@ -594,3 +594,23 @@ def test_controller_expires_yesterdays_tickets_at_its_first_tick(mqtt_broker, tm
         assert w1.wait_state(lambda s: s.waiting["cash"] == 0 and s.day == "2026-11-26", 5)
         assert _issue(service, "k9") == "A001"
     assert stored(db, "ticket.wait_over_limit") == []
+
+
+def test_the_service_loop_says_it_turns_and_stops_saying_so_when_stuck(mqtt_broker, tmp_path):
+    """What the controller's watchdog asks (``counterside controller`` pings only while true)."""
+    broker = mqtt_broker(acl=ROSTER)
+    with controller(broker, tmp_path / "ctl.sqlite", tick_s=0.05) as service:
+        wait_until(lambda: service.turning(0.5), "the service loop turning")
+        stuck = threading.Event()
+        tick = service._tick
+
+        def hang() -> None:
+            stuck.wait(10)
+            tick()
+
+        service._tick = hang  # type: ignore[method-assign]
+        wait_until(lambda: not service.turning(0.5), "the stuck loop seen as stuck")
+        service._tick = tick  # type: ignore[method-assign]
+        stuck.set()
+        wait_until(lambda: service.turning(0.5), "the loop turning again")
+    assert not service.turning(60)  # stopped
