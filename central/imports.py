@@ -4,18 +4,31 @@ the centre already holds counts as a duplicate, whichever way it came first).
 
 The file is opened read-only; its events go through :meth:`CentralStore.ingest` in batches of
 the uplink's size, so they are checked, quarantined, chained and counted like any batch.
+
+A store of an older release is read as the device itself would send it once upgraded (its
+migrations, ``device/migrations.py``): without an identity (before version 3) its store is the
+unnamed ``''``, and without a hash chain (before version 5) each event's ``prev`` is computed
+here in seq order from the chain's start, as the device's version 5 migration does. So an import
+agrees with what the upgraded device sends, event for event.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from central.store import CentralStore
-from domain.events import EventContractError, StoredEvent, decode_payload
+from domain.events import (
+    EventContractError,
+    StoredEvent,
+    canonical_payload,
+    chain_hash,
+    chain_start,
+    decode_payload,
+)
 from sync.schema import EventBatch
 
 BATCH = 200
@@ -45,14 +58,25 @@ def import_store(centre: CentralStore, path: Path, branch: str, received_at: dat
         raise ImportFailed(f"{path}: cannot open it: {exc}") from exc
     try:
         try:
-            device, store = conn.execute("SELECT device_id, store_id FROM meta").fetchone()
+            meta = _columns(conn, "meta")
+            store_column = "store_id" if "store_id" in meta else "''"
+            device, store = conn.execute(f"SELECT device_id, {store_column} FROM meta").fetchone()
+            chained = "prev" in _columns(conn, "events")
             rows = conn.execute(
-                "SELECT seq, id, device_id, boot_id, mono, wall, type, payload, prev "
-                "FROM events ORDER BY seq"
+                "SELECT seq, id, device_id, boot_id, mono, wall, type, payload, "
+                f"{'prev' if chained else 'NULL'} FROM events ORDER BY seq"
             )
             events, stored, duplicates, invalid = 0, 0, 0, 0
+            head = chain_start(store)  # for a store from before the chain
             while chunk := rows.fetchmany(BATCH):
-                batch = EventBatch(device, tuple(_event(row) for row in chunk), store)
+                read = []
+                for row in chunk:
+                    event = _event(row)
+                    if not chained:
+                        event = replace(event, prev=head)
+                        head = _own_hash(head, row)
+                    read.append(event)
+                batch = EventBatch(device, tuple(read), store)
                 result = centre.ingest(branch, batch, received_at)
                 events += len(chunk)
                 stored += result.stored - result.invalid
@@ -63,6 +87,21 @@ def import_store(centre: CentralStore, path: Path, branch: str, received_at: dat
     finally:
         conn.close()
     return Imported(device, store, events, stored, duplicates, invalid)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _own_hash(prev: str, row: tuple) -> str:
+    """An event's hash as the device's chain migration computes it, from the stored row (an
+    invalid payload as stored)."""
+    seq, eid, device, boot, mono, wall, kind, text, _ = row
+    try:
+        payload = canonical_payload(decode_payload(kind, text))
+    except EventContractError:
+        payload = text.encode()
+    return chain_hash(prev, seq, eid, device, boot, mono, wall, kind, payload)
 
 
 def _event(row: tuple) -> StoredEvent:

@@ -448,6 +448,57 @@ def test_import_is_idempotent_with_what_came_over_mqtt(morning, new_centre_db) -
         assert full == dump(store) and full != half
 
 
+def _older_store(path: Path, source: Path, version: int) -> None:
+    """A device store written by release ``version`` (before the chain and the checkpoints),
+    holding the events of ``source``: stored before the identity came, so it is the unnamed one."""
+    import sqlite3
+
+    from device.migrations import MIGRATIONS
+
+    columns = "seq, id, device_id, boot_id, mono, wall, type, payload"
+    with sqlite3.connect(source) as src:
+        rows = src.execute(f"SELECT {columns} FROM events ORDER BY seq").fetchall()
+        (device,) = src.execute("SELECT device_id FROM meta").fetchone()
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:2]:
+        migration.apply(conn, device)
+    conn.executemany(f"INSERT INTO events ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    for migration in MIGRATIONS[2:version]:
+        migration.apply(conn, device)
+    conn.execute("UPDATE meta SET schema_version = ?", (version,))
+    conn.close()
+
+
+@pytest.mark.parametrize("version", [2, 4])
+def test_a_store_of_an_older_release_imports_as_the_upgraded_device_sends_it(
+    morning, new_centre_db, tmp_path, version
+) -> None:
+    """Before version 3 a store had no identity and before version 5 no hash chain: the import
+    files its events as the device sends them once upgraded, so they agree with what arrives over
+    MQTT (no conflict, nothing twice) and the chain holds."""
+    path, events = morning
+    old = tmp_path / f"v{version}.sqlite"
+    _older_store(old, path, version)
+    upgraded = tmp_path / "upgraded.sqlite"
+    upgraded.write_bytes(old.read_bytes())
+    with EventStore(upgraded, events[0].device_id) as device:  # the device's own migrations
+        assert device.store_id == ""
+        sent = device.events()
+    assert [e.id for e in sent] == [e.id for e in events] and sent[0].prev
+    over_mqtt, imported = new_centre_db(), new_centre_db()
+    with CentralStore(over_mqtt) as store:
+        ingest(store, sent, "")
+        expected = dump(store)
+    assert cli.main(["import", str(old), "--db", imported, "--branch", "demo"]) == 0
+    with CentralStore(imported) as store:
+        assert dump(store) == expected
+        assert store.event_count() == len(events)
+        assert store.chain_breaks() == [] and store.quarantined() == []
+        ingest(store, sent, "")  # the same events over MQTT afterwards: all duplicates
+        assert store.event_count() == len(events) and store.quarantined() == []
+        assert dump(store) == expected
+
+
 def test_import_refuses_a_file_that_is_not_a_store(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "x.sqlite"
     bad.write_bytes(b"not sqlite at all")
