@@ -18,8 +18,9 @@ check`` too) against the clock it is given:
 - ``device_offline``: a pad offline (its retained status) during its branch's business hours;
 - ``below_target``: a teller or branch below a KPI target (满意率, 评价率) over the month so far,
   once it has at least ``min_sample`` ratings or transactions;
-- ``opened_late`` / ``closed_early``: a counter signed in later than ``GRACE`` after opening,
-  or signed out for good earlier than ``GRACE`` before closing (满点服务), for each ended day.
+
+``opened_late`` / ``closed_early`` (满点服务) are raised as sign-ins and sign-outs arrive, and
+re-judged when late ones do: central/opening.py.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,11 +37,8 @@ from central.kpi import kpis
 from config.centre import Branch, CentreConfig
 from domain.events import (
     CounterIdleWithQueue,
-    CounterSignedIn,
-    CounterSignedOut,
     StoredEvent,
     TicketWaitOverLimit,
-    decode_payload,
     typed_payload,
 )
 from domain.report import TransactionRow
@@ -254,7 +252,6 @@ def evaluate(
     """The alerts that depend on time passing; the branches touched."""
     touched = _offline(execute, centre, now)
     touched |= _below_target(execute, query, centre, now)
-    touched |= _opening_hours(execute, centre, now)
     return touched
 
 
@@ -332,64 +329,6 @@ def _below_target(
                 ):  # fmt: skip
                     touched.add(row["branch"])
     return touched
-
-
-def _opening_hours(execute: Execute, centre: CentreConfig, now: datetime) -> set[str]:
-    """满点服务: each counter of each configured branch, on yesterday (an ended day)."""
-    touched: set[str] = set()
-    for branch in centre.resolved:
-        zone = ZoneInfo(branch.time_zone)
-        day = now.astimezone(zone).date() - timedelta(days=1)
-        spans = branch.spans(day)
-        if not spans:
-            continue
-        opening = datetime.combine(day, spans[0].start, zone)
-        closing = datetime.combine(day, spans[-1].end, zone)
-        start = datetime.combine(day, time(0), zone).astimezone(UTC).isoformat()
-        end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC).isoformat()
-        sessions: dict[int, list[tuple[datetime, bool, str]]] = {}
-        for kind, payload, wall, eid in execute(
-            "SELECT type, payload, wall, id FROM events WHERE branch = ? AND wall >= ? "
-            "AND wall < ? AND type IN ('counter.signed_in', 'counter.signed_out')",
-            (branch.id, start, end),
-        ).fetchall():
-            p = decode_payload(kind, payload)
-            if isinstance(p, CounterSignedIn | CounterSignedOut):
-                at = datetime.fromisoformat(wall).astimezone(zone)
-                sessions.setdefault(p.counter, []).append((at, isinstance(p, CounterSignedIn), eid))
-        for counter, moves in sessions.items():
-            moves.sort()
-            first_in = next((m for m in moves if m[1]), None)
-            last = moves[-1]
-            if first_in is not None and first_in[0] > opening + GRACE:
-                touched |= _hours_alert(execute, branch, counter, "opened_late", first_in, day, now)
-            if not last[1] and last[0] < closing - GRACE:
-                touched |= _hours_alert(execute, branch, counter, "closed_early", last, day, now)
-    return touched
-
-
-def _hours_alert(
-    execute: Execute,
-    branch: Branch,
-    counter: int,
-    kind: str,
-    move: tuple[datetime, bool, str],
-    day: date,
-    now: datetime,
-) -> set[str]:
-    words = "开窗迟" if kind == "opened_late" else "提前关窗"
-    new = raise_alert(
-        execute,
-        key=f"{kind}:{branch.id}:{counter}:{day}",
-        branch=branch.id,
-        kind=kind,
-        subject=str(counter),
-        at=move[0],
-        message=f"{words}：{branch.info.name} {counter}号窗口 {day} {move[0]:%H:%M}",
-        evidence=[move[2]],
-        now=now,
-    )
-    return {branch.id} if new else set()
 
 
 # -- reading and acknowledging ---------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from central import alerts as alert_rules
-from central import chain, followup, rollups
+from central import chain, followup, opening, rollups
 from central.database import Database, DatabaseError, open_database
 from central.kpi import Query
 from config.centre import Branch, CentreConfig
@@ -47,7 +47,7 @@ from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -184,8 +184,11 @@ _V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
 # Version 5: follow-up items of bad ratings, their audit trail (central/followup.py), opened for
 # the ratings a version 4 database holds when it is opened (CentralStore.rebuild).
 _V5 = followup.SCHEMA
+# Version 6: each counter's day of sign-ins and sign-outs (central/opening.py), filled from the
+# events a version 5 database holds when it is opened.
+_V6 = opening.SCHEMA
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -413,7 +416,7 @@ class _Held:
 
 
 _PAYLOAD = msgspec.json.Encoder()
-_COUNTED = rollups.ROLLUP_TYPES | ALERT_TYPES
+_COUNTED = rollups.ROLLUP_TYPES | ALERT_TYPES | opening.MOVE_TYPES
 _STORE_COLUMNS = (
     "device_id, store, branch, contiguous_seq, max_seq, events, duplicates, conflicts, "
     "first_seen, last_seen"
@@ -704,6 +707,8 @@ class _Filing:
                 alerted |= alert_rules.on_transaction(execute, centre, where, row, now)
             elif event.type in ALERT_TYPES:
                 alerted |= alert_rules.on_event(execute, where, event, now)
+            elif event.type in opening.MOVE_TYPES:
+                alerted |= opening.on_move(execute, centre, where, event, now)
         for device, minute in beats:
             new = execute(
                 "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
@@ -765,6 +770,8 @@ class CentralStore:
                 self._fill_hashes(conn)
             if 0 < version < 5:
                 self._rebuild(conn)
+            elif 0 < version < 6:
+                self._refill_counter_days(conn)
 
     def _write(self, what: str):
         if self._grouped:
@@ -912,7 +919,17 @@ class CentralStore:
             where = self._branch(branch)
             rollups.apply_heartbeat(pending, where, device, datetime.fromisoformat(minute))
         pending.flush(conn.executemany)
+        self._refill_counter_days(conn)
         return counted
+
+    def _refill_counter_days(self, conn: Database) -> None:
+        moves = sorted(opening.MOVE_TYPES)
+        rows = conn.execute(
+            "SELECT branch, id, device_id, seq, boot_id, mono, wall, type, payload FROM events "
+            f"WHERE type IN ({', '.join('?' * len(moves))})",
+            moves,
+        ).fetchall()
+        opening.refill(conn.execute, rows, self._branch)
 
     @staticmethod
     def _quarantined_before(conn: Database, device: str, seq: int, reason: str) -> bool:
@@ -1047,7 +1064,8 @@ class CentralStore:
     def evaluate_alerts(self, now: datetime) -> set[str]:
         """The alerts that depend on time passing (central/alerts.py); branches with new ones."""
         with self._write("evaluate the alerts") as conn:
-            return alert_rules.evaluate(conn.execute, conn.execute, self.centre, now)
+            touched = alert_rules.evaluate(conn.execute, conn.execute, self.centre, now)
+            return touched | opening.evaluate(conn.execute, self.centre, now)
 
     def alerts(
         self, *, branch: str | None = None, open_only: bool = False, limit: int = 1000

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from central.store import CentralStore
+from config.centre import load_centre_config
 from domain.clock import Instant
 from domain.events import (
     CounterIdleWithQueue,
@@ -146,6 +147,98 @@ def test_counters_opened_late_or_closed_early(tmp_path, centre_db) -> None:
         store.evaluate_alerts(WED_10AM + timedelta(days=1))
         found = sorted((a.kind, a.subject) for a in store.alerts())
     assert found == [("closed_early", "2"), ("opened_late", "1")]
+
+
+def _move(seq: int, counter: int, signed_in: bool, minutes: float, day: int = 0) -> StoredEvent:
+    teller = TellerInfo(staff_no="1001", name="王芳")
+    if signed_in:
+        return event(seq, "counter.signed_in", CounterSignedIn(counter=counter, teller=teller),
+                     minutes + day * 24 * 60)  # fmt: skip
+    return event(seq, "counter.signed_out", CounterSignedOut(counter=counter, teller=teller),
+                 minutes + day * 24 * 60)  # fmt: skip
+
+
+def _hours(store: CentralStore) -> list[tuple[str, str, str, bool]]:
+    """(kind, subject, local time in the message, open) of the 满点服务 alerts."""
+    return sorted(
+        (a.kind, a.subject, a.message.rsplit(" ", 1)[-1], a.acked_at is None)
+        for a in store.alerts()
+        if a.kind in ("opened_late", "closed_early")
+    )
+
+
+def _arrive(store: CentralStore, moves: list[StoredEvent], at: datetime, first_seq: int) -> None:
+    for i, e in enumerate(moves, first_seq):
+        store.ingest("b1", EventBatch(e.device_id, (replace(e, seq=i),), "s"), at)
+
+
+def test_opened_late_is_raised_as_the_sign_in_arrives_and_withdrawn_by_an_earlier_one(
+    tmp_path, centre_db
+) -> None:
+    """No waiting for the next day: a sign-in at 09:00 (opening 08:30) raises opened_late when
+    it arrives; an 08:31 sign-in of the same counter arriving later withdraws it."""
+    (tmp_path / "centre.toml").write_text(CENTRE, encoding="utf-8")
+    at_nine = OPENING + timedelta(minutes=31)
+    with CentralStore(centre_db, centre=load_centre_config(tmp_path / "centre.toml")) as store:
+        _arrive(store, [_move(1, 1, True, 30)], at_nine, 1)
+        assert _hours(store) == [("opened_late", "1", "09:00", True)]
+        _arrive(store, [_move(2, 1, True, 1)], at_nine + timedelta(minutes=5), 2)  # late to arrive
+        ((kind, _, _, still_open),) = _hours(store)
+        assert kind == "opened_late" and not still_open
+        (withdrawn,) = [a for a in store.alerts() if a.kind == "opened_late"]
+        assert withdrawn.acked_by is not None and "withdrawn" in withdrawn.acked_by
+
+
+def test_closed_early_is_judged_at_closing_and_withdrawn_when_later_moves_arrive(
+    tmp_path, centre_db
+) -> None:
+    """Counter 2 signs out at 16:00 (closing 17:00) and its pad goes offline: closed_early at
+    17:05 the same day. Two days later its moves arrive: back at 16:10, out at 17:00: withdrawn."""
+    (tmp_path / "centre.toml").write_text(CENTRE, encoding="utf-8")
+    closing = OPENING + timedelta(hours=8, minutes=30)
+    with CentralStore(centre_db, centre=load_centre_config(tmp_path / "centre.toml")) as store:
+        _arrive(store, [_move(1, 2, True, 0), _move(2, 2, False, 7 * 60 + 30)], closing, 1)
+        store.evaluate_alerts(closing + timedelta(minutes=4))
+        assert _hours(store) == []  # not before closing + grace
+        store.evaluate_alerts(closing + timedelta(minutes=6))
+        assert _hours(store) == [("closed_early", "2", "16:00", True)]
+        later = [_move(3, 2, True, 7 * 60 + 40), _move(4, 2, False, 8 * 60 + 30)]
+        _arrive(store, later, closing + timedelta(days=2), 3)
+        assert _hours(store) == [("closed_early", "2", "16:00", False)]
+
+
+def test_a_person_s_acknowledgement_stands_and_the_day_is_not_judged_twice(
+    tmp_path, centre_db
+) -> None:
+    (tmp_path / "centre.toml").write_text(CENTRE, encoding="utf-8")
+    later = OPENING + timedelta(hours=1)
+    with CentralStore(centre_db, centre=load_centre_config(tmp_path / "centre.toml")) as store:
+        _arrive(store, [_move(1, 1, True, 40)], later, 1)
+        (alert,) = store.alerts()
+        store.acknowledge_alert(alert.id, "张主管", later)
+        _arrive(store, [_move(2, 1, True, 2)], later, 2)  # in time after all: nothing to undo
+        (same,) = store.alerts()
+        assert same.acked_by == "张主管" and same.message == alert.message
+        for minutes in range(0, 3 * 24 * 60, 60):
+            store.evaluate_alerts(later + timedelta(minutes=minutes))
+        assert len(store.alerts()) == 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_same_moves_in_any_order_leave_the_same_alerts_open(tmp_path, centre_db, seed):
+    (tmp_path / "centre.toml").write_text(CENTRE, encoding="utf-8")
+    moves = [
+        _move(1, 1, True, 45), _move(2, 1, False, 200), _move(3, 1, True, 3),
+        _move(4, 1, False, 8 * 60 + 29), _move(5, 2, True, 0), _move(6, 2, False, 6 * 60),
+        _move(7, 3, True, 90), _move(8, 3, False, 7 * 60), _move(9, 3, True, 7 * 60 + 50),
+    ]  # fmt: skip
+    random.Random(seed).shuffle(moves)
+    after_closing = OPENING + timedelta(hours=9)
+    with CentralStore(centre_db, centre=load_centre_config(tmp_path / "centre.toml")) as store:
+        _arrive(store, moves, after_closing, 1)
+        store.evaluate_alerts(after_closing)
+        still_open = [(k, s, t) for k, s, t, is_open in _hours(store) if is_open]
+    assert still_open == [("closed_early", "2", "14:30"), ("opened_late", "3", "10:00")]
 
 
 def test_acknowledging_an_alert(tmp_path, centre_db) -> None:

@@ -52,7 +52,7 @@ ZONE = "Asia/Shanghai"
 DAY = date(2026, 11, 25)
 OPENING = datetime(2026, 11, 25, 0, 30, tzinfo=UTC)  # 08:30 in Shanghai
 RECEIVED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-ROLLUP_TABLES = tuple(t for t in DERIVED_TABLES if t != "transactions")
+ROLLUP_TABLES = (*(t for t in DERIVED_TABLES if t != "transactions"), "counter_days")
 
 
 def simulated_store(path: Path, customers: int = 60, seed: int = 5) -> list[StoredEvent]:
@@ -157,6 +157,18 @@ def test_shuffled_duplicated_late_stream_gives_the_in_order_rollups(morning, new
         assert counted > 0 and dump(store) == expected
 
 
+def test_a_version_5_database_gets_its_counter_days_when_opened(morning, centre_db) -> None:
+    path, events = morning
+    with CentralStore(centre_db) as store:
+        ingest(store, events, store_id(path))
+        expected = dump(store)
+        assert store.query("SELECT count(*) FROM counter_days") != [(0,)]
+        store._conn.execute("DROP TABLE counter_days")
+        store._conn.execute("UPDATE meta SET schema_version = 5")
+    with CentralStore(centre_db) as store:
+        assert dump(store) == expected
+
+
 def test_a_version_3_database_is_filled_when_opened(morning, centre_db) -> None:
     """Opening a database of the previous release computes its rollups from its events."""
     path, events = morning
@@ -165,7 +177,8 @@ def test_a_version_3_database_is_filled_when_opened(morning, centre_db) -> None:
         ingest(store, events, store_id(path))
         expected = dump(store)
         store._conn.execute("DROP VIEW rollup_disputed")  # as the last release left it
-        tables = (*DERIVED_TABLES, "chain_breaks", "alerts", "followup_log", "followups")
+        tables = (*DERIVED_TABLES, "counter_days", "chain_breaks", "alerts", "followup_log",
+                  "followups")  # fmt: skip
         for table in tables:
             store._conn.execute(f"DROP TABLE {table}")
         store._conn.execute("ALTER TABLE events DROP COLUMN hash")
