@@ -157,16 +157,34 @@ class PostgresDatabase(Database):
         import psycopg
 
         self._psycopg = psycopg
+        self._url = url
+        self._busy_timeout_s = busy_timeout_s
+        self._writing = False
         self.name = shown(url)
         try:
-            self._conn = psycopg.connect(url, autocommit=True)
-            # how long a write waits for another writer's lock, as SQLite's busy timeout
-            self._conn.execute(f"SET lock_timeout = {int(busy_timeout_s * 1000)}")
+            self._conn = self._connect()
         except psycopg.Error as exc:
             raise DatabaseError(f"{self.name}: cannot open the central store: {exc}") from exc
 
+    def _connect(self):
+        conn = self._psycopg.connect(self._url, autocommit=True)
+        # how long a write waits for another writer's lock, as SQLite's busy timeout
+        conn.execute(f"SET lock_timeout = {int(self._busy_timeout_s * 1000)}")
+        return conn
+
+    def _live(self):
+        """The connection, made again if the last one was lost (the server restarted, the
+        network dropped): the caller's retry then goes through instead of failing for ever."""
+        if self._conn.closed or self._conn.broken:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = self._connect()
+        return self._conn
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return self._conn.execute(_placeholders(sql), tuple(params))
+        conn = self._conn if self._writing else self._live()  # never a new one mid-transaction
+        return conn.execute(_placeholders(sql), tuple(params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
@@ -179,11 +197,14 @@ class PostgresDatabase(Database):
     @contextmanager
     def write(self, what: str, error: type[Exception]) -> Iterator[Database]:
         try:
-            with self._conn.transaction():
+            with self._live().transaction():
+                self._writing = True
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield self
         except self._psycopg.Error as exc:
             raise error(f"{self.name}: {what} failed: {exc}") from exc
+        finally:
+            self._writing = False
 
     def tables(self) -> set[str]:
         cur = self._conn.execute(
@@ -193,6 +214,24 @@ class PostgresDatabase(Database):
 
     def close(self) -> None:
         self._conn.close()
+
+
+def caused_by_data(exc: BaseException) -> bool:
+    """The database refused the data itself (a constraint, a value it cannot hold), not a
+    state it is in (locked, unreachable, full): trying the same data again cannot help."""
+    refused: tuple[type[BaseException], ...] = (sqlite3.IntegrityError, sqlite3.DataError)
+    try:
+        import psycopg
+
+        refused += (psycopg.IntegrityError, psycopg.DataError)
+    except ImportError:  # pragma: no cover - psycopg is a dependency of the centre
+        pass
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, refused):
+            return True
+        seen = seen.__cause__
+    return False
 
 
 def open_database(target: str | Path, busy_timeout_s: float) -> Database:

@@ -17,7 +17,11 @@ Threads, and what each may touch:
   4. only then PUBACK the message to the broker (paho manual acks). Until then the broker keeps
      it and, should this process stop or lose its connection, delivers it again: a batch the
      broker was told is safe has been committed. A database error (locked past the busy
-     timeout, disk full) retries the same message every ``retry_s``, acknowledging nothing.
+     timeout, disk full, the connection to PostgreSQL lost: the next try connects again)
+     retries the same message every ``retry_s``, acknowledging nothing. A message the database
+     refuses for its data (a constraint, a value it cannot hold) is quarantined with the
+     database's reason after ``refused_tries`` tries (at once when the same message comes again),
+     so one message cannot stop every other.
 
   It also asks for gaps (``resend``, one request per gap, again every ``resend_interval_s``
   while open: ``central.gaps``) and records each device's retained ``status`` (a malformed one is
@@ -33,6 +37,7 @@ device ignores it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import queue
 import threading
@@ -42,7 +47,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.database import shown
+from central.database import caused_by_data, shown
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult
 from config.centre import CentreConfig
@@ -53,6 +58,9 @@ from sync.settings import ConnectionSettings, IngestSettings
 log = logging.getLogger(__name__)
 
 Alert = Callable[[str], None]
+REFUSED_KEPT = 1_000
+"""Messages the database refused, remembered so that the same message sent again (a device
+answering the gap it left) is quarantined at its first refusal, without the retries."""
 RETAINED_EVENTS = (
     "retained message on an events topic (devices never retain events): refused, and cleared "
     "from the broker"
@@ -106,6 +114,7 @@ class CentralIngest:
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
         self._alerts_published: dict[str, tuple[int, tuple[int, ...]]] = {}
+        self._refused: dict[bytes, None] = {}  # digests of messages the database refused
         self._next_evaluation = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -254,6 +263,9 @@ class CentralIngest:
     def _store_safely(self, store: CentralStore, message: Message) -> bool:
         """Handle one message until it is stored or kept; False if stopped before that."""
         self.stats.messages += 1
+        refused = 0
+        digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).digest()
+        tries = 1 if digest in self._refused else self.settings.refused_tries  # sent again
         while True:
             try:
                 after: list[Callable[[], None]] = []
@@ -261,9 +273,23 @@ class CentralIngest:
                 for action in after:
                     action()
                 return True
-            except CentralStoreError:
+            except CentralStoreError as exc:
                 self.stats.errors += 1
-                log.exception("storing a message on %s failed; trying again", message.topic)
+                refused = refused + 1 if caused_by_data(exc) else 0
+                if refused < tries:
+                    log.exception("storing a message on %s failed; trying again", message.topic)
+                else:  # the same answer each time: this message, not the database's state
+                    log.error("the database refuses a message on %s: %s", message.topic, exc)
+                    self._refused[digest] = None
+                    while len(self._refused) > REFUSED_KEPT:
+                        del self._refused[next(iter(self._refused))]
+                    info = topics.parse(message.topic)
+                    device = info.device if info is not None else None
+                    try:
+                        self._quarantine(store, message, f"refused by the database: {exc}", device)
+                        return True
+                    except CentralStoreError:
+                        log.exception("quarantine failed too; trying again")
             except Exception as exc:  # a bug: keep the message aside rather than lose it
                 self.stats.errors += 1
                 log.exception("ingest of a message on %s failed", message.topic)

@@ -95,6 +95,10 @@ class IngestSettings:
       ones waiting when the ingest takes the next, acknowledged once all are committed).
     - ``alerts_every_s``: how often the alerts that depend on time passing are evaluated and
       changed alert states published again.
+    - ``refused_tries``: a message the database refuses for its data (a constraint, a value it
+      cannot hold; not a lock or an outage, which are retried for as long as they last) is tried
+      this many times, then quarantined with the database's reason, so one message can never
+      stop the ingest of every other.
     """
 
     share_group: str | None = None
@@ -105,3 +109,4 @@ class IngestSettings:
     max_future_s: float = 24 * 3600.0
     alerts_every_s: float = 60.0
     group_max_messages: int = 500
+    refused_tries: int = 3

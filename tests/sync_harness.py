@@ -153,7 +153,7 @@ class Device:
 
 def start_centre(
     broker: MosquittoBroker,
-    db: Path,
+    db: Path | str,
     *,
     port: int | None = None,
     settings: IngestSettings = FAST_INGEST,
@@ -193,7 +193,7 @@ class Delivery:
         )
 
 
-def check_exactly_once(central_db: Path, device_db: Path, device: str) -> Delivery:
+def check_exactly_once(central_db: Path | str, device_db: Path, device: str) -> Delivery:
     """Every event of the device's store is at the centre once, same id, seqs 1..last, no gap."""
     with EventStore(device_db, device) as store:
         produced = {e.seq: e.id for e in store.events()}

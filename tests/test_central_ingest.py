@@ -162,3 +162,74 @@ def test_messages_waiting_are_stored_in_one_transaction_then_acknowledged(
     finally:
         device.stop()
         centre.stop()
+
+
+def _refuse_seq(db: str, seq: int) -> None:
+    """The database itself refuses one event (a constraint): as a value it cannot hold would."""
+    with CentralStore(db) as store:
+        if store._conn.dialect == "postgresql":
+            store._conn.execute(f"ALTER TABLE events ADD CONSTRAINT refused CHECK (seq <> {seq})")
+        else:
+            store._conn.execute(
+                f"CREATE TRIGGER refused BEFORE INSERT ON events WHEN NEW.seq = {seq} "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+
+
+def test_a_message_the_database_refuses_is_quarantined_and_the_rest_flows(
+    mqtt_broker, tmp_path: Path, centre_db
+) -> None:
+    """Refused for its data, a message is tried ``refused_tries`` times and quarantined with the
+    database's reason; the messages after it are stored (before, the ingest retried it for ever
+    and stored nothing else). Sent again (the device answering the gap), it is refused once."""
+    broker = mqtt_broker(acl=roster(PAD))
+    _refuse_seq(centre_db, 7)
+    settings = IngestSettings(resend_interval_s=1.0, retry_s=0.05)
+    centre = start_centre(broker, centre_db, settings=settings)
+    one_each = UplinkSettings(batch_max_events=1, poll_s=0.05)
+    device = Device(broker, tmp_path, PAD, uplink_settings=one_each)
+    device.append(10)
+    device.start()
+    try:
+        wait_until(lambda: centre.stats.quarantined >= 2, 20, "the refused message, sent twice")
+        device.append(5)
+        with CentralStore(centre_db) as store:
+            wait_until(lambda: len(store.event_ids(PAD)) == 14, 20, "every other event stored")
+            assert sorted(store.event_ids(PAD)) == [s for s in range(1, 16) if s != 7]
+            refused = [q for q in store.quarantined() if q["seq"] is None]
+            assert refused and all("refused by the database" in q["reason"] for q in refused)
+            assert {q["device_id"] for q in refused} == {PAD}
+        assert centre.stats.errors <= settings.refused_tries + len(refused) - 1
+    finally:
+        device.stop()
+        centre.stop()
+
+
+def test_the_centre_on_postgresql_outlives_a_lost_database_connection(
+    mqtt_broker, tmp_path: Path, postgres_server
+) -> None:
+    """The server drops the ingest's connection (a restart, a failover, an administrator): the
+    next write connects again, nothing is lost or counted twice."""
+    import psycopg
+
+    broker = mqtt_broker(acl=roster(PAD))
+    db = postgres_server.new_database()
+    settings = IngestSettings(resend_interval_s=1.0, retry_s=0.1)
+    centre = start_centre(broker, db, settings=settings)
+    device = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(batch_max_events=10))
+    device.append(30)
+    device.start()
+    try:
+        assert device.uplink.wait_acked(30, 20)
+        with psycopg.connect(db, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert killed is not None and killed[0] >= 1
+        device.append(30)
+        assert device.uplink.wait_acked(60, 30), "the ingest never came back"
+        check_exactly_once(db, device.db, PAD)
+    finally:
+        device.stop()
+        centre.stop()
