@@ -335,7 +335,7 @@ def _centre(args: argparse.Namespace) -> CentreConfig:
 
 def _kpi(args: argparse.Namespace) -> int:
     centre = _centre(args)
-    with CentralStore(args.db, centre=centre) as store:
+    with CentralStore(args.db, centre=centre) as store, store.snapshot():
         rows = kpis(
             store.query, centre, args.start, args.end, args.by, branches=args.branch,
             now=datetime.now(UTC),
@@ -346,7 +346,7 @@ def _kpi(args: argparse.Namespace) -> int:
 
 def _ranking(args: argparse.Namespace) -> int:
     centre = _centre(args)
-    with CentralStore(args.db, centre=centre) as store:
+    with CentralStore(args.db, centre=centre) as store, store.snapshot():
         rows = ranking(store.query, centre, args.start, args.end, args.by)
     write_rows(rows, args.format, sys.stdout, table=ranking_table)
     return 0
@@ -354,7 +354,7 @@ def _ranking(args: argparse.Namespace) -> int:
 
 def _timing(args: argparse.Namespace) -> int:
     centre = _centre(args)
-    with CentralStore(args.db, centre=centre) as store:
+    with CentralStore(args.db, centre=centre) as store, store.snapshot():
         rows = timing(store.query, centre, args.start, args.end, args.by)
     write_rows(rows, args.format, sys.stdout, table=timing_table)
     return 0
@@ -362,7 +362,7 @@ def _timing(args: argparse.Namespace) -> int:
 
 def _trust(args: argparse.Namespace) -> int:
     centre = _centre(args)
-    with CentralStore(args.db, centre=centre) as store:
+    with CentralStore(args.db, centre=centre) as store, store.snapshot():
         rows = trust(store.query, centre, args.start, args.end)
     write_rows(rows, args.format, sys.stdout, table=trust_table)
     return 0

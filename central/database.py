@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -102,6 +102,11 @@ class Database:
         ``error("<name>: <what> failed: ...")``."""
         raise NotImplementedError
 
+    def snapshot(self) -> AbstractContextManager[Database]:
+        """A read-only transaction: every read inside sees the database as of one moment, so
+        figures read by several queries agree while the ingest writes on."""
+        raise NotImplementedError
+
     def tables(self) -> set[str]:
         raise NotImplementedError
 
@@ -139,6 +144,18 @@ class SqliteDatabase(Database):
     def write(self, what: str, error: type[Exception]) -> Iterator[Database]:
         with write_transaction(self._conn, f"{self.name}: {what}", error):
             yield self
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Database]:
+        if self._conn.in_transaction:  # inside a write: it is already one moment
+            yield self
+            return
+        self._conn.execute("BEGIN")  # deferred: WAL keeps the snapshot of the first read
+        try:
+            yield self
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
 
     def tables(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master")}
@@ -205,6 +222,19 @@ class PostgresDatabase(Database):
             raise error(f"{self.name}: {what} failed: {exc}") from exc
         finally:
             self._writing = False
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Database]:
+        if self._writing:
+            yield self
+            return
+        with self._live().transaction():
+            self._conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self._writing = True  # no reconnect inside the transaction
+            try:
+                yield self
+            finally:
+                self._writing = False
 
     def tables(self) -> set[str]:
         cur = self._conn.execute(

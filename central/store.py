@@ -983,6 +983,13 @@ class CentralStore:
 
     # --- reading -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[CentralStore]:
+        """Reads inside see the database as of one moment (a read-only transaction): a KPI
+        table read by several queries agrees with itself while the ingest writes on."""
+        with self._conn.snapshot():
+            yield self
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """The rows of a read-only query (the KPIs' and rankings' reads)."""
         return self._conn.execute(sql, tuple(params)).fetchall()

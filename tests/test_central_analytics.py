@@ -732,3 +732,19 @@ def test_uptime_of_a_replaced_pad_and_of_days_to_come(tmp_path, centre_db) -> No
                       "counter", now=now)  # fmt: skip
     assert row["counter"] == 1
     assert (row["powered_minutes"], row["business_minutes"]) == (510 + 210, 510 + 510)
+
+
+def test_reads_in_a_snapshot_see_one_moment_while_the_ingest_writes(tmp_path, centre_db) -> None:
+    """The KPI commands read in one snapshot: several queries agree although events arrive
+    between them (before, the finished count and the ratings could come from two moments)."""
+    with centre_with(tmp_path, centre_db, [closed(i, rating=5) for i in range(1, 4)]) as reader:
+        with reader.snapshot():
+            (before,) = kpis(reader.query, reader.centre, DAY, DAY, "branch")
+            with CentralStore(centre_db) as writer:
+                more = [replace(closed(i, rating=1), seq=i) for i in range(4, 7)]
+                writer.ingest("b1", EventBatch("pad-1", tuple(more), "s"), RECEIVED)
+            (during,) = kpis(reader.query, reader.centre, DAY, DAY, "branch")
+            assert reader.query("SELECT count(*) FROM transactions") == [(3,)]
+        (after,) = kpis(reader.query, reader.centre, DAY, DAY, "branch")
+    assert before == during and before["finished"] == 3
+    assert after["finished"] == 6 and after["unsatisfied"] == 3
