@@ -3,8 +3,9 @@
 Each event that makes a transaction row (``domain.report.transaction_row``: the same code as
 the device's ``counterside export transactions``) is written to ``transactions`` once, keyed by
 its transaction id, and only a row that was new adds to the rollups. Pauses
-(``counter.resumed``), idle alerts (``counter.idle_with_queue``) and heartbeat minutes in
-business hours add to them too, once per event. Every addition depends on one event alone, so
+(``counter.resumed``), idle stretches (``counter.idle_with_queue`` up to the alert,
+``counter.idle_ended`` for the rest) and heartbeat minutes in business hours add to them too,
+once per event. Every addition depends on one event alone, so
 the rollups come out the same whatever order events arrive in, and however often: a late,
 shuffled or repeated stream gives what an in-order stream gives (``counterside centre
 rebuild`` recomputes everything from the stored events, and a test compares).
@@ -28,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from config.centre import Branch, CentreConfig
 from domain.events import (
+    CounterIdleEnded,
     CounterIdleWithQueue,
     CounterResumed,
     EventType,
@@ -40,6 +42,7 @@ from domain.report import ROW_TYPES, TransactionRow, transaction_row
 ROLLUP_TYPES = ROW_TYPES | {
     EventType.COUNTER_RESUMED,
     EventType.COUNTER_IDLE_WITH_QUEUE,
+    EventType.COUNTER_IDLE_ENDED,
     EventType.RATING_PRESS,
 }
 QUICK_S = 1.0
@@ -355,13 +358,15 @@ def apply_event(
     p = typed_payload(event.type, event.payload)  # a batch off the wire holds plain JSON
     if p is not event.payload:
         event = replace(event, payload=p)
-    if isinstance(p, CounterResumed | CounterIdleWithQueue | RatingPress):
+    if isinstance(p, CounterResumed | CounterIdleWithQueue | CounterIdleEnded | RatingPress):
         day = event.wall.astimezone(zone).date().isoformat()
         key = (day, branch.id, p.counter, p.teller or "", "")
         if isinstance(p, CounterResumed):
             pending.add(key, {"pauses": 1, "pause_s": p.paused_s})
         elif isinstance(p, CounterIdleWithQueue):
             pending.add(key, {"idle_alerts": 1, "idle_s": p.idle_s})
+        elif isinstance(p, CounterIdleEnded):  # the rest of the stretch, after its alert
+            pending.add(key, {"idle_s": p.after_alert_s})
         elif p.outcome == "paused":
             pending.add(key, {"paused_presses": 1})
         return None

@@ -8,6 +8,7 @@ it means, in an order that leaves both untouched when either refuses. A refused 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from config.model import Config
@@ -20,6 +21,28 @@ from domain.queue import BranchQueue, QueueError, QueuePort, QueueReplay, QueueU
 from domain.queue import snapshot as queue_snapshot
 
 DEFAULT_IDLE_ALERT_S = 60.0
+
+
+@dataclass(frozen=True)
+class IdleSpell:
+    """A counter idle while customers wait for it (闲置叫号): since when (restarted at a new
+    boot), whether its alert went out, the idle time the alert reported on this boot (0 when it
+    went out on an earlier one) and the teller then."""
+
+    since: Instant
+    alerted: bool = False
+    reported_s: float = 0.0
+    teller: str | None = None
+
+    def to_state(self) -> list:
+        return [self.since.to_dict(), self.alerted, self.reported_s, self.teller]
+
+    @classmethod
+    def from_state(cls, state: list, idle_alert_s: float) -> IdleSpell:
+        if len(state) == 2:  # an older release: [since, alerted]
+            return cls(Instant.from_dict(state[0]), state[1], idle_alert_s if state[1] else 0.0)
+        since, alerted, reported_s, teller = state
+        return cls(Instant.from_dict(since), alerted, reported_s, teller)
 
 
 class Key(StrEnum):
@@ -58,7 +81,7 @@ class Branch:
             n: CounterSession(config, config.counter(n), boot_ends=self.boot_ends) for n in numbers
         }
         self.idle_alert_s = DEFAULT_IDLE_ALERT_S
-        self._idle_since: dict[int, tuple[Instant, bool]] = {}
+        self._idle: dict[int, IdleSpell] = {}
         self._idle_changes = 0
 
     @property
@@ -136,9 +159,7 @@ class Branch:
         return {
             "queue": queue,
             "sessions": {str(n): s.to_state() for n, s in self.sessions.items()},
-            "idle": {
-                str(n): [at.to_dict(), alerted] for n, (at, alerted) in self._idle_since.items()
-            },
+            "idle": {str(n): spell.to_state() for n, spell in self._idle.items()},
             "boot_ends": self.boot_ends.to_state(),
         }
 
@@ -168,9 +189,9 @@ class Branch:
             session.boot_ends = branch.boot_ends
             if str(n) in state["sessions"]:
                 session.load_state(state["sessions"][str(n)])
-        branch._idle_since = {
-            int(n): (Instant.from_dict(at), alerted)
-            for n, (at, alerted) in state["idle"].items()
+        branch._idle = {
+            int(n): IdleSpell.from_state(spell, branch.idle_alert_s)
+            for n, spell in state["idle"].items()
             if int(n) in branch.sessions
         }
         return branch
@@ -188,7 +209,8 @@ class Branch:
             return [_rejected(counter, key, at, f"counter {counter} is not part of this branch")]
         day = self.queue.new_day(at)  # a new business day first: yesterday's tickets expire
         try:
-            return day + getattr(self, f"_{key.value}")(session, at, arg)
+            done = getattr(self, f"_{key.value}")(session, at, arg)
+            return day + done + (self._watch_idle(session, at) if counter in self._idle else [])
         except (ActionRejected, QueueError) as exc:
             reason = exc.reason if isinstance(exc, ActionRejected) else str(exc)
             extra = {"queue_unavailable": True} if isinstance(exc, QueueUnavailable) else {}
@@ -207,20 +229,28 @@ class Branch:
         n = s.counter.number
         waiting = self.queue.has_work_for(n, at) if s.state is State.IDLE else 0
         if not waiting:
-            if self._idle_since.pop(n, None) is not None:
-                self._idle_changes += 1
-            return []
-        since, alerted = self._idle_since.get(n, (None, False))
-        if since is None or since.boot != at.boot:  # (again) from now, after a power cut too
-            since = at
-            self._idle_since[n] = (since, alerted)
+            ended = self._idle.pop(n, None)
+            if ended is None:
+                return []
             self._idle_changes += 1
-        idle_s = at.mono - since.mono
-        if alerted or idle_s <= self.idle_alert_s:
+            if not ended.alerted or ended.since.boot != at.boot:
+                return []  # a spell cut by a power cut is counted up to its alert only
+            whole = round(at.mono - ended.since.mono, 3)
+            after = round(max(0.0, whole - ended.reported_s), 3)
+            done = ev.CounterIdleEnded(counter=n, idle_s=whole, after_alert_s=after,
+                                       teller=ended.teller)  # fmt: skip
+            return [event(at, done)]
+        spell = self._idle.get(n)
+        if spell is None or spell.since.boot != at.boot:  # (again) from now, after a power cut
+            spell = IdleSpell(at) if spell is None else replace(spell, since=at, reported_s=0.0)
+            self._idle[n] = spell
+            self._idle_changes += 1
+        idle_s = at.mono - spell.since.mono
+        if spell.alerted or idle_s <= self.idle_alert_s:
             return []
-        self._idle_since[n] = (since, True)
-        self._idle_changes += 1
         teller = s.teller.staff_no if s.teller is not None else None
+        self._idle[n] = IdleSpell(spell.since, True, round(idle_s, 3), teller)
+        self._idle_changes += 1
         idle = ev.CounterIdleWithQueue(
             counter=n, idle_s=round(idle_s, 3), waiting=waiting, teller=teller
         )

@@ -65,6 +65,7 @@ class EventType(StrEnum):
     COUNTER_PAUSED = "counter.paused"
     COUNTER_RESUMED = "counter.resumed"
     COUNTER_IDLE_WITH_QUEUE = "counter.idle_with_queue"
+    COUNTER_IDLE_ENDED = "counter.idle_ended"
     PAUSE_OVER_LIMIT = "pause.over_limit"
     SERVICE_STARTED = "service.started"
     SERVICE_FINISHED = "service.finished"
@@ -399,6 +400,17 @@ class CounterIdleWithQueue(CounterEvent, frozen=True, kw_only=True):
 
     idle_s: float
     waiting: int
+    teller: str | None = None
+
+
+@payload(EventType.COUNTER_IDLE_ENDED)
+class CounterIdleEnded(CounterEvent, frozen=True, kw_only=True):
+    """A spell of 闲置叫号 that raised ``counter.idle_with_queue`` has ended (a customer called,
+    nobody left waiting, paused or signed out): ``idle_s`` the whole spell, ``after_alert_s``
+    the part after the alert's ``idle_s``, so the two events add up to the spell."""
+
+    idle_s: float
+    after_alert_s: float
     teller: str | None = None
 
 

@@ -108,6 +108,26 @@ def test_waits_over_the_limit_and_idle_tellers_raise_alerts(tmp_path, centre_db)
     assert by_kind["idle_with_queue"].evidence == (idle.id,)
 
 
+def test_an_idle_stretch_counts_whole_in_the_idle_minutes(tmp_path, centre_db) -> None:
+    """5 minutes up to the alert, 7 more until a customer was called: 12 idle minutes (before,
+    only the alert's 5 were counted, however long the customers waited)."""
+    from central.kpi import kpis
+    from domain.events import CounterIdleEnded
+
+    alert = event(
+        1,
+        "counter.idle_with_queue",
+        CounterIdleWithQueue(counter=2, idle_s=300.0, waiting=4, teller="1002"),
+    )
+    ended = event(2, "counter.idle_ended",
+                  CounterIdleEnded(counter=2, idle_s=720.0, after_alert_s=420.0, teller="1002"),
+                  minutes=67)  # fmt: skip
+    with centre_with(tmp_path, centre_db, [ended, alert]) as store:  # the end arrived first
+        (row,) = kpis(store.query, store.centre, DAY, DAY, "teller")
+        assert [a.kind for a in store.alerts()] == ["idle_with_queue"]
+    assert (row["teller"], row["idle_minutes"], row["idle_alerts"]) == ("1002", 12.0, 1)
+
+
 def test_a_pad_offline_in_business_hours(tmp_path, centre_db) -> None:
     with centre_with(tmp_path, centre_db, [closed(1)]) as store:  # pad-1 served at counter 1
         store.set_status("b1", Status("pad-1", "offline", at="2026-11-25T01:50:00+00:00"), WED_10AM)

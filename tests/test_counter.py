@@ -270,10 +270,32 @@ def test_an_idle_counter_with_customers_waiting_is_flagged_once(branch, clock):
     assert alert == {"counter": 1, "idle_s": 61, "waiting": 1, "teller": "1001"}
     clock.advance(60)
     assert branch.tick(clock.now()) == []  # once per idle stretch
-    branch.press(1, Key.CALL_NEXT, clock.now())
+    ended = one(branch.press(1, Key.CALL_NEXT, clock.now()), "counter.idle_ended")
+    # the whole stretch, and the part the alert did not report: together 121 s of 闲置叫号
+    assert ended == {"counter": 1, "idle_s": 121, "after_alert_s": 60, "teller": "1001"}
     branch.issue("cash", clock.now())
     clock.advance(120)
     assert "counter.idle_with_queue" not in types(branch.tick(clock.now()))  # busy, not idle
+
+
+def test_an_idle_stretch_survives_a_checkpoint_and_a_power_cut_ends_it_unmeasured(
+    branch, clock, config
+):
+    branch.issue("cash", clock.now())
+    branch.tick(clock.now())
+    clock.advance(61)
+    one(branch.tick(clock.now()), "counter.idle_with_queue")
+    clock.advance(30)
+    again = Branch.from_state(config, branch.to_state())  # a restart on the same boot
+    ended = one(again.press(1, Key.PAUSE, clock.now(), "午餐"), "counter.idle_ended")
+    assert (ended["idle_s"], ended["after_alert_s"]) == (91, 30)
+    branch.tick(clock.now())
+    clock.reboot("boot-2", downtime_s=20)
+    assert "counter.idle_with_queue" not in types(branch.tick(clock.now()))  # alerted already
+    clock.advance(200)
+    assert "counter.idle_with_queue" not in types(branch.tick(clock.now()))
+    ended = one(branch.press(1, Key.CALL_NEXT, clock.now()), "counter.idle_ended")
+    assert (ended["idle_s"], ended["after_alert_s"]) == (200, 200)  # this boot's part, all after
 
 
 class UnreachableQueue(BranchQueue):
