@@ -249,10 +249,9 @@ def evaluate(
     execute: Execute, query: Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]],
     centre: CentreConfig, now: datetime,
 ) -> set[str]:  # fmt: skip
-    """The alerts that depend on time passing; the branches touched."""
-    touched = _offline(execute, centre, now)
-    touched |= _below_target(execute, query, centre, now)
-    return touched
+    """The alerts that depend on time passing; the branches touched. (Below target is read and
+    raised apart: :func:`below_target_findings`, :func:`raise_below_target`.)"""
+    return _offline(execute, centre, now)
 
 
 def _branches(execute: Execute, centre: CentreConfig) -> list[Branch]:
@@ -298,16 +297,28 @@ def _open_offline(execute: Execute, device: str) -> bool:
     return row is not None
 
 
-def _below_target(
-    execute: Execute,
+@dataclass(frozen=True)
+class BelowTarget:
+    """A teller or branch below a KPI target over the month so far."""
+
+    key: str
+    branch: str
+    subject: str
+    message: str
+    evidence: str
+
+
+def below_target_findings(
     query: Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]],
     centre: CentreConfig,
     now: datetime,
-) -> set[str]:
-    """Month to date (in the centre's default zone): tellers and branches below target."""
+) -> list[BelowTarget]:
+    """Month to date (in the centre's default zone): tellers and branches below target, once
+    they have ``min_sample``. Reads only (the caller reads in a snapshot, outside the ingest's
+    write lock: over a large bank this is the costly part)."""
     today = now.astimezone(ZoneInfo("Asia/Shanghai")).date()
     start, targets, least = today.replace(day=1), centre.kpi.targets, centre.kpi.min_sample
-    touched: set[str] = set()
+    found: list[BelowTarget] = []
     for level in ("branch", "teller"):
         for row in kpis(query, centre, start, today, level):
             subject = row.get("teller") or row["branch"]
@@ -320,14 +331,24 @@ def _below_target(
                     continue
                 label = {"satisfaction": "满意率", "evaluation": "评价率"}[name]
                 who = f"{row.get('teller_name') or ''}({subject})" if level == "teller" else subject
-                if raise_alert(
-                    execute,
+                found.append(BelowTarget(
                     key=f"below:{name}:{row['branch']}:{level}:{subject}:{start:%Y-%m}",
-                    branch=row["branch"], kind="below_target", subject=subject, at=now,
+                    branch=row["branch"], subject=subject,
                     message=f"{label}未达标：{who} 本月{rate:.1%}（目标{target:.0%}，n={n}）",
-                    evidence=[f"kpi/{start}..{today}"], now=now,
-                ):  # fmt: skip
-                    touched.add(row["branch"])
+                    evidence=f"kpi/{start}..{today}",
+                ))  # fmt: skip
+    return found
+
+
+def raise_below_target(execute: Execute, found: list[BelowTarget], now: datetime) -> set[str]:
+    """The findings as alerts (each once); the branches with new ones."""
+    touched: set[str] = set()
+    for f in found:
+        if raise_alert(
+            execute, key=f.key, branch=f.branch, kind="below_target", subject=f.subject, at=now,
+            message=f.message, evidence=[f.evidence], now=now,
+        ):  # fmt: skip
+            touched.add(f.branch)
     return touched
 
 

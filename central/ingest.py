@@ -116,6 +116,7 @@ class CentralIngest:
         self._alerts_published: dict[str, tuple[int, tuple[int, ...]]] = {}
         self._refused: dict[bytes, None] = {}  # digests of messages the database refused
         self._next_evaluation = 0.0
+        self._next_targets = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._opened = threading.Event()
@@ -210,8 +211,11 @@ class CentralIngest:
     def _evaluate_alerts(self, store: CentralStore) -> None:
         """Alerts that depend on time passing, then every branch whose open alerts changed
         (new ones, or acknowledged elsewhere) is published again."""
+        targets = time.monotonic() >= self._next_targets
+        if targets:
+            self._next_targets = time.monotonic() + self.settings.targets_every_s
         try:
-            store.evaluate_alerts(datetime.now(UTC))
+            store.evaluate_alerts(datetime.now(UTC), targets=targets)
             for branch in store.alert_branches():
                 self._publish_alerts(store, branch)
         except CentralStoreError:

@@ -1068,10 +1068,18 @@ class CentralStore:
 
     # --- alerts ----------------------------------------------------------------------------------
 
-    def evaluate_alerts(self, now: datetime) -> set[str]:
-        """The alerts that depend on time passing (central/alerts.py); branches with new ones."""
+    def evaluate_alerts(self, now: datetime, *, targets: bool = True) -> set[str]:
+        """The alerts that depend on time passing (central/alerts.py, central/opening.py);
+        branches with new ones. ``targets``: also who is below a KPI target this month, read in
+        a snapshot before the write lock is taken (the costly part; the ingest asks for it less
+        often)."""
+        found = []
+        if targets:
+            with self.snapshot():
+                found = alert_rules.below_target_findings(self.query, self.centre, now)
         with self._write("evaluate the alerts") as conn:
             touched = alert_rules.evaluate(conn.execute, conn.execute, self.centre, now)
+            touched |= alert_rules.raise_below_target(conn.execute, found, now)
             return touched | opening.evaluate(conn.execute, self.centre, now)
 
     def alerts(

@@ -95,6 +95,9 @@ class IngestSettings:
       ones waiting when the ingest takes the next, acknowledged once all are committed).
     - ``alerts_every_s``: how often the alerts that depend on time passing are evaluated and
       changed alert states published again.
+    - ``targets_every_s``: how often, among those evaluations, tellers and branches are held
+      against the KPI targets over the month so far (read outside the write lock, but a costly
+      read over a large bank).
     - ``refused_tries``: a message the database refuses for its data (a constraint, a value it
       cannot hold; not a lock or an outage, which are retried for as long as they last) is tried
       this many times, then quarantined with the database's reason, so one message can never
@@ -108,5 +111,6 @@ class IngestSettings:
     retry_s: float = 1.0
     max_future_s: float = 24 * 3600.0
     alerts_every_s: float = 60.0
+    targets_every_s: float = 900.0
     group_max_messages: int = 500
     refused_tries: int = 3
