@@ -246,7 +246,7 @@ def _run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: done.set())
     ingest.connection.add_state_listener(_say_connected)
     print(f"centre: ingesting into {args.db} from {args.host}:{args.port}", flush=True)
-    ingest.start()
+    ingest.start(timeout=None)  # a migration of a large database takes its time
     service.ready(f"ingesting into {shown(args.db)}")
     done.wait()  # a stop is never held up by a broker that cannot be reached
     service.stopping()

@@ -127,8 +127,10 @@ class CentralIngest:
         group = self.settings.share_group
         return f"$share/{group}/{base}" if group else base
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Open the store in the store thread, then subscribe and connect (in the background)."""
+    def start(self, timeout: float | None = 60.0) -> None:
+        """Open the store in the store thread, then subscribe and connect (in the background).
+        ``timeout``: how long opening (and migrating) the store may take; None: as long as it
+        needs (under systemd, whose ``TimeoutStartSec=`` then decides)."""
         self._thread = threading.Thread(target=self._run, name="ingest-store", daemon=True)
         self._thread.start()
         if not self._opened.wait(timeout):
@@ -194,7 +196,18 @@ class CentralIngest:
             if more is None:
                 break
             messages.append(more)
-        if len(messages) > 1 and self._store_group(store, messages):
+        grouped = False
+        while len(messages) > 1:
+            outcome = self._store_group(store, messages)
+            if outcome is not None:
+                grouped = outcome
+                break
+            # the database's state (a lock, an outage), not the messages: the group again, later
+            self.on_progress()
+            if self._stop.wait(self.settings.retry_s):
+                return  # nothing acknowledged: the broker delivers them again
+        self.on_progress()
+        if grouped:
             for message in messages:
                 self.connection.ack(message)
         else:
@@ -234,12 +247,13 @@ class CentralIngest:
         self._alerts_published[branch] = shown
         self.stats.alert_states += 1
 
-    def _store_group(self, store: CentralStore, messages: list[Message]) -> bool:
+    def _store_group(self, store: CentralStore, messages: list[Message]) -> bool | None:
         """Store ``messages`` in one transaction; what they publish (acks, resend requests,
         alert states) goes out after the commit. Their batches are filed together
         (``CentralStore.ingest_many``) and each store is acknowledged once, with its highest
-        mark. False if the transaction failed: nothing of it was kept, and the caller stores
-        them one by one."""
+        mark. False if the transaction failed on the messages (nothing of it was kept, and the
+        caller stores them one by one to find which); None if it failed on the database's state
+        (locked, unreachable: the caller tries the same group again)."""
         after: list[Callable[[], None]] = []
         acks: dict[tuple[str, str, str], Callable[[], None]] = {}
         try:
@@ -255,6 +269,14 @@ class CentralIngest:
                     )  # fmt: skip
                     for (info, _), result in zip(parsed, results, strict=True):
                         self._filed(store, info, result, after, acks)
+        except CentralStoreError as exc:
+            if not caused_by_data(exc):
+                self.stats.errors += 1
+                log.warning("storing a group of %d messages failed; trying again: %s",
+                            len(messages), exc)  # fmt: skip
+                return None
+            log.warning("a group of %d messages failed; one by one", len(messages), exc_info=True)
+            return False
         except Exception:
             log.warning("a group of %d messages failed; one by one", len(messages), exc_info=True)
             return False

@@ -20,9 +20,10 @@ alert a person acknowledged is left as it is.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from central.alerts import GRACE, Execute, raise_alert
@@ -86,30 +87,53 @@ def _read(execute: Execute, branch: str, day: date, counter: int) -> CounterDay 
     return CounterDay(branch, day, counter, first, first_id, at, last_id, bool(last_in))
 
 
-def record(execute: Execute, branch: Branch, event: StoredEvent) -> CounterDay | None:
-    """Fold one sign-in or sign-out into its counter's day; the day as it now stands."""
+def _move(branch: Branch, event: StoredEvent) -> tuple[date, int, datetime, bool] | None:
+    """(business day, counter, time, signed in) of a sign-in or sign-out; None for others."""
     p = typed_payload(event.type, event.payload)
     if not isinstance(p, CounterSignedIn | CounterSignedOut):
         return None
-    signed_in = isinstance(p, CounterSignedIn)
     day = event.wall.astimezone(ZoneInfo(branch.time_zone)).date()
-    at = event.wall.astimezone(UTC)
-    old = _read(execute, branch.id, day, p.counter)
+    return day, p.counter, event.wall.astimezone(UTC), isinstance(p, CounterSignedIn)
+
+
+def _fold(
+    old: CounterDay | None, branch: str, day: date, counter: int, at: datetime, eid: str,
+    signed_in: bool,
+) -> CounterDay:  # fmt: skip
+    """The counter's day with one more move: the earliest sign-in, the latest move (ties by id),
+    so any order of the same moves folds to the same day."""
     first_in, first_id = (old.first_in, old.first_in_id) if old else (None, None)
-    if signed_in and (first_in is None or (at, event.id) < (first_in, first_id or "")):
-        first_in, first_id = at, event.id
-    last = (at, event.id, signed_in)
-    if old is not None and (old.last_at, old.last_id) > (at, event.id):
+    if signed_in and (first_in is None or (at, eid) < (first_in, first_id or "")):
+        first_in, first_id = at, eid
+    last = (at, eid, signed_in)
+    if old is not None and (old.last_at, old.last_id) > (at, eid):
         last = (old.last_at, old.last_id, old.last_in)
-    execute(
-        "INSERT INTO counter_days (branch, day, counter, first_in, first_in_id, last_at, last_id, "
-        "last_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (branch, day, counter) DO UPDATE "
-        "SET first_in = excluded.first_in, first_in_id = excluded.first_in_id, "
-        "last_at = excluded.last_at, last_id = excluded.last_id, last_in = excluded.last_in",
-        (branch.id, day.isoformat(), p.counter, _stamp(first_in) if first_in else None, first_id,
-         _stamp(last[0]), last[1], int(last[2])),
-    )  # fmt: skip
-    return CounterDay(branch.id, day, p.counter, first_in, first_id, *last)
+    return CounterDay(branch, day, counter, first_in, first_id, *last)
+
+
+_UPSERT = (
+    "INSERT INTO counter_days (branch, day, counter, first_in, first_in_id, last_at, last_id, "
+    "last_in) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (branch, day, counter) DO UPDATE "
+    "SET first_in = excluded.first_in, first_in_id = excluded.first_in_id, "
+    "last_at = excluded.last_at, last_id = excluded.last_id, last_in = excluded.last_in"
+)
+
+
+def _values(d: CounterDay) -> tuple:
+    return (d.branch, d.day.isoformat(), d.counter, _stamp(d.first_in) if d.first_in else None,
+            d.first_in_id, _stamp(d.last_at), d.last_id, int(d.last_in))  # fmt: skip
+
+
+def record(execute: Execute, branch: Branch, event: StoredEvent) -> CounterDay | None:
+    """Fold one sign-in or sign-out into its counter's day; the day as it now stands."""
+    move = _move(branch, event)
+    if move is None:
+        return None
+    day, counter, at, signed_in = move
+    old = _read(execute, branch.id, day, counter)
+    new = _fold(old, branch.id, day, counter, at, event.id, signed_in)
+    execute(_UPSERT, _values(new))
+    return new
 
 
 def on_move(
@@ -220,16 +244,28 @@ def _counters(execute: Execute, branch: str, day: date) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def refill(execute: Execute, rows: Iterable[tuple], branch_of) -> int:
-    """``counter_days`` again from stored moves ``(branch, id, device, seq, boot, mono, wall,
-    type, payload)`` (rebuild, migration); no alert is raised or withdrawn. The moves counted."""
-    execute("DELETE FROM counter_days", ())
+def refill(
+    executemany: Callable[[str, Sequence[Sequence[Any]]], Any],
+    rows: Iterable[tuple],
+    branch_of: Callable[[str], Branch],
+) -> int:
+    """``counter_days`` (emptied by the caller) again from stored moves ``(branch, id, device,
+    seq, boot, mono, wall, type, payload)`` (rebuild, migration), folded in memory (one entry per
+    counter-day, however many moves) and written at once; no alert is raised or withdrawn. The
+    moves counted."""
+    days: dict[tuple[str, date, int], CounterDay] = {}
     n = 0
-    for branch, eid, device, seq, boot, mono, wall, kind, payload in rows:
+    for branch_id, eid, device, seq, boot, mono, wall, kind, payload in rows:
         event = StoredEvent(
             seq, eid, device, boot, mono, datetime.fromisoformat(wall), kind,
             decode_payload(kind, payload),
         )  # fmt: skip
-        record(execute, branch_of(branch), event)
+        move = _move(branch_of(branch_id), event)
+        if move is None:
+            continue
+        day, counter, at, signed_in = move
+        key = (branch_id, day, counter)
+        days[key] = _fold(days.get(key), branch_id, day, counter, at, eid, signed_in)
         n += 1
+    executemany(_UPSERT, [_values(d) for d in days.values()])
     return n

@@ -923,13 +923,14 @@ class CentralStore:
         return counted
 
     def _refill_counter_days(self, conn: Database) -> None:
+        conn.execute("DELETE FROM counter_days")
         moves = sorted(opening.MOVE_TYPES)
         rows = conn.execute(
             "SELECT branch, id, device_id, seq, boot_id, mono, wall, type, payload FROM events "
             f"WHERE type IN ({', '.join('?' * len(moves))})",
             moves,
-        ).fetchall()
-        opening.refill(conn.execute, rows, self._branch)
+        )  # read as they come: a bank's years of moves need not all be in memory at once
+        opening.refill(conn.executemany, rows, self._branch)
 
     @staticmethod
     def _quarantined_before(conn: Database, device: str, seq: int, reason: str) -> bool:

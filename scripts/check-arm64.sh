@@ -34,7 +34,9 @@ bash scripts/setup.sh test >/dev/null
 # --- the root file system ----------------------------------------------------------------------------
 if [ ! -x "$root/usr/bin/apt-get" ]; then
   step "debootstrap bookworm arm64 into $root"
-  debootstrap --arch=arm64 --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
+  # minbase has no systemd (Raspberry Pi OS has): the install enables units with systemctl
+  debootstrap --arch=arm64 --variant=minbase --include=systemd bookworm "$root" \
+    http://deb.debian.org/debian >/dev/null
 fi
 mounts=(proc sys dev dev/pts)
 cleanup() {
@@ -51,6 +53,7 @@ mount -t proc proc "$root/proc"; mount --rbind /sys "$root/sys"
 mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
+in_root sh -c 'command -v systemctl >/dev/null || (apt-get update -qq && apt-get install -y -qq systemd >/dev/null)'
 step "root file system ready: $(in_root uname -m), $(in_root sh -c '. /etc/os-release; echo $PRETTY_NAME')"
 
 # --- the install ---------------------------------------------------------------------------------------

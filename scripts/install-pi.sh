@@ -3,7 +3,8 @@
 # roles, as root, from a checkout of this repository:
 #
 #   sudo bash scripts/install-pi.sh counter            # one counter: pad, keys, LED display, voice
-#   sudo bash scripts/install-pi.sh controller board   # a branch controller that also shows the board
+#   sudo bash scripts/install-pi.sh controller board   # a controller that shows the hall board: the
+#                                                      # board app runs the queue service itself
 #   sudo bash scripts/install-pi.sh centre             # the central office's ingest (its server)
 #
 # Roles: counter, kiosk, board, controller (the branch queue service; also installs the branch's
@@ -60,6 +61,10 @@ if ((${#groups[@]})); then usermod -a -G "$(IFS=,; echo "${groups[*]}")" counter
 # --- the code and its virtual environment ----------------------------------------------------------
 if [ "$here" != "$prefix" ]; then
   say "copying the code to $prefix"
+  # an upgrade replaces the code: files the new release no longer has must not linger
+  if [ -d "$prefix" ]; then
+    find "$prefix" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
+  fi
   mkdir -p "$prefix"
   # the code only: never this checkout's virtual environment, data or caches
   tar -C "$here" --exclude=./.venv --exclude=./var --exclude=./.git --exclude='*/__pycache__' \
@@ -70,6 +75,7 @@ profile=runtime
 has_role centre "$@" && profile=centre
 bash "$prefix/scripts/setup.sh" "$profile"
 chown -R root:root "$prefix"
+"$prefix/.venv/bin/python" -m compileall -q -x '/\.venv/' "$prefix" >/dev/null || true  # the service user cannot write here
 
 # --- configuration and state ----------------------------------------------------------------------
 install -d -m 0750 -o root -g counterside "$etc" "$etc/tls"
@@ -84,13 +90,25 @@ if has_role centre "$@" && [ ! -e "$etc/centre.env" ]; then
   install -m 0640 -o root -g counterside "$prefix/systemd/centre.env.example" "$etc/centre.env"
   say "$etc/centre.env: an example to edit (database, broker)"
 fi
+if has_role centre "$@" && [ ! -e "$etc/centre.toml" ]; then
+  install -m 0640 -o root -g counterside "$prefix/config/examples/centre-example.toml" "$etc/centre.toml"
+  say "$etc/centre.toml: an example to edit (branches, regions, targets; docs/centre.md)"
+fi
 
 # --- systemd units ---------------------------------------------------------------------------------
 units=()
+screen=0
+if has_role kiosk "$@" || has_role board "$@"; then screen=1; fi
 for role in "$@"; do
   install -m 0644 "$prefix/systemd/counterside-$role.service" /etc/systemd/system/
+  # a controller with a kiosk or board screen: that app runs the queue service (one process per
+  # device holds its MQTT identity and store), so the headless controller unit stays off
+  if [ "$role" = controller ] && [ "$screen" = 1 ]; then continue; fi
   units+=("counterside-$role.service")
 done
+if [ "$screen" = 1 ] && has_role controller "$@"; then
+  systemctl disable counterside-controller.service >/dev/null 2>&1 || true
+fi
 install -D -m 0644 "$prefix/systemd/systemd-time-wait-sync.service.d/counterside.conf" \
   /etc/systemd/system/systemd-time-wait-sync.service.d/counterside.conf
 booted=0
@@ -98,7 +116,12 @@ booted=0
 [ "$booted" = 1 ] && systemctl daemon-reload
 systemctl enable systemd-time-wait-sync.service "${units[@]}" >/dev/null 2>&1 ||
   systemctl enable "${units[@]}"
-if [ "$booted" = 1 ] && [ "${COUNTERSIDE_NO_START:-0}" != 1 ]; then
+fresh_centre=0
+if has_role centre "$@" && grep -q "example-bank" "$etc/centre.env"; then fresh_centre=1; fi
+if [ "$fresh_centre" = 1 ]; then
+  say "$etc/centre.env still holds the example: edit it (and $etc/centre.toml), then: systemctl start counterside-centre"
+fi
+if [ "$booted" = 1 ] && [ "${COUNTERSIDE_NO_START:-0}" != 1 ] && [ "$fresh_centre" = 0 ]; then
   systemctl restart "${units[@]}"
   say "started ${units[*]} (journalctl -u ${units[0]} -f)"
 else

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
+PING_EVERY_S = 1.0
 
 
 class Notifier:
@@ -95,8 +96,10 @@ class Watchdog:
     """Pings systemd's watchdog from a main loop's progress.
 
     Call :meth:`progress` once per turn of the loop that must not freeze (a frame drawn, a group
-    of messages stored, a tick handled). The ping goes out when half the interval has passed
-    since the last one, so a loop turning at any rate costs one clock read per turn.
+    of messages stored, a tick handled). The ping goes out when :data:`PING_EVERY_S` (or a
+    quarter of a shorter interval) has passed since the last one: a loop turning at any rate
+    costs one clock read per turn, and the time between two pings is at most the loop's longest
+    stall plus that, so a loop never stalled for ``WatchdogSec`` is never killed.
     """
 
     def __init__(
@@ -123,7 +126,7 @@ class Watchdog:
         if self.interval_s is None:
             return
         now = self.clock()
-        if self._last is None or now - self._last >= self.interval_s / 2:
+        if self._last is None or now - self._last >= min(PING_EVERY_S, self.interval_s / 4):
             self._last = now
             if self.notifier.send("WATCHDOG=1"):
                 self.pings += 1

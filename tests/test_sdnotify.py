@@ -6,6 +6,7 @@ A real datagram socket stands in for systemd's (``NOTIFY_SOCKET``); the apps are
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
@@ -109,18 +110,33 @@ def test_the_watchdog_interval_is_for_this_process_only():
     assert watchdog_interval({}) is None
 
 
-def test_pings_go_out_at_half_the_interval_however_fast_the_loop_turns(systemd):
+def test_pings_go_out_once_a_second_however_fast_the_loop_turns(systemd):
     now = [0.0]
-    dog = Watchdog(Notifier(systemd.address), 10.0, clock=lambda: now[0])
+    dog = Watchdog(Notifier(systemd.address), 60.0, clock=lambda: now[0])
     for _ in range(100):  # a loop turning 100 times within a second: one ping
         dog.progress()
-        now[0] += 0.01
+        now[0] += 0.0099
     assert dog.pings == 1
-    now[0] = 5.0
+    now[0] = 1.0
     dog.progress()
     dog.progress()
     assert dog.pings == 2
     assert systemd.collect(0.2) == ["WATCHDOG=1", "WATCHDOG=1"]
+
+
+def test_a_loop_never_stalled_for_the_interval_is_never_left_without_a_ping(systemd):
+    """Turns at 0, 29 and 61 s with WatchdogSec=60: the longest stall is 32 s, so the pings must
+    not be 61 s apart (with a ping only every half interval they were)."""
+    now = [0.0]
+    sent: list[float] = []
+    dog = Watchdog(Notifier(systemd.address), 60.0, clock=lambda: now[0])
+    for t in (0.0, 29.0, 61.0):
+        now[0] = t
+        before = dog.pings
+        dog.progress()
+        if dog.pings > before:
+            sent.append(t)
+    assert max(b - a for a, b in itertools.pairwise(sent)) <= 32.0
 
 
 def test_a_frozen_frame_loop_stops_pinging_and_a_turning_one_pings(systemd, tmp_path):
