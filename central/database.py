@@ -246,19 +246,21 @@ class PostgresDatabase(Database):
         self._conn.close()
 
 
+REFUSED_SQLSTATES = ("22", "23", "54")
+"""PostgreSQL's classes of errors about the data itself: data exception (a value it cannot
+hold), integrity constraint violation, program limit exceeded (e.g. a value too large for an
+index)."""
+
+
 def caused_by_data(exc: BaseException) -> bool:
     """The database refused the data itself (a constraint, a value it cannot hold), not a
     state it is in (locked, unreachable, full): trying the same data again cannot help."""
-    refused: tuple[type[BaseException], ...] = (sqlite3.IntegrityError, sqlite3.DataError)
-    try:
-        import psycopg
-
-        refused += (psycopg.IntegrityError, psycopg.DataError)
-    except ImportError:  # pragma: no cover - psycopg is a dependency of the centre
-        pass
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, refused):
+        if isinstance(seen, sqlite3.IntegrityError | sqlite3.DataError):
+            return True
+        state = getattr(seen, "sqlstate", None)  # psycopg's errors carry PostgreSQL's SQLSTATE
+        if isinstance(state, str) and state[:2] in REFUSED_SQLSTATES:
             return True
         seen = seen.__cause__
     return False

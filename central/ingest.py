@@ -304,18 +304,8 @@ class CentralIngest:
                 refused = refused + 1 if caused_by_data(exc) else 0
                 if refused < tries:
                     log.exception("storing a message on %s failed; trying again", message.topic)
-                else:  # the same answer each time: this message, not the database's state
-                    log.error("the database refuses a message on %s: %s", message.topic, exc)
-                    self._refused[digest] = None
-                    while len(self._refused) > REFUSED_KEPT:
-                        del self._refused[next(iter(self._refused))]
-                    info = topics.parse(message.topic)
-                    device = info.device if info is not None else None
-                    try:
-                        self._quarantine(store, message, f"refused by the database: {exc}", device)
-                        return True
-                    except CentralStoreError:
-                        log.exception("quarantine failed too; trying again")
+                elif self._put_aside(store, message, exc, digest):
+                    return True  # the same answer each time: this message, not the database
             except Exception as exc:  # a bug: keep the message aside rather than lose it
                 self.stats.errors += 1
                 log.exception("ingest of a message on %s failed", message.topic)
@@ -327,6 +317,32 @@ class CentralIngest:
             if self._stop.wait(self.settings.retry_s):
                 return False
             self.on_progress()
+
+    def _put_aside(
+        self, store: CentralStore, message: Message, exc: CentralStoreError, digest: bytes
+    ) -> bool:
+        """A message the database refuses for its data: its events stored apart, the refused
+        one put aside (:meth:`_store_apart`); if even that is refused, the whole message in
+        quarantine, once. False if the database failed otherwise meanwhile (try again later)."""
+        log.error("the database refuses a message on %s: %s", message.topic, exc)
+        self._refused[digest] = None
+        while len(self._refused) > REFUSED_KEPT:
+            del self._refused[next(iter(self._refused))]
+        try:
+            self._store_apart(store, message)
+            return True
+        except CentralStoreError as again:
+            if not caused_by_data(again):
+                log.exception("storing its events one by one failed; trying again")
+                return False
+        info = topics.parse(message.topic)
+        try:
+            reason = f"refused by the database: {exc}"
+            self._quarantine(store, message, reason, info.device if info else None, once=True)
+            return True
+        except CentralStoreError:
+            log.exception("quarantine failed too; trying again")
+            return False
 
     def _handle(
         self,
@@ -354,7 +370,12 @@ class CentralIngest:
                 log.exception("alert handler failed")
 
     def _quarantine(
-        self, store: CentralStore, message: Message, reason: str, device: str | None
+        self,
+        store: CentralStore,
+        message: Message,
+        reason: str,
+        device: str | None,
+        once: bool = False,
     ) -> None:
         self.stats.quarantined += 1
         log.warning("quarantined message on %s: %s", message.topic, reason)
@@ -364,8 +385,34 @@ class CentralIngest:
             message.payload,
             datetime.now(UTC),
             device=device,
-            once=message.retain,  # a retained message comes again with every subscription
+            once=once or message.retain,  # a retained message comes again at every subscription
         )
+
+    def _store_apart(self, store: CentralStore, message: Message) -> None:
+        """A batch the database refused: its events one by one, each in its own transaction, and
+        the one it refuses put aside (a placeholder filed, the event kept in quarantine with the
+        database's reason), so the others are stored, the device's mark moves past it and its
+        gap closes. Raises CentralStoreError if even the placeholder is refused."""
+        info = topics.parse(message.topic)
+        if info is None or info.device is None or info.kind is not topics.Kind.EVENTS:
+            raise CentralStoreError(f"{message.topic}: not an events topic")
+        batch = schema.parse_batch(message.payload, info.device)
+        max_future = timedelta(seconds=self.settings.max_future_s)
+        after: list[Callable[[], None]] = []
+        for event in batch.events:
+            one = schema.EventBatch(batch.device, (event,), batch.store)
+            try:
+                result = store.ingest(info.branch, one, datetime.now(UTC), max_future=max_future)
+            except CentralStoreError as exc:
+                if not caused_by_data(exc):
+                    raise
+                self.stats.quarantined += 1
+                log.error("the database refuses seq %d of %s: %s", event.seq, info.device, exc)
+                aside = one.put_aside(event.seq, f"refused by the centre's database: {exc}")
+                result = store.ingest(info.branch, aside, datetime.now(UTC), max_future=max_future)
+            self._filed(store, info, result, after, None)
+        for action in after:
+            action()
 
     def _handle_events(
         self,

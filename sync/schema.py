@@ -175,6 +175,16 @@ class EventBatch:
         object.__setattr__(self, "unfit", unfit)
         object.__setattr__(self, "typed", tuple(typed))
 
+    def put_aside(self, seq: int, reason: str) -> EventBatch:
+        """This batch with the event ``seq`` marked unfit for ``reason`` (the centre's database
+        refused it): filed as a placeholder, its original kept in quarantine."""
+        copy = EventBatch(self.device, self.events, self.store)
+        object.__setattr__(copy, "unfit", {**copy.unfit, seq: reason})
+        pairs = zip(self.events, copy.typed, strict=True)
+        typed = tuple(None if e.seq == seq else t for e, t in pairs)
+        object.__setattr__(copy, "typed", typed)
+        return copy
+
     @property
     def first(self) -> int:
         return self.events[0].seq

@@ -4,7 +4,10 @@ every batch is asked for once, not once per batch."""
 
 from __future__ import annotations
 
+import base64
+import os
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +17,9 @@ import pytest
 import central.store as central_store
 from central.ingest import RETAINED_EVENTS, CentralIngest
 from central.store import CentralStore
-from domain.events import StoredEvent
+from device.store import EventStore
+from domain.clock import ManualClock
+from domain.events import DomainEvent, StoredEvent
 from sync import schema, topics
 from sync.settings import IngestSettings, UplinkSettings
 from tests.mqtt_broker import ProbeClient
@@ -164,42 +169,77 @@ def test_messages_waiting_are_stored_in_one_transaction_then_acknowledged(
         centre.stop()
 
 
-def _refuse_seq(db: str, seq: int) -> None:
-    """The database itself refuses one event (a constraint): as a value it cannot hold would."""
+POISON = '"n":6}'  # the payload of seq 7 of tests.sync_harness.append_events
+
+
+def _refuse_poison(db: str) -> None:
+    """The database itself refuses one event (a constraint on its payload), as it would a value
+    it cannot hold; a placeholder for it (another payload) it takes."""
     with CentralStore(db) as store:
         if store._conn.dialect == "postgresql":
-            store._conn.execute(f"ALTER TABLE events ADD CONSTRAINT refused CHECK (seq <> {seq})")
+            store._conn.execute(
+                f"ALTER TABLE events ADD CONSTRAINT refused CHECK (payload NOT LIKE '%{POISON}%')"
+            )
         else:
             store._conn.execute(
-                f"CREATE TRIGGER refused BEFORE INSERT ON events WHEN NEW.seq = {seq} "
-                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                f"CREATE TRIGGER refused BEFORE INSERT ON events WHEN NEW.payload LIKE "
+                f"'%{POISON}%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
             )
 
 
-def test_a_message_the_database_refuses_is_quarantined_and_the_rest_flows(
+def test_an_event_the_database_refuses_is_put_aside_and_the_rest_of_its_batch_flows(
     mqtt_broker, tmp_path: Path, centre_db
 ) -> None:
-    """Refused for its data, a message is tried ``refused_tries`` times and quarantined with the
-    database's reason; the messages after it are stored (before, the ingest retried it for ever
-    and stored nothing else). Sent again (the device answering the gap), it is refused once."""
+    """Refused for its data, a batch is tried ``refused_tries`` times, then its events one by
+    one: the refused one is put aside (a placeholder filed, the event quarantined with the
+    database's reason) and the other nine of its batch are stored, so the device's mark moves
+    on and nothing is asked for again (before: the ingest retried it for ever, or quarantined
+    the whole batch and asked for the gap every few seconds)."""
     broker = mqtt_broker(acl=roster(PAD))
-    _refuse_seq(centre_db, 7)
-    settings = IngestSettings(resend_interval_s=1.0, retry_s=0.05)
+    CentralStore(centre_db).close()
+    _refuse_poison(centre_db)
+    settings = IngestSettings(resend_interval_s=0.5, retry_s=0.05)
     centre = start_centre(broker, centre_db, settings=settings)
-    one_each = UplinkSettings(batch_max_events=1, poll_s=0.05)
-    device = Device(broker, tmp_path, PAD, uplink_settings=one_each)
+    device = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(batch_max_events=10))
     device.append(10)
     device.start()
     try:
-        wait_until(lambda: centre.stats.quarantined >= 2, 20, "the refused message, sent twice")
+        assert device.uplink.wait_acked(10, 20), "the batch with the refused event never acked"
         device.append(5)
+        assert device.uplink.wait_acked(15, 20)
+        time.sleep(1.5)  # three resend intervals: nothing is asked for again
         with CentralStore(centre_db) as store:
-            wait_until(lambda: len(store.event_ids(PAD)) == 14, 20, "every other event stored")
-            assert sorted(store.event_ids(PAD)) == [s for s in range(1, 16) if s != 7]
-            refused = [q for q in store.quarantined() if q["seq"] is None]
-            assert refused and all("refused by the database" in q["reason"] for q in refused)
-            assert {q["device_id"] for q in refused} == {PAD}
-        assert centre.stats.errors <= settings.refused_tries + len(refused) - 1
+            assert sorted(store.event_ids(PAD)) == list(range(1, 16))
+            aside = store.quarantined()
+        ((reason, seq),) = {(q["reason"], q["seq"]) for q in aside}
+        assert seq == 7 and "refused by the centre's database" in reason and len(aside) == 1
+        assert device.uplink.stats.resend_requests == 0
+    finally:
+        device.stop()
+        centre.stop()
+
+
+def test_on_postgresql_a_value_too_large_for_an_index_is_put_aside(
+    mqtt_broker, tmp_path: Path, postgres_server
+) -> None:
+    """A teller field of 8,000 characters: PostgreSQL cannot index it (SQLSTATE 54000, program
+    limit exceeded). It is the event's data, not the database's state: put aside, not retried
+    for ever while nothing else is stored."""
+    broker = mqtt_broker(acl=roster(PAD))
+    db = postgres_server.new_database()
+    centre = start_centre(broker, db, settings=IngestSettings(resend_interval_s=1.0, retry_s=0.05))
+    device = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(batch_max_events=1))
+    huge = base64.b64encode(os.urandom(6000)).decode()
+    with EventStore(device.db, PAD) as store:
+        store.append(DomainEvent("counter.resumed", ManualClock().now(),
+                                 {"counter": 1, "paused_s": 5.0, "teller": huge}))  # fmt: skip
+    device.append(3)
+    device.start()
+    try:
+        assert device.uplink.wait_acked(4, 30), "the ingest stalled on the huge value"
+        with CentralStore(db) as store:
+            assert sorted(store.event_ids(PAD)) == [1, 2, 3, 4]
+            assert [q["seq"] for q in store.quarantined()] == [1]
     finally:
         device.stop()
         centre.stop()
