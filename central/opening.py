@@ -146,8 +146,11 @@ def on_move(
     return judge(execute, branch, day, now)
 
 
-def judge(execute: Execute, branch: Branch, day: CounterDay, now: datetime) -> set[str]:
-    """Raise, move or withdraw the day's two alerts as its moves now stand."""
+def judge(
+    execute: Execute, branch: Branch, day: CounterDay, now: datetime, *, opening_too: bool = True
+) -> set[str]:
+    """Raise, move or withdraw the day's two alerts as its moves now stand (``opening_too``
+    False: only closing, which is all that time passing can change)."""
     spans = branch.spans(day.day)
     if not spans:
         return set()
@@ -155,7 +158,7 @@ def judge(execute: Execute, branch: Branch, day: CounterDay, now: datetime) -> s
     opening = datetime.combine(day.day, spans[0].start, zone)
     closing = datetime.combine(day.day, spans[-1].end, zone)
     touched = False
-    if day.first_in is not None:
+    if opening_too and day.first_in is not None:
         late = day.first_in > opening + GRACE
         touched |= _settle(execute, branch, day, "opened_late", late, day.first_in,
                            day.first_in_id or "", now)  # fmt: skip
@@ -216,8 +219,13 @@ def _why(kind: str, at: datetime) -> str:
     return f"a later move arrived: {at:%H:%M}"
 
 
-def evaluate(execute: Execute, centre: CentreConfig, now: datetime) -> set[str]:
-    """Each configured branch's counter-days whose closing passed within :data:`LOOKBACK`."""
+def evaluate(
+    execute: Execute, centre: CentreConfig, now: datetime, since: datetime | None = None
+) -> set[str]:
+    """Closing time passing: each configured branch's counter-days whose closing (+ ``GRACE``)
+    came after ``since`` (the last evaluation; None: within :data:`LOOKBACK`, e.g. a centre
+    that was down at closing time) and by ``now``. Openings are judged as moves arrive."""
+    since = now - LOOKBACK if since is None else max(since, now - LOOKBACK)
     touched: set[str] = set()
     for branch in centre.resolved:
         zone = ZoneInfo(branch.time_zone)
@@ -227,21 +235,33 @@ def evaluate(execute: Execute, centre: CentreConfig, now: datetime) -> set[str]:
             spans = branch.spans(day)
             if not spans:
                 continue
-            closing = datetime.combine(day, spans[-1].end, zone)
-            if not closing + GRACE <= now < closing + GRACE + LOOKBACK:
+            due = datetime.combine(day, spans[-1].end, zone) + GRACE
+            if not since < due <= now:
                 continue
-            for counter in _counters(execute, branch.id, day):
-                found = _read(execute, branch.id, day, counter)
-                if found is not None:
-                    touched |= judge(execute, branch, found, now)
+            for found in _days(execute, branch.id, day):
+                touched |= judge(execute, branch, found, now, opening_too=False)
     return touched
 
 
-def _counters(execute: Execute, branch: str, day: date) -> list[int]:
+def _days(execute: Execute, branch: str, day: date) -> list[CounterDay]:
     rows = execute(
-        "SELECT counter FROM counter_days WHERE branch = ? AND day = ?", (branch, day.isoformat())
+        "SELECT counter, first_in, first_in_id, last_at, last_id, last_in FROM counter_days "
+        "WHERE branch = ? AND day = ?",
+        (branch, day.isoformat()),
     ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [
+        CounterDay(
+            branch,
+            day,
+            int(counter),
+            datetime.fromisoformat(first) if first else None,
+            first_id,
+            datetime.fromisoformat(last_at),
+            last_id,
+            bool(last_in),
+        )
+        for counter, first, first_id, last_at, last_id, last_in in rows
+    ]
 
 
 def refill(

@@ -740,6 +740,7 @@ class CentralStore:
         self.name = self._conn.name
         self.dialect = self._conn.dialect
         self._grouped = False
+        self._hours_judged: datetime | None = None  # closings judged up to (central/opening.py)
         # the last event stored of each store (seq, prev, hash), as committed: events are never
         # changed once stored, so whatever another worker has done since, this stays true
         self._tails: dict[tuple[str, str], tuple[int, str, str]] = {}
@@ -1081,7 +1082,9 @@ class CentralStore:
         with self._write("evaluate the alerts") as conn:
             touched = alert_rules.evaluate(conn.execute, conn.execute, self.centre, now)
             touched |= alert_rules.raise_below_target(conn.execute, found, now)
-            return touched | opening.evaluate(conn.execute, self.centre, now)
+            touched |= opening.evaluate(conn.execute, self.centre, now, self._hours_judged)
+        self._hours_judged = now
+        return touched
 
     def alerts(
         self, *, branch: str | None = None, open_only: bool = False, limit: int = 1000

@@ -52,8 +52,15 @@ trap cleanup EXIT
 mount -t proc proc "$root/proc"; mount --rbind /sys "$root/sys"
 mount --bind /dev "$root/dev"; mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# the host's own certificate authorities (e.g. of a proxy that inspects TLS), for apt and pip
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$root/etc/pip.conf"
+fi
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 in_root sh -c 'command -v systemctl >/dev/null || (apt-get update -qq && apt-get install -y -qq systemd >/dev/null)'
+in_root sh -c 'command -v update-ca-certificates >/dev/null || apt-get install -y -qq ca-certificates >/dev/null; update-ca-certificates >/dev/null'
 step "root file system ready: $(in_root uname -m), $(in_root sh -c '. /etc/os-release; echo $PRETTY_NAME')"
 
 # --- the install ---------------------------------------------------------------------------------------

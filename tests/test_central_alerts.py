@@ -326,3 +326,22 @@ def test_a_burst_closed_by_good_ratings_is_raised(tmp_path, centre_db) -> None:
     ratings = [closed(1, rating=1), closed(2, rating=2), closed(3, rating=5), closed(4, rating=5)]
     with centre_with(tmp_path, centre_db, ratings) as store:
         assert kinds(store) == ["bad_burst", "bad_rating", "bad_rating"]
+
+
+def test_each_closing_is_judged_once_not_every_minute(tmp_path) -> None:
+    """The minute-by-minute evaluation reads a counter-day only when its closing has just passed
+    (before, every counter-day of the last days was read again each minute, under the lock)."""
+    (tmp_path / "centre.toml").write_text(CENTRE, encoding="utf-8")
+    closing = OPENING + timedelta(hours=8, minutes=30)
+    db = str(tmp_path / "centre.sqlite")
+    with CentralStore(db, centre=load_centre_config(tmp_path / "centre.toml")) as store:
+        _arrive(store, [_move(1, 2, True, 0), _move(2, 2, False, 7 * 60)], OPENING, 1)
+        reads: list[str] = []
+        store._conn._conn.set_trace_callback(  # type: ignore[attr-defined]
+            lambda sql: (
+                reads.append(sql) if "FROM counter_days" in sql and str(DAY) in sql else None
+            )
+        )
+        for minute in range(0, 3 * 60):
+            store.evaluate_alerts(closing + timedelta(minutes=minute), targets=False)
+        assert len(reads) == 1 and [a.kind for a in store.alerts()] == ["closed_early"]
