@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
+from config.business import WEEKDAYS
 from config.model import Config
 from domain import events as ev
 from domain.clock import BootEnds, Instant
@@ -27,22 +30,40 @@ DEFAULT_IDLE_ALERT_S = 60.0
 class IdleSpell:
     """A counter idle while customers wait for it (闲置叫号): since when (restarted at a new
     boot), whether its alert went out, the idle time the alert reported on this boot (0 when it
-    went out on an earlier one) and the teller then."""
+    went out on an earlier one), the teller then, and the monotonic time it ends by: the
+    branch's closing time (tickets still waiting after closing are the day's no-shows, not a
+    teller's idleness); ``over`` once it ended there, until nobody waits."""
 
     since: Instant
     alerted: bool = False
     reported_s: float = 0.0
     teller: str | None = None
+    ends_mono: float = float("inf")
+    over: bool = False
 
     def to_state(self) -> list:
-        return [self.since.to_dict(), self.alerted, self.reported_s, self.teller]
+        ends = None if self.ends_mono == float("inf") else self.ends_mono
+        return [self.since.to_dict(), self.alerted, self.reported_s, self.teller, ends, self.over]
 
     @classmethod
     def from_state(cls, state: list, idle_alert_s: float) -> IdleSpell:
         if len(state) == 2:  # an older release: [since, alerted]
             return cls(Instant.from_dict(state[0]), state[1], idle_alert_s if state[1] else 0.0)
-        since, alerted, reported_s, teller = state
-        return cls(Instant.from_dict(since), alerted, reported_s, teller)
+        since, alerted, reported_s, teller, ends, over = state
+        ends_mono = float("inf") if ends is None else float(ends)
+        return cls(Instant.from_dict(since), alerted, reported_s, teller, ends_mono, over)
+
+
+def closing_mono(config: Config, at: Instant) -> float:
+    """The monotonic time of the branch's closing on ``at``'s local day (``at`` itself if the
+    branch is closed that day or already closed)."""
+    zone = ZoneInfo(config.device.timezone)
+    local = at.wall.astimezone(zone)
+    spans = config.hours.get(WEEKDAYS[local.weekday()], ())
+    if not spans:
+        return at.mono
+    closing = datetime.combine(local.date(), max(s.end for s in spans), zone)
+    return at.mono + max(0.0, (closing - local).total_seconds())
 
 
 class Key(StrEnum):
@@ -228,28 +249,36 @@ class Branch:
         """Flag a signed-in counter that stays idle while customers wait for it (闲置叫号)."""
         n = s.counter.number
         waiting = self.queue.has_work_for(n, at) if s.state is State.IDLE else 0
-        if not waiting:
-            ended = self._idle.pop(n, None)
-            if ended is None:
+        spell = self._idle.get(n)
+        if not waiting or (spell is not None and not spell.over and at.mono >= spell.ends_mono
+                           and spell.since.boot == at.boot):  # fmt: skip
+            if spell is None:
                 return []
             self._idle_changes += 1
-            if not ended.alerted or ended.since.boot != at.boot:
+            if waiting:  # closing time: the spell ends there; watched again once nobody waits
+                self._idle[n] = replace(spell, over=True)
+            else:
+                del self._idle[n]
+            if spell.over or not spell.alerted or spell.since.boot != at.boot:
                 return []  # a spell cut by a power cut is counted up to its alert only
-            whole = round(at.mono - ended.since.mono, 3)
-            after = round(max(0.0, whole - ended.reported_s), 3)
+            whole = round(min(at.mono, spell.ends_mono) - spell.since.mono, 3)
+            after = round(max(0.0, whole - spell.reported_s), 3)
             done = ev.CounterIdleEnded(counter=n, idle_s=whole, after_alert_s=after,
-                                       teller=ended.teller)  # fmt: skip
+                                       teller=spell.teller)  # fmt: skip
             return [event(at, done)]
-        spell = self._idle.get(n)
         if spell is None or spell.since.boot != at.boot:  # (again) from now, after a power cut
-            spell = IdleSpell(at) if spell is None else replace(spell, since=at, reported_s=0.0)
+            ends = closing_mono(self.config, at)
+            spell = (
+                IdleSpell(at, ends_mono=ends) if spell is None
+                else replace(spell, since=at, reported_s=0.0, ends_mono=ends)
+            )  # fmt: skip
             self._idle[n] = spell
             self._idle_changes += 1
         idle_s = at.mono - spell.since.mono
-        if spell.alerted or idle_s <= self.idle_alert_s:
+        if spell.over or spell.alerted or idle_s <= self.idle_alert_s or at.mono >= spell.ends_mono:
             return []
         teller = s.teller.staff_no if s.teller is not None else None
-        self._idle[n] = IdleSpell(spell.since, True, round(idle_s, 3), teller)
+        self._idle[n] = replace(spell, alerted=True, reported_s=round(idle_s, 3), teller=teller)
         self._idle_changes += 1
         idle = ev.CounterIdleWithQueue(
             counter=n, idle_s=round(idle_s, 3), waiting=waiting, teller=teller

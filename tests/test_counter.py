@@ -298,6 +298,22 @@ def test_an_idle_stretch_survives_a_checkpoint_and_a_power_cut_ends_it_unmeasure
     assert (ended["idle_s"], ended["after_alert_s"]) == (200, 200)  # this boot's part, all after
 
 
+def test_an_idle_stretch_ends_at_closing_time_not_through_the_night(branch, clock):
+    """16:30 (closing 17:00): a ticket nobody comes for keeps 'waiting' until the day changes;
+    the stretch is counted to closing time, not the 8 hours to midnight and beyond."""
+    branch.issue("cash", clock.now())
+    branch.tick(clock.now())
+    clock.advance(61)
+    one(branch.tick(clock.now()), "counter.idle_with_queue")
+    events = []
+    for _ in range(16):
+        clock.advance(3600)
+        events += branch.tick(clock.now())
+    ended = [to_json_object(e.payload) for e in events if e.type == "counter.idle_ended"]
+    assert [(e["idle_s"], e["after_alert_s"]) for e in ended] == [(1800, 1739)]
+    assert "counter.idle_with_queue" not in types(events)  # no new stretch overnight
+
+
 class UnreachableQueue(BranchQueue):
     """A queue service that does not answer (as a remote client reports it)."""
 
