@@ -266,6 +266,20 @@ def caused_by_data(exc: BaseException) -> bool:
     return False
 
 
+def database_state_error(exc: BaseException) -> bool:
+    """An error of the database's state (locked, unreachable, full) raised outside a write, as
+    the driver's own exception: the same work may succeed later."""
+    if caused_by_data(exc):
+        return False
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # psycopg comes with the centre's PostgreSQL extra
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+
+
 def open_database(target: str | Path, busy_timeout_s: float) -> Database:
     """The database at ``target``: a ``postgresql://`` URL, or else an SQLite file's path."""
     if is_postgres(target):

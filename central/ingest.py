@@ -47,7 +47,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central.database import caused_by_data, shown
+from central.database import caused_by_data, database_state_error, shown
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult
 from config.centre import CentreConfig
@@ -225,10 +225,10 @@ class CentralIngest:
         """Alerts that depend on time passing, then every branch whose open alerts changed
         (new ones, or acknowledged elsewhere) is published again."""
         targets = time.monotonic() >= self._next_targets
-        if targets:
-            self._next_targets = time.monotonic() + self.settings.targets_every_s
         try:
             store.evaluate_alerts(datetime.now(UTC), targets=targets)
+            if targets:  # only once done: a failed evaluation is tried again next minute
+                self._next_targets = time.monotonic() + self.settings.targets_every_s
             for branch in store.alert_branches():
                 self._publish_alerts(store, branch)
         except CentralStoreError:
@@ -308,6 +308,13 @@ class CentralIngest:
                     return True  # the same answer each time: this message, not the database
             except Exception as exc:  # a bug: keep the message aside rather than lose it
                 self.stats.errors += 1
+                if database_state_error(exc):  # e.g. reading after a lost connection: later
+                    log.exception("the database failed on a message on %s; trying again",
+                                  message.topic)  # fmt: skip
+                    if self._stop.wait(self.settings.retry_s):
+                        return False
+                    self.on_progress()
+                    continue
                 log.exception("ingest of a message on %s failed", message.topic)
                 try:
                     self._quarantine(store, message, f"ingest failed: {exc!r}", None)

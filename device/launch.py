@@ -31,6 +31,10 @@ M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc's mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 256 << 10
 ARENA_MAX = 2
 
+SERVICE_STUCK_S = 10.0
+"""A queue service whose loop has not gone round for this long is stuck: the app stops pinging
+systemd's watchdog (the service turns every second)."""
+
 
 def tune_malloc() -> bool:
     """Keep a long-running app's heap from growing (glibc only; elsewhere nothing happens).
@@ -221,6 +225,9 @@ def launch(
         )
         stack.callback(app.close)
         app.restart_flag = restart
+        if link is not None and link.service is not None:  # the controller's queue service too
+            service = link.service
+            app.healthy = lambda: service.turning(SERVICE_STUCK_S)
         return Launched(app, store, stack)
     except BaseException:
         stack.close()

@@ -135,6 +135,7 @@ class PanelApp:
         self._flip = flip
         self.remote_calls = remote_calls
         self.restart_flag: list = []  # non-empty: a new configuration waits for the next start
+        self.healthy: Callable[[], bool] = lambda: True  # what else must turn for the watchdog
         self.keyboard = InputMap(keyboard_map()) if counter is not None else None
         width = surface.get_width() // len(panels)
         rects = [pygame.Rect(i * width, 0, width, surface.get_height()) for i in range(len(panels))]
@@ -445,8 +446,9 @@ class PanelApp:
         """The main loop: input is answered at once; otherwise it draws ``fps`` frames a second.
 
         Under systemd (``service``, from the environment by default) it says ready once the
-        first frame is on screen, and pings the watchdog from each frame drawn: a frozen frame
-        loop stops the pings and systemd restarts the app.
+        first frame is on screen, and pings the watchdog from each frame drawn while
+        :attr:`healthy` (the queue service this app runs, if any, still turns): a frozen frame
+        loop or a stuck queue service stops the pings and systemd restarts the app.
         """
         service = service if service is not None else Service()
         ready = False
@@ -455,7 +457,8 @@ class PanelApp:
             if not ready:
                 service.ready()
                 ready = True
-            service.progress()
+            if self.healthy():
+                service.progress()
             if self.restart_flag and self._quiet():
                 log.warning("stopping to start again on the new configuration")
                 self.running = False

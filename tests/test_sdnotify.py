@@ -139,9 +139,11 @@ def test_a_loop_never_stalled_for_the_interval_is_never_left_without_a_ping(syst
     assert max(b - a for a, b in itertools.pairwise(sent)) <= 32.0
 
 
-def test_a_frozen_frame_loop_stops_pinging_and_a_turning_one_pings(systemd, tmp_path):
+@pytest.mark.parametrize("stuck", ["frame loop", "queue service"])
+def test_a_frozen_frame_loop_stops_pinging_and_a_turning_one_pings(systemd, tmp_path, stuck):
     """The hall board's real frame loop: pings while frames are drawn, none while one frame
-    hangs (other threads still run), pings again once it turns."""
+    hangs (other threads still run), or while the queue service it runs is stuck (frames still
+    drawn), pings again once it turns."""
     from device.launch import launch
     from domain.counter import Teller
 
@@ -164,7 +166,7 @@ def test_a_frozen_frame_loop_stops_pinging_and_a_turning_one_pings(systemd, tmp_
         render = app.render
 
         def render_or_hang():
-            if frozen.is_set():
+            if frozen.is_set() and stuck == "frame loop":
                 thawed.wait(10)
                 frozen.clear()
             if stop.is_set():
@@ -172,6 +174,8 @@ def test_a_frozen_frame_loop_stops_pinging_and_a_turning_one_pings(systemd, tmp_
             return render()
 
         app.render = render_or_hang  # type: ignore[method-assign]
+        if stuck == "queue service":  # as launch() asks a controller's app
+            app.healthy = lambda: not frozen.is_set()
         try:
             app.run(fps=30, service=service)
         finally:
@@ -186,6 +190,7 @@ def test_a_frozen_frame_loop_stops_pinging_and_a_turning_one_pings(systemd, tmp_
         systemd.collect(0.2)  # a frame already under way may still ping
         assert systemd.collect(1.0) == []  # frozen: no ping for 5 watchdog periods
         thawed.set()
+        frozen.clear()
         assert systemd.collect(1.0).count("WATCHDOG=1") >= 3
     finally:
         thawed.set()
