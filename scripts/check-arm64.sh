@@ -78,10 +78,13 @@ work="$(mktemp -d)"
 port="$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mosquitto_passwd -c -b "$work/passwd" smoke-pad pad-secret 2>/dev/null
 mosquitto_passwd -b "$work/passwd" smoke-centre centre-secret 2>/dev/null
+# mosquitto started as root runs as its own user: it must be able to read these
+chmod 755 "$work" && chmod 644 "$work/passwd"
 printf 'listener %s 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\n' \
   "$port" "$work/passwd" >"$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 & broker_pid=$!
 sleep 0.5
+kill -0 "$broker_pid" 2>/dev/null || { cat "$work/broker.log" >&2; exit 1; }
 CENTRE_PW=centre-secret .venv/bin/counterside centre run --db "$work/centre.sqlite" --host 127.0.0.1 \
   --port "$port" --username smoke-centre --password-env CENTRE_PW >"$work/centre.log" 2>&1 & centre_pid=$!
 cat >"$root/etc/counterside/smoke.toml" <<EOF
@@ -105,7 +108,8 @@ step "smoke test in the arm64 root"
 rm -f "$root/var/lib/counterside/smoke.sqlite"*
 in_root env SDL_VIDEODRIVER=dummy /opt/counterside/.venv/bin/python /opt/counterside/scripts/arm64_smoke.py \
   /etc/counterside/smoke.toml /var/lib/counterside/smoke.sqlite /var/lib/counterside/smoke.png
-cp "$root/var/lib/counterside/smoke.png" "$repo/var/arm64/smoke.png" 2>/dev/null || true
+mkdir -p "$repo/var/arm64" && cp "$root/var/lib/counterside/smoke.png" "$repo/var/arm64/smoke.png"
+echo "check-arm64: the frame drawn on arm64: var/arm64/smoke.png"
 held="$(.venv/bin/counterside centre devices --db "$work/centre.sqlite" 2>/dev/null | grep smoke-pad || true)"
 echo "check-arm64: the centre on the host: ${held:-nothing from smoke-pad}"
 step "done"
