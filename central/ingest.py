@@ -95,6 +95,8 @@ class CentralIngest:
         self.settings = settings or IngestSettings()
         if connection.session_expiry_s == 0 and connection.clean_start:
             connection = replace(connection, clean_start=False, session_expiry_s=7 * 24 * 3600)
+        if connection.receive_maximum is None:
+            connection = replace(connection, receive_maximum=self.settings.receive_maximum)
         self.connection = MqttConnection(connection, manual_ack=True)
         self.stats = IngestStats()
         self.on_alert = on_alert
