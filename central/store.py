@@ -327,10 +327,11 @@ def _problem(
     received_at: datetime,
     max_future: timedelta,
     bad_wall: Exception | None = None,
+    raw: bytes | None = None,
 ) -> str | None:
     """Why an event that parsed cannot be stored as it is, or None; ``unfit``: why its payload
     does not fit the event contract (``EventBatch.unfit``); ``bad_wall``: why its wall time
-    cannot be written as stored (``wall_text``)."""
+    cannot be written as stored (``wall_text``); ``raw``: its payload's JSON, if at hand."""
     where = f"of seq {event.seq}"
     if _UUID.fullmatch(event.id) is None:
         return f"field 'id' {where} is not a UUID: {event.id[:64]!r}"
@@ -347,23 +348,33 @@ def _problem(
         )
     if unfit is not None:
         return f"the payload {where} does not fit the event contract: {unfit}"
-    odd = _odd_value(event)
+    odd = _odd_value(event, raw)
     if odd is not None:
         return f"{odd} {where} cannot be stored in every database the centre runs on"
     return None
 
 
-_SUSPECT = re.compile(rb"\\u0000|\d{19}")  # a NUL escaped in JSON, or an integer of 19+ digits
+_NUL = b"\\u0000"  # a NUL character as JSON writes it
+_DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)  # every digit read as 0, nothing else is
+_LONG = b"0" * 19  # ... so 19 digits in a row (an integer that may not fit in 64 bits) show so
 INT64 = range(-(2**63), 2**63)
 
 
-def _odd_value(event: StoredEvent) -> str | None:
+def _suspect(raw: bytes) -> bool:
+    """Whether a payload's JSON may hold a NUL or an integer outside 64 bits (its escaped NUL
+    or 19 digits in a row); two scans in C, where a regular expression tried every byte."""
+    return _NUL in raw or _LONG in raw.translate(_DIGITS)
+
+
+def _odd_value(event: StoredEvent, raw: bytes | None = None) -> str | None:
     """A NUL character (PostgreSQL's text refuses it) or an integer outside 64 bits (neither
-    database's integer holds it) in the event's payload or identity, or None."""
+    database's integer holds it) in the event's payload or identity, or None; ``raw``: the
+    payload's JSON, if at hand."""
     if "\x00" in event.boot_id or "\x00" in event.device_id or "\x00" in event.type:
         return "a NUL character in its identity"
-    raw = _PAYLOAD.encode(event.payload)
-    if _SUSPECT.search(raw) is None:
+    if raw is None:
+        raw = _PAYLOAD.encode(event.payload)
+    if not _suspect(raw):
         return None  # the common case: nothing to look at closely
     stack: list[Any] = [msgspec.json.decode(raw)]
     while stack:
@@ -419,6 +430,7 @@ _STORE_COLUMNS = (
     "first_seen, last_seen"
 )
 _IN_CHUNK = 500  # ids per IN (...) list
+_VALUES_CHUNK = 400  # rows per multi-row VALUES list
 
 
 class _Filing:
@@ -441,6 +453,8 @@ class _Filing:
         self.rows: list[tuple] = []  # events to insert
         self.pending = rollups.Pending()
         self.links: dict[tuple[str, str], tuple[int, str, str]] = {}
+        # heartbeat minutes to insert, (device, minute) -> (branch, minute), the first of each
+        self.beats: dict[tuple[str, str], tuple[Branch, datetime]] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(sql, params)
@@ -449,6 +463,7 @@ class _Filing:
         self._read({batch.device for _, batch in batches})
         results = [self._one(branch, batch) for branch, batch in batches]
         self._flush()
+        self._file_beats()
         self.pending.flush(self.conn.executemany)
         self.conn.executemany(
             # both only grow (read under the write lock, raised here)
@@ -565,8 +580,9 @@ class _Filing:
                     wall, bad_wall = None, exc
                 own = chain.own_hashes(event, typed, wall) if unfit is None and wall else ""
                 links[seq] = (event.prev, own)
-                problem = _problem(event, unfit, received_at, self.max_future, bad_wall)
                 payload: Any = event.payload
+                raw = _PAYLOAD.encode(payload)
+                problem = _problem(event, unfit, received_at, self.max_future, bad_wall, raw)
                 if problem is not None:
                     invalid += 1
                     (qid,) = self.execute(
@@ -586,9 +602,10 @@ class _Filing:
                     event = _placeholder(event, problem, qid, received_at)
                     typed = payload = event.payload
                     wall = wall_text(event.wall)
+                    raw = _PAYLOAD.encode(payload)
                 self.rows.append(
                     (device, store, seq, event.id, branch, event.boot_id, event.mono, wall,
-                     event.type, _PAYLOAD.encode(payload).decode(), now, event.prev, own)
+                     event.type, raw.decode(), now, event.prev, own)
                 )  # fmt: skip
                 ids[seq] = event.id
                 rows += 1
@@ -704,14 +721,26 @@ class _Filing:
                 alerted |= alert_rules.on_transaction(execute, centre, where, row, now)
             elif event.type in ALERT_TYPES:
                 alerted |= alert_rules.on_event(execute, where, event, now)
-        for device, minute in beats:
-            new = execute(
-                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (device, minute.isoformat()),
-            ).rowcount
-            if new == 1:
-                rollups.apply_heartbeat(self.pending, where, device, minute)
+        for device, minute in beats:  # the first of each minute counts (see _file_beats)
+            self.beats.setdefault((device, minute.isoformat()), (where, minute))
         return alerted
+
+    def _file_beats(self) -> None:
+        """The heartbeat minutes of the whole transaction, inserted together; those that were
+        not held yet count towards the rollups (nothing reads ``heartbeats`` while filing, so
+        this gives what inserting each at once gives)."""
+        keys = list(self.beats)
+        for i in range(0, len(keys), _VALUES_CHUNK):
+            chunk = keys[i : i + _VALUES_CHUNK]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            for device, minute in self.execute(
+                f"INSERT INTO heartbeats (device_id, minute) VALUES {values} "
+                "ON CONFLICT DO NOTHING RETURNING device_id, minute",
+                [x for key in chunk for x in key],
+            ).fetchall():
+                where, when = self.beats[(device, minute)]
+                rollups.apply_heartbeat(self.pending, where, device, when)
+        self.beats = {}
 
 
 class CentralStore:
