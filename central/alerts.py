@@ -61,6 +61,14 @@ SCHEMA = (
     )""",
     "CREATE INDEX alerts_open ON alerts (branch, acked_at)",
 )
+SESSION_TYPES = "type IN ('counter.signed_in', 'counter.signed_out')"
+"""The events the 满点服务 check reads by branch and time; written once, so that the query's
+condition is the very one of the partial index ``events_sessions`` (central/store.py)."""
+SESSIONS = (
+    f"SELECT type, payload, wall, id FROM events WHERE branch = ? AND wall >= ? AND wall < ? "
+    f"AND {SESSION_TYPES}"
+)
+"""A branch's sign-ins and sign-outs with ``start <= wall < end``."""
 BURST_WINDOW = timedelta(minutes=15)
 BURST_MIN = 4
 GRACE = timedelta(minutes=5)
@@ -349,8 +357,7 @@ def _opening_hours(execute: Execute, centre: CentreConfig, now: datetime) -> set
         end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC).isoformat()
         sessions: dict[int, list[tuple[datetime, bool, str]]] = {}
         for kind, payload, wall, eid in execute(
-            "SELECT type, payload, wall, id FROM events WHERE branch = ? AND wall >= ? "
-            "AND wall < ? AND type IN ('counter.signed_in', 'counter.signed_out')",
+            SESSIONS,
             (branch.id, start, end),
         ).fetchall():
             p = decode_payload(kind, payload)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from central import alerts as alert_rules
 from central.store import CentralStore
 from domain.clock import Instant
 from domain.events import (
@@ -211,3 +212,18 @@ def test_a_burst_closed_by_good_ratings_is_raised(tmp_path, centre_db) -> None:
     ratings = [closed(1, rating=1), closed(2, rating=2), closed(3, rating=5), closed(4, rating=5)]
     with centre_with(tmp_path, centre_db, ratings) as store:
         assert kinds(store) == ["bad_burst", "bad_rating", "bad_rating"]
+
+
+def test_the_sign_ins_are_read_through_their_own_index(centre_db) -> None:
+    """The ingest keeps no index of every event's time (it updated it for each event stored);
+    the 满点服务 check reads the sign-ins and sign-outs through a partial index of their own."""
+    with CentralStore(centre_db) as store:
+        if store.dialect == "sqlite":
+            indexes = {
+                r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+            plan = store.query(f"EXPLAIN QUERY PLAN {alert_rules.SESSIONS}", ("b1", "", "~"))
+            assert "USING INDEX events_sessions" in " ".join(str(r[-1]) for r in plan)
+        else:
+            indexes = {r[0] for r in store.query("SELECT indexname FROM pg_indexes")}
+    assert "events_sessions" in indexes and "events_wall" not in indexes
