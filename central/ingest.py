@@ -44,7 +44,7 @@ from pathlib import Path
 
 from central.database import shown
 from central.gaps import GapTracker, ResendAsk
-from central.store import CentralStore, CentralStoreError, IngestResult
+from central.store import CentralStore, CentralStoreError, IngestResult, Prepared
 from config.centre import CentreConfig
 from sync import schema, topics
 from sync.connection import Message, MqttConnection, PublishResult
@@ -227,14 +227,16 @@ class CentralIngest:
         after: list[Callable[[], None]] = []
         acks: dict[tuple[str, str, str], Callable[[], None]] = {}
         try:
+            # parsed and prepared before the write lock is taken: another worker may write
+            ready = [_prepare(message) for message in messages]
             with store.group():
-                parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] = []
-                for message in messages:
-                    self._handle(store, message, after, parsed)
+                parsed: list[tuple[topics.TopicInfo, Prepared]] = []
+                for message, pre in zip(messages, ready, strict=True):
+                    self._handle(store, message, after, parsed, pre)
                 if parsed:
                     max_future = timedelta(seconds=self.settings.max_future_s)
                     results = store.ingest_many(
-                        [(info.branch, batch) for info, batch in parsed], datetime.now(UTC),
+                        [prepared for _, prepared in parsed], datetime.now(UTC),
                         max_future=max_future,
                     )  # fmt: skip
                     for (info, _), result in zip(parsed, results, strict=True):
@@ -277,15 +279,17 @@ class CentralIngest:
         store: CentralStore,
         message: Message,
         after: list[Callable[[], None]],
-        parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] | None = None,
+        parsed: list[tuple[topics.TopicInfo, Prepared]] | None = None,
+        pre: _Ready | None = None,
     ) -> None:
         """Store one message; what it publishes is appended to ``after`` (run once committed).
-        With ``parsed``, a batch is only parsed and appended there, for the caller to file."""
-        info = topics.parse(message.topic)
+        With ``parsed``, a batch is only prepared and appended there, for the caller to file;
+        ``pre``: the message as :func:`_prepare` read it."""
+        info = topics.parse(message.topic) if pre is None else pre[0]
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
         elif info is not None and info.device is not None and info.kind is topics.Kind.EVENTS:
-            self._handle_events(store, message, info, after, parsed)
+            self._handle_events(store, message, info, after, parsed, pre)
         else:
             self._quarantine(store, message, f"not a device topic: {message.topic}", None)
 
@@ -317,7 +321,8 @@ class CentralIngest:
         message: Message,
         info: topics.TopicInfo,
         after: list[Callable[[], None]],
-        parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] | None = None,
+        parsed: list[tuple[topics.TopicInfo, Prepared]] | None = None,
+        pre: _Ready | None = None,
     ) -> None:
         if message.retain:
             self.stats.retained_refused += 1
@@ -328,16 +333,16 @@ class CentralIngest:
             return
         if not message.payload:
             return  # how a retained message is cleared (by us, above): nothing to store
-        try:
-            batch = schema.parse_batch(message.payload, info.device)
-        except schema.SchemaError as exc:
-            self._quarantine(store, message, exc.reason, info.device)
+        read = pre[1] if pre is not None else _read_batch(message, info)
+        if isinstance(read, schema.SchemaError):
+            self._quarantine(store, message, read.reason, info.device)
             return
+        assert read is not None  # an events topic's message, not retained, not empty
         if parsed is not None:
-            parsed.append((info, batch))
+            parsed.append((info, read))
             return
         max_future = timedelta(seconds=self.settings.max_future_s)
-        result = store.ingest(info.branch, batch, datetime.now(UTC), max_future=max_future)
+        result = store.ingest_many([read], datetime.now(UTC), max_future=max_future)[0]
         self._filed(store, info, result, after, None)
 
     def _filed(
@@ -422,6 +427,32 @@ class CentralIngest:
             return
         store.set_status(info.branch, status, datetime.now(UTC))
         self.stats.status_updates += 1
+
+
+_Ready = tuple[topics.TopicInfo | None, Prepared | schema.SchemaError | None]
+"""A message as :func:`_prepare` read it: its topic, and its batch prepared for filing or why
+it does not parse (None: nothing to file)."""
+
+
+def _read_batch(message: Message, info: topics.TopicInfo) -> Prepared | schema.SchemaError:
+    """An events message's batch, prepared for filing (no database needed), or why it does
+    not parse."""
+    try:
+        return Prepared(info.branch, schema.parse_batch(message.payload, info.device))
+    except schema.SchemaError as exc:
+        return exc
+
+
+def _prepare(message: Message) -> _Ready:
+    """What of ``message`` can be done without the database: its topic read and, for an events
+    message to file, its batch parsed and prepared."""
+    info = topics.parse(message.topic)
+    if (
+        info is None or info.device is None or info.kind is not topics.Kind.EVENTS
+        or message.retain or not message.payload
+    ):  # fmt: skip
+        return info, None
+    return info, _read_batch(message, info)
 
 
 def _log_refused_clear(result: PublishResult) -> None:

@@ -414,6 +414,35 @@ def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetim
     return replace(event, wall=received_at, type=PLACEHOLDER_TYPE, payload=payload)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of ``branch`` ready to file, with what each of its events needs that depends on
+    neither the database nor the clock: its stored wall time (or why it has none), its own
+    hashes (``chain.own_hashes``) and its payload's JSON. Made before the write transaction
+    (the ingest prepares a group's batches before it takes the write lock), or by
+    :meth:`CentralStore.ingest_many` itself."""
+
+    branch: str
+    batch: EventBatch
+    events: tuple[tuple[str | None, Exception | None, str, bytes], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        out = []
+        unfits = self.batch.unfit
+        for event, typed in zip(self.batch.events, self.batch.typed, strict=True):
+            try:
+                wall: str | None = wall_text(event.wall)
+                bad_wall = None
+            except (ValueError, OverflowError) as exc:
+                wall, bad_wall = None, exc
+            fits = not unfits or event.seq not in unfits
+            own = chain.own_hashes(event, typed, wall) if fits and wall else ""
+            out.append((wall, bad_wall, own, _PAYLOAD.encode(event.payload)))
+        object.__setattr__(self, "events", tuple(out))
+
+
 @dataclass
 class _Held:
     """What one write transaction knows of one device store: the figures of its ``stores`` row
@@ -468,9 +497,9 @@ class _Filing:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(sql, params)
 
-    def run(self, batches: Sequence[tuple[str, EventBatch]]) -> list[IngestResult]:
-        self._read({batch.device for _, batch in batches})
-        results = [self._one(branch, batch) for branch, batch in batches]
+    def run(self, batches: Sequence[Prepared]) -> list[IngestResult]:
+        self._read({p.batch.device for p in batches})
+        results = [self._one(p) for p in batches]
         self._flush()
         self._file_beats()
         self.pending.flush(self.conn.executemany)
@@ -557,7 +586,8 @@ class _Filing:
             )
         return h
 
-    def _one(self, branch: str, batch: EventBatch) -> IngestResult:
+    def _one(self, prepared: Prepared) -> IngestResult:
+        branch, batch = prepared.branch, prepared.batch
         device, store, first, last = batch.device, batch.store, batch.first, batch.last
         received_at, now = self.received_at, self.now
         replaced, current = self._file_store(branch, device, store)
@@ -577,20 +607,15 @@ class _Filing:
         added: list[StoredEvent] = []
         links: dict[int, tuple[str, str]] = {}
         ids, unfits, counted = h.ids, batch.unfit, _COUNTED
-        for event, typed in zip(batch.events, batch.typed, strict=True):
+        for event, typed, (wall, bad_wall, own, raw) in zip(
+            batch.events, batch.typed, prepared.events, strict=True
+        ):
             seq = event.seq
             stored_id = ids.get(seq) or held.get(seq)
             if stored_id is None:
                 unfit = unfits.get(seq) if unfits else None
-                try:
-                    wall: str | None = wall_text(event.wall)
-                    bad_wall = None
-                except (ValueError, OverflowError) as exc:
-                    wall, bad_wall = None, exc
-                own = chain.own_hashes(event, typed, wall) if unfit is None and wall else ""
                 links[seq] = (event.prev, own)
                 payload: Any = event.payload
-                raw = _PAYLOAD.encode(payload)
                 problem = _problem(event, unfit, received_at, self.max_future, bad_wall, raw)
                 if problem is not None:
                     invalid += 1
@@ -847,24 +872,26 @@ class CentralStore:
 
     def ingest_many(
         self,
-        batches: Sequence[tuple[str, EventBatch]],
+        batches: Sequence[tuple[str, EventBatch] | Prepared],
         received_at: datetime,
         *,
         max_future: timedelta = MAX_FUTURE,
     ) -> list[IngestResult]:
-        """Store parsed batches (branch, batch) in one transaction, each as :meth:`ingest`
-        would one after the other, and give each its result; the statements are shared: one
-        read of what the database holds of their devices and stores, the events inserted
-        together, the rollups added once per key (``rollups.Pending``), the stores updated once
-        each."""
+        """Store parsed batches (branch, batch), or batches :class:`Prepared` before, in one
+        transaction, each as :meth:`ingest` would one after the other, and give each its
+        result; the statements are shared: one read of what the database holds of their devices
+        and stores, the events inserted together, the rollups added once per key
+        (``rollups.Pending``), the stores updated once each."""
         if not batches:
             return []
-        what = f"ingest of {len(batches)} batches" if len(batches) > 1 else (
-            f"ingest of {batches[0][1].device} seqs {batches[0][1].first}..{batches[0][1].last}"
+        ready = [b if isinstance(b, Prepared) else Prepared(*b) for b in batches]
+        first = ready[0].batch
+        what = f"ingest of {len(ready)} batches" if len(ready) > 1 else (
+            f"ingest of {first.device} seqs {first.first}..{first.last}"
         )  # fmt: skip
         with self._write(what) as conn:
             filing = _Filing(self, conn, received_at, max_future)
-            results = filing.run(batches)
+            results = filing.run(ready)
         self._on_commit(filing.links)
         return results
 
