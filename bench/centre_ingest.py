@@ -19,6 +19,8 @@ password listener without TLS. The sides, each with a fresh broker, in turns:
 - **paho**: the centre's MQTT side alone (its connection, manual PUBACKs, a retained QoS 1 ack
   published per message from a second thread), no database: what paho-mqtt in one Python process
   carries, a ceiling for the centre where messages hold one event each;
+- **filing**: the centre's store alone on SQLite, in the benchmark's process: the same messages
+  read, prepared and filed in groups as the ingest's store thread does, without MQTT;
 - **sqlite**, **postgresql**: the centre (``python -m central run``, its own process, persistent
   session, manual PUBACKs after the commit) on a fresh database: transactions, rollups, chain
   checks and alert rules as events are stored; timed until every event is committed (polled from
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import os
 import pickle
 import signal
@@ -49,6 +52,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.fleet import Device, cached_fleet
@@ -439,6 +443,41 @@ def run_paho(broker, tmp: Path, devices: list[Device], shape: Shape, plain: bool
             "detail": f"{total - len(devices)} messages, an ack each"}  # fmt: skip
 
 
+def run_filing(devices: list[Device], shape: Shape, target: str) -> dict:
+    """The centre's store alone, in this process: the same messages read, prepared and filed
+    (``CentralStore.ingest_many``) in groups of ``group_max_messages`` as the ingest's store
+    thread does, without MQTT; CPU time of this process beside the time."""
+    from central.ingest import prepare
+    from central.store import CentralStore, Prepared
+    from sync.connection import Message
+    from sync.settings import IngestSettings
+
+    group = IngestSettings().group_max_messages
+    parts = timed_messages(devices, shape)
+    timed = [m for ms in itertools.zip_longest(*parts) for m in ms if m is not None]
+    warm = [(t, p, 1) for t, p in warmup_messages(devices)]
+
+    def file(store: CentralStore, messages: list[tuple[str, bytes, int]]) -> None:
+        for i in range(0, len(messages), group):
+            ready = [prepare(Message(t, p, 1, False, 0, 0)) for t, p, _ in messages[i : i + group]]
+            with store.group():
+                store.ingest_many(
+                    [b for _, b in ready if isinstance(b, Prepared)], datetime.now(UTC)
+                )
+
+    with CentralStore(target) as store:
+        file(store, warm)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        file(store, timed)
+        elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
+    db = _read_db(target)
+    check(db, devices, ["errors=0"])
+    db.close()
+    return {"seconds": elapsed, "events_per_s": shape.events / elapsed,
+            "cpu_us": cpu / shape.events * 1e6,
+            "detail": f"in process, groups of {group} messages"}  # fmt: skip
+
+
 def _read_db(target: str):
     from central.database import open_database
 
@@ -613,7 +652,7 @@ def run_alert_latency(
 
 # --- the run ------------------------------------------------------------------------------------
 
-SIDES = ("capture", "paho", "sqlite", "postgresql")
+SIDES = ("capture", "paho", "filing", "sqlite", "postgresql")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -709,6 +748,8 @@ def _run_side(side, broker, work: Path, devices, shape: Shape, pg, args) -> dict
         return run_capture(broker, work, devices, shape, args.plain)
     if side == "paho":
         return run_paho(broker, work, devices, shape, args.plain)
+    if side == "filing":
+        return run_filing(devices, shape, str(work / "centre.sqlite"))
     target = str(work / "centre.sqlite") if side == "sqlite" else pg.new_database()
     return run_centre(broker, work, devices, shape, target, args.plain, args.workers)
 

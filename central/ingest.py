@@ -228,7 +228,7 @@ class CentralIngest:
         acks: dict[tuple[str, str, str], Callable[[], None]] = {}
         try:
             # parsed and prepared before the write lock is taken: another worker may write
-            ready = [_prepare(message) for message in messages]
+            ready = [prepare(message) for message in messages]
             with store.group():
                 parsed: list[tuple[topics.TopicInfo, Prepared]] = []
                 for message, pre in zip(messages, ready, strict=True):
@@ -284,7 +284,7 @@ class CentralIngest:
     ) -> None:
         """Store one message; what it publishes is appended to ``after`` (run once committed).
         With ``parsed``, a batch is only prepared and appended there, for the caller to file;
-        ``pre``: the message as :func:`_prepare` read it."""
+        ``pre``: the message as :func:`prepare` read it."""
         info = topics.parse(message.topic) if pre is None else pre[0]
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
@@ -430,7 +430,7 @@ class CentralIngest:
 
 
 _Ready = tuple[topics.TopicInfo | None, Prepared | schema.SchemaError | None]
-"""A message as :func:`_prepare` read it: its topic, and its batch prepared for filing or why
+"""A message as :func:`prepare` read it: its topic, and its batch prepared for filing or why
 it does not parse (None: nothing to file)."""
 
 
@@ -443,7 +443,7 @@ def _read_batch(message: Message, info: topics.TopicInfo) -> Prepared | schema.S
         return exc
 
 
-def _prepare(message: Message) -> _Ready:
+def prepare(message: Message) -> _Ready:
     """What of ``message`` can be done without the database: its topic read and, for an events
     message to file, its batch parsed and prepared."""
     info = topics.parse(message.topic)
