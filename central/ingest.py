@@ -19,6 +19,12 @@ Threads, and what each may touch:
      broker was told is safe has been committed. A database error (locked past the busy
      timeout, disk full) retries the same message every ``retry_s``, acknowledging nothing.
 
+  The messages waiting are taken together (group commit, up to ``group_max_messages``): each
+  is parsed and prepared (``prepare``: what filing needs that depends on no database) before
+  the write lock is taken, then all are filed in one transaction, committed, acknowledged (one
+  ack per store) and PUBACKed. The broker may deliver ``receive_maximum`` messages before any
+  is PUBACKed (MQTT v5 Receive Maximum), which bounds a group.
+
   It also asks for gaps (``resend``, one request per gap, again every ``resend_interval_s``
   while open: ``central.gaps``) and records each device's retained ``status`` (a malformed one is
   quarantined, once).
