@@ -16,6 +16,11 @@ password listener without TLS. The sides, each with a fresh broker, in turns:
 - **capture**: ``mosquitto_sub`` (QoS 1) subscribed to ``cs/v1/+/+/events``: the stream as fast as
   the broker, the publishers and a C subscriber on this machine carry it; timed until it has
   received every message;
+- **paho**: the centre's MQTT side alone (its connection, manual PUBACKs, a retained QoS 1 ack
+  published per message from a second thread), no database: what paho-mqtt in one Python process
+  carries, a ceiling for the centre where messages hold one event each;
+- **filing**: the centre's store alone on SQLite, in the benchmark's process: the same messages
+  read, prepared and filed in groups as the ingest's store thread does, without MQTT;
 - **sqlite**, **postgresql**: the centre (``python -m central run``, its own process, persistent
   session, manual PUBACKs after the commit) on a fresh database: transactions, rollups, chain
   checks and alert rules as events are stored; timed until every event is committed (polled from
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import os
 import pickle
 import signal
@@ -46,6 +52,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.fleet import Device, cached_fleet
@@ -362,6 +369,115 @@ def run_capture(broker, tmp: Path, devices: list[Device], shape: Shape, plain: b
             "detail": f"{total - len(devices)} messages"}  # fmt: skip
 
 
+def paho_sink(argv: list[str]) -> int:
+    """Child: the centre's MQTT side without its store, a ceiling for the ingest. The centre's
+    connection (paho, MQTT v5, persistent session, manual PUBACKs, the ingest's Receive
+    Maximum) hands each message to a second thread, as the ingest's network thread does, which
+    publishes a retained QoS 1 ``ack`` for it and then PUBACKs it (what the centre does per
+    message of a live stream, its database left out). Prints ``connected``, then ``done`` once
+    ``total`` messages are acknowledged."""
+    import queue
+
+    from sync import schema, topics
+    from sync.connection import Message, MqttConnection
+    from sync.settings import ConnectionSettings, IngestSettings, TlsSettings
+
+    host, port, name, total = argv[0], int(argv[1]), argv[2], int(argv[3])
+    tls = TlsSettings(Path(argv[4]), Path(argv[5]), Path(argv[6])) if len(argv) > 4 else None
+    settings = ConnectionSettings(
+        host, port, client_id=name, tls=tls, username=None if tls else name,
+        password=None if tls else "bench", clean_start=False, session_expiry_s=3600,
+        receive_maximum=IngestSettings().receive_maximum,
+    )  # fmt: skip
+    connection = MqttConnection(settings, manual_ack=True)
+    inbox: queue.SimpleQueue[Message] = queue.SimpleQueue()
+    connection.subscribe(FILTER, inbox.put)
+    connection.start()
+    if not connection.wait_connected(30):
+        print("failed: not connected", flush=True)
+        return 1
+    print("connected", flush=True)
+    for _ in range(total):
+        message = inbox.get()
+        info = topics.parse(message.topic)
+        assert info is not None and info.device is not None
+        connection.publish(
+            topics.ack(info.branch, info.device), schema.encode_ack(info.device, 1), qos=1,
+            retain=True,
+        )  # fmt: skip
+        connection.ack(message)
+    print("done", flush=True)
+    connection.stop()
+    return 0
+
+
+def run_paho(broker, tmp: Path, devices: list[Device], shape: Shape, plain: bool) -> dict:
+    """The paho-only consumer (:func:`paho_sink`), timed as the capture is."""
+    parts = timed_messages(devices, shape)
+    total = len(devices) + sum(len(p) for p in parts)
+    if plain:
+        conn = [broker.host, str(broker.port), "centre-0", str(total)]
+    else:
+        cert, key = broker.client_cert("centre-0")
+        conn = [broker.host, str(broker.tls_port), "centre-0", str(total), str(broker.ca_path),
+                str(cert), str(key)]  # fmt: skip
+    sink = Child(["-m", "bench.centre_ingest", "--paho-sink", *conn])
+    try:
+        sink.wait_for("connected", 60)
+        warm = start_publishers(broker, tmp, [[(t, p, 1) for t, p in warmup_messages(devices)]])
+        publish(warm)
+        for child in warm:
+            child.wait_for("done", TIMEOUT_S)
+        pubs = start_publishers(broker, tmp, parts)
+        cpu0 = sink.cpu_s()
+        t0 = publish(pubs)
+        sink.wait_for("done", TIMEOUT_S)
+        elapsed = time.monotonic() - t0
+        cpu = sink.cpu_s() - cpu0
+        for child in pubs:
+            child.wait_for("done", TIMEOUT_S)
+    finally:
+        sink.stop()
+    return {"seconds": elapsed, "events_per_s": shape.events / elapsed,
+            "cpu_us": cpu / shape.events * 1e6,
+            "detail": f"{total - len(devices)} messages, an ack each"}  # fmt: skip
+
+
+def run_filing(devices: list[Device], shape: Shape, target: str) -> dict:
+    """The centre's store alone, in this process: the same messages read, prepared and filed
+    (``CentralStore.ingest_many``) in groups of ``group_max_messages`` as the ingest's store
+    thread does, without MQTT; CPU time of this process beside the time."""
+    from central.ingest import prepare
+    from central.store import CentralStore, Prepared
+    from sync.connection import Message
+    from sync.settings import IngestSettings
+
+    group = IngestSettings().group_max_messages
+    parts = timed_messages(devices, shape)
+    timed = [m for ms in itertools.zip_longest(*parts) for m in ms if m is not None]
+    warm = [(t, p, 1) for t, p in warmup_messages(devices)]
+
+    def file(store: CentralStore, messages: list[tuple[str, bytes, int]]) -> None:
+        for i in range(0, len(messages), group):
+            ready = [prepare(Message(t, p, 1, False, 0, 0)) for t, p, _ in messages[i : i + group]]
+            with store.group():
+                store.ingest_many(
+                    [b for _, b in ready if isinstance(b, Prepared)], datetime.now(UTC)
+                )
+
+    with CentralStore(target) as store:
+        file(store, warm)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        file(store, timed)
+        elapsed, cpu = time.monotonic() - t0, time.process_time() - cpu0
+    db = _read_db(target)
+    check(db, devices, ["errors=0"])
+    db.close()
+    return {"seconds": elapsed, "events_per_s": shape.events / elapsed,
+            "cpu_us": cpu / shape.events * 1e6,
+            "detail": f"in process, groups of {group} messages"}  # fmt: skip
+
+
 def _read_db(target: str):
     from central.database import open_database
 
@@ -536,13 +652,15 @@ def run_alert_latency(
 
 # --- the run ------------------------------------------------------------------------------------
 
-SIDES = ("capture", "sqlite", "postgresql")
+SIDES = ("capture", "paho", "filing", "sqlite", "postgresql")
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--publisher"]:
         return publisher(argv[1:])
+    if argv[:1] == ["--paho-sink"]:
+        return paho_sink(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench.centre_ingest", description=__doc__)
     parser.add_argument("--rounds", type=int, default=1, help="rounds of every side (1)")
     parser.add_argument("--shapes", default="backlog,live 1k,live 10k", help="which shapes")
@@ -628,6 +746,10 @@ def _interrupted(signum: int, frame: object) -> None:
 def _run_side(side, broker, work: Path, devices, shape: Shape, pg, args) -> dict:
     if side == "capture":
         return run_capture(broker, work, devices, shape, args.plain)
+    if side == "paho":
+        return run_paho(broker, work, devices, shape, args.plain)
+    if side == "filing":
+        return run_filing(devices, shape, str(work / "centre.sqlite"))
     target = str(work / "centre.sqlite") if side == "sqlite" else pg.new_database()
     return run_centre(broker, work, devices, shape, target, args.plain, args.workers)
 

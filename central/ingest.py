@@ -23,6 +23,12 @@ Threads, and what each may touch:
      database's reason after ``refused_tries`` tries (at once when the same message comes again),
      so one message cannot stop every other.
 
+  The messages waiting are taken together (group commit, up to ``group_max_messages``): each
+  is parsed and prepared (``prepare``: what filing needs that depends on no database) before
+  the write lock is taken, then all are filed in one transaction, committed, acknowledged (one
+  ack per store) and PUBACKed. The broker may deliver ``receive_maximum`` messages before any
+  is PUBACKed (MQTT v5 Receive Maximum), which bounds a group.
+
   It also asks for gaps (``resend``, one request per gap, again every ``resend_interval_s``
   while open: ``central.gaps``) and records each device's retained ``status`` (a malformed one is
   quarantined, once).
@@ -49,7 +55,7 @@ from pathlib import Path
 
 from central.database import caused_by_data, database_state_error, shown
 from central.gaps import GapTracker, ResendAsk
-from central.store import CentralStore, CentralStoreError, IngestResult
+from central.store import CentralStore, CentralStoreError, IngestResult, Prepared
 from config.centre import CentreConfig
 from sync import schema, topics
 from sync.connection import Message, MqttConnection, PublishResult
@@ -104,6 +110,8 @@ class CentralIngest:
         self.settings = settings or IngestSettings()
         if connection.session_expiry_s == 0 and connection.clean_start:
             connection = replace(connection, clean_start=False, session_expiry_s=7 * 24 * 3600)
+        if connection.receive_maximum is None:
+            connection = replace(connection, receive_maximum=self.settings.receive_maximum)
         self.connection = MqttConnection(connection, manual_ack=True)
         self.stats = IngestStats()
         self.on_alert = on_alert
@@ -257,14 +265,16 @@ class CentralIngest:
         after: list[Callable[[], None]] = []
         acks: dict[tuple[str, str, str], Callable[[], None]] = {}
         try:
+            # parsed and prepared before the write lock is taken: another worker may write
+            ready = [prepare(message) for message in messages]
             with store.group():
-                parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] = []
-                for message in messages:
-                    self._handle(store, message, after, parsed)
+                parsed: list[tuple[topics.TopicInfo, Prepared]] = []
+                for message, pre in zip(messages, ready, strict=True):
+                    self._handle(store, message, after, parsed, pre)
                 if parsed:
                     max_future = timedelta(seconds=self.settings.max_future_s)
                     results = store.ingest_many(
-                        [(info.branch, batch) for info, batch in parsed], datetime.now(UTC),
+                        [prepared for _, prepared in parsed], datetime.now(UTC),
                         max_future=max_future,
                     )  # fmt: skip
                     for (info, _), result in zip(parsed, results, strict=True):
@@ -356,15 +366,17 @@ class CentralIngest:
         store: CentralStore,
         message: Message,
         after: list[Callable[[], None]],
-        parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] | None = None,
+        parsed: list[tuple[topics.TopicInfo, Prepared]] | None = None,
+        pre: _Ready | None = None,
     ) -> None:
         """Store one message; what it publishes is appended to ``after`` (run once committed).
-        With ``parsed``, a batch is only parsed and appended there, for the caller to file."""
-        info = topics.parse(message.topic)
+        With ``parsed``, a batch is only prepared and appended there, for the caller to file;
+        ``pre``: the message as :func:`prepare` read it."""
+        info = topics.parse(message.topic) if pre is None else pre[0]
         if info is not None and info.device is not None and info.kind is topics.Kind.STATUS:
             self._handle_status(store, message, info)
         elif info is not None and info.device is not None and info.kind is topics.Kind.EVENTS:
-            self._handle_events(store, message, info, after, parsed)
+            self._handle_events(store, message, info, after, parsed, pre)
         else:
             self._quarantine(store, message, f"not a device topic: {message.topic}", None)
 
@@ -427,7 +439,8 @@ class CentralIngest:
         message: Message,
         info: topics.TopicInfo,
         after: list[Callable[[], None]],
-        parsed: list[tuple[topics.TopicInfo, schema.EventBatch]] | None = None,
+        parsed: list[tuple[topics.TopicInfo, Prepared]] | None = None,
+        pre: _Ready | None = None,
     ) -> None:
         if message.retain:
             self.stats.retained_refused += 1
@@ -438,16 +451,16 @@ class CentralIngest:
             return
         if not message.payload:
             return  # how a retained message is cleared (by us, above): nothing to store
-        try:
-            batch = schema.parse_batch(message.payload, info.device)
-        except schema.SchemaError as exc:
-            self._quarantine(store, message, exc.reason, info.device)
+        read = pre[1] if pre is not None else _read_batch(message, info)
+        if isinstance(read, schema.SchemaError):
+            self._quarantine(store, message, read.reason, info.device)
             return
+        assert read is not None  # an events topic's message, not retained, not empty
         if parsed is not None:
-            parsed.append((info, batch))
+            parsed.append((info, read))
             return
         max_future = timedelta(seconds=self.settings.max_future_s)
-        result = store.ingest(info.branch, batch, datetime.now(UTC), max_future=max_future)
+        result = store.ingest_many([read], datetime.now(UTC), max_future=max_future)[0]
         self._filed(store, info, result, after, None)
 
     def _filed(
@@ -532,6 +545,32 @@ class CentralIngest:
             return
         store.set_status(info.branch, status, datetime.now(UTC))
         self.stats.status_updates += 1
+
+
+_Ready = tuple[topics.TopicInfo | None, Prepared | schema.SchemaError | None]
+"""A message as :func:`prepare` read it: its topic, and its batch prepared for filing or why
+it does not parse (None: nothing to file)."""
+
+
+def _read_batch(message: Message, info: topics.TopicInfo) -> Prepared | schema.SchemaError:
+    """An events message's batch, prepared for filing (no database needed), or why it does
+    not parse."""
+    try:
+        return Prepared(info.branch, schema.parse_batch(message.payload, info.device))
+    except schema.SchemaError as exc:
+        return exc
+
+
+def prepare(message: Message) -> _Ready:
+    """What of ``message`` can be done without the database: its topic read and, for an events
+    message to file, its batch parsed and prepared."""
+    info = topics.parse(message.topic)
+    if (
+        info is None or info.device is None or info.kind is not topics.Kind.EVENTS
+        or message.retain or not message.payload
+    ):  # fmt: skip
+        return info, None
+    return info, _read_batch(message, info)
 
 
 def _log_refused_clear(result: PublishResult) -> None:

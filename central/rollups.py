@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, get_args, get_type_hints
 from zoneinfo import ZoneInfo
 
@@ -373,8 +374,7 @@ def apply_event(
     row = transaction_row(event, zone)
     if row is None:
         return None
-    values = (branch.id, store, *(_db(getattr(row, f)) for f in TX_COLUMNS[2:]))
-    if execute(_INSERT_ROW, (row.transaction_id, *values)) != 1:
+    if execute(_INSERT_ROW, (row.transaction_id, branch.id, store, *_tx_values(row))) != 1:
         return None
     key = _key(row, branch.id)
     pending.add(key, row_counts(row))
@@ -411,6 +411,24 @@ def business_minutes(branch: Branch, day: date) -> int:
         end = datetime.combine(day, span.end, zone).astimezone(UTC)
         total += int((end - start) / timedelta(minutes=1))
     return total
+
+
+_TX_FIELDS = attrgetter(*TX_COLUMNS[2:])
+_TX_CONVERTED = tuple(
+    i
+    for i, name in enumerate(TX_COLUMNS[2:])
+    if {datetime, date, bool} & {_HINTS[name], *get_args(_HINTS[name])}
+)
+"""The row's fields that are not stored as they are (times and dates as ISO text, booleans as
+integers): only these go through :func:`_db`."""
+
+
+def _tx_values(row: TransactionRow) -> list[Any]:
+    """The row's fields in the order of ``TX_COLUMNS[2:]``, as stored."""
+    values = list(_TX_FIELDS(row))
+    for i in _TX_CONVERTED:
+        values[i] = _db(values[i])
+    return values
 
 
 def _db(value: Any) -> Any:

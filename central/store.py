@@ -185,8 +185,10 @@ _V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
 # the ratings a version 4 database holds when it is opened (CentralStore.rebuild).
 _V5 = followup.SCHEMA
 # Version 6: each counter's day of sign-ins and sign-outs (central/opening.py), filled from the
-# events a version 5 database holds when it is opened.
-_V6 = opening.SCHEMA
+# events a version 5 database holds when it is opened; and the index of every event's wall time
+# goes (the ingest updated it for each event stored, at random places, and nothing reads events
+# by time any more: the 满点服务 check reads counter_days).
+_V6 = (*opening.SCHEMA, "DROP INDEX IF EXISTS events_wall")
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
@@ -330,10 +332,11 @@ def _problem(
     received_at: datetime,
     max_future: timedelta,
     bad_wall: Exception | None = None,
+    raw: bytes | None = None,
 ) -> str | None:
     """Why an event that parsed cannot be stored as it is, or None; ``unfit``: why its payload
     does not fit the event contract (``EventBatch.unfit``); ``bad_wall``: why its wall time
-    cannot be written as stored (``wall_text``)."""
+    cannot be written as stored (``wall_text``); ``raw``: its payload's JSON, if at hand."""
     where = f"of seq {event.seq}"
     if _UUID.fullmatch(event.id) is None:
         return f"field 'id' {where} is not a UUID: {event.id[:64]!r}"
@@ -350,23 +353,33 @@ def _problem(
         )
     if unfit is not None:
         return f"the payload {where} does not fit the event contract: {unfit}"
-    odd = _odd_value(event)
+    odd = _odd_value(event, raw)
     if odd is not None:
         return f"{odd} {where} cannot be stored in every database the centre runs on"
     return None
 
 
-_SUSPECT = re.compile(rb"\\u0000|\d{19}")  # a NUL escaped in JSON, or an integer of 19+ digits
+_NUL = b"\\u0000"  # a NUL character as JSON writes it
+_DIGITS = bytes.maketrans(b"0123456789", b"0" * 10)  # every digit read as 0, nothing else is
+_LONG = b"0" * 19  # ... so 19 digits in a row (an integer that may not fit in 64 bits) show so
 INT64 = range(-(2**63), 2**63)
 
 
-def _odd_value(event: StoredEvent) -> str | None:
+def _suspect(raw: bytes) -> bool:
+    """Whether a payload's JSON may hold a NUL or an integer outside 64 bits (its escaped NUL
+    or 19 digits in a row); two scans in C, where a regular expression tried every byte."""
+    return _NUL in raw or _LONG in raw.translate(_DIGITS)
+
+
+def _odd_value(event: StoredEvent, raw: bytes | None = None) -> str | None:
     """A NUL character (PostgreSQL's text refuses it) or an integer outside 64 bits (neither
-    database's integer holds it) in the event's payload or identity, or None."""
+    database's integer holds it) in the event's payload or identity, or None; ``raw``: the
+    payload's JSON, if at hand."""
     if "\x00" in event.boot_id or "\x00" in event.device_id or "\x00" in event.type:
         return "a NUL character in its identity"
-    raw = _PAYLOAD.encode(event.payload)
-    if _SUSPECT.search(raw) is None:
+    if raw is None:
+        raw = _PAYLOAD.encode(event.payload)
+    if not _suspect(raw):
         return None  # the common case: nothing to look at closely
     stack: list[Any] = [msgspec.json.decode(raw)]
     while stack:
@@ -397,6 +410,35 @@ def _placeholder(event: StoredEvent, reason: str, qid: int, received_at: datetim
     return replace(event, wall=received_at, type=PLACEHOLDER_TYPE, payload=payload)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of ``branch`` ready to file, with what each of its events needs that depends on
+    neither the database nor the clock: its stored wall time (or why it has none), its own
+    hashes (``chain.own_hashes``) and its payload's JSON. Made before the write transaction
+    (the ingest prepares a group's batches before it takes the write lock), or by
+    :meth:`CentralStore.ingest_many` itself."""
+
+    branch: str
+    batch: EventBatch
+    events: tuple[tuple[str | None, Exception | None, str, bytes], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        out = []
+        unfits = self.batch.unfit
+        for event, typed in zip(self.batch.events, self.batch.typed, strict=True):
+            try:
+                wall: str | None = wall_text(event.wall)
+                bad_wall = None
+            except (ValueError, OverflowError) as exc:
+                wall, bad_wall = None, exc
+            fits = not unfits or event.seq not in unfits
+            own = chain.own_hashes(event, typed, wall) if fits and wall else ""
+            out.append((wall, bad_wall, own, _PAYLOAD.encode(event.payload)))
+        object.__setattr__(self, "events", tuple(out))
+
+
 @dataclass
 class _Held:
     """What one write transaction knows of one device store: the figures of its ``stores`` row
@@ -422,6 +464,7 @@ _STORE_COLUMNS = (
     "first_seen, last_seen"
 )
 _IN_CHUNK = 500  # ids per IN (...) list
+_VALUES_CHUNK = 400  # rows per multi-row VALUES list
 
 
 class _Filing:
@@ -444,14 +487,17 @@ class _Filing:
         self.rows: list[tuple] = []  # events to insert
         self.pending = rollups.Pending()
         self.links: dict[tuple[str, str], tuple[int, str, str]] = {}
+        # heartbeat minutes to insert, (device, minute) -> (branch, minute), the first of each
+        self.beats: dict[tuple[str, str], tuple[Branch, datetime]] = {}
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(sql, params)
 
-    def run(self, batches: Sequence[tuple[str, EventBatch]]) -> list[IngestResult]:
-        self._read({batch.device for _, batch in batches})
-        results = [self._one(branch, batch) for branch, batch in batches]
+    def run(self, batches: Sequence[Prepared]) -> list[IngestResult]:
+        self._read({p.batch.device for p in batches})
+        results = [self._one(p) for p in batches]
         self._flush()
+        self._file_beats()
         self.pending.flush(self.conn.executemany)
         self.conn.executemany(
             # both only grow (read under the write lock, raised here)
@@ -536,7 +582,8 @@ class _Filing:
             )
         return h
 
-    def _one(self, branch: str, batch: EventBatch) -> IngestResult:
+    def _one(self, prepared: Prepared) -> IngestResult:
+        branch, batch = prepared.branch, prepared.batch
         device, store, first, last = batch.device, batch.store, batch.first, batch.last
         received_at, now = self.received_at, self.now
         replaced, current = self._file_store(branch, device, store)
@@ -556,20 +603,16 @@ class _Filing:
         added: list[StoredEvent] = []
         links: dict[int, tuple[str, str]] = {}
         ids, unfits, counted = h.ids, batch.unfit, _COUNTED
-        for event, typed in zip(batch.events, batch.typed, strict=True):
+        for event, typed, (wall, bad_wall, own, raw) in zip(
+            batch.events, batch.typed, prepared.events, strict=True
+        ):
             seq = event.seq
             stored_id = ids.get(seq) or held.get(seq)
             if stored_id is None:
                 unfit = unfits.get(seq) if unfits else None
-                try:
-                    wall: str | None = wall_text(event.wall)
-                    bad_wall = None
-                except (ValueError, OverflowError) as exc:
-                    wall, bad_wall = None, exc
-                own = chain.own_hashes(event, typed, wall) if unfit is None and wall else ""
                 links[seq] = (event.prev, own)
-                problem = _problem(event, unfit, received_at, self.max_future, bad_wall)
                 payload: Any = event.payload
+                problem = _problem(event, unfit, received_at, self.max_future, bad_wall, raw)
                 if problem is not None:
                     invalid += 1
                     (qid,) = self.execute(
@@ -589,9 +632,10 @@ class _Filing:
                     event = _placeholder(event, problem, qid, received_at)
                     typed = payload = event.payload
                     wall = wall_text(event.wall)
+                    raw = _PAYLOAD.encode(payload)
                 self.rows.append(
                     (device, store, seq, event.id, branch, event.boot_id, event.mono, wall,
-                     event.type, _PAYLOAD.encode(payload).decode(), now, event.prev, own)
+                     event.type, raw.decode(), now, event.prev, own)
                 )  # fmt: skip
                 ids[seq] = event.id
                 rows += 1
@@ -709,14 +753,26 @@ class _Filing:
                 alerted |= alert_rules.on_event(execute, where, event, now)
             elif event.type in opening.MOVE_TYPES:
                 alerted |= opening.on_move(execute, centre, where, event, now)
-        for device, minute in beats:
-            new = execute(
-                "INSERT INTO heartbeats VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (device, minute.isoformat()),
-            ).rowcount
-            if new == 1:
-                rollups.apply_heartbeat(self.pending, where, device, minute)
+        for device, minute in beats:  # the first of each minute counts (see _file_beats)
+            self.beats.setdefault((device, minute.isoformat()), (where, minute))
         return alerted
+
+    def _file_beats(self) -> None:
+        """The heartbeat minutes of the whole transaction, inserted together; those that were
+        not held yet count towards the rollups (nothing reads ``heartbeats`` while filing, so
+        this gives what inserting each at once gives)."""
+        keys = list(self.beats)
+        for i in range(0, len(keys), _VALUES_CHUNK):
+            chunk = keys[i : i + _VALUES_CHUNK]
+            values = ", ".join(["(?, ?)"] * len(chunk))
+            for device, minute in self.execute(
+                f"INSERT INTO heartbeats (device_id, minute) VALUES {values} "
+                "ON CONFLICT DO NOTHING RETURNING device_id, minute",
+                [x for key in chunk for x in key],
+            ).fetchall():
+                where, when = self.beats[(device, minute)]
+                rollups.apply_heartbeat(self.pending, where, device, when)
+        self.beats = {}
 
 
 class CentralStore:
@@ -817,24 +873,26 @@ class CentralStore:
 
     def ingest_many(
         self,
-        batches: Sequence[tuple[str, EventBatch]],
+        batches: Sequence[tuple[str, EventBatch] | Prepared],
         received_at: datetime,
         *,
         max_future: timedelta = MAX_FUTURE,
     ) -> list[IngestResult]:
-        """Store parsed batches (branch, batch) in one transaction, each as :meth:`ingest`
-        would one after the other, and give each its result; the statements are shared: one
-        read of what the database holds of their devices and stores, the events inserted
-        together, the rollups added once per key (``rollups.Pending``), the stores updated once
-        each."""
+        """Store parsed batches (branch, batch), or batches :class:`Prepared` before, in one
+        transaction, each as :meth:`ingest` would one after the other, and give each its
+        result; the statements are shared: one read of what the database holds of their devices
+        and stores, the events inserted together, the rollups added once per key
+        (``rollups.Pending``), the stores updated once each."""
         if not batches:
             return []
-        what = f"ingest of {len(batches)} batches" if len(batches) > 1 else (
-            f"ingest of {batches[0][1].device} seqs {batches[0][1].first}..{batches[0][1].last}"
+        ready = [b if isinstance(b, Prepared) else Prepared(*b) for b in batches]
+        first = ready[0].batch
+        what = f"ingest of {len(ready)} batches" if len(ready) > 1 else (
+            f"ingest of {first.device} seqs {first.first}..{first.last}"
         )  # fmt: skip
         with self._write(what) as conn:
             filing = _Filing(self, conn, received_at, max_future)
-            results = filing.run(batches)
+            results = filing.run(ready)
         self._on_commit(filing.links)
         return results
 

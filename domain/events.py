@@ -700,15 +700,21 @@ def _head(
 ) -> str:
     """``json.dumps`` of these eight values as a list, written directly when they have their
     usual types (the same text: a test compares), through ``json.dumps`` otherwise."""
-    texts = (prev, event_id, device_id, boot_id, wall, event_type)
     if (
         type(seq) is int
         and type(mono) is float
         and math.isfinite(mono)
-        and all(type(t) is str for t in texts)
+        and type(prev) is str
+        and type(event_id) is str
+        and type(device_id) is str
+        and type(boot_id) is str
+        and type(wall) is str
+        and type(event_type) is str
     ):
-        p, e, d, b, w, t = map(_ASCII, texts)
-        return f"[{p}, {int.__repr__(seq)}, {e}, {d}, {b}, {float.__repr__(mono)}, {w}, {t}]"
+        return (
+            f"[{_ASCII(prev)}, {int.__repr__(seq)}, {_ASCII(event_id)}, {_ASCII(device_id)}, "
+            f"{_ASCII(boot_id)}, {float.__repr__(mono)}, {_ASCII(wall)}, {_ASCII(event_type)}]"
+        )
     return json.dumps([prev, seq, event_id, device_id, boot_id, mono, wall, event_type])
 
 

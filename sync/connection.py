@@ -382,9 +382,12 @@ class MqttConnection:
             if self._state is not LinkState.IDLE:
                 raise RuntimeError(f"{self.name}: start() on a {self._state.value} connection")
         properties = None
-        if self.settings.session_expiry_s > 0:
+        if self.settings.session_expiry_s > 0 or self.settings.receive_maximum is not None:
             properties = Properties(PacketTypes.CONNECT)
-            properties.SessionExpiryInterval = self.settings.session_expiry_s
+            if self.settings.session_expiry_s > 0:
+                properties.SessionExpiryInterval = self.settings.session_expiry_s
+            if self.settings.receive_maximum is not None:
+                properties.ReceiveMaximum = self.settings.receive_maximum
         self._client.connect_async(
             self.settings.host,
             self.settings.port,

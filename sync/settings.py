@@ -39,6 +39,10 @@ class ConnectionSettings:
     reconnect: Backoff = field(default_factory=lambda: Backoff(1.0, 60.0, 0.5))
     max_inflight_messages: int = 20
     """paho's own window of unacknowledged QoS 1 messages (above the uplink's own bound)."""
+    receive_maximum: int | None = None
+    """MQTT v5 Receive Maximum sent when connecting: the QoS 1 messages the broker may have
+    delivered to this client and not yet had acknowledged (None: not sent, and the broker keeps
+    to its own ``max_inflight_messages``, 20 in Mosquitto's default)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,10 @@ class IngestSettings:
       aside (quarantine kind ``invalid``).
     - ``group_max_messages``: the most messages stored in one transaction (group commit: the
       ones waiting when the ingest takes the next, acknowledged once all are committed).
+    - ``receive_maximum``: the messages the broker may deliver before the ingest acknowledges
+      them (MQTT v5 Receive Maximum). The ingest acknowledges a message only once it is
+      committed, so this bounds what one commit can take: at the broker's default (20) a live
+      stream of one event per message is capped at 20 events per commit.
     - ``alerts_every_s``: how often the alerts that depend on time passing are evaluated and
       changed alert states published again.
     - ``targets_every_s``: how often, among those evaluations, tellers and branches are held
@@ -114,3 +122,4 @@ class IngestSettings:
     targets_every_s: float = 900.0
     group_max_messages: int = 500
     refused_tries: int = 3
+    receive_maximum: int = 1000

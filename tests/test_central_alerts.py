@@ -345,3 +345,16 @@ def test_each_closing_is_judged_once_not_every_minute(tmp_path) -> None:
         for minute in range(0, 3 * 60):
             store.evaluate_alerts(closing + timedelta(minutes=minute), targets=False)
         assert len(reads) == 1 and [a.kind for a in store.alerts()] == ["closed_early"]
+
+
+def test_the_ingest_keeps_no_index_of_every_event_s_time(centre_db) -> None:
+    """It updated it for each event stored, at random places, and nothing reads events by time:
+    the 满点服务 check reads counter_days (central/opening.py)."""
+    with CentralStore(centre_db) as store:
+        if store.dialect == "sqlite":
+            indexes = {
+                r[0] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+        else:
+            indexes = {r[0] for r in store.query("SELECT indexname FROM pg_indexes")}
+    assert "events_wall" not in indexes and "alerts_open" in indexes

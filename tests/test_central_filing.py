@@ -1,5 +1,6 @@
-"""Batches filed together (``CentralStore.ingest_many``, what the ingest's group commit does)
-give what the same batches give filed one by one: every result and every row, on SQLite and on
+"""Batches filed together (``CentralStore.ingest_many``, what the ingest's group commit does,
+some of them prepared before the transaction: ``Prepared``) give what the same batches give
+filed one by one: every result and every row, on SQLite and on
 PostgreSQL, for a stream that has everything (two devices' mornings with heartbeats, a device
 whose store is replaced, batches out of order and again, a conflicting copy, an invalid event
 (whose copy breaks the chain).
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from central.store import CentralStore, CentralStoreError
+from central.store import CentralStore, CentralStoreError, Prepared
 from config.loader import load_config
 from device.app import DeviceApp
 from device.heartbeat import Heartbeat
@@ -110,7 +111,11 @@ def test_batches_filed_together_give_what_they_give_one_by_one(stream, new_centr
         i = 0
         while i < len(stream):
             size = rng.randint(1, 40)
-            part = [(b, parse_batch(raw, d)) for b, d, raw in stream[i : i + size]]
+            # some prepared before the transaction, as the ingest does
+            part: list[tuple[str, EventBatch] | Prepared] = [
+                Prepared(b, batch) if rng.random() < 0.5 else (b, batch)
+                for b, batch in ((b, parse_batch(raw, d)) for b, d, raw in stream[i : i + size])
+            ]
             store = rng.choice((first, second))  # two workers, each with what it remembers
             with store.group():
                 half = rng.randint(0, len(part))  # sometimes two filings in one transaction

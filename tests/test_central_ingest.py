@@ -273,3 +273,35 @@ def test_the_centre_on_postgresql_outlives_a_lost_database_connection(
     finally:
         device.stop()
         centre.stop()
+
+
+def test_the_broker_may_deliver_more_than_its_default_window_before_the_commit(
+    mqtt_broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ingest acknowledges a message only once it is committed, so the broker's window of
+    unacknowledged messages (Mosquitto's ``max_inflight_messages``, 20 here as by default) would
+    cap what one commit can take; the ingest asks for its own (MQTT v5 Receive Maximum)."""
+    monkeypatch.setattr(central_store, "BUSY_TIMEOUT_S", 0.2)
+    broker = mqtt_broker(acl=roster(PAD))
+    assert broker.max_inflight == 20
+    db = tmp_path / "centre.sqlite"
+    centre = start_centre(broker, db, settings=IngestSettings(retry_s=0.1))
+    one_each = UplinkSettings(batch_max_events=1, max_inflight=20)
+    device = Device(broker, tmp_path, PAD, uplink_settings=one_each)
+    device.append(100)  # a hundred messages of one event
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        device.start()
+        # nothing can be committed, so nothing is acknowledged: all wait in the ingest
+        wait_until(lambda: centre._inbox.qsize() >= 90, 20, "the messages delivered at once")
+        assert centre.stats.batches == 0
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    try:
+        assert device.uplink.wait_acked(100, 30)
+        check_exactly_once(db, device.db, PAD)
+    finally:
+        device.stop()
+        centre.stop()
