@@ -47,7 +47,7 @@ from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -185,7 +185,11 @@ _V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
 # the ratings a version 4 database holds when it is opened (CentralStore.rebuild).
 _V5 = followup.SCHEMA
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: coarse rollups, per month x branch (central/rollups.py), made from the daily ones
+# of the database opened; kept up to date with them from then on.
+_V6 = (*rollups.COARSE_SCHEMA, *rollups.COARSE_FILL)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
