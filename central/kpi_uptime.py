@@ -21,7 +21,7 @@ import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from central.rollups import business_minutes
@@ -30,9 +30,8 @@ from config.centre import CentreConfig
 Query = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
 
 
-class Minutes(Protocol):
-    powered_minutes: int
-    business_minutes: int
+Pad = tuple[str, int, date, str]
+"""A pad's branch, counter and first day served (also as text)."""
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -40,31 +39,29 @@ def _days(start: date, end: date) -> list[date]:
 
 
 class _Opening:
-    """Business minutes per branch and day of ``start..end``, with sums over any part."""
+    """Business minutes per branch and day of ``start..end``, with sums over any part; branches
+    with the same time zone, hours and days share them (computed once)."""
 
     def __init__(self, centre: CentreConfig, start: date, end: date) -> None:
         self.centre, self.start = centre, start
         self.days = _days(start, end)
         self._minutes: dict[str, list[int]] = {}
         self._sums: dict[str, list[int]] = {}
-        self._alike: dict[tuple, int] = {}  # (zone, spans, day) -> minutes: branches share them
+        self._alike: dict[tuple, tuple[list[int], list[int]]] = {}
 
     def minutes(self, branch: str) -> list[int]:
         found = self._minutes.get(branch)
         if found is None:
             where = self.centre.branch_or_default(branch)
-            found = []
-            for day in self.days:
-                key = (where.time_zone, where.spans(day), day)
-                if key not in self._alike:
-                    self._alike[key] = business_minutes(where, day)
-                found.append(self._alike[key])
+            info = where.info
+            key = (where.time_zone, tuple(sorted(where.hours.items())), info.holidays,
+                   info.workdays)  # fmt: skip
+            if key not in self._alike:
+                each = [business_minutes(where, day) for day in self.days]
+                self._alike[key] = (each, [0, *itertools.accumulate(each)])
+            found, self._sums[branch] = self._alike[key]
             self._minutes[branch] = found
-            self._sums[branch] = [0, *itertools.accumulate(found)]
         return found
-
-    def on(self, branch: str, day: date) -> int:
-        return self.minutes(branch)[(day - self.start).days]
 
     def total(self, branch: str, first: date, last: date) -> int:
         """Business minutes of ``first..last`` (both within the range)."""
@@ -88,14 +85,14 @@ def add_uptime(
     """Add each counter's powered and business minutes to its group of ``sums`` (``by``:
     counter, else branch); ``months`` (first and last, ``YYYY-MM``) lie wholly in the range and
     may be read from the monthly minutes, ``edges`` are the rest of it."""
-    pads: dict[str, tuple[str, int, date]] = {}
+    pads: dict[str, Pad] = {}
     for device, branch, counter, first in query(
         "SELECT device_id, branch, counter, first_day FROM counter_devices", ()
     ):
         if not branches or branch in branches:
-            pads[device] = (branch, int(counter), date.fromisoformat(first))
+            pads[device] = (branch, int(counter), date.fromisoformat(first), first)
     firsts: dict[tuple[str, int], date] = {}
-    for branch, counter, first in pads.values():
+    for branch, counter, first, _ in pads.values():
         key = (branch, counter)
         firsts[key] = min(first, firsts.get(key, first))
     opening = _Opening(centre, start, end)
@@ -110,19 +107,17 @@ def add_uptime(
     ranges: list[tuple[date, date, set[tuple[str, int]] | None]] = [(a, b, None) for a, b in edges]
     if months is not None:
         ranges += _months(query, opening, months, pads, firsts, lasts, counted)
-    daily: Counter[tuple[str, int, date]] = Counter()
+    daily: Counter[tuple[str, int, str]] = Counter()
     for lo, hi, only in ranges:
-        for day_text, device, minutes in query(
-            "SELECT day, device_id, minutes FROM uptime_days WHERE day >= ? AND day <= ?",
-            (lo.isoformat(), hi.isoformat()),
-        ):
+        for day_text, device, minutes in _read(query, lo, hi, pads, only):
             pad = pads.get(device)
-            day = date.fromisoformat(day_text)
-            if pad is not None and day >= pad[2] and (only is None or pad[:2] in only):
-                daily[(pad[0], pad[1], day)] += int(minutes)
-    for (branch, counter, day), minutes in daily.items():
+            if pad is not None and day_text >= pad[3] and (only is None or pad[:2] in only):
+                daily[(pad[0], pad[1], day_text)] += int(minutes)
+    for (branch, counter, day_text), minutes in daily.items():
+        day = date.fromisoformat(day_text)
         if firsts[(branch, counter)] <= day <= lasts[branch]:
-            counted[(branch, counter)] += min(minutes, opening.on(branch, day))
+            business = opening.minutes(branch)[(day - start).days]
+            counted[(branch, counter)] += min(minutes, business)
     for (branch, counter), first in firsts.items():
         lo, last = max(start, first), lasts[branch]
         if lo > last:
@@ -132,11 +127,30 @@ def add_uptime(
         group.powered_minutes += counted[(branch, counter)]
 
 
+_IN_CHUNK = 500
+
+
+def _read(
+    query: Query, lo: date, hi: date, pads: dict[str, Pad], only: set[tuple[str, int]] | None
+) -> Iterable[Sequence[Any]]:
+    """The daily minutes of ``lo..hi``: of every device, or (``only``) of those counters' pads."""
+    sql = "SELECT day, device_id, minutes FROM uptime_days WHERE day >= ? AND day <= ?"
+    bounds = (lo.isoformat(), hi.isoformat())
+    devices = sorted(d for d, pad in pads.items() if only is not None and pad[:2] in only)
+    if only is None or len(devices) > len(pads) // 2:
+        yield from query(sql, bounds)
+        return
+    for i in range(0, len(devices), _IN_CHUNK):
+        chunk = devices[i : i + _IN_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        yield from query(f"{sql} AND device_id IN ({marks})", (*bounds, *chunk))
+
+
 def _months(
     query: Query,
     opening: _Opening,
     months: tuple[str, str],
-    pads: dict[str, tuple[str, int, date]],
+    pads: dict[str, Pad],
     firsts: dict[tuple[str, int], date],
     lasts: dict[str, date],
     counted: Counter[tuple[str, int]],
@@ -159,12 +173,13 @@ def _months(
     last_day = date.fromisoformat(f"{months[1]}-01")
     last_day = (last_day + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     over: set[tuple[str, str]] = set()  # (branch, month) with a day past its business minutes
+    start = opening.start
     for day_text, branch, peak in query(
         "SELECT day, branch, peak FROM uptime_peaks WHERE day >= ? AND day <= ?",
         (first_day.isoformat(), last_day.isoformat()),
     ):
         day = date.fromisoformat(day_text)
-        if int(peak) > opening.on(branch, day):
+        if int(peak) > opening.minutes(branch)[(day - start).days]:
             over.add((branch, day_text[:7]))
     out = []
     month = first_day

@@ -186,8 +186,13 @@ _V4 = (*rollups.SCHEMA, *chain.SCHEMA, *alert_rules.SCHEMA)
 _V5 = followup.SCHEMA
 
 # Version 6: coarse rollups, per month x branch (central/rollups.py), made from the daily ones
-# of the database opened; kept up to date with them from then on.
-_V6 = (*rollups.COARSE_SCHEMA, *rollups.COARSE_FILL)
+# of the database opened; kept up to date with them from then on. The disputed ratings (the
+# KPIs read them by day) indexed apart from the many others.
+_V6 = (
+    *rollups.COARSE_SCHEMA,
+    *rollups.COARSE_FILL,
+    "CREATE INDEX followups_disputed ON followups (day, branch) WHERE disputed = 1",
+)
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
