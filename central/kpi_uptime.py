@@ -45,6 +45,7 @@ class _Opening:
     def __init__(self, centre: CentreConfig, start: date, end: date) -> None:
         self.centre, self.start = centre, start
         self.days = _days(start, end)
+        self.index = {day.isoformat(): i for i, day in enumerate(self.days)}  # ISO day -> i
         self._minutes: dict[str, list[int]] = {}
         self._sums: dict[str, list[int]] = {}
         self._alike: dict[tuple, tuple[list[int], list[int]]] = {}
@@ -113,10 +114,11 @@ def add_uptime(
             pad = pads.get(device)
             if pad is not None and day_text >= pad[3] and (only is None or pad[:2] in only):
                 daily[(pad[0], pad[1], day_text)] += int(minutes)
+    index = opening.index
     for (branch, counter, day_text), minutes in daily.items():
-        day = date.fromisoformat(day_text)
+        day = start + timedelta(days=index[day_text])
         if firsts[(branch, counter)] <= day <= lasts[branch]:
-            business = opening.minutes(branch)[(day - start).days]
+            business = opening.minutes(branch)[index[day_text]]
             counted[(branch, counter)] += min(minutes, business)
     for (branch, counter), first in firsts.items():
         lo, last = max(start, first), lasts[branch]
@@ -173,13 +175,15 @@ def _months(
     last_day = date.fromisoformat(f"{months[1]}-01")
     last_day = (last_day + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     over: set[tuple[str, str]] = set()  # (branch, month) with a day past its business minutes
-    start = opening.start
+    index, minutes_of = opening.index, dict[str, list[int]]()
     for day_text, branch, peak in query(
         "SELECT day, branch, peak FROM uptime_peaks WHERE day >= ? AND day <= ?",
         (first_day.isoformat(), last_day.isoformat()),
     ):
-        day = date.fromisoformat(day_text)
-        if int(peak) > opening.minutes(branch)[(day - start).days]:
+        each = minutes_of.get(branch)
+        if each is None:
+            each = minutes_of[branch] = opening.minutes(branch)
+        if int(peak) > each[index[day_text]]:
             over.add((branch, day_text[:7]))
     out = []
     month = first_day
