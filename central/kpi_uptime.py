@@ -136,16 +136,55 @@ def _read(
     query: Query, lo: date, hi: date, pads: dict[str, Pad], only: set[tuple[str, int]] | None
 ) -> Iterable[Sequence[Any]]:
     """The daily minutes of ``lo..hi``: of every device, or (``only``) of those counters' pads."""
-    sql = "SELECT day, device_id, minutes FROM uptime_days WHERE day >= ? AND day <= ?"
-    bounds = (lo.isoformat(), hi.isoformat())
+    sql = "SELECT day, device_id, minutes FROM uptime_days WHERE "
     devices = sorted(d for d, pad in pads.items() if only is not None and pad[:2] in only)
     if only is None or len(devices) > len(pads) // 2:
-        yield from query(sql, bounds)
+        yield from query(f"{sql}day >= ? AND day <= ?", (lo.isoformat(), hi.isoformat()))
         return
+    # each (day, branch, device) sought in the key, not the range's every row scanned
+    days = [d.isoformat() for d in _days(lo, hi)]
+    where = sorted({pads[d][0] for d in devices})
     for i in range(0, len(devices), _IN_CHUNK):
         chunk = devices[i : i + _IN_CHUNK]
-        marks = ", ".join("?" * len(chunk))
-        yield from query(f"{sql} AND device_id IN ({marks})", (*bounds, *chunk))
+        yield from query(
+            f"{sql}day IN ({_marks(days)}) AND branch IN ({_marks(where)}) "
+            f"AND device_id IN ({_marks(chunk)})",
+            (*days, *where, *chunk),
+        )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _over(
+    query: Query,
+    opening: _Opening,
+    first: date,
+    last: date,
+    firsts: dict[tuple[str, int], date],
+) -> Iterable[tuple[str, str]]:
+    """The (day, branch) of ``first..last`` on which a device of the branch has more minutes
+    than the day's business minutes: sought per calendar and day's business minutes (a few
+    lists of days), so that only those rows come back."""
+    alike: dict[int, tuple[list[int], list[str]]] = {}
+    for branch in sorted({b for b, _ in firsts}):
+        each = opening.minutes(branch)
+        alike.setdefault(id(each), (each, []))[1].append(branch)
+    lo, hi = opening.index[first.isoformat()], opening.index[last.isoformat()]
+    for each, branches in alike.values():
+        days: dict[int, list[str]] = {}
+        for i in range(lo, hi + 1):
+            days.setdefault(each[i], []).append(opening.days[i].isoformat())
+        for minutes, chosen in days.items():
+            for j in range(0, len(branches), _IN_CHUNK):
+                part = branches[j : j + _IN_CHUNK]
+                for day, branch in query(
+                    f"SELECT day, branch FROM uptime_peaks WHERE day IN ({_marks(chosen)}) "
+                    f"AND branch IN ({_marks(part)}) AND peak > ?",
+                    (*chosen, *part, minutes),
+                ):
+                    yield str(day), str(branch)
 
 
 def _months(
@@ -175,16 +214,8 @@ def _months(
     last_day = date.fromisoformat(f"{months[1]}-01")
     last_day = (last_day + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     over: set[tuple[str, str]] = set()  # (branch, month) with a day past its business minutes
-    index, minutes_of = opening.index, dict[str, list[int]]()
-    for day_text, branch, peak in query(
-        "SELECT day, branch, peak FROM uptime_peaks WHERE day >= ? AND day <= ?",
-        (first_day.isoformat(), last_day.isoformat()),
-    ):
-        each = minutes_of.get(branch)
-        if each is None:
-            each = minutes_of[branch] = opening.minutes(branch)
-        if int(peak) > each[index[day_text]]:
-            over.add((branch, day_text[:7]))
+    for day_text, branch in _over(query, opening, first_day, last_day, firsts):
+        over.add((branch, day_text[:7]))
     out = []
     month = first_day
     while month <= last_day:

@@ -191,7 +191,7 @@ _V5 = followup.SCHEMA
 _V6 = (
     *rollups.COARSE_SCHEMA,
     *rollups.COARSE_FILL,
-    "CREATE INDEX followups_disputed ON followups (day, branch) WHERE disputed = 1",
+    "CREATE INDEX followups_disputed ON followups (day, branch, rating) WHERE disputed = 1",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
