@@ -203,6 +203,24 @@ def whole_months(start: date, end: date) -> tuple[tuple[str, str] | None, list[t
     return (first.strftime("%Y-%m"), final.strftime("%Y-%m")), edges
 
 
+def whole_years(months: tuple[str, str]) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+    """The calendar years lying wholly in the months ``first..last`` (``YYYY-MM``; first and
+    last year, ``YYYY``, or None) and the month ranges left at their edges."""
+    first, last = int(months[0][:4]), int(months[1][:4])
+    if months[0][5:] != "01":
+        first += 1
+    if months[1][5:] != "12":
+        last -= 1
+    if first > last:
+        return None, [months]
+    rest = []
+    if months[0] < f"{first}-01":
+        rest.append((months[0], f"{first - 1}-12"))
+    if months[1] > f"{last}-12":
+        rest.append((f"{last + 1}-01", months[1]))
+    return (str(first), str(last)), rest
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
@@ -237,25 +255,33 @@ def group_sums(
     months, edges = whole_months(start, end) if coarse and by in COARSE_LEVELS else (None, [])
     if months is None:
         edges = [(start, end)]
-    sources = [
+    sources: list[tuple[str | None, str | None, str | None, str, tuple[str, str]]] = [
         ("rollups", "rollup_levels", "rollup_waits", "day", (a.isoformat(), b.isoformat()))
         for a, b in edges
     ]
     if months is not None:
-        sources.append(("month_rollups", "month_levels", "month_waits", "month", months))
+        # the waits of whole years from their own histogram (a year of months holds some
+        # 230 bins x 12 per branch, which a database sorts slowly)
+        years, rest = whole_years(months)
+        sources.append(("month_rollups", "month_levels", None, "month", months))
+        sources += [(None, None, "month_waits", "month", part) for part in rest]
+        if years is not None:
+            sources.append((None, None, "year_waits", "year", years))
     keys = ", ".join(cols)
     sums: dict[tuple, Sums] = defaultdict(Sums)
     summed = ", ".join(f"sum({c})" for c in COUNTS)
     for counted, levels, waits, period, (lo, hi) in sources:
         where, bound = f"{period} >= ? AND {period} <= ?{only}", [lo, hi, *params]
-        sql = f"SELECT {keys}, {summed} FROM {counted} WHERE {where} GROUP BY {keys}"
-        for row in query(sql, bound):
-            counts = sums[tuple(row[: len(cols)])].counts
-            # PostgreSQL sums integers as numeric (Decimal)
-            for name, v in zip(COUNTS, row[len(cols) :], strict=True):
-                counts[name] += float(v) if name.endswith("_s") else int(v)
+        if counted is not None:
+            sql = f"SELECT {keys}, {summed} FROM {counted} WHERE {where} GROUP BY {keys}"
+            for row in query(sql, bound):
+                counts = sums[tuple(row[: len(cols)])].counts
+                # PostgreSQL sums integers as numeric (Decimal)
+                for name, v in zip(COUNTS, row[len(cols) :], strict=True):
+                    counts[name] += float(v) if name.endswith("_s") else int(v)
         for table, column, target in ((levels, "level", "levels"), (waits, "bin", "waits")):
-            _add_counts(query, table, column, keys, where, bound, sums, target)
+            if table is not None:
+                _add_counts(query, table, column, keys, where, bound, sums, target)
     where = f"day >= ? AND day <= ?{only}"
     bound = [start.isoformat(), end.isoformat(), *params]
     # a view of central/followup.py: the disputed ratings, few, by day

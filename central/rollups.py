@@ -158,9 +158,12 @@ SCHEMA = (
 MONTH_KEY = ("month", "branch")
 """The key of the coarse rollups: the business day's month (``YYYY-MM``) and the branch. The
 bank, region and branch levels read whole months from them (``central/kpi.py``)."""
-COARSE_TABLES = ("month_rollups", "month_levels", "month_waits", "uptime_months", "uptime_peaks")
-"""The coarse tables, of ``rollups``, ``rollup_levels``, ``rollup_waits`` and ``uptime_days``
-(``uptime_peaks``: per day and branch, the most minutes of one device)."""
+COARSE_TABLES = (
+    "month_rollups", "month_levels", "month_waits", "year_waits", "uptime_months", "uptime_peaks",
+)  # fmt: skip
+"""The coarse tables, of ``rollups``, ``rollup_levels``, ``rollup_waits`` (per month, and per
+year) and ``uptime_days`` (``uptime_peaks``: per day and branch, the most minutes of one
+device)."""
 
 COARSE_SCHEMA = (
     f"""CREATE TABLE month_rollups (
@@ -179,6 +182,10 @@ COARSE_SCHEMA = (
     """CREATE TABLE month_waits (
         month TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (month, branch, bin)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE year_waits (
+        year TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (year, branch, bin)
     ) WITHOUT ROWID""",
     # a pad's powered minutes per month, and each day's most minutes of one of a branch's
     # devices (is a day's sum within the day's business minutes: central/kpi_uptime.py)
@@ -202,6 +209,8 @@ COARSE_FILL = (
     f"FROM rollup_levels GROUP BY {_MONTH}, branch, level",
     f"INSERT INTO month_waits (month, branch, bin, n) SELECT {_MONTH}, branch, bin, sum(n) "
     f"FROM rollup_waits GROUP BY {_MONTH}, branch, bin",
+    "INSERT INTO year_waits (year, branch, bin, n) SELECT substr(day, 1, 4), branch, bin, "
+    "sum(n) FROM rollup_waits GROUP BY substr(day, 1, 4), branch, bin",
     f"INSERT INTO uptime_months (month, branch, device_id, minutes) SELECT {_MONTH}, branch, "
     f"device_id, sum(minutes) FROM uptime_days GROUP BY {_MONTH}, branch, device_id",
     "INSERT INTO uptime_peaks (day, branch, peak) SELECT day, branch, max(minutes) "
@@ -330,6 +339,7 @@ _MONTHS = (
 )
 _MONTH_LEVELS = _upsert_counts("month_levels", (*MONTH_KEY, "level"), "n")
 _MONTH_WAITS = _upsert_counts("month_waits", (*MONTH_KEY, "bin"), "n")
+_YEAR_WAITS = _upsert_counts("year_waits", ("year", "branch", "bin"), "n")
 _UPTIME_MONTHS = _upsert_counts("uptime_months", ("month", "branch", "device_id"), "minutes")
 # each (day, branch) touched: its devices' most minutes, as they stand (they only grow)
 _UPTIME_PEAKS = (
@@ -411,7 +421,7 @@ class Pending:
         for sql, counts in (
             (_LEVELS, self.levels), (_WAITS, self.waits), (_TIMING, self.timing),
             (_UPTIME, self.uptime), (_MONTH_LEVELS, _by_month(self.levels)),
-            (_MONTH_WAITS, _by_month(self.waits)),
+            (_MONTH_WAITS, _by_month(self.waits)), (_YEAR_WAITS, _by_month(self.waits, 4)),
         ):  # fmt: skip
             if counts:
                 executemany(sql, [(*key, n) for key, n in counts.items()])
@@ -430,11 +440,12 @@ class Pending:
         self.__init__()  # type: ignore[misc]
 
 
-def _by_month(counts: Counter[tuple]) -> Counter[tuple]:
-    """Daily counts keyed (day, branch, counter, teller, type, x) summed per (month, branch, x)."""
+def _by_month(counts: Counter[tuple], width: int = 7) -> Counter[tuple]:
+    """Daily counts keyed (day, branch, counter, teller, type, x) summed per (month, branch, x)
+    (``width`` 4: per year)."""
     out: Counter[tuple] = Counter()
     for key, n in counts.items():
-        out[(key[0][:7], key[1], key[-1])] += n
+        out[(key[0][:width], key[1], key[-1])] += n
     return out
 
 

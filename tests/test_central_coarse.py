@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from central.kpi import kpis, whole_months
+from central.kpi import kpis, whole_months, whole_years
 from central.rollups import COARSE_FILL, COARSE_TABLES
 from central.store import SCHEMA_VERSION, CentralStore
 from config.centre import CentreConfig, load_centre_config
@@ -139,6 +139,7 @@ def test_the_months_give_the_kpis_of_the_days_over_random_ranges(
     ranges = [
         (date(2026, 8, 1), date(2026, 11, 30)), (date(2026, 9, 1), date(2026, 9, 30)),
         (date(2026, 7, 20), date(2026, 12, 10)), (date(2026, 8, 14), date(2026, 10, 31)),
+        (date(2026, 1, 1), date(2026, 12, 31)), (date(2025, 11, 1), date(2027, 1, 14)),
     ]  # fmt: skip
     for _ in range(12):
         a, b = sorted(FIRST - timedelta(days=20) + timedelta(days=rng.randrange(140)) for _ in "ab")
@@ -213,3 +214,12 @@ def test_a_version_5_database_gets_its_months_when_opened(centre_db, streams) ->
 )  # fmt: skip
 def test_whole_months_of_a_range(start, end, months, edges) -> None:
     assert whole_months(start, end) == (months, edges)
+
+
+def test_whole_years_of_whole_months() -> None:
+    assert whole_years(("2026-01", "2026-12")) == (("2026", "2026"), [])
+    assert whole_years(("2025-11", "2027-03")) == (
+        ("2026", "2026"),
+        [("2025-11", "2025-12"), ("2027-01", "2027-03")],
+    )
+    assert whole_years(("2026-02", "2026-12")) == (None, [("2026-02", "2026-12")])
