@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from central.rollups import COUNTS, bin_bounds, business_minutes
+from central.kpi_uptime import add_uptime
+from central.rollups import COUNTS, bin_bounds
 from config.centre import CentreConfig
 
 LEVELS = ("bank", "region", "branch", "counter", "teller", "business_type")
@@ -184,6 +184,47 @@ _GROUP = {
 }
 
 
+COARSE_LEVELS = ("bank", "region", "branch")
+"""The levels that read whole months from the coarse rollups (keyed by month and branch)."""
+
+
+def whole_months(start: date, end: date) -> tuple[tuple[str, str] | None, list[tuple[date, date]]]:
+    """The calendar months lying wholly in ``start..end`` (first and last, ``YYYY-MM``; None
+    if none) and the day ranges left at its edges."""
+    first = start if start.day == 1 else _next_month(start)
+    after = _next_month(end)  # the first day after the last whole month ...
+    last = after if after - timedelta(days=1) == end else end.replace(day=1)
+    if first >= last:
+        return None, [(start, end)]
+    edges = [(start, first - timedelta(days=1))] if start < first else []
+    if last <= end:
+        edges.append((last, end))
+    final = last - timedelta(days=1)
+    return (first.strftime("%Y-%m"), final.strftime("%Y-%m")), edges
+
+
+def whole_years(months: tuple[str, str]) -> tuple[tuple[str, str] | None, list[tuple[str, str]]]:
+    """The calendar years lying wholly in the months ``first..last`` (``YYYY-MM``; first and
+    last year, ``YYYY``, or None) and the month ranges left at their edges."""
+    first, last = int(months[0][:4]), int(months[1][:4])
+    if months[0][5:] != "01":
+        first += 1
+    if months[1][5:] != "12":
+        last -= 1
+    if first > last:
+        return None, [months]
+    rest = []
+    if months[0] < f"{first}-01":
+        rest.append((months[0], f"{first - 1}-12"))
+    if months[1] > f"{last}-12":
+        rest.append((f"{last + 1}-01", months[1]))
+    return (str(first), str(last)), rest
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def group_sums(
     query: Query,
     centre: CentreConfig,
@@ -193,101 +234,78 @@ def group_sums(
     *,
     branches: Sequence[str] = (),
     now: datetime | None = None,
+    coarse: bool = True,
 ) -> dict[tuple, Sums]:
     """Summed rollups per group of level ``by`` over the business days ``start..end``
-    (inclusive), optionally of some branches only; ``now`` ends 开机率's days at today."""
+    (inclusive), optionally of some branches only; ``now`` ends 开机率's days at today. The
+    bank, region and branch levels read the months lying wholly in the range from the coarse
+    rollups and the days at its edges from the daily ones (``coarse=False``: every day from
+    the daily ones; the sums are the same)."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
-    where, params = "day >= ? AND day <= ?", [start.isoformat(), end.isoformat()]
+    only, params = "", []
     if branches:
-        where += f" AND branch IN ({', '.join('?' * len(branches))})"
-        params += list(branches)
+        only = f" AND branch IN ({', '.join('?' * len(branches))})"
+        params = list(branches)
     if by in ("counter", "teller"):
-        where += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
+        only += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
     if by == "business_type":
-        where += " AND business_type <> ''"
+        only += " AND business_type <> ''"
+    months, edges = whole_months(start, end) if coarse and by in COARSE_LEVELS else (None, [])
+    if months is None:
+        edges = [(start, end)]
+    sources: list[tuple[str | None, str | None, str | None, str, tuple[str, str]]] = [
+        ("rollups", "rollup_levels", "rollup_waits", "day", (a.isoformat(), b.isoformat()))
+        for a, b in edges
+    ]
+    if months is not None:
+        # the waits of whole years from their own histogram (a year of months holds some
+        # 230 bins x 12 per branch, which a database sorts slowly)
+        years, rest = whole_years(months)
+        sources.append(("month_rollups", "month_levels", None, "month", months))
+        sources += [(None, None, "month_waits", "month", part) for part in rest]
+        if years is not None:
+            sources.append((None, None, "year_waits", "year", years))
     keys = ", ".join(cols)
     sums: dict[tuple, Sums] = defaultdict(Sums)
     summed = ", ".join(f"sum({c})" for c in COUNTS)
-    for row in query(f"SELECT {keys}, {summed} FROM rollups WHERE {where} GROUP BY {keys}", params):
-        group = tuple(row[: len(cols)])
-        values = row[len(cols) :]  # PostgreSQL sums integers as numeric (Decimal)
-        sums[group].counts = {
-            name: float(v) if name.endswith("_s") else int(v)
-            for name, v in zip(COUNTS, values, strict=True)
-        }
-    parts = (
-        ("rollup_levels", "level", "levels"),
-        ("rollup_disputed", "level", "disputed"),  # a view of central/followup.py
-        ("rollup_waits", "bin", "waits"),
-    )
-    for table, column, target in parts:
-        sql = (
-            f"SELECT {keys}, {column}, sum(n) FROM {table} WHERE {where} GROUP BY {keys}, {column}"
-        )
-        for row in query(sql, params):
-            group = tuple(row[: len(cols)])
-            getattr(sums[group], target)[int(row[len(cols)])] += int(row[-1])
+    for counted, levels, waits, period, (lo, hi) in sources:
+        where, bound = f"{period} >= ? AND {period} <= ?{only}", [lo, hi, *params]
+        if counted is not None:
+            sql = f"SELECT {keys}, {summed} FROM {counted} WHERE {where} GROUP BY {keys}"
+            for row in query(sql, bound):
+                counts = sums[tuple(row[: len(cols)])].counts
+                # PostgreSQL sums integers as numeric (Decimal)
+                for name, v in zip(COUNTS, row[len(cols) :], strict=True):
+                    counts[name] += float(v) if name.endswith("_s") else int(v)
+        for table, column, target in ((levels, "level", "levels"), (waits, "bin", "waits")):
+            if table is not None:
+                _add_counts(query, table, column, keys, where, bound, sums, target)
+    where = f"day >= ? AND day <= ?{only}"
+    bound = [start.isoformat(), end.isoformat(), *params]
+    # a view of central/followup.py: the disputed ratings, few, by day
+    _add_counts(query, "rollup_disputed", "level", keys, where, bound, sums, "disputed")
     if by in UPTIME_LEVELS:
-        _add_uptime(query, centre, start, end, by, branches, sums, now)
+        add_uptime(query, centre, start, end, by, branches, sums, now, months, edges)
     return _regroup(sums, centre, by)
 
 
-def _add_uptime(
+def _add_counts(
     query: Query,
-    centre: CentreConfig,
-    start: date,
-    end: date,
-    by: str,
-    branches: Sequence[str],
+    table: str,
+    column: str,
+    keys: str,
+    where: str,
+    params: Sequence[Any],
     sums: dict[tuple, Sums],
-    now: datetime | None = None,
+    target: str,
 ) -> None:
-    """Powered and business minutes of each counter's pad (the devices that served at it; a
-    replaced pad's successor takes its place), from the first business day one of them served
-    on, to ``end`` or the branch's today (``now``), whichever is earlier: a day's powered
-    minutes are those of its devices from their own first day, at most the day's business
-    minutes."""
-    pads: dict[str, tuple[str, int, date]] = {}
-    for device, branch, counter, first in query(
-        "SELECT device_id, branch, counter, first_day FROM counter_devices", ()
-    ):
-        if not branches or branch in branches:
-            pads[device] = (branch, int(counter), date.fromisoformat(first))
-    firsts: dict[tuple[str, int], date] = {}
-    for branch, counter, first in pads.values():
-        key = (branch, counter)
-        firsts[key] = min(first, firsts.get(key, first))
-    daily: Counter[tuple[str, int, date]] = Counter()
-    for day_text, device, minutes in query(
-        "SELECT day, device_id, minutes FROM uptime_days WHERE day >= ? AND day <= ?",
-        (start.isoformat(), end.isoformat()),
-    ):
-        pad = pads.get(device)
-        day = date.fromisoformat(day_text)
-        if pad is not None and day >= pad[2]:
-            daily[(pad[0], pad[1], day)] += int(minutes)
-    open_minutes: dict[tuple[str, date], int] = {}
-
-    def opened(branch: str, day: date) -> int:
-        if (branch, day) not in open_minutes:
-            where = centre.branch_or_default(branch)
-            open_minutes[(branch, day)] = business_minutes(where, day)
-        return open_minutes[(branch, day)]
-
-    for (branch, counter), first in firsts.items():
-        last = end
-        if now is not None:
-            zone = ZoneInfo(centre.branch_or_default(branch).time_zone)
-            last = min(end, now.astimezone(zone).date())
-        group = (branch, counter) if by == "counter" else (branch,)
-        day = max(start, first)
-        while day <= last:
-            business = opened(branch, day)
-            sums[group].business_minutes += business
-            sums[group].powered_minutes += min(daily[(branch, counter, day)], business)
-            day += timedelta(days=1)
+    """Add ``sum(n)`` per group and ``column`` (level, bin) of ``table`` to ``sums``."""
+    width = len(keys.split(", "))
+    sql = f"SELECT {keys}, {column}, sum(n) FROM {table} WHERE {where} GROUP BY {keys}, {column}"
+    for row in query(sql, params):
+        getattr(sums[tuple(row[:width])], target)[int(row[width])] += int(row[-1])
 
 
 def _regroup(sums: dict[tuple, Sums], centre: CentreConfig, by: str) -> dict[tuple, Sums]:
@@ -313,11 +331,13 @@ def kpis(
     *,
     branches: Sequence[str] = (),
     now: datetime | None = None,
+    coarse: bool = True,
 ) -> list[dict[str, Any]]:
     """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
     bank level always has its one row, with zero counts and null rates when there is no data.
-    ``now``: 开机率 counts business minutes up to the branch's today, not beyond."""
-    sums = group_sums(query, centre, start, end, by, branches=branches, now=now)
+    ``now``: 开机率 counts business minutes up to the branch's today, not beyond; ``coarse``:
+    see :func:`group_sums`."""
+    sums = group_sums(query, centre, start, end, by, branches=branches, now=now, coarse=coarse)
     if by == "bank" and not sums:
         sums = {(): Sums()}
     names = _names(query, by)

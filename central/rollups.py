@@ -15,6 +15,11 @@ with the count of each rating level (``rollup_levels``) and a histogram of the c
 (``rollup_waits``), so any KPI over any period is a sum of rollups (``central/kpi.py``).
 Uptime minutes are summed per business day x branch x device (``uptime_days``).
 
+The same sums per calendar month x branch (``month_rollups``, ``month_levels``, ``month_waits``)
+are added to in the same transaction (``Pending.flush``): a year at the bank, region or branch
+level reads twelve rows per branch instead of every day's counter x teller x business type (a
+histogram of waits alone holds some 50 million daily rows for a year of a 2,000-counter bank).
+
 SQL here is the dialect SQLite and PostgreSQL share (``ON CONFLICT``, no ``OR IGNORE``).
 """
 
@@ -152,6 +157,72 @@ SCHEMA = (
     )""",
 )
 
+# -- coarse rollups: the same sums per calendar month x branch (schema version 6) ----------------
+
+MONTH_KEY = ("month", "branch")
+"""The key of the coarse rollups: the business day's month (``YYYY-MM``) and the branch. The
+bank, region and branch levels read whole months from them (``central/kpi.py``)."""
+COARSE_TABLES = (
+    "month_rollups", "month_levels", "month_waits", "year_waits", "uptime_months", "uptime_peaks",
+)  # fmt: skip
+"""The coarse tables, of ``rollups``, ``rollup_levels``, ``rollup_waits`` (per month, and per
+year) and ``uptime_days`` (``uptime_peaks``: per day and branch, the most minutes of one
+device)."""
+
+COARSE_SCHEMA = (
+    f"""CREATE TABLE month_rollups (
+        month TEXT NOT NULL, branch TEXT NOT NULL,
+        {
+        ", ".join(
+            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
+        )
+    },
+        PRIMARY KEY (month, branch)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE month_levels (
+        month TEXT NOT NULL, branch TEXT NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, branch, level)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE month_waits (
+        month TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, branch, bin)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE year_waits (
+        year TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (year, branch, bin)
+    ) WITHOUT ROWID""",
+    # a pad's powered minutes per month, and each day's most minutes of one of a branch's
+    # devices (is a day's sum within the day's business minutes: central/kpi_uptime.py)
+    """CREATE TABLE uptime_months (
+        month TEXT NOT NULL, branch TEXT NOT NULL, device_id TEXT NOT NULL,
+        minutes INTEGER NOT NULL,
+        PRIMARY KEY (month, branch, device_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE uptime_peaks (
+        day TEXT NOT NULL, branch TEXT NOT NULL, peak INTEGER NOT NULL,
+        PRIMARY KEY (day, branch)
+    ) WITHOUT ROWID""",
+)
+
+_MONTH = "substr(day, 1, 7)"
+COARSE_FILL = (
+    f"INSERT INTO month_rollups (month, branch, {', '.join(COUNTS)}) "
+    f"SELECT {_MONTH}, branch, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups "
+    f"GROUP BY {_MONTH}, branch",
+    f"INSERT INTO month_levels (month, branch, level, n) SELECT {_MONTH}, branch, level, sum(n) "
+    f"FROM rollup_levels GROUP BY {_MONTH}, branch, level",
+    f"INSERT INTO month_waits (month, branch, bin, n) SELECT {_MONTH}, branch, bin, sum(n) "
+    f"FROM rollup_waits GROUP BY {_MONTH}, branch, bin",
+    "INSERT INTO year_waits (year, branch, bin, n) SELECT substr(day, 1, 4), branch, bin, "
+    "sum(n) FROM rollup_waits GROUP BY substr(day, 1, 4), branch, bin",
+    f"INSERT INTO uptime_months (month, branch, device_id, minutes) SELECT {_MONTH}, branch, "
+    f"device_id, sum(minutes) FROM uptime_days GROUP BY {_MONTH}, branch, device_id",
+    "INSERT INTO uptime_peaks (day, branch, peak) SELECT day, branch, max(minutes) "
+    "FROM uptime_days GROUP BY day, branch",
+)
+"""The coarse rollups made from the daily ones (into empty tables): a migration's fill."""
+
+
 WAIT_BANDS = ((0, 300), (300, 600), (600, 900), (900, 1800), (1800, None))
 """The waiting-time bands (seconds, upper bound excluded) 满意率 is shown against."""
 
@@ -264,6 +335,22 @@ _WAITS = _upsert_counts("rollup_waits", (*KEY, "bin"), "n")
 _TIMING = _upsert_counts(
     "rollup_timing", ("day", "branch", "business_type", "wait_band", "service_over", "level"), "n"
 )
+_MONTHS = (
+    f"INSERT INTO month_rollups ({', '.join(MONTH_KEY)}, {', '.join(COUNTS)}) "
+    f"VALUES ({', '.join('?' * (len(MONTH_KEY) + len(COUNTS)))}) "
+    f"ON CONFLICT ({', '.join(MONTH_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{n} = month_rollups.{n} + excluded.{n}" for n in COUNTS)
+)
+_MONTH_LEVELS = _upsert_counts("month_levels", (*MONTH_KEY, "level"), "n")
+_MONTH_WAITS = _upsert_counts("month_waits", (*MONTH_KEY, "bin"), "n")
+_YEAR_WAITS = _upsert_counts("year_waits", ("year", "branch", "bin"), "n")
+_UPTIME_MONTHS = _upsert_counts("uptime_months", ("month", "branch", "device_id"), "minutes")
+# each (day, branch) touched: its devices' most minutes, as they stand (they only grow)
+_UPTIME_PEAKS = (
+    "INSERT INTO uptime_peaks (day, branch, peak) SELECT day, branch, max(minutes) "
+    "FROM uptime_days WHERE day = ? AND branch = ? GROUP BY day, branch "
+    "ON CONFLICT (day, branch) DO UPDATE SET peak = excluded.peak"
+)
 _UPTIME = _upsert_counts("uptime_days", ("day", "branch", "device_id"), "minutes")
 _COUNTER_DEVICES = (
     "INSERT INTO counter_devices (device_id, branch, counter, first_day) "
@@ -326,12 +413,28 @@ class Pending:
         """Add everything summed so far to the tables, and start again from nothing."""
         if self.rollups:
             executemany(_ROLLUPS, [(*key, *sums) for key, sums in self.rollups.items()])
+            months: dict[tuple[str, str], list[float]] = {}
+            for (day, branch, *_), sums in self.rollups.items():
+                summed = months.get((day[:7], branch))
+                if summed is None:
+                    months[(day[:7], branch)] = list(sums)
+                else:
+                    for i, value in enumerate(sums):
+                        summed[i] += value
+            executemany(_MONTHS, [(*key, *sums) for key, sums in months.items()])
         for sql, counts in (
             (_LEVELS, self.levels), (_WAITS, self.waits), (_TIMING, self.timing),
-            (_UPTIME, self.uptime),
+            (_UPTIME, self.uptime), (_MONTH_LEVELS, _by_month(self.levels)),
+            (_MONTH_WAITS, _by_month(self.waits)), (_YEAR_WAITS, _by_month(self.waits, 4)),
         ):  # fmt: skip
             if counts:
                 executemany(sql, [(*key, n) for key, n in counts.items()])
+        if self.uptime:
+            minutes: Counter[tuple] = Counter()
+            for (day, branch, device), n in self.uptime.items():
+                minutes[(day[:7], branch, device)] += n
+            executemany(_UPTIME_MONTHS, [(*key, n) for key, n in minutes.items()])
+            executemany(_UPTIME_PEAKS, sorted({key[:2] for key in self.uptime}))
         if self.counter_devices:
             rows = [(d, *v) for d, v in self.counter_devices.items()]
             executemany(_COUNTER_DEVICES, rows)
@@ -339,6 +442,15 @@ class Pending:
             named = [(b, t, name, day) for (b, t), (day, name) in self.tellers.items()]
             executemany(_TELLERS, named)
         self.__init__()  # type: ignore[misc]
+
+
+def _by_month(counts: Counter[tuple], width: int = 7) -> Counter[tuple]:
+    """Daily counts keyed (day, branch, counter, teller, type, x) summed per (month, branch, x)
+    (``width`` 4: per year)."""
+    out: Counter[tuple] = Counter()
+    for key, n in counts.items():
+        out[(key[0][:width], key[1], key[-1])] += n
+    return out
 
 
 _INSERT_ROW = (
@@ -441,7 +553,7 @@ def _db(value: Any) -> Any:
 
 DERIVED_TABLES = (
     "transactions", "rollups", "rollup_levels", "rollup_waits", "rollup_timing", "tellers",
-    "uptime_days", "counter_devices",
+    "uptime_days", "counter_devices", *COARSE_TABLES,
 )  # fmt: skip
 CLEAR = tuple(f"DELETE FROM {table}" for table in DERIVED_TABLES)
 """What :func:`central.store.CentralStore.rebuild` empties before it adds every event again."""

@@ -22,6 +22,7 @@ from msgspec import structs
 
 from central import cli, followup
 from central.kpi import kpis
+from central.rollups import COARSE_TABLES
 from central.store import SCHEMA_VERSION, CentralStore
 from central.workdays import Deadline, WorkCalendar
 from config.centre import load_centre_config
@@ -143,10 +144,11 @@ def test_a_version_4_database_gets_its_items_when_opened(tmp_path: Path, centre_
             "DROP VIEW rollup_disputed",
             "DROP TABLE followup_log",
             "DROP TABLE followups",
-            "DROP TABLE counter_days",
+            "DROP TABLE counter_days",  # version 6
+            *(f"DROP TABLE {t}" for t in COARSE_TABLES),  # version 7
             "UPDATE meta SET schema_version = 4",
         ):
-            store._conn.execute(sql)  # as the previous release left it
+            store._conn.execute(sql)  # as the version 4 release left it
     with CentralStore(centre_db) as store:
         assert table(store, "followups") == expected
         assert store.query("SELECT schema_version FROM meta") == [(SCHEMA_VERSION,)]
