@@ -74,6 +74,58 @@ class _Series:
         return self.values[: self.n].tolist()
 
 
+class _Probe:
+    """The app's own share of each frame: wall and main-thread CPU time of its work (the
+    pygame events handled, then ``PanelApp.step``: input applied, frame drawn and shown), and
+    the waits within it for the remote queue (the controller's answer over MQTT) and for the
+    event store's commit (fsync). What a latency has beyond ``step_ms`` is the wait before the
+    app took the input up (its loop, the machine's other work).
+
+    It wraps those methods on the instances of this run only; the app is otherwise as shipped.
+    """
+
+    def __init__(self, app, store) -> None:
+        self.step_ms = self.cpu_ms = self.queue_ms = self.store_ms = 0.0
+        self._main = threading.get_ident()
+        app.step = self._worked(app.step)
+        app.handle_pygame_event = self._worked(app.handle_pygame_event)
+        store.append_many = self._waited(store.append_many, "store_ms")
+        queue = app.device.branch.queue
+        if hasattr(queue, "_ask"):  # the remote queue: a blocking request to the controller
+            queue._ask = self._waited(queue._ask, "queue_ms")
+
+    def reset(self) -> None:
+        """A new frame begins."""
+        self.step_ms = self.cpu_ms = self.queue_ms = self.store_ms = 0.0
+
+    def _worked(self, method):
+        def timed(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.step_ms += (time.perf_counter() - wall) * 1000
+                self.cpu_ms += (time.thread_time() - cpu) * 1000
+
+        return timed
+
+    def _waited(self, method, total: str):
+        def timed(*args, **kwargs):
+            if threading.get_ident() != self._main:
+                return method(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                setattr(self, total, getattr(self, total) + (time.perf_counter() - start) * 1000)
+
+        return timed
+
+
+PARTS = ("step_ms", "cpu_ms", "queue_ms", "store_ms")
+"""Per input, the probe's figures of the frame that answered it."""
+
+
 def _feeder(put, presses: int, interval: float) -> threading.Thread:
     def run() -> None:
         for i in range(presses):
@@ -85,14 +137,28 @@ def _feeder(put, presses: int, interval: float) -> threading.Thread:
     return thread
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] if ordered else 0.0
+
+
 def _percentiles(latencies: list[float]) -> dict:
     ms = sorted(x * 1000 for x in latencies)
     return {
         "n": len(ms),
         "p50_ms": statistics.median(ms),
-        "p99_ms": ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))],
+        "p99_ms": _p99(ms),
         "max_ms": ms[-1],
     }
+
+
+def _parts(parts: dict[str, _Series]) -> dict:
+    """p50 and p99 of each of the probe's figures, in ms."""
+    out = {}
+    for name, series in parts.items():
+        values = series.tolist() or [0.0]
+        out[name] = {"p50": statistics.median(values), "p99": _p99(values)}
+    return out
 
 
 def slope(samples: list[tuple[int, float]]) -> tuple[float, float]:
@@ -195,10 +261,13 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                 app.step()
             pygame.event.clear()  # from here on, the only pygame events are the taps
             latencies = _Series(presses)
+            parts = {name: _Series(presses) for name in PARTS}
+            probe = _Probe(app, launched.store)
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
             while len(latencies) + app.keys.dropped < presses:  # a full key queue drops
+                probe.reset()
                 answered, handled = app.frame(1 / FPS)  # the app's own main loop, one frame
                 taken += handled
                 now = time.monotonic()
@@ -212,6 +281,9 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                     for i in range(done, taken):
                         latencies.add(now - stamps[i])
                     done = taken
+                for _ in range(len(latencies) - before):
+                    for name, series in parts.items():
+                        series.add(getattr(probe, name))
                 if len(latencies) // every > before // every:
                     samples.append((len(latencies), rss_mb()[0]))
             feeder.join()
@@ -220,7 +292,8 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             launched.close()
     rss, peak = rss_mb()
     return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
-            "events": events, "samples": samples, "dropped": app.keys.dropped}  # fmt: skip
+            "events": events, "samples": samples, "dropped": app.keys.dropped,
+            "parts": _parts(parts)}  # fmt: skip
 
 
 def worker_baseline(size: tuple[int, int], presses: int, interval: float, every: int) -> dict:
@@ -372,6 +445,17 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "RSS start is after the first sample's presses (caches warm); the slope is fitted over "
         "the second half of each run"
     )
+    print(
+        "\nthe app's own frame per input (p50/p99 ms): its work from taking the input up to the "
+        "frame on screen (wall), its main thread's CPU time, and the waits in it for the "
+        "controller's answer and the store's commit"
+    )
+    print(f"{'':22}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}")
+    for role, size, r in results:
+        if "parts" not in r:
+            continue
+        cells = "".join(f"{r['parts'][n]['p50']:7.1f}/{r['parts'][n]['p99']:<6.1f}" for n in PARTS)
+        print(f"{role + f' {size[0]}x{size[1]}':22}{cells}")
     missed = [name for name, ok in verdicts if not ok]
     print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
 
