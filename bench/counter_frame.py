@@ -330,16 +330,29 @@ def worker_baseline(size: tuple[int, int], presses: int, interval: float, every:
 # -- the orchestrator ------------------------------------------------------------------------
 
 
-def _run_worker(role: str, size: tuple[int, int], opts, config: Path | None) -> dict:
+def _run_worker(
+    role: str, size: tuple[int, int], opts, config: Path | None, tree: Path | None = None
+) -> dict:
+    """Run one worker process; ``tree``: a checkout whose app it runs (this one's by default)."""
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
     env["COUNTERSIDE_CONFIG"] = ""
-    args = [sys.executable, "-m", "bench.counter_frame", "--worker", role,
+    if tree is not None:  # this file as the worker, every other module from that checkout
+        env["PYTHONPATH"] = str(tree)
+        start = [sys.executable, str(Path(__file__).resolve())]
+    else:
+        start = [sys.executable, "-m", "bench.counter_frame"]
+    args = [*start, "--worker", role,
             "--size", f"{size[0]}x{size[1]}", "--presses", str(opts.presses),
             "--interval", str(opts.interval), "--every", str(opts.every)]  # fmt: skip
     if config is not None:
         args += ["--config", str(config)]
     out = subprocess.run(
-        args, capture_output=True, text=True, env=env, timeout=opts.presses * 0.2 + 600
+        args,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+        timeout=opts.presses * 0.2 + 600,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{role} {size} worker failed:\n{out.stderr[-3000:]}")
@@ -368,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="800x480,1920x1080", help="comma-separated WxH")
     parser.add_argument("--every", type=int, default=0, help="sample RSS every N presses")
     parser.add_argument("--quick", action="store_true", help="300 presses per role and size")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout (e.g. of main): each run is made with its app too, in turns",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -393,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.branch_rig import BranchRig
 
     results: list[tuple[str, tuple[int, int], dict]] = []
+    turn = 0
     with tempfile.TemporaryDirectory(prefix="bench-frame-") as tmp:
         rig = BranchRig(Path(tmp) / "branch").start()
         try:
@@ -405,7 +424,14 @@ def main(argv: list[str] | None = None) -> int:
                         f"bench-{role}", roles=["counter"], extra=_device_extra(Path(tmp))
                     )
                     print(f"  {role} {size[0]}x{size[1]} ...", flush=True)
-                    results.append((role, size, _run_worker(role, size, opts, config)))
+                    sides: list[tuple[str, Path | None]] = [(role, None)]
+                    if opts.against is not None:  # the side that goes first takes turns
+                        sides.append((f"{role} (against)", opts.against.resolve()))
+                        turn += 1
+                        if turn % 2:
+                            sides.reverse()
+                    runs = {n: _run_worker(role, size, opts, config, t) for n, t in sides}
+                    results += [(name, size, runs[name]) for name in sorted(runs)]
         finally:
             rig.stop()
     report(results, opts)
@@ -418,7 +444,7 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "(Mosquitto, TLS, centre, controller), voice to a null sink; SDL dummy video driver"
     )
     print(
-        f"{'':22}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS start':>10}{'RSS end':>9}"
+        f"{'':30}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS start':>10}{'RSS end':>9}"
         f"{'peak':>7}{'slope MB/10k':>16}"
     )
     verdicts = []
@@ -429,10 +455,10 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         if r.get("dropped"):
             name += f" ({r['dropped']} dropped)"
         print(
-            f"{name:22}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
+            f"{name:30}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
             f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:7.1f}{per_10k:+9.3f} ±{se:5.3f}"
         )
-        if role == "baseline":
+        if role == "baseline" or role.endswith("(against)"):
             continue
         verdicts.append((f"{name}: p99 < {P99_TARGET_MS:.0f} ms", r["p99_ms"] < P99_TARGET_MS))
         flat = abs(per_10k) * 10 < FLAT_MB_PER_100K or abs(per_10k) <= 2 * se
@@ -450,12 +476,12 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "frame on screen (wall), its main thread's CPU time, and the waits in it for the "
         "controller's answer and the store's commit"
     )
-    print(f"{'':22}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}")
+    print(f"{'':30}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}")
     for role, size, r in results:
         if "parts" not in r:
             continue
         cells = "".join(f"{r['parts'][n]['p50']:7.1f}/{r['parts'][n]['p99']:<6.1f}" for n in PARTS)
-        print(f"{role + f' {size[0]}x{size[1]}':22}{cells}")
+        print(f"{role + f' {size[0]}x{size[1]}':30}{cells}")
     missed = [name for name, ok in verdicts if not ok]
     print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
 
