@@ -55,6 +55,29 @@ def shade(size: tuple[int, int]) -> pygame.Surface:
     return surface
 
 
+def dim_around(surface: pygame.Surface, card: pygame.Rect, radius: int) -> None:
+    """Dim ``surface`` with the ``SHADE`` wherever a card of ``card`` rounded by ``radius`` will
+    not cover it: around the card and in its corners (the card covers the rest, so the pixels
+    are those of dimming it all; at 1080p a third of the time)."""
+    w, h = surface.get_size()
+    corner = 2 * radius  # more than the rounding leaves bare: the card paints over the rest
+    areas = [
+        pygame.Rect(0, 0, w, card.top),
+        pygame.Rect(0, card.bottom, w, h - card.bottom),
+        pygame.Rect(0, card.top, card.left, card.h),
+        pygame.Rect(card.right, card.top, w - card.right, card.h),
+        pygame.Rect(card.left, card.top, corner, corner),
+        pygame.Rect(card.right - corner, card.top, corner, corner),
+        pygame.Rect(card.left, card.bottom - corner, corner, corner),
+        pygame.Rect(card.right - corner, card.bottom - corner, corner, corner),
+    ]
+    dark = shade((w, h))
+    for area in areas:
+        area = area.clip(surface.get_rect())
+        if area.w > 0 and area.h > 0:
+            surface.blit(dark, area, area)
+
+
 class KioskScreen(Screen[KioskView]):
     """Draws a :class:`KioskView`; the clock is the only per-frame part."""
 
@@ -186,10 +209,10 @@ class KioskScreen(Screen[KioskView]):
     def _issued(self, p: Painter, view: KioskView, ticket: IssuedTicket, layer: Layer) -> None:
         p.text_boxes.clear()  # what lies under the dimmed backdrop is no longer read
         p.texts.clear()
-        p.surface.blit(shade(p.surface.get_size()), (0, 0))
         full = p.frame.rect
         card = pygame.Rect(0, 0, min(full.w - 2 * p.px(30), p.px(600)), full.h - 2 * p.px(26))
         card.center = full.center
+        dim_around(p.surface, card, p.px(18))
         p.box(card, theme.CARD, radius=18)
         inner = card.inflate(-2 * p.px(24), -2 * p.px(14))
         head, number, business, wait, ok_row = theme.rows(

@@ -534,3 +534,22 @@ def test_gallery_command_writes_every_screen(tmp_path):
     index = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert all(p.name in index for p in pngs)
     assert sum(p.stat().st_size for p in pngs) < 3_000_000
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1920, 1080), (1024, 600), (480, 800)])
+def test_kiosk_dims_only_around_its_ticket_card_with_the_same_pixels(size, fonts):
+    """Dimming around the card (and in its corners) gives the pixels of dimming it all."""
+    from screens.kiosk import dim_around, shade
+
+    view = samples.kiosk_views(SHIPPED)["choose"]
+    under = render(KioskScreen(fonts), view, size)
+    card = pygame.Rect(0, 0, size[0] * 2 // 3, size[1] * 3 // 4)
+    card.center = under.get_rect().center
+    radius = round(18 * min(size[0] / 800, size[1] / 480))
+    whole, around = under.copy(), under.copy()
+    whole.blit(shade(size), (0, 0))
+    dim_around(around, card, radius)
+    assert raw(around) != raw(under)
+    for surface in (whole, around):
+        pygame.draw.rect(surface, theme.CARD, card, border_radius=radius)
+    assert raw(around) == raw(whole)
