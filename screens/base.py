@@ -16,7 +16,7 @@ A new layer is mostly made of parts drawn before: headers, the teller keys, the 
 prompts. ``part`` draws such a part once per key (the view's fields it shows) and
 later copies its pixels, with the text boxes, touch targets and regions it made (a 1080p
 console's header and keys: about 1.5 ms drawn, 0.2 ms copied). The parts of a screen are
-bounded in bytes (twice a layer of the surface it draws on).
+bounded in bytes (as many as a layer of the surface it draws on).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Screen(Generic[V]):
     def __init__(self, fonts: Fonts | None = None, cache_size: int | None = None) -> None:
         self.fonts = fonts if fonts is not None else default_fonts()
         self._layers = LRU(cache_size or self.LAYERS)
-        self._parts = LRU(256, 0, _part_bytes)  # budget: two layers' bytes, set by render
+        self._parts = LRU(256, 0, _part_bytes)  # budget: one layer's bytes, set by render
         self.parts_copied = 0  # parts not drawn but copied from an earlier layer
         self._shown: tuple[pygame.Surface, Layer, V] | None = None  # target, layer, view
         self.hits: list[tuple[pygame.Rect, Action]] = []
@@ -93,7 +93,7 @@ class Screen(Generic[V]):
         """Draw ``view`` onto ``surface`` (any size; laid out from the size); returns the areas
         of ``surface`` that changed (all of it, unless the surface still holds this screen's
         last frame: see the module docstring)."""
-        self._parts.budget = max(self._parts.budget or 0, 2 * surface_bytes(surface))
+        self._parts.budget = max(self._parts.budget or 0, surface_bytes(surface))
         static_view = dataclasses.replace(view, **{n: self.BLANK.get(n) for n in self.DYNAMIC})
         key = (surface.get_size(), surface.get_bitsize(), static_view)
         layer = self._layers.get(key)
