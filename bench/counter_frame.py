@@ -420,9 +420,6 @@ def main(argv: list[str] | None = None) -> int:
                 if baseline:
                     results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
                 for role in roles:
-                    config = rig.device_config(
-                        f"bench-{role}", roles=["counter"], extra=_device_extra(Path(tmp))
-                    )
                     print(f"  {role} {size[0]}x{size[1]} ...", flush=True)
                     sides: list[tuple[str, Path | None]] = [(role, None)]
                     if opts.against is not None:  # the side that goes first takes turns
@@ -430,7 +427,12 @@ def main(argv: list[str] | None = None) -> int:
                         turn += 1
                         if turn % 2:
                             sides.reverse()
-                    runs = {n: _run_worker(role, size, opts, config, t) for n, t in sides}
+                    runs = {}
+                    for name, tree in sides:  # each run a device of its own, with a new store
+                        device = f"bench-{role}-{size[0]}x{size[1]}" + ("-against" if tree else "")
+                        extra = _device_extra(Path(tmp))
+                        config = rig.device_config(device, roles=["counter"], extra=extra)
+                        runs[name] = _run_worker(role, size, opts, config, tree)
                     results += [(name, size, runs[name]) for name in sorted(runs)]
         finally:
             rig.stop()
