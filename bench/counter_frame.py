@@ -74,6 +74,58 @@ class _Series:
         return self.values[: self.n].tolist()
 
 
+class _Probe:
+    """The app's own share of each frame: wall and main-thread CPU time of its work (the
+    pygame events handled, then ``PanelApp.step``: input applied, frame drawn and shown), and
+    the waits within it for the remote queue (the controller's answer over MQTT) and for the
+    event store's commit (fsync). What a latency has beyond ``step_ms`` is the wait before the
+    app took the input up (its loop, the machine's other work).
+
+    It wraps those methods on the instances of this run only; the app is otherwise as shipped.
+    """
+
+    def __init__(self, app, store) -> None:
+        self.step_ms = self.cpu_ms = self.queue_ms = self.store_ms = 0.0
+        self._main = threading.get_ident()
+        app.step = self._worked(app.step)
+        app.handle_pygame_event = self._worked(app.handle_pygame_event)
+        store.append_many = self._waited(store.append_many, "store_ms")
+        queue = app.device.branch.queue
+        if hasattr(queue, "_ask"):  # the remote queue: a blocking request to the controller
+            queue._ask = self._waited(queue._ask, "queue_ms")
+
+    def reset(self) -> None:
+        """A new frame begins."""
+        self.step_ms = self.cpu_ms = self.queue_ms = self.store_ms = 0.0
+
+    def _worked(self, method):
+        def timed(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self.step_ms += (time.perf_counter() - wall) * 1000
+                self.cpu_ms += (time.thread_time() - cpu) * 1000
+
+        return timed
+
+    def _waited(self, method, total: str):
+        def timed(*args, **kwargs):
+            if threading.get_ident() != self._main:
+                return method(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                setattr(self, total, getattr(self, total) + (time.perf_counter() - start) * 1000)
+
+        return timed
+
+
+PARTS = ("step_ms", "cpu_ms", "queue_ms", "store_ms")
+"""Per input, the probe's figures of the frame that answered it."""
+
+
 def _feeder(put, presses: int, interval: float) -> threading.Thread:
     def run() -> None:
         for i in range(presses):
@@ -85,14 +137,28 @@ def _feeder(put, presses: int, interval: float) -> threading.Thread:
     return thread
 
 
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))] if ordered else 0.0
+
+
 def _percentiles(latencies: list[float]) -> dict:
     ms = sorted(x * 1000 for x in latencies)
     return {
         "n": len(ms),
         "p50_ms": statistics.median(ms),
-        "p99_ms": ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))],
+        "p99_ms": _p99(ms),
         "max_ms": ms[-1],
     }
+
+
+def _parts(parts: dict[str, _Series]) -> dict:
+    """p50 and p99 of each of the probe's figures, in ms."""
+    out = {}
+    for name, series in parts.items():
+        values = series.tolist() or [0.0]
+        out[name] = {"p50": statistics.median(values), "p99": _p99(values)}
+    return out
 
 
 def slope(samples: list[tuple[int, float]]) -> tuple[float, float]:
@@ -195,10 +261,13 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                 app.step()
             pygame.event.clear()  # from here on, the only pygame events are the taps
             latencies = _Series(presses)
+            parts = {name: _Series(presses) for name in PARTS}
+            probe = _Probe(app, launched.store)
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
             while len(latencies) + app.keys.dropped < presses:  # a full key queue drops
+                probe.reset()
                 answered, handled = app.frame(1 / FPS)  # the app's own main loop, one frame
                 taken += handled
                 now = time.monotonic()
@@ -212,6 +281,9 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                     for i in range(done, taken):
                         latencies.add(now - stamps[i])
                     done = taken
+                for _ in range(len(latencies) - before):
+                    for name, series in parts.items():
+                        series.add(getattr(probe, name))
                 if len(latencies) // every > before // every:
                     samples.append((len(latencies), rss_mb()[0]))
             feeder.join()
@@ -220,7 +292,8 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             launched.close()
     rss, peak = rss_mb()
     return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
-            "events": events, "samples": samples, "dropped": app.keys.dropped}  # fmt: skip
+            "events": events, "samples": samples, "dropped": app.keys.dropped,
+            "parts": _parts(parts)}  # fmt: skip
 
 
 def worker_baseline(size: tuple[int, int], presses: int, interval: float, every: int) -> dict:
@@ -257,16 +330,29 @@ def worker_baseline(size: tuple[int, int], presses: int, interval: float, every:
 # -- the orchestrator ------------------------------------------------------------------------
 
 
-def _run_worker(role: str, size: tuple[int, int], opts, config: Path | None) -> dict:
+def _run_worker(
+    role: str, size: tuple[int, int], opts, config: Path | None, tree: Path | None = None
+) -> dict:
+    """Run one worker process; ``tree``: a checkout whose app it runs (this one's by default)."""
     env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy"}
     env["COUNTERSIDE_CONFIG"] = ""
-    args = [sys.executable, "-m", "bench.counter_frame", "--worker", role,
+    if tree is not None:  # this file as the worker, every other module from that checkout
+        env["PYTHONPATH"] = str(tree)
+        start = [sys.executable, str(Path(__file__).resolve())]
+    else:
+        start = [sys.executable, "-m", "bench.counter_frame"]
+    args = [*start, "--worker", role,
             "--size", f"{size[0]}x{size[1]}", "--presses", str(opts.presses),
             "--interval", str(opts.interval), "--every", str(opts.every)]  # fmt: skip
     if config is not None:
         args += ["--config", str(config)]
     out = subprocess.run(
-        args, capture_output=True, text=True, env=env, timeout=opts.presses * 0.2 + 600
+        args,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+        timeout=opts.presses * 0.2 + 600,
     )
     if out.returncode != 0:
         raise RuntimeError(f"{role} {size} worker failed:\n{out.stderr[-3000:]}")
@@ -295,6 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="800x480,1920x1080", help="comma-separated WxH")
     parser.add_argument("--every", type=int, default=0, help="sample RSS every N presses")
     parser.add_argument("--quick", action="store_true", help="300 presses per role and size")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="another checkout (e.g. of main): each run is made with its app too, in turns",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -320,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.branch_rig import BranchRig
 
     results: list[tuple[str, tuple[int, int], dict]] = []
+    turn = 0
     with tempfile.TemporaryDirectory(prefix="bench-frame-") as tmp:
         rig = BranchRig(Path(tmp) / "branch").start()
         try:
@@ -328,11 +420,20 @@ def main(argv: list[str] | None = None) -> int:
                 if baseline:
                     results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
                 for role in roles:
-                    config = rig.device_config(
-                        f"bench-{role}", roles=["counter"], extra=_device_extra(Path(tmp))
-                    )
                     print(f"  {role} {size[0]}x{size[1]} ...", flush=True)
-                    results.append((role, size, _run_worker(role, size, opts, config)))
+                    sides: list[tuple[str, Path | None]] = [(role, None)]
+                    if opts.against is not None:  # the side that goes first takes turns
+                        sides.append((f"{role} (against)", opts.against.resolve()))
+                        turn += 1
+                        if turn % 2:
+                            sides.reverse()
+                    runs = {}
+                    for name, tree in sides:  # each run a device of its own, with a new store
+                        device = f"bench-{role}-{size[0]}x{size[1]}" + ("-against" if tree else "")
+                        extra = _device_extra(Path(tmp))
+                        config = rig.device_config(device, roles=["counter"], extra=extra)
+                        runs[name] = _run_worker(role, size, opts, config, tree)
+                    results += [(name, size, runs[name]) for name in sorted(runs)]
         finally:
             rig.stop()
     report(results, opts)
@@ -345,7 +446,7 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "(Mosquitto, TLS, centre, controller), voice to a null sink; SDL dummy video driver"
     )
     print(
-        f"{'':22}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS start':>10}{'RSS end':>9}"
+        f"{'':30}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS start':>10}{'RSS end':>9}"
         f"{'peak':>7}{'slope MB/10k':>16}"
     )
     verdicts = []
@@ -356,10 +457,10 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         if r.get("dropped"):
             name += f" ({r['dropped']} dropped)"
         print(
-            f"{name:22}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
+            f"{name:30}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
             f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:7.1f}{per_10k:+9.3f} ±{se:5.3f}"
         )
-        if role == "baseline":
+        if role == "baseline" or role.endswith("(against)"):
             continue
         verdicts.append((f"{name}: p99 < {P99_TARGET_MS:.0f} ms", r["p99_ms"] < P99_TARGET_MS))
         flat = abs(per_10k) * 10 < FLAT_MB_PER_100K or abs(per_10k) <= 2 * se
@@ -372,6 +473,17 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "RSS start is after the first sample's presses (caches warm); the slope is fitted over "
         "the second half of each run"
     )
+    print(
+        "\nthe app's own frame per input (p50/p99 ms): its work from taking the input up to the "
+        "frame on screen (wall), its main thread's CPU time, and the waits in it for the "
+        "controller's answer and the store's commit"
+    )
+    print(f"{'':30}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}")
+    for role, size, r in results:
+        if "parts" not in r:
+            continue
+        cells = "".join(f"{r['parts'][n]['p50']:7.1f}/{r['parts'][n]['p99']:<6.1f}" for n in PARTS)
+        print(f"{role + f' {size[0]}x{size[1]}':30}{cells}")
     missed = [name for name, ok in verdicts if not ok]
     print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
 

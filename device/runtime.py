@@ -159,6 +159,9 @@ class PanelApp:
             self.spool = PrintSpool(printer)
         self.selected_priority: str | None = None
         self.issued: IssuedTicket | None = None
+        # the kiosk's waiting counts: behind an issued ticket (dimmed, a few seconds) they stay
+        # as they were, so a queue that moves meanwhile does not draw the whole kiosk again
+        self._kiosk_waiting: dict[str, int] | None = None
         self.choice: Choice | None = None
         self._issued_at = 0.0
         self._last_tick = float("-inf")
@@ -521,10 +524,12 @@ class PanelApp:
                     choices=self.choice.options if self.choice else (),
                 )
             elif panel.kind == "kiosk":
+                if self.issued is None or self._kiosk_waiting is None:
+                    self._kiosk_waiting = waiting
                 view = kiosk_view(
                     self.config,
                     now,
-                    waiting,
+                    self._kiosk_waiting,  # behind an issued ticket: as when it was issued
                     self.estimator,
                     selected_priority=self.selected_priority,
                     last_ticket=self.issued,

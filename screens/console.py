@@ -9,6 +9,7 @@ does not allow are drawn dimmed and give no target. While the console asks the t
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 import pygame
@@ -86,27 +87,43 @@ class ConsoleScreen(Screen[ConsoleView]):
         body = pygame.Rect(m, header.bottom + m, full.w - 2 * m, full.h - header.h - 2 * m)
         main, queue, message, keys = theme.rows(body, [0.44, 0.2, 0.11, 0.25], m)
         ticket_card, timer_card = theme.cols(main, [0.54, 0.46], m)
-        self._ticket(p, view, ticket_card)
-        self._timer_frame(p, view, timer_card, layer)
+        self._ticket(p, view, ticket_card)  # these two change with every customer: drawn
+        timer = (theme.NIGHT, view.state == "paused", view.paused_limit_s, view.service_limit_s)
+        draw = partial(self._timer_frame, p, view, timer_card, layer)
+        self.part(p, layer, ("timer", timer), timer_card, draw)
         self._queue(p, view, queue)
         if view.choices:
             self._choices(p, view, message, keys, layer)
             return
-        self._message(p, view, message)
+        said = (theme.NIGHT, view.message, view.message_level)
+        self.part(p, layer, ("message", said), message, partial(self._message, p, view, message))
         self._keys(p, view, keys, layer)
 
     def _header(self, p: Painter, view: ConsoleView, rect: pygame.Rect, layer: Layer) -> None:
-        p.box(rect, theme.NIGHT_PANEL)
         inner = rect.inflate(-2 * p.px(14), -p.px(10))
         counter, teller, badge, clock = theme.cols(inner, [0.24, 0.38, 0.24, 0.14], p.px(10))
-        p.text(view.counter_name, counter, p.px(28), theme.NIGHT_INK, align="left", strong=True)
-        who = view.teller_name + (f"  工号 {view.staff_no}" if view.staff_no else "")
-        p.text(who, teller, p.px(22), theme.NIGHT_MUTED, align="left")
+
+        def names() -> None:
+            p.box(rect, theme.NIGHT_PANEL)
+            p.text(view.counter_name, counter, p.px(28), theme.NIGHT_INK, align="left", strong=True)
+            who = view.teller_name + (f"  工号 {view.staff_no}" if view.staff_no else "")
+            p.text(who, teller, p.px(22), theme.NIGHT_MUTED, align="left")
+
+        shown = (theme.NIGHT, view.counter_name, view.teller_name, view.staff_no)
+        self.part(p, layer, ("header", shown), rect, names)
         label, colour = STATES[view.state]
-        p.box(badge, colour, radius=8)
-        p.text(
-            label, badge.inflate(-p.px(8), -p.px(4)), p.px(24), theme.text_on(colour), strong=True
-        )
+
+        def state() -> None:
+            p.box(badge, colour, radius=8)
+            p.text(
+                label,
+                badge.inflate(-p.px(8), -p.px(4)),
+                p.px(24),
+                theme.text_on(colour),
+                strong=True,
+            )
+
+        self.part(p, layer, ("badge", theme.NIGHT_PANEL, label, colour), badge, state)
         layer.regions["clock"] = clock
 
     def _ticket(self, p: Painter, view: ConsoleView, card: pygame.Rect) -> None:
@@ -228,17 +245,21 @@ class ConsoleScreen(Screen[ConsoleView]):
     def _keys(self, p: Painter, view: ConsoleView, rect: pygame.Rect, layer: Layer) -> None:
         names = keys_for(view)
         for name, cell in zip(names, theme.cols(rect, [1] * len(names), p.px(8)), strict=True):
-            label, allowed = KEYS[name]
-            enabled = view.state in allowed
-            if enabled:
-                bg = (40, 104, 196) if name in PRIMARY_KEYS else theme.NIGHT_EDGE
-                p.box(cell, bg, radius=12)
-                ink = theme.WHITE
-                layer.hits.append((cell, name))
-            else:
-                p.box(cell, theme.NIGHT, radius=12, edge=theme.NIGHT_PANEL, edge_width=2)
-                ink = theme.DISABLED
-            p.text(label, cell.inflate(-p.px(10), -p.px(8)), p.px(28), ink, strong=enabled)
+            enabled = view.state in KEYS[name][1]
+            draw = partial(self._key, p, name, cell, enabled, layer)
+            self.part(p, layer, ("key", theme.NIGHT, name, enabled), cell, draw)
+
+    def _key(self, p: Painter, name: str, cell: pygame.Rect, enabled: bool, layer: Layer) -> None:
+        label = KEYS[name][0]
+        if enabled:
+            bg = (40, 104, 196) if name in PRIMARY_KEYS else theme.NIGHT_EDGE
+            p.box(cell, bg, radius=12)
+            ink = theme.WHITE
+            layer.hits.append((cell, name))
+        else:
+            p.box(cell, theme.NIGHT, radius=12, edge=theme.NIGHT_PANEL, edge_width=2)
+            ink = theme.DISABLED
+        p.text(label, cell.inflate(-p.px(10), -p.px(8)), p.px(28), ink, strong=enabled)
 
     # -- per frame ----------------------------------------------------------------------------
     def draw_dynamic(self, p: Painter, view: ConsoleView, layer: Layer) -> None:

@@ -8,6 +8,7 @@ to red (worst), and never any service time. Touch targets: ``("rate", value)`` o
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import pygame
 
@@ -94,6 +95,7 @@ class PadScreen(Screen[PadView]):
 
     DYNAMIC = ("seconds_left",)
     DYNAMIC_REGIONS = ("countdown",)
+    LAYERS = 4  # a counter's pad goes round welcome, rate, thanks and idle: three come back
 
     # -- static ------------------------------------------------------------------------------
     def draw_static(self, p: Painter, view: PadView, layer: Layer) -> None:
@@ -106,11 +108,14 @@ class PadScreen(Screen[PadView]):
             return
         p.surface.fill(theme.PAPER)
         header = pygame.Rect(0, 0, full.w, p.px(54))
-        self._header(p, view, header, theme.NAVY)
+        names = (theme.PAPER, theme.NAVY, view.branch_name, view.counter_name)
+        draw = partial(self._header, p, view, header, theme.NAVY)
+        self.part(p, layer, ("header", names), header, draw)
         body = pygame.Rect(0, header.bottom, full.w, full.h - header.h)
         if view.mode != "idle":
             footer = pygame.Rect(0, full.h - p.px(46), full.w, p.px(46))
-            self._footer(p, view, footer)
+            who = (theme.PAPER, view.teller_name, view.staff_no, view.stars)
+            self.part(p, layer, ("footer", who), footer, partial(self._footer, p, view, footer))
             body.h -= footer.h
         body = body.inflate(-2 * p.px(22), -2 * p.px(14))
         getattr(self, f"_{view.mode}")(p, view, body, layer)
@@ -186,20 +191,26 @@ class PadScreen(Screen[PadView]):
             )
             return
         top, bottom = theme.rows(body, [0.5, 0.5], p.px(12))
-        p.bilingual(
-            *prompt, top, p.px(64), theme.NAVY, theme.MUTED, show_en=view.bilingual, strong=True
-        )
         caption, pill_row = theme.cols(bottom, [0.42, 0.58], p.px(16))
-        p.bilingual(
-            "您的号码",
-            "Your number",
-            caption,
-            p.px(36),
-            theme.MUTED,
-            align="right",
-            show_en=view.bilingual,
-            en_ratio=0.6,
-        )
+
+        def words_drawn() -> None:
+            p.bilingual(
+                *prompt, top, p.px(64), theme.NAVY, theme.MUTED, show_en=view.bilingual, strong=True
+            )
+            p.bilingual(
+                "您的号码",
+                "Your number",
+                caption,
+                p.px(36),
+                theme.MUTED,
+                align="right",
+                show_en=view.bilingual,
+                en_ratio=0.6,
+            )
+
+        # the words are the same for every customer: one part over both rows, beside the number
+        said = (theme.PAPER, prompt, view.bilingual)
+        self.part(p, layer, ("welcome", said), top.union(caption), words_drawn)
         pill = pygame.Rect(0, 0, min(pill_row.w, p.px(300)), pill_row.h)
         pill.midleft = pill_row.midleft
         p.box(pill, theme.CARD, radius=18, edge=theme.NAVY, edge_width=4)

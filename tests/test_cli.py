@@ -134,3 +134,36 @@ def test_store_verify_finds_a_deleted_bad_rating(tmp_path):
     conn.close()
     broken = counterside("store", "verify", "--db", str(db))
     assert broken.returncode == 1 and f"seq {seq}..{seq}: missing (deleted)" in broken.stdout
+
+
+LAUNCH_AND_CLOSE = """
+import gc, sys
+from pathlib import Path
+from config.loader import load_config
+from device.launch import launch
+from domain.counter import Teller
+
+launched = launch(load_config(), db=Path(sys.argv[1]), panels=["pad", "console"], counter=1,
+                  teller=Teller("1001", "T"), size=(400, 240), silent=True)
+launched.app.step()
+print(gc.get_freeze_count() > 1000, end=" ")
+launched.close()
+print(gc.get_freeze_count())
+"""
+
+
+def test_what_start_up_made_is_left_out_of_collections_until_the_app_closes(tmp_path):
+    import os
+
+    env = {"SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy", "COUNTERSIDE_CONFIG": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH_AND_CLOSE, str(tmp_path / "pad.sqlite")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "0"]

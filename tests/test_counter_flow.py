@@ -276,3 +276,20 @@ def test_a_keypad_signs_in_by_staff_number_and_a_bad_key_argument_does_not_stop_
     signed = [e for e in c.store.events() if e.type == "counter.signed_in"]
     assert signed[-1].payload["teller"]["staff_no"] == "1007"
     assert app.session_state() == "idle" and app.message
+
+
+def test_the_kiosk_keeps_its_counts_behind_an_issued_ticket(counter):
+    """While a ticket is shown (over the dimmed choice) the queue may move: the kiosk is not
+    drawn again for it; once the ticket is dismissed the choice shows the counts of now."""
+    app = counter.app
+    kiosk = panel(app, "kiosk")
+    app.touch(touch_target(app, "kiosk", ("issue", "cash")))
+    app.render()
+    shown = pygame.image.tobytes(kiosk.target.copy(), "RGB")
+    app.device.issue("cash")  # another kiosk's ticket
+    dirty = app.render()
+    assert not [r for r in dirty if kiosk.rect.colliderect(r)]
+    assert pygame.image.tobytes(kiosk.target.copy(), "RGB") == shown
+    app.touch(touch_target(app, "kiosk", "dismiss"))
+    app.render()
+    assert "等候 2 人" in "".join(kiosk.screen.texts)

@@ -244,10 +244,42 @@ def test_frames_drawn_over_the_last_match_full_redraws(key, size, fonts):
         else:
             assert dirty == [target.get_rect()]
         last = view
-    assert len(surfaces) <= 2  # a new layer is drawn on the surface of the one it pushes out
+    assert len(surfaces) <= cls.LAYERS  # a new layer is drawn on the surface of one pushed out
     assert screen.render(target, frames[-1]) == []  # the same view again: nothing to draw
     screen.invalidate()
     assert screen.render(target, frames[-1]) == [target.get_rect()]
+
+
+def frame_record(screen) -> tuple:
+    """What a screen learnt drawing its last frame: text, text boxes, targets, regions."""
+    return (
+        list(screen.texts),
+        [tuple(r) for r in screen.text_boxes],
+        [(tuple(r), action) for r, action in screen.hits],
+        {name: tuple(r) for name, r in screen.regions.items()},
+    )
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("key", ["console", "pad", "kiosk"])
+def test_layers_made_of_parts_drawn_before_match_a_new_screen(key, size, fonts):
+    """New layers copy the parts (headers, keys, prompts) drawn for earlier views: the very
+    pixels, texts, text boxes, touch targets and regions a new screen draws."""
+    _, cls, make = SCREENS[key]
+    views = list(make(SHIPPED).values())
+    # the views again for other customers: the same parts, a new layer for each
+    customers = [
+        replace(v, ticket=f"X{i:03d}") if getattr(v, "ticket", None) else v
+        for i in range(2)
+        for v in views
+    ]
+    screen = cls(fonts)
+    for view in views + customers:
+        target = render(screen, view, size)
+        fresh = cls(fonts)
+        assert raw(target) == raw(render(fresh, view, size)), view
+        assert frame_record(screen) == frame_record(fresh), view
+    assert screen.parts_copied > 0
 
 
 @pytest.mark.parametrize("key", ["console", "board", "pad"])
@@ -502,3 +534,22 @@ def test_gallery_command_writes_every_screen(tmp_path):
     index = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert all(p.name in index for p in pngs)
     assert sum(p.stat().st_size for p in pngs) < 3_000_000
+
+
+@pytest.mark.parametrize("size", [(800, 480), (1920, 1080), (1024, 600), (480, 800)])
+def test_kiosk_dims_only_around_its_ticket_card_with_the_same_pixels(size, fonts):
+    """Dimming around the card (and in its corners) gives the pixels of dimming it all."""
+    from screens.kiosk import dim_around, shade
+
+    view = samples.kiosk_views(SHIPPED)["choose"]
+    under = render(KioskScreen(fonts), view, size)
+    card = pygame.Rect(0, 0, size[0] * 2 // 3, size[1] * 3 // 4)
+    card.center = under.get_rect().center
+    radius = round(18 * min(size[0] / 800, size[1] / 480))
+    whole, around = under.copy(), under.copy()
+    whole.blit(shade(size), (0, 0))
+    dim_around(around, card, radius)
+    assert raw(around) != raw(under)
+    for surface in (whole, around):
+        pygame.draw.rect(surface, theme.CARD, card, border_radius=radius)
+    assert raw(around) == raw(whole)
