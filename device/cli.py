@@ -251,6 +251,8 @@ def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None
             print(f"{launched.app.frames} frames, {launched.store.last_seq()} events in {db}")
         else:
             launched.app.run()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGINT from `counterside demo`: a clean stop
+        pass
     finally:
         launched.close()
     return EXIT_RESTART if launched.app.restart_flag else 0

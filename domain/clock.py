@@ -172,8 +172,10 @@ class ScaledClock:
     starts at ``epoch_mono``) advance ``rate`` simulated seconds per real second. The system's
     monotonic clock is shared by every process of the machine, so processes given the same
     epoch, rate and boot agree to the microsecond: a ticket issued by one and called by another
-    has an exact wait. ``boot`` names the run: a new run is a new boot (its monotonic readings
-    are not comparable with the last run's), as after a power cut.
+    has an exact wait. Before ``epoch_mono`` the clock stands at the epoch (a simulation can
+    start its processes and let the day begin once they are up). ``boot`` names the run: a new
+    run is a new boot (its monotonic readings are not comparable with the last run's), as after
+    a power cut.
     """
 
     def __init__(self, epoch_mono: float, epoch_wall: datetime, rate: float, boot: str) -> None:
@@ -188,7 +190,7 @@ class ScaledClock:
 
     def at(self, real_mono: float) -> Instant:
         """The simulated instant at the system's monotonic reading ``real_mono``."""
-        elapsed = (real_mono - self.epoch_mono) * self.rate
+        elapsed = max(0.0, real_mono - self.epoch_mono) * self.rate
         return Instant(
             self.epoch_mono + elapsed, self.epoch_wall + timedelta(seconds=elapsed), self.boot
         )

@@ -58,7 +58,6 @@ def main(command: str, argv: Sequence[str]) -> int:
         return fleet.run(args.data, branches=args.branches, counters=args.counters,
                          seed=args.seed, day=args.day, workers=args.workers,
                          port=args.port or None, timeout=args.timeout)  # fmt: skip
-    from sim import demo
+    from sim.demo import run as run_demo
 
-    args = demo_parser().parse_args(argv)
-    return demo.run(args)
+    return run_demo(demo_parser().parse_args(argv))

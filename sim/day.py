@@ -147,7 +147,7 @@ class BranchDay:
     def _idle(self, t: TellerAgent, now: datetime) -> None:
         mine = [w for w in self.waiting if w.business_type in t.serves]
         if not mine:
-            if now >= self.close and not self.waiting:
+            if now >= self.close and not self.waiting and not self._transfers_possible():
                 self.port.press(t.counter, "sign_out")
                 t.phase, t.due = "done", None
                 self.say(f"counter {t.counter}: {t.name} signed out")
@@ -181,6 +181,10 @@ class BranchDay:
             self._walk_in(t, now)
         else:
             self._later(t, now, IDLE_LOOK_S)
+
+    def _transfers_possible(self) -> bool:
+        """A customer being served may yet be sent on to another business type."""
+        return any(o.phase in ("called", "serving") for o in self.tellers)
 
     def _walk_in(self, t: TellerAgent, now: datetime) -> None:
         """The queue service is out of reach: serve the next customer without a ticket."""

@@ -25,7 +25,7 @@ RATINGS = {5: 70, 4: 17, 3: 6, 2: 4, 1: 3}
 NOT_RATING = 0.12  # customers who leave without rating
 NO_SHOW = 0.05  # customers who have left when their number is called
 TRANSFER = 0.05  # services sent on to another business type
-PAUSES_PER_HOUR = 4.0  # a teller's chance of pausing, per hour spent idle
+PAUSES_PER_HOUR = 1.0  # a teller's chance of pausing, per hour spent idle
 CUSTOMERS_PER_COUNTER_HOUR = 8.0  # base arrivals per counter and hour
 
 
