@@ -13,8 +13,9 @@ JSON line. The requests go through the app's main loop exactly as the keys and t
 * ``{"op": "state"}``: the counter's ``session`` and the store's ``outbox`` (events the centre
   has not acknowledged yet).
 
-``session`` is ``{"state", "ticket", "business_type", "transaction", "last"}``: ``last`` is the
-last closed transaction (``id``, ``outcome``, ``rating``). A request the loop does not answer
+``session`` is ``{"state", "waiting", "ticket", "business_type", "transaction", "last"}``:
+``waiting`` the tickets waiting per business type as the console shows them, ``last`` the last
+closed transaction (``id``, ``outcome``, ``rating``). A request the loop does not answer
 within ``ANSWER_S`` gets ``{"ok": false, "reason": "no answer"}``.
 """
 
@@ -162,6 +163,7 @@ def session(device: DeviceApp, counter: int | None) -> dict[str, Any] | None:
     tx, last = s.current, s.last_closed
     return {
         "state": str(s.state),
+        "waiting": device.branch.queue.waiting_counts(),  # as the console shows them
         "ticket": tx.ticket.number if tx is not None and tx.ticket is not None else None,
         "business_type": tx.business_type if tx is not None else None,
         "transaction": tx.id if tx is not None else None,

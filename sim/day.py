@@ -12,7 +12,7 @@ a ticket, as the console tells it to.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,7 +47,7 @@ class TellerAgent:
     transaction: str | None = None
     recalls: int = 0
     idle_since: datetime | None = None
-    log: list[str] = field(default_factory=list)
+    leftovers: bool = False  # tickets of an earlier run may wait for this counter
 
 
 class BranchDay:
@@ -65,7 +65,10 @@ class BranchDay:
         close: datetime,
         staff_prefix: str = "1",
         say: Callable[[str], None] | None = None,
+        resumed: bool = False,
     ) -> None:
+        """``resumed``: an earlier run of this branch may have left tickets waiting (the tellers
+        then also call the tickets their consoles show, not only those this run issued)."""
         self.branch, self.config, self.port, self.people = branch, config, port, behaviour
         self.truth, self.opening, self.close = truth, opening, close
         self.say = say or (lambda _text: None)
@@ -77,6 +80,7 @@ class BranchDay:
                 f"{staff_prefix}{c.number:02d}",
                 NAMES[(c.number - 1) % len(NAMES)],
                 tuple(c.business_types),
+                leftovers=resumed,
             )
             for c in config.counters
         ]
@@ -146,7 +150,10 @@ class BranchDay:
 
     def _idle(self, t: TellerAgent, now: datetime) -> None:
         mine = [w for w in self.waiting if w.business_type in t.serves]
-        if not mine:
+        if not mine and t.leftovers:
+            counts = (self.port.state(t.counter).get("session") or {}).get("waiting") or {}
+            t.leftovers = any(counts.get(code, 0) for code in t.serves)
+        if not mine and not t.leftovers:
             if now >= self.close and not self.waiting and not self._transfers_possible():
                 self.port.press(t.counter, "sign_out")
                 t.phase, t.due = "done", None
@@ -180,6 +187,7 @@ class BranchDay:
         elif answer.get("queue_unavailable"):
             self._walk_in(t, now)
         else:
+            t.leftovers = False  # nobody after all
             self._later(t, now, IDLE_LOOK_S)
 
     def _transfers_possible(self) -> bool:

@@ -274,7 +274,8 @@ def run(args: argparse.Namespace) -> int:
         def say(text: str) -> None:
             print(f"{clock.now().wall.astimezone(tz):%H:%M} {text}", flush=True)
 
-        day = BranchDay(BRANCH, config, port, people, truth, opening=start, close=close, say=say)
+        day = BranchDay(BRANCH, config, port, people, truth, opening=start, close=close, say=say,
+                        resumed=run_no > 1)  # fmt: skip
         span = (close - start).total_seconds()
         off_at = start + timedelta(seconds=0.3 * span)
         back_at = off_at + timedelta(seconds=min(0.25 * span, 40 * 60))
