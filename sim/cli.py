@@ -30,6 +30,10 @@ def demo_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--windows", action="store_true", help="real windows (default: headless)")
     p.add_argument("--port", type=int, default=0, help="the broker's port (default: a free one)")
+    p.add_argument("--day", type=_day, help="the first run's day, YYYY-MM-DD (default: today)")
+    p.add_argument(
+        "--startup", type=float, default=20.0, help="seconds the apps get to start (default 20)"
+    )
     return p
 
 

@@ -53,7 +53,6 @@ OPENING, CLOSING = dtime(8, 30), dtime(17, 0)
 PROGRESS_S = 5.0  # real seconds between progress lines
 STEP_S = 0.02  # real seconds between looks at the simulated people
 ACK_WAIT_S = 120.0  # real seconds to wait for the centre at the end
-STARTUP_S = 20.0  # real seconds the processes get to start before the simulated day runs
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-counterside"
 
 
@@ -242,19 +241,19 @@ class Demo:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.speed <= 0 or (args.hours is not None and args.hours <= 0):
+    if args.speed <= 0 or (args.hours is not None and args.hours <= 0) or args.startup < 0:
         raise SystemExit("counterside demo: --speed and --hours must be positive")
     data: Path = args.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
     state_path = data / "demo.json"
     state = json.loads(state_path.read_text("utf-8")) if state_path.exists() else {}
     tz = ZoneInfo(load_config().device.timezone)
-    start = _start_wall(state, tz, datetime.now(tz).date())
+    start = _start_wall(state, tz, args.day or datetime.now(tz).date())
     closing = datetime.combine(start.date(), CLOSING, tz)
     close = min(closing, start + timedelta(hours=args.hours)) if args.hours else closing
     run_no = int(state.get("runs", 0)) + 1
     # the day begins once the apps are up: the clock stands at the start until then
-    epoch = time.monotonic() + STARTUP_S
+    epoch = time.monotonic() + args.startup
     clock = ScaledClock(epoch, start, args.speed, f"demo-{run_no}-{uuid.uuid4()}")
     print(f"counterside demo: {BRANCH_NAME}, {COUNTERS} counters, data in {data}, run {run_no}: "
           f"{start:%Y-%m-%d %H:%M} to {close:%H:%M} at {args.speed:g}x")  # fmt: skip

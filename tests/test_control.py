@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from device.store import EventStore
 from sim.ports import ControlClient
 
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.travel_free  # a fixed day, and the work is done by child processes
 def test_a_customer_and_a_teller_act_through_the_socket_of_a_running_counter(
     tmp_path: Path,
 ) -> None:
