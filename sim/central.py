@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -72,12 +71,3 @@ def centre_kpi(db: Path, day: date, *, fmt: str = "table") -> str:
 
 def centre_kpi_json(db: Path, day: date) -> Any:
     return json.loads(centre_kpi(db, day, fmt="json"))
-
-
-def wait(predicate, timeout: float, every: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(every)
-    return True

@@ -261,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
     demo = Demo(args)
     truth = TruthLog(data / "truth.jsonl")
     ended = start
-    finished = False
+    finished = failed = False
     try:
         port = demo.start(clock)
         if not demo.wait_ready(port, stop):
@@ -296,6 +296,11 @@ def run(args: argparse.Namespace) -> int:
             ended = now
             if time.monotonic() - shown >= PROGRESS_S:
                 shown = time.monotonic()
+                dead = [c.name for c in demo.children if not c.alive]
+                if dead:
+                    print(f"demo: {', '.join(dead)} stopped unexpectedly: see {data / 'logs'}")
+                    failed = True
+                    break
                 phases = " ".join(f"{t.counter}:{t.phase}" for t in day.tellers)
                 say(
                     f"tickets {day.issued}, served {day.served}, rated {day.rated}, "
@@ -308,13 +313,14 @@ def run(args: argparse.Namespace) -> int:
         print("demo: stopping at once")
     finally:
         truth.close()
-        if finished:
-            ended = max(ended, close)
-        state.update(clock=ended.isoformat(), runs=run_no)
-        state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
         demo.stop()
         print("demo: every process stopped")
+        # the next run continues after everything this one stored (the apps' clocks ran on
+        # while they stopped)
+        ended = max(ended, clock.now().wall, close if finished else ended)
+        state.update(clock=ended.isoformat(), runs=run_no)
+        state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
     if finished and demo.central is not None:
         print(f"\nKPIs of {start.date()} at the centre (counterside centre kpi):")
         print(centre_kpi(demo.central.db, start.date()))
-    return 0
+    return 1 if failed else 0

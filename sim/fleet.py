@@ -125,11 +125,13 @@ def run(
 ) -> int:
     """Simulate, send, check the centre got everything; 0 when it did."""
     data = data.resolve()
-    fresh = data / "branches"
-    if fresh.exists():  # a new day from scratch: each run is its own ground truth
-        shutil.rmtree(fresh)
-    truth_dir = data / "truth"
-    shutil.rmtree(truth_dir, ignore_errors=True)
+    # each run is an experiment of its own: the branches, the broker's state, the centre's
+    # database and the ground truth start over (the CA and certificates are kept)
+    fresh, truth_dir = data / "branches", data / "truth"
+    for folder in (fresh, truth_dir, data / "broker"):
+        shutil.rmtree(folder, ignore_errors=True)
+    for name in ("centre.sqlite", "centre.sqlite-wal", "centre.sqlite-shm", "truth.jsonl"):
+        (data / name).unlink(missing_ok=True)
     ids = branch_ids(branches)
     devices = [Identity(b, d, role) for b, d in ids for role in (Role.COUNTER, Role.CONTROLLER)]
     central = start_central(data, devices, port or free_port())
