@@ -9,6 +9,7 @@ from pathlib import Path
 
 from config.model import Config
 from device.app import DeviceApp
+from device.heartbeat import Heartbeat
 from device.store import EventStore
 from domain.clock import ManualClock
 from sim.day import BranchDay
@@ -45,9 +46,11 @@ def run_day(
             close=close,
             staff_prefix=staff_prefix,
         )
+        heartbeat = Heartbeat(store, clock)  # 开机率: one a minute, as a running device stores
         limit = (close - opening).total_seconds() + AFTER_CLOSE_S
         elapsed = 0.0
         while not day.done() and elapsed < limit:
+            heartbeat.beat()
             day.step(clock.now().wall)
             clock.advance(STEP_S)
             elapsed += STEP_S
