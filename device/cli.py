@@ -1,6 +1,7 @@
 """``counterside``: the command line of a counterside device.
 
-Subcommands: ``config check``, ``store init``, ``today``, ``export``, ``demo``.
+Subcommands: ``config check``, ``store init``, ``today``, ``export``, ``demo-branch``, the apps;
+``centre`` is handed to ``central.cli``, ``demo`` and ``simulate`` to ``sim.cli``.
 """
 
 from __future__ import annotations
@@ -241,6 +242,7 @@ def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None
         fullscreen=args.fullscreen or None,
         silent=args.silent,
         config_files=[Path(f) for f in files],
+        control=Path(args.control) if args.control else None,
     )
     try:
         if args.frames:
@@ -249,6 +251,8 @@ def _run_panels(args: argparse.Namespace, panels: list[str], counter: int | None
             print(f"{launched.app.frames} frames, {launched.store.last_seq()} events in {db}")
         else:
             launched.app.run()
+    except KeyboardInterrupt:  # Ctrl-C, or SIGINT from `counterside demo`: a clean stop
+        pass
     finally:
         launched.close()
     return EXIT_RESTART if launched.app.restart_flag else 0
@@ -272,9 +276,9 @@ def cmd_controller(args: argparse.Namespace) -> int:
     """A headless branch controller: the queue service, its uplink and heartbeats, until SIGTERM."""
     import threading
 
+    from device.clocks import device_clock
     from device.link import open_link
     from device.store import EventStore
-    from domain.clock import SystemClock
 
     config, files, db = _effective_config(args)
     if "controller" not in config.device.roles or not config.mqtt.enabled:
@@ -285,7 +289,7 @@ def cmd_controller(args: argparse.Namespace) -> int:
     link = open_link(
         config,
         db=db,
-        clock=SystemClock(),
+        clock=device_clock(),
         base_files=files,
         state_dir=db.parent,
         client=False,
@@ -324,6 +328,7 @@ def _panel_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--silent", action="store_true", help="no sound (announcements recorded only)")
     p.add_argument("--teller", default="0000:柜员", help="who signs in: STAFF_NO:NAME[:STARS]")
     p.add_argument("--frames", type=int, default=0, help="draw N frames and exit (smoke test)")
+    p.add_argument("--control", metavar="PATH", help="a Unix socket for a simulator (docs/demo.md)")
 
 
 # -- parser --------------------------------------------------------------------------------
@@ -392,7 +397,11 @@ def build_parser() -> argparse.ArgumentParser:
         "centre", help="the central office: ingest, devices, uptime, config (counterside centre -h)"
     )
 
-    demo = sub.add_parser("demo", help="a simulated branch morning, printing every event")
+    sub.add_parser("demo", help="the whole system on this machine (counterside demo -h)")
+    sub.add_parser("simulate", help="many branches for a load test (counterside simulate -h)")
+    demo = sub.add_parser(
+        "demo-branch", help="a simulated branch morning in one process, printing every event"
+    )
     demo.add_argument("--customers", type=int, default=12)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--db", help="keep the demo's store in this file (default: a temp file)")
@@ -408,6 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from central.cli import main as centre_main
 
         return centre_main(argv[1:])
+    if argv[:1] in (["demo"], ["simulate"]):  # the simulations start the apps as processes
+        from sim.cli import main as sim_main
+
+        return sim_main(argv[0], argv[1:])
     return quiet_on_broken_pipe(lambda: _main(argv))
 
 

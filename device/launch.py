@@ -20,9 +20,10 @@ from pathlib import Path
 
 from config.model import Config
 from device.app import CHECKPOINT, DeviceApp
+from device.clocks import device_clock
 from device.runtime import PanelApp
 from device.store import EventStore
-from domain.clock import Clock, SystemClock
+from domain.clock import Clock
 from domain.counter import Teller
 from drivers.keys import KeyQueue
 
@@ -160,11 +161,13 @@ def launch(
     silent: bool = False,
     clock: Clock | None = None,
     config_files: Sequence[Path] = (),
+    control: Path | None = None,
 ) -> Launched:
     """Open the store, the drivers, the MQTT link and the window; return the app to :meth:`run`.
 
     ``config_files`` are the device's own files (the configuration downlink validates what the
-    centre sends over them).
+    centre sends over them). ``control``: listen there for a simulator's requests
+    (:mod:`device.control`). The clock is ``$COUNTERSIDE_CLOCK``'s unless given.
     """
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
@@ -188,7 +191,7 @@ def launch(
             pygame.mouse.set_visible(False)
         keys = KeyQueue()
         _keys(config, keys, stack)
-        clock = clock or SystemClock()
+        clock = clock or device_clock()
         restart = []  # set when a new configuration has been applied
         link = None
         if config.mqtt.enabled:  # paho and the sync modules only where they are used
@@ -234,6 +237,11 @@ def launch(
         )
         stack.callback(app.close)
         app.restart_flag = restart
+        if control is not None:
+            from device.control import ControlChannel
+
+            app.control = ControlChannel(control, keys.wake)
+            stack.callback(app.control.close)
         if link is not None and link.service is not None:  # the controller's queue service too
             service = link.service
             app.healthy = lambda: service.turning(SERVICE_STUCK_S)

@@ -56,6 +56,7 @@ from screens.views import BoardView, ConsoleView, IssuedTicket, KioskView, Messa
 from support.sdnotify import Service
 
 if TYPE_CHECKING:  # the printer driver loads escpos and Pillow: only a kiosk needs them
+    from device.control import ControlChannel
     from drivers.printer import PendingTickets, PrintResult, PrintSpool, TicketInfo, TicketPrinter
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ class PanelApp:
         self._last_tick = float("-inf")
         self.running = True
         self.frames = 0
+        self.control: ControlChannel | None = None  # a simulator's requests (device.control)
         device.subscribe(self._on_event)
 
     # -- input ------------------------------------------------------------------------------
@@ -433,6 +435,8 @@ class PanelApp:
                 self.apply(press)
             except Exception:  # one bad press must never stop the counter
                 log.exception("key %s from %s ignored", press.key, press.source)
+        if self.control is not None:
+            self.control.answer_waiting(self)
         now = self.device.clock.now()
         choice = self.choice
         if choice is not None and now.mono - choice.opened > CHOOSE_S:
@@ -487,6 +491,7 @@ class PanelApp:
 
     def _input_waiting(self) -> bool:
         calls = self.remote_calls is not None and not self.remote_calls.empty()
+        calls = calls or (self.control is not None and self.control.waiting())
         return calls or len(self.keys) > 0 or pygame.event.peek(INPUT_EVENTS)
 
     def _quiet(self) -> bool:

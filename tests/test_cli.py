@@ -53,7 +53,7 @@ def test_today_without_a_store_says_how_to_make_one(tmp_path):
 
 def test_demo_then_today_and_both_exports(tmp_path):
     db = tmp_path / "demo.sqlite"
-    demo = counterside("demo", "--customers", "10", "--seed", "3", "--db", str(db))
+    demo = counterside("demo-branch", "--customers", "10", "--seed", "3", "--db", str(db))
     assert demo.returncode == 0, demo.stderr
     assert "ticket.issued" in demo.stdout and "请A001号到" in demo.stdout
     assert "transaction.closed" in demo.stdout
@@ -121,7 +121,8 @@ def test_store_verify_finds_a_deleted_bad_rating(tmp_path):
     import sqlite3
 
     db = tmp_path / "demo.sqlite"
-    assert counterside("demo", "--customers", "6", "--seed", "5", "--db", str(db)).returncode == 0
+    made = counterside("demo-branch", "--customers", "6", "--seed", "5", "--db", str(db))
+    assert made.returncode == 0
     whole = counterside("store", "verify", "--db", str(db))
     assert whole.returncode == 0 and "the chain is whole" in whole.stdout, whole.stdout
     conn = sqlite3.connect(db)

@@ -1,0 +1,1 @@
+"""Simulation of whole branches over the real system: ``counterside demo`` and ``simulate``."""

@@ -1,0 +1,73 @@
+"""The central side of a simulation: the CA, the broker with the roster's access rules, and the
+centre's ingest (``counterside centre run``) writing ``centre.sqlite``, all in one folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sim.broker import HOST, Broker
+from sim.pki import Authority
+from sim.processes import Child, child_env, counterside
+from sync.acl import Identity, Role
+
+CENTRE = "centre-ingest"
+
+
+@dataclass
+class Central:
+    data: Path
+    authority: Authority
+    broker: Broker
+    ingest: Child
+
+    @property
+    def db(self) -> Path:
+        return self.data / "centre.sqlite"
+
+    def mqtt(self, identity: str) -> tuple[str, int, Path, Path, Path]:
+        """(host, port, CA, certificate, key) for ``identity``."""
+        cert, key = self.authority.client(identity)
+        return HOST, self.broker.port, self.authority.ca, cert, key
+
+    def stop(self) -> None:
+        self.ingest.stop()
+        self.broker.stop()
+
+
+def start_central(data: Path, devices: Sequence[Identity], port: int) -> Central:
+    """Make what is missing (CA, certificates), start the broker, then the ingest."""
+    authority = Authority(data / "pki")
+    roster = [Identity(None, CENTRE, Role.CENTRAL), *devices]
+    for identity in roster:
+        authority.client(identity.name)
+    broker = Broker(data / "broker", authority, roster, port)
+    broker.start()
+    cert, key = authority.client(CENTRE)
+    argv = counterside(
+        "centre", "run", "--db", str(data / "centre.sqlite"), "--host", HOST,
+        "--port", str(port), "--ca", str(authority.ca), "--cert", str(cert), "--key", str(key),
+        "--client-id", CENTRE, "--resend-interval", "2",
+    )  # fmt: skip
+    ingest = Child("centre", argv, data / "logs" / "centre.log", child_env()).start()
+    return Central(data, authority, broker, ingest)
+
+
+def centre_kpi(db: Path, day: date, *, fmt: str = "table") -> str:
+    """``counterside centre kpi`` of ``day`` by branch, as printed."""
+    argv = counterside("centre", "kpi", "--db", str(db), "--from", day.isoformat(),
+                       "--to", day.isoformat(), "--by", "branch", "--format", fmt)  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"counterside centre kpi failed:\n{proc.stderr}")
+    return proc.stdout
+
+
+def centre_kpi_json(db: Path, day: date) -> Any:
+    return json.loads(centre_kpi(db, day, fmt="json"))

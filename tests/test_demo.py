@@ -1,0 +1,36 @@
+"""``counterside demo``, the whole system as processes, accelerated: it stops by itself after
+``--hours`` once the centre has acknowledged everything, prints the centre's KPIs, and what the
+simulated people did is at the centre exactly once; a second run continues the same data."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.truth_check import check, counterside
+
+DAY = date(2026, 3, 3)
+
+
+@pytest.mark.travel_free  # a fixed day, and the work is done by child processes
+def test_the_demo_runs_the_whole_system_stops_by_itself_and_a_second_run_continues(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "demo"
+    common = ("--data", str(data), "--speed", "120", "--startup", "10", "--day", DAY.isoformat())
+    first = counterside("demo", *common, "--hours", "0.25", timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "the centre has acknowledged every event of the day" in first.stdout, first.stdout
+    assert "KPIs of 2026-03-03 at the centre" in first.stdout and "demo-branch" in first.stdout
+    reached = datetime.fromisoformat(json.loads((data / "demo.json").read_text())["clock"])
+    assert reached >= datetime.fromisoformat("2026-03-03T08:45:00+08:00")
+    second = counterside("demo", *common, "--hours", "0.1", timeout=300)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"run 2: 2026-03-03 {reached:%H:%M}" in second.stdout, second.stdout
+    expected, done = check(data, DAY)
+    assert expected["demo-branch"]["finished"] > 0 and done
+    logs = "".join(p.read_text(errors="replace") for p in (data / "logs").glob("*.log"))
+    assert "Traceback" not in logs

@@ -1,0 +1,80 @@
+"""Hold a simulation's ground truth (``sim.truth``) against what the centre made of it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sim import truth
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEZONE = "Asia/Shanghai"  # the shipped default the simulated branches keep
+COMPARED = (
+    "finished", "rated", "ratings", "satisfied", "unsatisfied", "levels", "evaluation_rate",
+    "satisfaction_rate", "bad_rating_rate", "unrated", "no_shows", "transferred", "pauses",
+    "called",
+)  # fmt: skip
+
+
+def counterside(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def check(data: Path, day: date) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Assert every transaction and accepted rating of ``day`` in ``data/truth.jsonl`` is at the
+    centre (``data/centre.sqlite``) exactly once, nothing more, and that every KPI of
+    ``counterside centre kpi --format json`` equals the ground truth's. Returns the ground
+    truth's KPIs per branch and its transactions."""
+    records = truth.read(data / "truth.jsonl")
+    expected = truth.kpis(records, day, TIMEZONE)
+    done = truth.transactions(records)
+    with sqlite3.connect(data / "centre.sqlite") as db:
+        rows = {
+            tx: (outcome, rating)
+            for tx, outcome, rating in db.execute(
+                "SELECT transaction_id, outcome, rating FROM transactions WHERE business_day = ?",
+                (day.isoformat(),),
+            )
+        }
+        closed = Counter(
+            tx
+            for (tx,) in db.execute(
+                "SELECT json_extract(payload, '$.transaction_id') FROM events"
+                " WHERE type = 'transaction.closed'"
+            )
+        )
+        pressed = Counter(
+            (tx, value)
+            for tx, value in db.execute(
+                "SELECT json_extract(payload, '$.transaction_id'), json_extract(payload, '$.value')"
+                " FROM events WHERE type = 'rating.press'"
+                " AND json_extract(payload, '$.outcome') = 'accepted'"
+            )
+        )
+    assert len({r["transaction"] for r in done}) == len(done)  # the simulator's own log
+    assert set(rows) == {r["transaction"] for r in done}, "the centre's transactions differ"
+    for r in done:
+        assert rows[r["transaction"]] == (r["kind"], r.get("rating")), r  # kinds are outcomes
+        assert closed[r["transaction"]] == 1, f"{r} closed {closed[r['transaction']]} times"
+    rated = [(r["transaction"], r["rating"]) for r in done if r.get("rating") is not None]
+    assert Counter(rated) == pressed, "the accepted ratings at the centre differ"
+
+    kpi = counterside("centre", "kpi", "--db", str(data / "centre.sqlite"), "--from",
+                      day.isoformat(), "--to", day.isoformat(), "--by", "branch",
+                      "--format", "json", timeout=120)  # fmt: skip
+    assert kpi.returncode == 0, kpi.stderr
+    centre = {row["branch"]: row for row in json.loads(kpi.stdout)}
+    assert sorted(centre) == sorted(expected)
+    for branch, mine in expected.items():
+        theirs = {k: centre[branch][k] for k in COMPARED}
+        assert theirs == {k: mine[k] for k in COMPARED}, branch
+    return expected, done
