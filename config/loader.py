@@ -10,6 +10,8 @@ file that supplied the bad value, the dotted key and what is wrong.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import re
 import tomllib
@@ -68,9 +70,13 @@ def load_config(*paths: str | os.PathLike[str], use_defaults: bool = True) -> Co
     Raises :class:`ConfigError` with every problem: unreadable or missing files and TOML syntax
     errors first (nothing is validated then), otherwise every invalid value.
     """
-    files = [default_config_path(), *map(Path, paths)] if use_defaults else list(map(Path, paths))
+    files = list(map(Path, paths))
     documents: list[tuple[str, dict[str, Any]]] = []
     problems: list[Problem] = []
+    if use_defaults:
+        defaults = _defaults(problems)
+        if defaults is not None:
+            documents.append(defaults)
     for path in files:
         name = str(path)
         text = _read(path, problems)
@@ -86,15 +92,38 @@ def load_config_text(text: str, name: str = "<string>", *, use_defaults: bool = 
     problems: list[Problem] = []
     documents: list[tuple[str, dict[str, Any]]] = []
     if use_defaults:
-        defaults = default_config_path()
-        base = _read(defaults, problems)
-        parsed = _parse(base, str(defaults), problems) if base is not None else None
-        if parsed is not None:
-            documents.append((str(defaults), parsed))
+        defaults = _defaults(problems)
+        if defaults is not None:
+            documents.append(defaults)
     document = _parse(text, name, problems)
     if document is not None:
         documents.append((name, document))
     return _build(documents, problems)
+
+
+def _defaults(problems: list[Problem]) -> tuple[str, dict[str, Any]] | None:
+    """The shipped defaults, parsed once per version of the file (a centre reads hundreds of
+    branch files over them); a copy each time, so no caller can change another's."""
+    path = default_config_path()
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (str(path), 0, 0)
+    parsed = _parsed_defaults(key)
+    if parsed is None:  # not readable or not TOML: say why, as for any file
+        text = _read(path, problems)
+        if text is not None:
+            _parse(text, str(path), problems)
+        return None
+    return str(path), copy.deepcopy(parsed)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_defaults(key: tuple[str, int, int]) -> dict[str, Any] | None:
+    scratch: list[Problem] = []
+    text = _read(Path(key[0]), scratch)
+    return _parse(text, key[0], scratch) if text is not None else None
 
 
 def _build(documents: list[tuple[str, dict[str, Any]]], problems: list[Problem]) -> Config:

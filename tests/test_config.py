@@ -635,3 +635,18 @@ def test_bad_bands_are_reported_with_their_key(tmp_path: Path, bands, key, fragm
 )
 def test_bad_queue_reasons_and_alert_are_reported(tmp_path: Path, override, key, fragment) -> None:
     assert_one_problem(tmp_path, override, key, fragment)
+
+
+def test_the_defaults_are_parsed_once_and_every_load_gets_its_own(tmp_path) -> None:
+    """A centre reads hundreds of branch files over the shipped defaults: parsed once, and no
+    load can change what the next one starts from."""
+    from config import loader
+
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('[device]\nbranch_id = "a"\ndevice_id = "a1"\n[branch]\nname = { zh = "甲" }\n')
+    b.write_text('[device]\nbranch_id = "b"\ndevice_id = "b1"\n')
+    loader._parsed_defaults.cache_clear()
+    first, second = loader.load_config(a), loader.load_config(b)
+    assert loader._parsed_defaults.cache_info().misses == 1
+    assert first.branch_name.zh == "甲" and second.branch_name.zh != "甲"
+    assert loader.load_config(b) == second
