@@ -22,7 +22,7 @@ from msgspec import structs
 
 from central import cli, followup
 from central.kpi import kpis
-from central.store import CentralStore
+from central.store import SCHEMA_VERSION, CentralStore
 from central.workdays import Deadline, WorkCalendar
 from config.centre import load_centre_config
 from config.errors import ConfigError
@@ -140,6 +140,7 @@ def test_a_version_4_database_gets_its_items_when_opened(tmp_path: Path, centre_
         deliver(store, rated())
         expected = table(store, "followups")
         for sql in (
+            *(f"DROP TABLE {t}" for t in ("sessions", "sign_in_failures", "users")),  # later
             "DROP VIEW rollup_disputed",
             "DROP TABLE followup_log",
             "DROP TABLE followups",
@@ -148,7 +149,7 @@ def test_a_version_4_database_gets_its_items_when_opened(tmp_path: Path, centre_
             store._conn.execute(sql)  # as the previous release left it
     with CentralStore(centre_db) as store:
         assert table(store, "followups") == expected
-        assert store.query("SELECT schema_version FROM meta") == [(5,)]
+        assert store.query("SELECT schema_version FROM meta") == [(SCHEMA_VERSION,)]
 
 
 # -- deadlines in working days -------------------------------------------------------------------
