@@ -193,9 +193,11 @@ def group_sums(
     *,
     branches: Sequence[str] = (),
     now: datetime | None = None,
+    business_type: str | None = None,
 ) -> dict[tuple, Sums]:
     """Summed rollups per group of level ``by`` over the business days ``start..end``
-    (inclusive), optionally of some branches only; ``now`` ends 开机率's days at today."""
+    (inclusive), optionally of some branches only, of one business type only (开机率, a pad's,
+    stays that of every business type); ``now`` ends 开机率's days at today."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
@@ -203,6 +205,9 @@ def group_sums(
     if branches:
         where += f" AND branch IN ({', '.join('?' * len(branches))})"
         params += list(branches)
+    if business_type is not None:
+        where += " AND business_type = ?"
+        params.append(business_type)
     if by in ("counter", "teller"):
         where += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
     if by == "business_type":
@@ -313,11 +318,15 @@ def kpis(
     *,
     branches: Sequence[str] = (),
     now: datetime | None = None,
+    business_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
     bank level always has its one row, with zero counts and null rates when there is no data.
-    ``now``: 开机率 counts business minutes up to the branch's today, not beyond."""
-    sums = group_sums(query, centre, start, end, by, branches=branches, now=now)
+    ``now``: 开机率 counts business minutes up to the branch's today, not beyond;
+    ``business_type``: of that business type only."""
+    sums = group_sums(
+        query, centre, start, end, by, branches=branches, now=now, business_type=business_type
+    )
     if by == "bank" and not sums:
         sums = {(): Sums()}
     names = _names(query, by)

@@ -25,13 +25,14 @@ def ranking(
     by: str,
     *,
     branches: Sequence[str] = (),
+    business_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """KPI rows of ``by`` (teller or branch) with ``rank`` (None: not ranked) and ``ranked``
     (why not, when not), best first; ``branches``: ranked among these branches only."""
     if by not in RANKED_BY:
         raise ValueError(f"--by must be one of {', '.join(RANKED_BY)}, not {by!r}")
     least = centre.kpi.min_sample
-    rows = kpis(query, centre, start, end, by, branches=branches)
+    rows = kpis(query, centre, start, end, by, branches=branches, business_type=business_type)
     enough = [r for r in rows if r["ratings"] >= least]
     enough.sort(key=lambda r: (-r["satisfaction_low"], -r["satisfaction_rate"], -r["ratings"]))
     small = sorted(

@@ -33,6 +33,7 @@ def timing(
     by: str,
     *,
     branches: Sequence[str] = (),
+    business_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """One row per group x dimension (``wait`` band or ``service`` within/over its limit);
     ``branches``: of these branches only."""
@@ -44,6 +45,9 @@ def timing(
     if branches:
         where += f" AND branch IN ({', '.join('?' * len(branches))})"
         params += list(branches)
+    if business_type is not None:
+        where += " AND business_type = ?"
+        params.append(business_type)
     for dimension, column in (("wait", "wait_band"), ("service", "service_over")):
         for found in query(
             f"SELECT {keys}{column}, level, sum(n) FROM rollup_timing "
