@@ -21,6 +21,8 @@ debs=(
 )
 # the tests run the centre on PostgreSQL too, in a throwaway cluster of their own (tests/postgres_server.py)
 [ "$profile" = test ] && debs+=("compgen -G '/usr/lib/postgresql/*/bin/initdb'|postgresql")
+# the dashboard's end-to-end tests drive Debian's Chromium headless (Playwright, the system browser)
+[ "$profile" = test ] && debs+=("command -v chromium|chromium")
 # bench centre_ingest captures the stream with mosquitto_sub, its baseline
 [ "$profile" = test ] && debs+=("command -v mosquitto_sub|mosquitto-clients")
 missing=()

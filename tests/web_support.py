@@ -5,6 +5,7 @@ dashboard served by uvicorn on a free port for the browser tests."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import socket
 import sqlite3
@@ -38,7 +39,7 @@ BRANCHES = (
     ("xihu", "西湖支行", "浙江省/杭州市", 40),
     ("haishu", "海曙支行", "浙江省/宁波市", 30),
 )
-USERS = (
+USERS: tuple[tuple[str, str, str | None, str | None], ...] = (
     ("zongbu", "central", None, None),
     ("hangzhou", "region", "浙江省/杭州市", None),
     ("chengguan-mgr", "branch", None, "chengguan"),
@@ -76,6 +77,14 @@ def _simulate(folder: Path, branch: str, customers: int, seed: int) -> tuple[lis
     return events, sid
 
 
+def _add_user(
+    name: str, role: str, region: str | None, branch: str | None, execute, query
+) -> accounts.User:
+    return accounts.add_user(
+        execute, query, name, role, PASSWORD, region=region, branch=branch, at=NOW
+    )
+
+
 def build_bank(folder: Path) -> Bank:
     """The central store (SQLite) with the simulated days of every branch and every user."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,13 +99,8 @@ def build_bank(folder: Path) -> Bank:
             for k in range(0, len(events), 200):
                 batch = EventBatch(device, tuple(events[k : k + 200]), sid)
                 store.ingest(branch, batch, NOW)
-        for name, role, region, branch in USERS:
-            store.write(
-                "user",
-                lambda e, q, n=name, r=role, g=region, b=branch: accounts.add_user(
-                    e, q, n, r, PASSWORD, region=g, branch=b, at=NOW
-                ),
-            )
+        for user in USERS:
+            store.write("user", functools.partial(_add_user, *user))
     return Bank(db, centre_file, centre)
 
 
