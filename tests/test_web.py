@@ -31,7 +31,6 @@ from tests.web_support import (
     PASSWORD,
     Bank,
     Clock,
-    build_bank,
     copy_bank,
     served,
 )
@@ -40,15 +39,10 @@ pytestmark = pytest.mark.travel_free  # the dashboard's clock is a fixed Clock
 PERIOD = f"from={FIRST_DAY}&to={LAST_DAY}"
 
 
-@pytest.fixture(scope="module")
-def bank(tmp_path_factory: pytest.TempPathFactory) -> Bank:
-    return build_bank(tmp_path_factory.mktemp("bank"))
-
-
 @pytest.fixture
-def own_bank(bank: Bank, tmp_path: Path) -> Bank:
+def own_bank(web_bank: Bank, tmp_path: Path) -> Bank:
     """A copy of the bank this test may change."""
-    return copy_bank(bank, tmp_path / "own")
+    return copy_bank(web_bank, tmp_path / "own")
 
 
 @pytest.fixture
