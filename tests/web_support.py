@@ -9,6 +9,7 @@ import functools
 import shutil
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from central.web.context import Settings
 from config.centre import CentreConfig, load_centre_config
 from config.loader import load_config
 from device.app import DeviceApp
+from device.heartbeat import Heartbeat
 from device.simulation import Simulation
 from device.store import EventStore
 from domain.clock import ManualClock
@@ -34,6 +36,7 @@ DAYS = 3
 LAST_DAY = FIRST_DAY + timedelta(days=DAYS - 1)
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, the morning after
 PASSWORD = "correct horse 47"
+POWERED_MINUTES = 510  # 08:30 to 17:00, the shipped opening hours (less a cut at the end)
 BRANCHES = (
     ("chengguan", "城关支行", "浙江省/杭州市", 60),
     ("xihu", "西湖支行", "浙江省/杭州市", 40),
@@ -58,6 +61,18 @@ class Bank:
     centre: CentreConfig
 
 
+class _Powered(Simulation):
+    """A simulated day with the pad's heartbeats (the device's own :class:`Heartbeat`)."""
+
+    def __init__(self, *args, beat: Heartbeat, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.heartbeat = beat
+
+    def step(self) -> None:
+        super().step()
+        self.heartbeat.beat()
+
+
 def _simulate(folder: Path, branch: str, customers: int, seed: int) -> tuple[list, str]:
     own = folder / f"{branch}.toml"
     own.write_text(f'[device]\ndevice_id = "{branch}-pad-1"\nbranch_id = "{branch}"\n')
@@ -67,10 +82,15 @@ def _simulate(folder: Path, branch: str, customers: int, seed: int) -> tuple[lis
     path = folder / f"{branch}.sqlite"
     with EventStore(path, config.device.device_id) as store:
         app = DeviceApp(config, store, clock)
+        beat = Heartbeat(store, clock)
         for day in range(DAYS):
             opening = start + timedelta(days=day)
             clock.advance((opening - clock.now().wall).total_seconds())
-            Simulation(app, clock, customers=customers, seed=seed + day).run()
+            _Powered(app, clock, customers=customers, seed=seed + day, beat=beat).run()
+            cut = opening + timedelta(minutes=POWERED_MINUTES - (7 * seed + 3 * day) % 40)
+            while clock.now().wall < cut:  # on after the last customer, until a power cut
+                clock.advance(60)
+                beat.beat()
         events = store.events()
     with sqlite3.connect(path) as conn:
         (sid,) = conn.execute("SELECT store_id FROM meta").fetchone()
@@ -92,9 +112,15 @@ def build_bank(folder: Path) -> Bank:
     centre_file.write_text(CENTRE_TOML, encoding="utf-8")
     centre = load_centre_config(centre_file)
     db = folder / "centre.sqlite"
-    with CentralStore(db, centre=centre) as store:
+    # the devices' stores are scratch: in memory when it can (an fsync per event on a disk
+    # makes the heartbeats of three pads' days take seconds)
+    shm = Path("/dev/shm")
+    with (
+        tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else folder) as scratch,
+        CentralStore(db, centre=centre) as store,
+    ):
         for i, (branch, _, _, customers) in enumerate(BRANCHES):
-            events, sid = _simulate(folder, branch, customers, seed=10 * i + 1)
+            events, sid = _simulate(Path(scratch), branch, customers, seed=10 * i + 1)
             device = events[0].device_id
             for k in range(0, len(events), 200):
                 batch = EventBatch(device, tuple(events[k : k + 200]), sid)

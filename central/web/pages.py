@@ -160,7 +160,7 @@ def timing(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     by_type.title = "按业务类型"
     chart = [r for r in bank.rows if r["dimension"] == "wait"]
     bars = {
-        "labels": [r["value"] for r in chart],
+        "labels": [r["value_name"] for r in chart],
         "rate": [r["satisfaction_rate"] for r in chart],
         "n": [r["ratings"] for r in chart],
     }

@@ -21,6 +21,19 @@ from central.web.context import BadRequest, Ctx
 
 Link = Callable[[dict[str, Any]], str | None]
 
+ALERT_KINDS = {
+    "bad_rating": "差评",
+    "bad_burst": "差评集中",
+    "wait_over_limit": "等候超时",
+    "idle_with_queue": "闲置叫号",
+    "chain_break": "数据链断裂",
+    "device_offline": "设备离线",
+    "below_target": "低于目标",
+    "opened_late": "迟开窗",
+    "closed_early": "早关窗",
+}
+TIMING_VALUES = {"within limit": "未超时", "over limit": "超时", "no limit": "无时限"}
+
 
 @dataclass(frozen=True)
 class Column:
@@ -102,9 +115,7 @@ def kpi_columns(ctx: Ctx) -> list[Column]:
         Column("evaluation_rate", "评价率", "pct", interval="evaluation", meets="evaluation"),
         Column("ratings", "评价数 n", "int"),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction", meets="satisfaction"),
-        Column(
-            "satisfaction_rate_adjusted", "满意率(剔除申诉)", "pct", meets="satisfaction_adjusted"
-        ),
+        Column("satisfaction_rate_adjusted", "调整后满意率", "pct", meets="satisfaction_adjusted"),
         Column("bad_rating_rate", "差评率", "pct", meets="bad_rating"),
         Column("uptime_rate", "开机率", "pct", meets="uptime"),
         Column("wait_mean_s", "平均等候", "secs"),
@@ -134,21 +145,22 @@ def kpi_table(ctx: Ctx, by: str, *, branch: str | None = None, title: str = "") 
 def ranking_table(ctx: Ctx, by: str) -> Table:
     if by not in RANKED_BY:
         raise BadRequest(f"by must be one of {', '.join(RANKED_BY)}")
-    f = ctx.filters
+    f, least = ctx.filters, ctx.centre.kpi.min_sample
     rows = ranking(
         ctx.store.query, ctx.centre, f.start, f.end, by, branches=ctx.branches(),
         business_type=f.business_type,
     )  # fmt: skip
     for row in rows:
         row["group"] = group_label(row)
+        row["standing"] = "" if row["rank"] is not None else f"样本不足 (n < {least})"
     columns = [
         Column("rank", "名次", "int"),
         Column("group", "对象", link=_group_link(ctx)),
         Column("ratings", "评价数 n", "int", link=_tx_link(ctx, rating_status="rated")),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction", meets="satisfaction"),
-        Column("ranked", "排名"),
+        Column("standing", "未排名原因"),
     ]
-    note = f"按满意率95%置信区间下限排名；评价数少于 {ctx.centre.kpi.min_sample} 不参与排名。"
+    note = f"按满意率95%置信区间下限排名；评价数少于 {least} 不参与排名。"
     return Table(f"ranking-{by}", "排名", columns, rows, "ranking", {"by": by}, note)
 
 
@@ -160,10 +172,13 @@ def timing_table(ctx: Ctx, by: str) -> Table:
         ctx.store.query, ctx.centre, f.start, f.end, by, branches=ctx.branches(),
         business_type=f.business_type,
     )  # fmt: skip
+    for row in rows:
+        row["dimension_name"] = "等候时长" if row["dimension"] == "wait" else "办理时长"
+        row["value_name"] = _timing_value(row["value"])
     columns = [
-        Column(by, "对象") if by != "bank" else Column("dimension", "维度"),
-        Column("dimension", "维度"),
-        Column("value", "区间"),
+        Column(by, "对象"),
+        Column("dimension_name", "维度"),
+        Column("value_name", "区间"),
         Column("ratings", "评价数 n", "int"),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction"),
         Column("unsatisfied", "差评", "int"),
@@ -171,6 +186,15 @@ def timing_table(ctx: Ctx, by: str) -> Table:
     if by == "bank":
         columns = columns[1:]
     return Table(f"timing-{by}", "满意率与等候/办理时长", columns, rows, "timing", {"by": by})
+
+
+def _timing_value(value: str) -> str:
+    """``central.timing``'s band or service names in Chinese."""
+    if value in TIMING_VALUES:
+        return TIMING_VALUES[value]
+    if value.startswith("over "):
+        return f"{value.removeprefix('over ').removesuffix(' min')} 分钟以上"
+    return value.replace(" min", " 分钟")
 
 
 def alerts_table(ctx: Ctx, *, open_only: bool = False) -> Table:
@@ -186,11 +210,13 @@ def alerts_table(ctx: Ctx, *, open_only: bool = False) -> Table:
     for row in rows:
         row["evidence"] = len(row["evidence"])
         row["branch_name"] = ctx.branch_name(row["branch"])
+        row["kind_name"] = ALERT_KINDS.get(row["kind"], row["kind"])
+        row["when"] = row["at"][:16].replace("T", " ")
     columns = [
         Column("id", "编号", "int"),
         Column("branch_name", "网点", link=lambda r: f"/branch/{quote(r['branch'])}"),
-        Column("kind", "类型"),
-        Column("at", "时间"),
+        Column("kind_name", "类型"),
+        Column("when", "时间"),
         Column("message", "内容"),
         Column("acked_by", "确认人"),
         Column("acked_at", "确认时间"),

@@ -14,16 +14,22 @@ function trend() {
   const data = json("trend-data");
   const el = document.getElementById("trend");
   if (!data || !el || !window.uPlot) return;
-  const xs = data.day.map(d => Date.parse(d + "T00:00:00Z") / 1000);
+  const xs = data.day.map((_, i) => i);
+  const label = i => Number.isInteger(i) && data.day[i] ? data.day[i].slice(5) : "";
   const opts = {
     width: width(el), height: 260,
-    scales: { y: { range: [0, 1] } },
+    scales: { x: { time: false, range: [-0.3, Math.max(xs.length - 0.7, 0.7)] }, y: { range: [0, 1] } },
     series: [
-      { value: (u, v) => v == null ? "-" : new Date(v * 1000).toISOString().slice(0, 10) },
-      { label: "满意率", stroke: "#0b5cad", width: 2, value: (u, v) => pct(v), spanGaps: false },
-      { label: "评价率", stroke: "#e08a00", width: 2, value: (u, v) => pct(v) },
+      { label: "日期", value: (u, v) => v == null ? "-" : data.day[v] },
+      { label: "满意率", stroke: "#0b5cad", width: 2, value: (u, v) => pct(v),
+        points: { size: 7 } },
+      { label: "评价率", stroke: "#e08a00", width: 2, value: (u, v) => pct(v),
+        points: { size: 7 } },
     ],
-    axes: [{}, { values: (u, vs) => vs.map(v => (v * 100).toFixed(0) + "%") }],
+    axes: [
+      { values: (u, vs) => vs.map(label), incrs: [1, 2, 7, 14, 30] },
+      { values: (u, vs) => vs.map(v => (v * 100).toFixed(0) + "%") },
+    ],
   };
   new uPlot(opts, [xs, data.satisfaction, data.evaluation], el);
 }
@@ -37,12 +43,12 @@ function bars() {
     width: width(el), height: 260,
     scales: { x: { time: false, range: [-0.5, xs.length - 0.5] }, y: { range: [0, 1] } },
     series: [
-      { value: (u, v) => data.labels[v] || "" },
+      { label: "等候", value: (u, v) => v == null ? "-" : (data.labels[v] || "") },
       { label: "满意率（按等候时长）", stroke: "#0b5cad", fill: "rgba(11,92,173,0.35)",
         paths: uPlot.paths.bars({ size: [0.6, 80] }), value: (u, v) => pct(v) },
     ],
     axes: [
-      { values: (u, vs) => vs.map(v => Number.isInteger(v) ? (data.labels[v] || "") : "") },
+      { values: (u, vs) => vs.map(v => Number.isInteger(v) ? (data.labels[v] || "") : ""), incrs: [1] },
       { values: (u, vs) => vs.map(v => (v * 100).toFixed(0) + "%") },
     ],
   };
