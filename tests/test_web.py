@@ -212,6 +212,7 @@ def _route_urls(admin: httpx.Client, branch: str) -> dict[tuple[str, str], str]:
         ),
         ("GET", "/rankings"): f"/rankings?{q}",
         ("GET", "/timing"): f"/timing?{q}",
+        ("GET", "/heatmap"): f"/heatmap?{q}",
         ("GET", "/alerts"): f"/alerts?{q}",
         ("POST", "/alerts/{alert:int}/ack"): f"/alerts/{alert}/ack",
         ("GET", "/followup"): f"/followup?{q}",
@@ -331,6 +332,19 @@ def test_the_branch_page_shows_the_branch_figures(site: str, own_bank: Bank, cap
     assert f"{row['satisfaction_rate']:.1%}" in page
     assert f'href="/transactions?from={FIRST_DAY}&amp;to={LAST_DAY}&amp;branch=chengguan' in page
     assert f">{row['finished']}</a>" in page
+
+
+def test_the_heat_map_adds_up_to_the_kpis(site: str, own_bank: Bank, capsys) -> None:
+    client = sign_in(site, "hangzhou")
+    cells = client.get(f"/api/v1/heatmap?{PERIOD}").json()["rows"]
+    (bank,) = kpi_cli(own_bank, "bank", "chengguan", "xihu", capsys=capsys)
+    assert {(c["weekday"], c["hour"]) for c in cells} >= {(0, 8), (1, 8), (2, 8)}  # Mon-Wed
+    for key in ("called", "ratings", "satisfied"):
+        assert sum(c[key] for c in cells) == bank[key]
+    waited = sum(c["wait_mean_s"] * c["called"] for c in cells)
+    assert waited / bank["called"] == pytest.approx(bank["wait_mean_s"], rel=1e-9)
+    page = client.get(f"/heatmap?{PERIOD}").text
+    assert page.count('class="heat-') >= 2 * len(cells)
 
 
 def test_bad_filters_answer_400(site: str) -> None:

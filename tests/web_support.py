@@ -29,7 +29,7 @@ from device.heartbeat import Heartbeat
 from device.simulation import Simulation
 from device.store import EventStore
 from domain.clock import ManualClock
-from sync.schema import EventBatch
+from sync.schema import EventBatch, Status
 
 FIRST_DAY = date(2026, 11, 23)
 DAYS = 3
@@ -125,6 +125,11 @@ def build_bank(folder: Path) -> Bank:
             for k in range(0, len(events), 200):
                 batch = EventBatch(device, tuple(events[k : k + 200]), sid)
                 store.ingest(branch, batch, NOW)
+            if branch == "haishu":  # its pad lost power an hour ago
+                status = Status(device, "offline", (NOW - timedelta(minutes=70)).isoformat())
+            else:
+                status = Status(device, "online", (NOW - timedelta(minutes=5)).isoformat())
+            store.set_status(branch, status, NOW)
         for user in USERS:
             store.write("user", functools.partial(_add_user, *user))
     return Bank(db, centre_file, centre)

@@ -40,7 +40,7 @@ def followup_item(ctx: Ctx, request: Request, form: FormData | None) -> Response
 def live(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     """What the pages poll: open alerts (count and the newest) and the devices' status."""
     alerts = alerts_table(ctx, open_only=True).rows
-    devices = devices_table(ctx).rows
+    devices = devices_table(ctx, uptime=False).rows
     return JSONResponse(
         {
             "at": ctx.now().isoformat(timespec="seconds"),
@@ -81,6 +81,7 @@ _EXTRA: dict[str, list[dict[str, Any]]] = {
                      ("rating", "integer"), ("rating_status", "string"))
     ],
     "devices": [],
+    "heatmap": [],
 }  # fmt: skip
 _DESCRIPTIONS = {
     "kpi": "KPIs per group (the rows of `counterside centre kpi --format json`)",
@@ -89,7 +90,8 @@ _DESCRIPTIONS = {
     "alerts": "alerts, newest first",
     "followup": "follow-up items of bad ratings (差评回访)",
     "transactions": "transactions (at most 500, newest first)",
-    "devices": "devices with their status and progress",
+    "devices": "devices with their status, progress and 开机率 over the period",
+    "heatmap": "waits and 满意率 by weekday (0 Monday) x hour of arrival",
 }
 _ERRORS = {
     "400": {"description": "a filter that cannot be used"},

@@ -50,6 +50,7 @@ def routes() -> list[Route | Mount]:
         Route("/branch/{branch}/teller/{teller}", guarded(pages.teller), methods=get),
         Route("/rankings", guarded(pages.rankings), methods=get),
         Route("/timing", guarded(pages.timing), methods=get),
+        Route("/heatmap", guarded(pages.heat), methods=get),
         Route("/alerts", guarded(pages.alerts), methods=get),
         Route("/alerts/{alert:int}/ack", guarded(pages.acknowledge), methods=post),
         Route("/followup", guarded(pages.followups), methods=get),

@@ -27,6 +27,7 @@ NAV = (
     ("/regions", "钻取"),
     ("/rankings", "排名"),
     ("/timing", "满意率与时长"),
+    ("/heatmap", "热力图"),
     ("/alerts", "告警"),
     ("/followup", "差评回访"),
     ("/devices", "设备"),
@@ -168,6 +169,35 @@ def timing(ctx: Ctx, request: Request, form: FormData | None) -> Response:
         ctx, request, "tables.html", title="满意率与时长", tables=[bank, by_type],
         bars=json.dumps(bars),
     )  # fmt: skip
+
+
+HEAT_STEPS = 8
+
+
+def _grid(rows: list[dict[str, Any]], key: str, *, high_is_bad: bool) -> dict[str, Any]:
+    """A weekday x hour grid of one figure, each cell with its colour step (0 good .. 7 bad)."""
+    hours = sorted({r["hour"] for r in rows})
+    weekdays = sorted({(r["weekday"], r["weekday_name"]) for r in rows})
+    values = [r[key] for r in rows if r[key] is not None]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    cells = {}
+    for r in rows:
+        v = r[key]
+        if v is None:
+            continue
+        share = (v - lo) / (hi - lo) if hi > lo else 0.0
+        step = round(share * (HEAT_STEPS - 1))
+        cells[(r["weekday"], r["hour"])] = (r, step if high_is_bad else HEAT_STEPS - 1 - step)
+    return {"hours": hours, "weekdays": weekdays, "cells": cells, "key": key}
+
+
+def heat(ctx: Ctx, request: Request, form: FormData | None) -> Response:
+    table = tables.heatmap_table(ctx)
+    grids = [
+        ("平均等候（按取号时段）", _grid(table.rows, "wait_mean_s", high_is_bad=True), "secs"),
+        ("满意率（按取号时段）", _grid(table.rows, "satisfaction_rate", high_is_bad=False), "pct"),
+    ]
+    return page(ctx, request, "heatmap.html", title="时段热力图", table=table, grids=grids)
 
 
 def alerts(ctx: Ctx, request: Request, form: FormData | None) -> Response:

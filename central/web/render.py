@@ -35,6 +35,8 @@ def cell(row: dict[str, Any], column: Any) -> str:
         return text
     if column.kind == "secs":
         return secs(value)
+    if column.kind == "time" and value:
+        return str(value)[:16].replace("T", " ")
     if column.kind == "bool":
         return "是" if value else ""
     return "-" if value is None or value == "" else str(value)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from central import followup
+from central.heatmap import heatmap
 from central.kpi import LEVELS, kpis
 from central.output import alert_fields
 from central.ranking import RANKED_BY, ranking
@@ -302,8 +303,22 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
     return Table("transactions", "交易", columns, rows, "transactions", query, note)
 
 
-def devices_table(ctx: Ctx) -> Table:
+def devices_table(ctx: Ctx, *, uptime: bool = True) -> Table:
+    """The devices of the scope: status, last seen, progress, and a pad's 开机率 over the
+    period (its counter's, from ``central.kpi``)."""
     allowed = set(ctx.visible_branches())
+    rates: dict[str, float | None] = {}
+    if uptime:
+        f = ctx.filters
+        counters = kpis(
+            ctx.store.query, ctx.centre, f.start, f.end, "counter", branches=ctx.branches(),
+            now=ctx.now(),
+        )  # fmt: skip
+        of = {(r["branch"], r["counter"]): r["uptime_rate"] for r in counters}
+        for device, branch, counter in ctx.store.query(
+            "SELECT device_id, branch, counter FROM counter_devices"
+        ):
+            rates[device] = of.get((branch, int(counter)))
     rows = []
     for d in ctx.store.devices():
         if d.branch not in allowed or (ctx.filters.branch and d.branch != ctx.filters.branch):
@@ -312,9 +327,11 @@ def devices_table(ctx: Ctx) -> Table:
             {
                 "device_id": d.device_id,
                 "branch": d.branch,
+                "branch_name": ctx.branch_name(d.branch),
                 "status": d.status or "-",
                 "status_at": d.status_at,
                 "last_seen": d.last_seen,
+                "uptime_rate": rates.get(d.device_id),
                 "events": d.events,
                 "missing": d.max_seq - d.contiguous_seq,
                 "conflicts": d.conflicts,
@@ -323,15 +340,34 @@ def devices_table(ctx: Ctx) -> Table:
         )
     columns = [
         Column("device_id", "设备"),
-        Column("branch", "网点"),
+        Column("branch_name", "网点"),
         Column("status", "状态"),
-        Column("status_at", "状态时间"),
-        Column("last_seen", "最后上报"),
+        Column("status_at", "状态时间", "time"),
+        Column("last_seen", "最后上报", "time"),
+        Column("uptime_rate", "开机率", "pct"),
         Column("events", "事件数", "int"),
         Column("missing", "缺失序号", "int"),
         Column("conflicts", "冲突", "int"),
     ]
     return Table("devices", "设备", columns, rows, "devices")
+
+
+def heatmap_table(ctx: Ctx) -> Table:
+    """Waits and 满意率 by weekday x hour of arrival (``central.heatmap``)."""
+    f = ctx.filters
+    rows = heatmap(
+        ctx.store.query, ctx.centre, f.start, f.end, branches=ctx.branches(),
+        business_type=f.business_type,
+    )  # fmt: skip
+    columns = [
+        Column("weekday_name", "星期"),
+        Column("hour", "时段", "int"),
+        Column("called", "叫号客户", "int"),
+        Column("wait_mean_s", "平均等候", "secs"),
+        Column("ratings", "评价数 n", "int"),
+        Column("satisfaction_rate", "满意率", "pct", interval="satisfaction"),
+    ]
+    return Table("heatmap", "时段 × 星期", columns, rows, "heatmap")
 
 
 def _param(ctx: Ctx, key: str, default: str) -> str:
@@ -346,6 +382,7 @@ BUILDERS: dict[str, Callable[[Ctx], Table]] = {
     "followup": lambda ctx: followup_table(ctx, _param(ctx, "which", "all")),
     "transactions": lambda ctx: transactions_table(ctx),
     "devices": devices_table,
+    "heatmap": heatmap_table,
 }
 """The tables by their export name: what ``/export/<name>.csv|xlsx`` and ``/api/v1/<name>``
 build from the URL's query."""
