@@ -221,6 +221,8 @@ def _route_urls(admin: httpx.Client, branch: str) -> dict[tuple[str, str], str]:
         ("GET", "/devices"): f"/devices?{q}",
         ("GET", "/transactions"): f"/transactions?{q}",
         ("GET", "/export/{name}.{fmt}"): f"/export/kpi.xlsx?by=teller&{q}",
+        ("GET", "/report"): f"/report?month=2026-11&branch={branch}",
+        ("GET", "/report.xlsx"): f"/report.xlsx?month=2026-11&branch={branch}",
         ("GET", "/api/v1/live"): f"/api/v1/live?{q}",
         ("GET", "/api/v1/followup/{item}"): f"/api/v1/followup/{item}",
         ("GET", "/api/v1/{name}"): f"/api/v1/transactions?{q}",
@@ -279,6 +281,8 @@ def test_a_viewer_reads_but_neither_exports_nor_changes(site: str) -> None:
     client = sign_in(site, "guest")
     assert client.get(f"/?{PERIOD}").status_code == 200
     assert client.get(f"/export/kpi.csv?by=branch&{PERIOD}").status_code == 403
+    assert client.get("/report?month=2026-11").status_code == 200
+    assert client.get("/report.xlsx?month=2026-11").status_code == 403
     token = csrf_of(client)
     alert = open_alert(client, "xihu")
     assert client.post(f"/alerts/{alert}/ack", data={"csrf": token}).status_code == 403
@@ -345,6 +349,37 @@ def test_the_heat_map_adds_up_to_the_kpis(site: str, own_bank: Bank, capsys) -> 
     assert waited / bank["called"] == pytest.approx(bank["wait_mean_s"], rel=1e-9)
     page = client.get(f"/heatmap?{PERIOD}").text
     assert page.count('class="heat-') >= 2 * len(cells)
+
+
+UPTIME_KEYS = {"uptime_rate", "powered_minutes", "business_minutes", "per_counter_hour", "meets"}
+"""开机率 counts business minutes up to today: the command line's today is the real one."""
+
+
+def test_the_monthly_report_of_a_branch(site: str, own_bank: Bank, capsys) -> None:
+    client = sign_in(site, "chengguan-mgr")
+    page = client.get("/report?month=2026-11&branch=chengguan")
+    assert page.status_code == 200
+    assert "城关支行 2026年11月 服务评价月报" in page.text and "指标定义" in page.text
+    answer = client.get("/report.xlsx?month=2026-11&branch=chengguan")
+    book = load_workbook(io.BytesIO(answer.content))
+    names = ["summary", "by_counter", "by_teller", "ranking", "timing", "followup"]
+    assert book.sheetnames == [*names, "about", "definitions"]
+    header, *rows = [list(r) for r in book["summary"].iter_rows(values_only=True)]
+    (got,) = [dict(zip(header, r, strict=True)) for r in rows]
+    args = ["kpi", "--db", str(own_bank.db), "--config", str(own_bank.centre_file)]
+    args += ["--by", "branch", "--from", "2026-11-01", "--to", "2026-11-30", "--branch"]
+    capsys.readouterr()
+    assert cli.main([*args, "chengguan", "--format", "json"]) == 0
+    (want,) = json.loads(capsys.readouterr().out)
+    for key, value in want.items():
+        if key in UPTIME_KEYS or isinstance(value, dict):
+            continue
+        assert got[key] == (pytest.approx(value) if isinstance(value, float) else value), key
+    followups = list(book["followup"].iter_rows(values_only=True))[1:]
+    assert len(followups) == 7  # chengguan's bad ratings of the month
+    definitions = [r[0] for r in book["definitions"].iter_rows(values_only=True)]
+    assert any(d.startswith("满意率") for d in definitions)
+    assert client.get("/report?month=November").status_code == 400
 
 
 def test_bad_filters_answer_400(site: str) -> None:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from central.web import api, auth, exports, pages
+from central.web import api, auth, exports, pages, report
 from central.web.auth import guarded
 from central.web.context import Settings
 from central.web.render import HERE
@@ -59,6 +59,8 @@ def routes() -> list[Route | Mount]:
         Route("/devices", guarded(pages.devices), methods=get),
         Route("/transactions", guarded(pages.transactions), methods=get),
         Route("/export/{name}.{fmt}", guarded(exports.export), methods=get),
+        Route("/report", guarded(report.report), methods=get),
+        Route("/report.xlsx", guarded(report.report_xlsx), methods=get),
         Route("/api/v1/openapi.json", api.openapi, methods=get),
         Route("/api/v1/live", guarded(api.live, api=True), methods=get),
         Route("/api/v1/followup/{item}", guarded(api.followup_item, api=True), methods=get),

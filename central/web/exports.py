@@ -59,20 +59,23 @@ def to_csv(table: Table) -> bytes:
     return out.getvalue().encode("utf-8-sig")  # the BOM: Excel then reads the Chinese right
 
 
-def to_xlsx(table: Table, about: list[tuple[str, str]]) -> bytes:
+def to_xlsx(tables: list[Table], about: list[tuple[str, str]]) -> bytes:
+    """A workbook: one sheet per table (its every field), then ``about`` (filters, who, when)
+    and the KPI definitions."""
     from openpyxl import Workbook
 
     book = Workbook()
-    sheet = book.active
-    sheet.title = "data"
-    names, rows = _cells(table)
-    sheet.append(names)
-    for values in rows:
-        sheet.append(values)
-    for i, name in enumerate(names, 1):
-        if name.endswith(("_rate", "_low", "_high")):
-            for (c,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
-                c.number_format = "0.0%"
+    book.remove(book.active)
+    for table in tables:
+        sheet = book.create_sheet(table.sheet or "data")
+        names, rows = _cells(table)
+        sheet.append(names)
+        for values in rows:
+            sheet.append(values)
+        for i, name in enumerate(names, 1):
+            if name.endswith(("_rate", "_low", "_high")):
+                for (c,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                    c.number_format = "0.0%"
     info = book.create_sheet("about")
     for key, value in about:
         info.append([key, value])
@@ -84,6 +87,28 @@ def to_xlsx(table: Table, about: list[tuple[str, str]]) -> bytes:
     return out.getvalue()
 
 
+def about(ctx: Ctx, title: str, query: dict[str, Any]) -> list[tuple[str, str]]:
+    f = ctx.filters
+    return [
+        ("table", title),
+        ("from", f.start.isoformat()),
+        ("to", f.end.isoformat()),
+        ("scope", ctx.scope.describe()),
+        *((k, str(v)) for k, v in query.items()),
+        ("branch", f.branch or "(all)"),
+        ("business_type", f.business_type or "(all)"),
+        ("by", ctx.user),
+        ("at", ctx.now().isoformat(timespec="seconds")),
+    ]
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
 def export(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     ctx.require_export()
     name, fmt = ctx.params["name"], ctx.params["fmt"]
@@ -92,21 +117,9 @@ def export(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     table = BUILDERS[name](ctx)
     f = ctx.filters
     filename = f"{table.name}_{f.start}_{f.end}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if fmt == "csv":
-        return Response(to_csv(table), media_type="text/csv; charset=utf-8", headers=headers)
-    about = [
-        ("table", table.title),
-        ("from", f.start.isoformat()),
-        ("to", f.end.isoformat()),
-        ("scope", ctx.scope.describe()),
-        *((k, str(v)) for k, v in table.query.items()),
-        *(("branch", f.branch),) * bool(f.branch),
-        *(("business_type", f.business_type),) * bool(f.business_type),
-        ("by", ctx.user),
-        ("at", ctx.now().isoformat(timespec="seconds")),
-    ]
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(
-        to_xlsx(table, [(k, v or "") for k, v in about]), media_type=media, headers=headers
-    )
+        return Response(
+            to_csv(table), media_type="text/csv; charset=utf-8", headers=attachment(filename)
+        )
+    body = to_xlsx([table], about(ctx, table.title, table.query))
+    return Response(body, media_type=XLSX, headers=attachment(filename))

@@ -32,6 +32,7 @@ NAV = (
     ("/followup", "差评回访"),
     ("/devices", "设备"),
     ("/transactions", "交易查询"),
+    ("/report", "月报"),
 )
 
 CARDS = (

@@ -61,6 +61,8 @@ class Table:
     export: str
     query: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    sheet: str = ""
+    """Its sheet's name in a workbook of several tables (the monthly report)."""
 
 
 def _tx_link(ctx: Ctx, **fixed: Any) -> Link:
