@@ -2,7 +2,8 @@
 # Prepare this checkout on a fresh Debian / Raspberry Pi OS machine:
 #   1. Debian packages the project needs (installed when run as root, otherwise listed for you);
 #   2. a virtual environment in .venv with the locked Python packages and counterside itself.
-# Usage: scripts/setup.sh [runtime|test]     (default: runtime). Safe to run again: it skips
+# Usage: scripts/setup.sh [runtime|centre|test]     (default: runtime; centre: with the central
+# dashboard's packages, the web extra). Safe to run again: it skips
 # whatever is already in place.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -51,6 +52,7 @@ PY
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 extras=""
 [ "$profile" = test ] && extras="[test]"
+[ "$profile" = centre ] && extras="[web]"
 stamp=".venv/.counterside-$profile"
 want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
