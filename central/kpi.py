@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 from central.rollups import COUNTS, bin_bounds, business_minutes
 from config.centre import CentreConfig
 
-LEVELS = ("bank", "region", "branch", "counter", "teller", "business_type")
+LEVELS = ("bank", "region", "branch", "counter", "teller", "business_type", "day")
+"""``day``: the rows of each business day of the period (a trend), without 开机率."""
 UPTIME_LEVELS = ("bank", "region", "branch", "counter")
 """The levels 开机率 applies at (a pad belongs to a counter of a branch, not to a teller)."""
 Z95 = 1.959963984540054
@@ -181,6 +182,7 @@ _GROUP = {
     "counter": ("branch", "counter"),
     "teller": ("branch", "teller"),
     "business_type": ("business_type",),
+    "day": ("day",),
 }
 
 
@@ -353,6 +355,8 @@ def _keys(
         return {"region": group[0]}
     if by == "business_type":
         return {"business_type": group[0]}
+    if by == "day":
+        return {"day": group[0]}
     branch = centre.branch(group[0])
     keys: dict[str, Any] = {
         "branch": group[0],

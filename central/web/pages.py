@@ -75,18 +75,21 @@ def overview(ctx: Ctx, request: Request, form: FormData | None) -> Response:
             }
         )
     start = max(f.start, f.end - timedelta(days=TREND_DAYS - 1))
+    daily = {
+        r["day"]: r
+        for r in kpis(
+            ctx.store.query, ctx.centre, start, f.end, "day", branches=ctx.branches(),
+            business_type=f.business_type,
+        )
+    }  # fmt: skip
     trend: dict[str, list[Any]] = {"day": [], "satisfaction": [], "evaluation": [], "n": []}
     day = start
-    branches = ctx.branches()
     while day <= f.end:
-        (daily,) = kpis(
-            ctx.store.query, ctx.centre, day, day, "bank", branches=branches,
-            business_type=f.business_type,
-        )  # fmt: skip
+        found = daily.get(day.isoformat(), {})
         trend["day"].append(day.isoformat())
-        trend["satisfaction"].append(daily["satisfaction_rate"])
-        trend["evaluation"].append(daily["evaluation_rate"])
-        trend["n"].append(daily["ratings"])
+        trend["satisfaction"].append(found.get("satisfaction_rate"))
+        trend["evaluation"].append(found.get("evaluation_rate"))
+        trend["n"].append(found.get("ratings", 0))
         day += timedelta(days=1)
     ranked = tables.ranking_table(ctx, "branch")
     worst = [r for r in ranked.rows if r["rank"] is not None][::-1][:5]
