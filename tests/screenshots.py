@@ -29,11 +29,13 @@ PAGES = (
     ("teller", f"/branch/chengguan/teller/1001?{PERIOD}"),
     ("rankings", f"/rankings?by=teller&{PERIOD}"),
     ("timing", f"/timing?{PERIOD}"),
+    ("heatmap", f"/heatmap?{PERIOD}"),
     ("alerts", f"/alerts?open=1&{PERIOD}"),
     ("followup", f"/followup?which=all&{PERIOD}"),
     ("followup-item", "/followup/1"),
     ("devices", f"/devices?{PERIOD}"),
     ("transactions", f"/transactions?teller=1001&{PERIOD}"),
+    ("report", "/report?month=2026-11&branch=chengguan"),
 )
 
 

@@ -33,6 +33,7 @@ ALERT_KINDS = {
     "opened_late": "迟开窗",
     "closed_early": "早关窗",
 }
+STATUS_NAMES = {"online": "在线", "offline": "离线"}
 TIMING_VALUES = {"within limit": "未超时", "over limit": "超时", "no limit": "无时限"}
 
 
@@ -331,6 +332,7 @@ def devices_table(ctx: Ctx, *, uptime: bool = True) -> Table:
                 "branch": d.branch,
                 "branch_name": ctx.branch_name(d.branch),
                 "status": d.status or "-",
+                "status_name": STATUS_NAMES.get(d.status or "", "未知"),
                 "status_at": d.status_at,
                 "last_seen": d.last_seen,
                 "uptime_rate": rates.get(d.device_id),
@@ -343,7 +345,7 @@ def devices_table(ctx: Ctx, *, uptime: bool = True) -> Table:
     columns = [
         Column("device_id", "设备"),
         Column("branch_name", "网点"),
-        Column("status", "状态"),
+        Column("status_name", "状态"),
         Column("status_at", "状态时间", "time"),
         Column("last_seen", "最后上报", "time"),
         Column("uptime_rate", "开机率", "pct"),

@@ -69,9 +69,9 @@ async function poll() {
     const status = Object.fromEntries(live.devices.map(d => [d.device_id, d]));
     rows.forEach(tr => {
       const id = tr.querySelector("[data-key=device_id]");
-      const st = tr.querySelector("[data-key=status]");
+      const st = tr.querySelector("[data-key=status_name]");
       const d = id && status[id.textContent.trim()];
-      if (d && st) st.textContent = d.status;
+      if (d && st) st.textContent = { online: "在线", offline: "离线" }[d.status] || "未知";
     });
   } catch (e) { /* offline for a moment: the next poll tries again */ }
 }
