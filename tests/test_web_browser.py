@@ -123,7 +123,7 @@ def test_drill_down_from_the_bank_to_a_tellers_transactions(browser: Browser, si
     expect(page.locator("main h1")).to_have_text("交易查询")
     assert f"teller={staff}" in page.url and "branch=chengguan" in page.url
     rows = page.locator("table[data-table=transactions] tbody tr")
-    served_rows = rows.filter(has=page.locator("td[data-key=outcome]", has_text="served"))
+    served_rows = rows.filter(has=page.locator("td[data-key=outcome_name]", has_text="办结"))
     assert served_rows.count() == count  # the figure is the transactions behind it
     assert set(rows.locator("td[data-key=teller]").all_inner_texts()) == {staff}
 

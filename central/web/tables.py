@@ -33,6 +33,14 @@ ALERT_KINDS = {
     "opened_late": "迟开窗",
     "closed_early": "早关窗",
 }
+OUTCOMES = {
+    "served": "办结",
+    "no_show": "过号",
+    "transferred": "转移",
+    "expired": "未叫号",
+    "cancelled": "取消",
+}
+RATING_STATUSES = {"rated": "已评价", "unrated": "未评价", "not_invited": "未邀请"}
 STATUS_NAMES = {"online": "在线", "offline": "离线"}
 TIMING_VALUES = {"within limit": "未超时", "over limit": "超时", "no limit": "无时限"}
 
@@ -286,20 +294,23 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
     status = ctx.params.get("rating_status")
     if status:
         rows = [r for r in rows if r["rating_status"] == status]
+    for row in rows:
+        row["outcome_name"] = OUTCOMES.get(row["outcome"], row["outcome"])
+        row["rating_status_name"] = RATING_STATUSES.get(row["rating_status"], row["rating_status"])
     columns = [
         Column("business_day", "日期"),
-        Column("closed_at", "时间"),
+        Column("closed_at", "时间", "time"),
         Column("branch", "网点"),
         Column("counter", "窗口", "int"),
         Column("teller", "柜员"),
         Column("teller_name", "姓名"),
         Column("ticket", "票号"),
         Column("business_type", "业务"),
-        Column("outcome", "结果"),
+        Column("outcome_name", "结果"),
         Column("total_waiting_s", "等候", "secs"),
         Column("service_s", "办理", "secs"),
         Column("rating", "评价", "int"),
-        Column("rating_status", "评价状态"),
+        Column("rating_status_name", "评价状态"),
     ]
     query = {k: v for k, v in criteria.items() if v is not None}
     note = "只显示前 500 条；请缩小条件。" if more else ""
