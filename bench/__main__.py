@@ -10,7 +10,7 @@ import importlib
 import sys
 
 BENCHMARKS = (
-    "store_append", "counter_frame", "sync_drain", "wire_parse", "centre_ingest",
+    "store_append", "counter_frame", "sync_drain", "wire_parse", "centre_ingest", "dashboard",
 )  # fmt: skip
 
 
