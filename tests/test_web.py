@@ -119,6 +119,16 @@ def test_a_page_without_a_session_asks_to_sign_in(site: str) -> None:
     assert client.get("/api/v1/kpi").status_code == 401
 
 
+@pytest.mark.parametrize("target", ["//evil.example/", "/\\evil.example/", "https://evil.example/"])
+def test_signing_in_never_sends_the_browser_to_another_site(site: str, target: str) -> None:
+    client = httpx.Client(base_url=site, follow_redirects=False)
+    page = client.get("/login", params={"next": target}).text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None and f'value="{target}"' not in page
+    form = {"name": "zongbu", "password": PASSWORD, "csrf": token[1], "next": target}
+    assert client.post("/login", data=form).headers["location"] == "/"
+
+
 def test_wrong_password_refused(site: str) -> None:
     client, answer = attempt(site, "zongbu", "not the password")
     assert answer.status_code == 401

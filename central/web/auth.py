@@ -93,8 +93,8 @@ def _quote(text: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of this site (never ``//host``: an open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path of this site (never ``//host`` or ``/\\host``: an open redirect)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
     return "/"
 
