@@ -143,6 +143,11 @@ def test_filters_stay_in_the_url(browser: Browser, site: str, bank: Bank, capsys
     assert cli.main(args) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert card(page, "满意率") == f"{row['satisfaction_rate']:.1%}"
+    page.goto(f"/branch/chengguan?{PERIOD}")  # on a branch's page the filter picks the branch
+    page.select_option("form.filters select[name=branch]", "haishu")
+    page.click("form.filters button")
+    expect(page.locator("main h1")).to_have_text("网点 海曙支行")
+    assert f"from={FIRST_DAY}" in page.url
 
 
 def test_acknowledge_an_alert(browser: Browser, site: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -113,7 +114,20 @@ def branches(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     return page(ctx, request, "tables.html", title="钻取：网点", tables=[table])
 
 
+def _other_branch(ctx: Ctx, request: Request) -> Response | None:
+    """The filter form sent from a branch's page with another branch chosen: that branch's
+    page (the path names the branch, the form's choice changes it)."""
+    chosen = request.query_params.get("branch")
+    if chosen and chosen != ctx.params["branch"]:
+        return RedirectResponse(
+            f"/branch/{quote(chosen)}?{ctx.filters.query(branch=None)}", status_code=303
+        )
+    return None
+
+
 def branch(ctx: Ctx, request: Request, form: FormData | None) -> Response:
+    if (moved := _other_branch(ctx, request)) is not None:
+        return moved
     b = ctx.params["branch"]
     ctx.check_branch(b)
     own = tables.kpi_table(ctx, "branch", branch=b, title="网点合计")
@@ -124,6 +138,8 @@ def branch(ctx: Ctx, request: Request, form: FormData | None) -> Response:
 
 
 def counter(ctx: Ctx, request: Request, form: FormData | None) -> Response:
+    if (moved := _other_branch(ctx, request)) is not None:
+        return moved
     b = ctx.params["branch"]
     ctx.check_branch(b)
     try:
@@ -138,6 +154,8 @@ def counter(ctx: Ctx, request: Request, form: FormData | None) -> Response:
 
 
 def teller(ctx: Ctx, request: Request, form: FormData | None) -> Response:
+    if (moved := _other_branch(ctx, request)) is not None:
+        return moved
     b, t = ctx.params["branch"], ctx.params["teller"]
     ctx.check_branch(b)
     kpi = tables.kpi_table(ctx, "teller", branch=b, title=f"柜员 {t}")
