@@ -257,12 +257,7 @@ SEEN_EVERY = timedelta(seconds=60)
 """A session's ``last_seen`` is written at most this often (not at every request)."""
 
 
-def session(
-    execute: Execute, query: Query, token: str, *, at: datetime, idle: timedelta
-) -> Session | None:
-    """The live session of ``token`` (its last request within ``idle``, its user enabled), or
-    None; an expired session is deleted."""
-    digest = token_hash(token)
+def _found(query: Query, digest: str) -> tuple[Session, datetime] | None:
     rows = list(
         query(
             f"SELECT s.csrf, s.last_seen, {', '.join('u.' + c for c in _USER.split(', '))} "
@@ -273,14 +268,38 @@ def session(
     if not rows:
         return None
     csrf, last_seen, *user_row = rows[0]
-    user = _user(user_row)
-    seen = datetime.fromisoformat(last_seen)
-    if at - seen > idle or user.disabled:
+    return Session(_user(user_row), csrf, digest), datetime.fromisoformat(last_seen)
+
+
+def peek(query: Query, token: str, *, at: datetime, idle: timedelta) -> tuple[Session | None, bool]:
+    """The live session of ``token`` read without writing, and whether :func:`session` must
+    write (to end it, or to note that it was used): most requests need no write transaction."""
+    found = _found(query, token_hash(token))
+    if found is None:
+        return None, False
+    live, seen = found
+    if at - seen > idle or live.user.disabled:
+        return None, True
+    return live, at - seen > SEEN_EVERY
+
+
+def session(
+    execute: Execute, query: Query, token: str, *, at: datetime, idle: timedelta
+) -> Session | None:
+    """The live session of ``token`` (its last request within ``idle``, its user enabled), or
+    None; an expired session is deleted, a used one has its ``last_seen`` moved (at most once
+    per :data:`SEEN_EVERY`)."""
+    digest = token_hash(token)
+    found = _found(query, digest)
+    if found is None:
+        return None
+    live, seen = found
+    if at - seen > idle or live.user.disabled:
         execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
         return None
     if at - seen > SEEN_EVERY:
         execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (_utc(at), digest))
-    return Session(user, csrf, digest)
+    return live
 
 
 def sign_out(execute: Execute, token: str) -> None:

@@ -98,3 +98,21 @@ def test_a_user_needs_a_role_and_its_scope(
                 e, q, "x", role, SECRET, region=region, branch=branch, at=AT
             ),
         )
+
+
+def test_most_requests_read_their_session_without_writing(centre_db) -> None:
+    with CentralStore(centre_db) as store:
+        store.write("add", lambda e, q: accounts.add_user(e, q, "xu", "central", SECRET, at=AT))
+        token = store.write("in", lambda e, q: accounts.sign_in(e, q, "xu", SECRET, at=AT)).token
+        assert token is not None
+
+        def peek(seconds: float) -> tuple[str | None, bool]:
+            live, write = accounts.peek(
+                store.query, token, at=AT + timedelta(seconds=seconds), idle=IDLE
+            )
+            return (live.user.name if live else None), write
+
+        assert peek(30) == ("xu", False)  # used just now: nothing to write
+        assert peek(90) == ("xu", True)  # its last_seen to move
+        assert peek(31 * 60) == (None, True)  # idle: to delete
+        assert accounts.peek(store.query, "forged", at=AT, idle=IDLE) == (None, False)

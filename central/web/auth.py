@@ -42,10 +42,12 @@ def settings_of(request: Request) -> Settings:
 def _session(settings: Settings, token: str | None) -> Session | None:
     if not token:
         return None
-    store = settings.store()
+    store, at = settings.store(), settings.clock()
+    live, write = accounts.peek(store.query, token, at=at, idle=settings.idle)
+    if not write:  # most requests: read only, no write lock taken from the ingest
+        return live
     return store.write(
-        "session",
-        lambda e, q: accounts.session(e, q, token, at=settings.clock(), idle=settings.idle),
+        "session", lambda e, q: accounts.session(e, q, token, at=at, idle=settings.idle)
     )
 
 
