@@ -1,4 +1,5 @@
-"""The dashboard's users, their sessions and the brake on failed sign-ins, in the centre's own
+"""The dashboard's users, their sessions and API tokens and the brake on failed sign-ins, in the
+centre's own
 database (SQLite or PostgreSQL, central schema version 6: :data:`SCHEMA`).
 
 Roles (:data:`ROLES`) and what each sees (``central/web/scope.py``):
@@ -60,6 +61,12 @@ SCHEMA = (
         name TEXT PRIMARY KEY,
         failures INTEGER NOT NULL,
         wait_until TEXT NOT NULL
+    )""",
+    """CREATE TABLE api_tokens (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        label TEXT NOT NULL,
+        created_at TEXT NOT NULL
     )""",
 )
 
@@ -300,6 +307,47 @@ def session(
     if at - seen > SEEN_EVERY:
         execute("UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (_utc(at), digest))
     return live
+
+
+# -- API tokens (the bank's BI systems) -----------------------------------------------------------
+
+TOKEN_PREFIX = "cs_"
+
+
+def add_token(execute: Execute, query: Query, name: str, label: str, *, at: datetime) -> str:
+    """A new API token of user ``name`` (their role and scope, read only): returned once, kept
+    only as its hash; it ends when the user is disabled or :func:`revoke_tokens`."""
+    user = get_user(query, name)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    execute(
+        "INSERT INTO api_tokens (token_hash, user_id, label, created_at) VALUES (?, ?, ?, ?)",
+        (token_hash(token), user.id, label.strip() or "-", _utc(at)),
+    )
+    return token
+
+
+def revoke_tokens(execute: Execute, query: Query, name: str) -> int:
+    """End every API token of ``name``; how many."""
+    user = get_user(query, name)
+    return int(execute("DELETE FROM api_tokens WHERE user_id = ?", (user.id,)))
+
+
+def token_session(query: Query, token: str) -> Session | None:
+    """The API token's user as a session (no CSRF: the API only reads), or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    digest = token_hash(token)
+    rows = list(
+        query(
+            f"SELECT {', '.join('u.' + c for c in _USER.split(', '))} FROM api_tokens t "
+            "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+            (digest,),
+        )
+    )
+    if not rows:
+        return None
+    user = _user(rows[0])
+    return None if user.disabled else Session(user, "", digest)
 
 
 def sign_out(execute: Execute, token: str) -> None:

@@ -32,6 +32,7 @@ branch's configuration.
     counterside centre user passwd NAME [--password-stdin] --db DB
     counterside centre user disable NAME [--enable] --db DB
     counterside centre user list --db DB
+    counterside centre user token NAME [--label L | --revoke] --db DB
 
 ``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
 """
@@ -199,7 +200,12 @@ def _web_parser(sub) -> None:
     disable = actions.add_parser("disable", help="no more sign-ins (their sessions end)")
     disable.add_argument("--enable", action="store_true", help="enable the user again")
     listing = actions.add_parser("list", help="every user with role and scope")
-    for p in (add, passwd, disable):
+    token = actions.add_parser(
+        "token", help="a new API token of the user, for a BI system (shown once)"
+    )
+    token.add_argument("--label", default="", help="what it is for")
+    token.add_argument("--revoke", action="store_true", help="end every API token of the user")
+    for p in (add, passwd, disable, token):
         p.add_argument("name", metavar="NAME")
     for p in (add, passwd):
         p.add_argument(
@@ -207,7 +213,7 @@ def _web_parser(sub) -> None:
             action="store_true",
             help="read the password from the first line of stdin (never give it as an argument)",
         )
-    for p in (add, passwd, disable, listing):
+    for p in (add, passwd, disable, listing, token):
         p.add_argument("--db", required=True, help=DB_HELP)
 
 
@@ -537,6 +543,16 @@ def _user(args: argparse.Namespace) -> int:
             for u in accounts.users(store.query):
                 scope = u.region or u.branch or "(all)"
                 print(f"{u.name}\t{u.role}\t{scope}\t{'disabled' if u.disabled else 'enabled'}")
+            return 0
+        if args.action == "token":
+            if args.revoke:
+                ended = store.write("revoke", lambda e, q: accounts.revoke_tokens(e, q, args.name))
+                print(f"{ended} API token(s) of {args.name} revoked")
+                return 0
+            made = store.write(
+                "token", lambda e, q: accounts.add_token(e, q, args.name, args.label, at=now)
+            )
+            print(made)  # shown once: the database keeps only its hash
             return 0
         if args.action == "disable":
             store.write(

@@ -166,7 +166,7 @@ def test_a_version_3_database_is_filled_when_opened(morning, centre_db) -> None:
         expected = dump(store)
         store._conn.execute("DROP VIEW rollup_disputed")  # as the last release left it
         tables = (*DERIVED_TABLES, "chain_breaks", "alerts", "followup_log", "followups",
-                  "sessions", "sign_in_failures", "users")  # fmt: skip
+                  "sessions", "sign_in_failures", "api_tokens", "users")  # fmt: skip
         for table in tables:
             store._conn.execute(f"DROP TABLE {table}")
         store._conn.execute("ALTER TABLE events DROP COLUMN hash")

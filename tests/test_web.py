@@ -426,6 +426,28 @@ def test_following_up_an_item_through_the_form(site: str) -> None:
     assert [h["who"] for h in found["history"][1:]] == ["chengguan-mgr"] * 3
 
 
+def test_a_bi_system_reads_the_api_with_a_token(
+    own_bank: Bank, clock: Clock, monkeypatch, capsys
+) -> None:
+    capsys.readouterr()
+    args = ["user", "token", "hangzhou", "--label", "BI", "--db", str(own_bank.db)]
+    assert cli.main(args) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("cs_")
+    with sqlite3.connect(own_bank.db) as conn:
+        assert token not in str(conn.execute("SELECT * FROM api_tokens").fetchall())
+    with served(own_bank, clock) as site:
+        bi = httpx.Client(base_url=site, headers={"Authorization": f"Bearer {token}"})
+        rows = bi.get(f"/api/v1/kpi?by=branch&{PERIOD}").json()["rows"]
+        assert sorted(r["branch"] for r in rows) == ["chengguan", "xihu"]  # the user's scope
+        assert bi.get(f"/api/v1/kpi?branch=haishu&{PERIOD}").status_code == 403
+        assert bi.get(f"/?{PERIOD}", follow_redirects=False).status_code == 303  # API only
+        forged = {"Authorization": "Bearer cs_forged"}
+        assert httpx.get(f"{site}/api/v1/kpi", headers=forged).status_code == 401
+        assert cli.main(["user", "token", "hangzhou", "--revoke", "--db", str(own_bank.db)]) == 0
+        assert bi.get("/api/v1/live").status_code == 401
+
+
 # -- passwords -------------------------------------------------------------------------------
 
 

@@ -135,12 +135,15 @@ def openapi_spec() -> dict[str, Any]:
         "info": {
             "title": "counterside centre API",
             "version": "1",
-            "description": "Read only. Sign in at /login (a session cookie); every answer is "
-            "limited to the user's scope. Rates are fractions 0..1, times in seconds.",
+            "description": "Read only. An API token (counterside centre user token NAME) as "
+            "`Authorization: Bearer cs_...`, or the session of a user signed in at /login; "
+            "every answer is limited to that user's scope. Rates are fractions 0..1, times in "
+            "seconds.",
         },
         "components": {"securitySchemes": {
+            "token": {"type": "http", "scheme": "bearer"},
             "session": {"type": "apiKey", "in": "cookie", "name": "cs_session"}}},
-        "security": [{"session": []}],
+        "security": [{"token": []}, {"session": []}],
         "paths": paths,
     }  # fmt: skip
 

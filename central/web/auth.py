@@ -62,7 +62,16 @@ def guarded(handler: Handler, *, api: bool = False) -> Callable[[Request], Await
 
     async def route(request: Request) -> Response:
         settings = settings_of(request)
-        session = await run_in_threadpool(_session, settings, request.cookies.get(COOKIE))
+        bearer = request.headers.get("authorization", "")
+        if api and bearer.lower().startswith("bearer "):  # a BI system's API token
+            token = bearer[7:].strip()
+            session = await run_in_threadpool(
+                lambda: accounts.token_session(settings.store().query, token)
+            )
+            if session is None:
+                return JSONResponse({"error": "unknown or revoked API token"}, status_code=401)
+        else:
+            session = await run_in_threadpool(_session, settings, request.cookies.get(COOKIE))
         if session is None:
             if api:
                 return JSONResponse({"error": "not signed in"}, status_code=401)
