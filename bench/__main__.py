@@ -11,6 +11,7 @@ import sys
 
 BENCHMARKS = (
     "store_append", "counter_frame", "sync_drain", "wire_parse", "centre_ingest", "centre_kpi",
+    "dashboard",
 )  # fmt: skip
 
 

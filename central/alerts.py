@@ -356,13 +356,21 @@ def raise_below_target(execute: Execute, found: list[BelowTarget], now: datetime
 
 
 def alerts(
-    execute: Execute, *, branch: str | None = None, open_only: bool = False, limit: int = 1000
+    execute: Execute,
+    *,
+    branch: str | None = None,
+    branches: Sequence[str] | None = None,
+    open_only: bool = False,
+    limit: int = 1000,
 ) -> list[AlertRow]:
-    """Alerts, newest first."""
+    """Alerts (of ``branch``, of any of ``branches``), newest first."""
     where, params = [], []
     if branch is not None:
         where.append("branch = ?")
         params.append(branch)
+    if branches is not None:
+        where.append(f"branch IN ({', '.join('?' * len(branches)) or 'NULL'})")
+        params += list(branches)
     if open_only:
         where.append("acked_at IS NULL")
     sql = f"SELECT {_COLUMNS} FROM alerts"
@@ -370,6 +378,14 @@ def alerts(
         sql += " WHERE " + " AND ".join(where)
     rows = execute(sql + f" ORDER BY id DESC LIMIT {int(limit)}", tuple(params)).fetchall()
     return [_row(r) for r in rows]
+
+
+def get_alert(execute: Execute, alert_id: int) -> AlertRow:
+    """One alert; raises LookupError for an unknown id."""
+    row = execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+    if row is None:
+        raise LookupError(f"no alert {alert_id}")
+    return _row(row)
 
 
 def acknowledge(execute: Execute, alert_id: int, by: str, now: datetime) -> AlertRow:

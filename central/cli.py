@@ -26,6 +26,13 @@ branch's configuration.
     counterside centre followup dispute ID --reason T --by NAME [--lift] --db DB
     counterside centre followup history ID --db DB [--format table|csv|json]
     counterside centre followup redate --by NAME --db DB [--config CENTRE.toml]
+    counterside centre web --db DB [--host H] [--port 8080] [--config CENTRE.toml]
+    counterside centre user add NAME --role central|region|branch|viewer [--region R | --branch B]
+                                [--password-stdin] --db DB
+    counterside centre user passwd NAME [--password-stdin] --db DB
+    counterside centre user disable NAME [--enable] --db DB
+    counterside centre user list --db DB
+    counterside centre user token NAME [--label L | --revoke] --db DB
 
 ``main(argv)`` takes the arguments after ``centre``; ``python -m central`` runs it too.
 """
@@ -33,6 +40,7 @@ branch's configuration.
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import signal
@@ -44,7 +52,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from central import followup
+from central import accounts, followup
 from central.database import is_postgres, shown
 from central.imports import ImportFailed, import_store
 from central.ingest import CentralIngest
@@ -167,7 +175,47 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--branch", required=True, help="the branch the device belongs to")
     _centre_option(imp)
     _followup_parser(sub)
+    _web_parser(sub)
     return parser
+
+
+def _web_parser(sub) -> None:
+    web = sub.add_parser("web", help="serve the dashboard (docs/dashboard.md)")
+    web.add_argument("--db", required=True, help=DB_HELP)
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    web.add_argument("--port", type=int, default=8080)
+    web.add_argument(
+        "--idle-minutes", type=int, default=30, help="a session ends after so long unused (30)"
+    )
+    web.add_argument(
+        "--secure-cookies", action="store_true", help="cookies only over HTTPS (behind TLS)"
+    )
+    _centre_option(web)
+    user = sub.add_parser("user", help="the dashboard's users")
+    actions = user.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="a new user (asks for the password)")
+    add.add_argument("--role", choices=accounts.ROLES, required=True)
+    add.add_argument("--region", help='the region of a region manager (or viewer), "浙江省/杭州市"')
+    add.add_argument("--branch", help="a branch manager's (or viewer's) branch")
+    passwd = actions.add_parser("passwd", help="a new password (their sessions end)")
+    disable = actions.add_parser("disable", help="no more sign-ins (their sessions end)")
+    disable.add_argument("--enable", action="store_true", help="enable the user again")
+    listing = actions.add_parser("list", help="every user with role and scope")
+    token = actions.add_parser(
+        "token", help="a new API token of the user, for a BI system (shown once)"
+    )
+    token.add_argument("--label", default="", help="what it is for")
+    token.add_argument("--revoke", action="store_true", help="end every API token of the user")
+    for p in (add, passwd, disable, token):
+        p.add_argument("name", metavar="NAME")
+    for p in (add, passwd):
+        p.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of stdin (never give it as an argument)",
+        )
+    for p in (add, passwd, disable, listing, token):
+        p.add_argument("--db", required=True, help=DB_HELP)
 
 
 def _followup_parser(sub) -> None:
@@ -467,6 +515,77 @@ def _item_line(item: dict) -> str:
     )
 
 
+def _web(args: argparse.Namespace) -> int:
+    try:
+        from central.web.serve import serve
+    except ImportError as exc:
+        print(
+            f"counterside centre web: {exc.name} is missing; install the web extra: "
+            "pip install 'counterside[web]'",
+            file=sys.stderr,
+        )
+        return 2
+    serve(
+        args.db, _centre(args), host=args.host, port=args.port, idle_minutes=args.idle_minutes,
+        secure_cookies=args.secure_cookies,
+    )  # fmt: skip
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise accounts.AccountError("the two passwords differ")
+    return first
+
+
+def _user(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with CentralStore(args.db) as store:
+        if args.action == "list":
+            print("name\trole\tscope\tstate")
+            for u in accounts.users(store.query):
+                scope = u.region or u.branch or "(all)"
+                print(f"{u.name}\t{u.role}\t{scope}\t{'disabled' if u.disabled else 'enabled'}")
+            return 0
+        if args.action == "token":
+            if args.revoke:
+                ended = store.write("revoke", lambda e, q: accounts.revoke_tokens(e, q, args.name))
+                print(f"{ended} API token(s) of {args.name} revoked")
+                return 0
+            made = store.write(
+                "token", lambda e, q: accounts.add_token(e, q, args.name, args.label, at=now)
+            )
+            print(made)  # shown once: the database keeps only its hash
+            return 0
+        if args.action == "disable":
+            store.write(
+                f"user {args.name}",
+                lambda e, q: accounts.set_disabled(e, q, args.name, not args.enable, at=now),
+            )
+            print(f"user {args.name} {'enabled' if args.enable else 'disabled'}")
+            return 0
+        password = _password(args)
+        if args.action == "add":
+            user = store.write(
+                f"add user {args.name}",
+                lambda e, q: accounts.add_user(
+                    e, q, args.name, args.role, password, region=args.region,
+                    branch=args.branch, at=now,
+                ),
+            )  # fmt: skip
+            print(f"user {user.name} added: {user.role} {user.region or user.branch or ''}")
+            return 0
+        store.write(
+            f"password of {args.name}",
+            lambda e, q: accounts.set_password(e, q, args.name, password, at=now),
+        )
+        print(f"password of {args.name} changed; their sessions ended")
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     return quiet_on_broken_pipe(lambda: _dispatch(args))
@@ -496,6 +615,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             "rebuild": _rebuild,
             "import": _import,
             "followup": _followup,
+            "web": _web,
+            "user": _user,
         }
         return commands[args.command](args)
     except CentralStoreError as exc:
@@ -510,6 +631,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     except followup.FollowupError as exc:
         print(f"counterside centre followup: {exc}", file=sys.stderr)
         return 1
+    except accounts.AccountError as exc:
+        print(f"counterside centre user: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from central.kpi_uptime import add_uptime
 from central.rollups import COUNTS, bin_bounds
 from config.centre import CentreConfig
 
-LEVELS = ("bank", "region", "branch", "counter", "teller", "business_type")
+LEVELS = ("bank", "region", "branch", "counter", "teller", "business_type", "day")
+"""``day``: the rows of each business day of the period (a trend), without 开机率."""
 UPTIME_LEVELS = ("bank", "region", "branch", "counter")
 """The levels 开机率 applies at (a pad belongs to a counter of a branch, not to a teller)."""
 Z95 = 1.959963984540054
@@ -181,6 +182,7 @@ _GROUP = {
     "counter": ("branch", "counter"),
     "teller": ("branch", "teller"),
     "business_type": ("business_type",),
+    "day": ("day",),
 }
 
 
@@ -235,12 +237,14 @@ def group_sums(
     branches: Sequence[str] = (),
     now: datetime | None = None,
     coarse: bool = True,
+    business_type: str | None = None,
 ) -> dict[tuple, Sums]:
     """Summed rollups per group of level ``by`` over the business days ``start..end``
-    (inclusive), optionally of some branches only; ``now`` ends 开机率's days at today. The
-    bank, region and branch levels read the months lying wholly in the range from the coarse
-    rollups and the days at its edges from the daily ones (``coarse=False``: every day from
-    the daily ones; the sums are the same)."""
+    (inclusive), optionally of some branches only, of one business type only (开机率, a pad's,
+    stays that of every business type); ``now`` ends 开机率's days at today. The bank, region
+    and branch levels read the months lying wholly in the range from the coarse rollups and the
+    days at its edges from the daily ones (``coarse=False``, or one business type: every day
+    from the daily ones; the sums are the same)."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
@@ -248,6 +252,10 @@ def group_sums(
     if branches:
         only = f" AND branch IN ({', '.join('?' * len(branches))})"
         params = list(branches)
+    if business_type is not None:  # the coarse rollups are of every business type together
+        only += " AND business_type = ?"
+        params.append(business_type)
+        coarse = False
     if by in ("counter", "teller"):
         only += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
     if by == "business_type":
@@ -332,12 +340,16 @@ def kpis(
     branches: Sequence[str] = (),
     now: datetime | None = None,
     coarse: bool = True,
+    business_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
     bank level always has its one row, with zero counts and null rates when there is no data.
     ``now``: 开机率 counts business minutes up to the branch's today, not beyond; ``coarse``:
-    see :func:`group_sums`."""
-    sums = group_sums(query, centre, start, end, by, branches=branches, now=now, coarse=coarse)
+    see :func:`group_sums`; ``business_type``: of that business type only."""
+    sums = group_sums(
+        query, centre, start, end, by, branches=branches, now=now, coarse=coarse,
+        business_type=business_type,
+    )  # fmt: skip
     if by == "bank" and not sums:
         sums = {(): Sums()}
     names = _names(query, by)
@@ -364,6 +376,8 @@ def _keys(
         return {"region": group[0]}
     if by == "business_type":
         return {"business_type": group[0]}
+    if by == "day":
+        return {"day": group[0]}
     branch = centre.branch(group[0])
     keys: dict[str, Any] = {
         "branch": group[0],

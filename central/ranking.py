@@ -7,6 +7,7 @@ the ranked ones as "not ranked (n < 30)", with their interval and n all the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -17,14 +18,21 @@ RANKED_BY = ("teller", "branch")
 
 
 def ranking(
-    query: Query, centre: CentreConfig, start: date, end: date, by: str
+    query: Query,
+    centre: CentreConfig,
+    start: date,
+    end: date,
+    by: str,
+    *,
+    branches: Sequence[str] = (),
+    business_type: str | None = None,
 ) -> list[dict[str, Any]]:
     """KPI rows of ``by`` (teller or branch) with ``rank`` (None: not ranked) and ``ranked``
-    (why not, when not), best first."""
+    (why not, when not), best first; ``branches``: ranked among these branches only."""
     if by not in RANKED_BY:
         raise ValueError(f"--by must be one of {', '.join(RANKED_BY)}, not {by!r}")
     least = centre.kpi.min_sample
-    rows = kpis(query, centre, start, end, by)
+    rows = kpis(query, centre, start, end, by, branches=branches, business_type=business_type)
     enough = [r for r in rows if r["ratings"] >= least]
     enough.sort(key=lambda r: (-r["satisfaction_low"], -r["satisfaction_rate"], -r["ratings"]))
     small = sorted(

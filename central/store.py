@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from central import accounts, chain, followup, opening, rollups
 from central import alerts as alert_rules
-from central import chain, followup, opening, rollups
 from central.database import Database, DatabaseError, open_database
 from central.kpi import Query
 from config.centre import Branch, CentreConfig
@@ -47,7 +47,7 @@ from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -198,8 +198,10 @@ _V7 = (
     *rollups.COARSE_FILL,
     "CREATE INDEX followups_disputed ON followups (day, branch, rating) WHERE disputed = 1",
 )
+# Version 8: the dashboard's users, sessions and failed sign-ins (central/accounts.py).
+_V8 = accounts.SCHEMA
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
@@ -1154,11 +1156,20 @@ class CentralStore:
         return touched
 
     def alerts(
-        self, *, branch: str | None = None, open_only: bool = False, limit: int = 1000
+        self,
+        *,
+        branch: str | None = None,
+        branches: Sequence[str] | None = None,
+        open_only: bool = False,
+        limit: int = 1000,
     ) -> list[alert_rules.AlertRow]:
         return alert_rules.alerts(
-            self._conn.execute, branch=branch, open_only=open_only, limit=limit
+            self._conn.execute, branch=branch, branches=branches, open_only=open_only, limit=limit
         )
+
+    def alert(self, alert_id: int) -> alert_rules.AlertRow:
+        """One alert; raises LookupError for an unknown id."""
+        return alert_rules.get_alert(self._conn.execute, alert_id)
 
     def acknowledge_alert(self, alert_id: int, by: str, now: datetime) -> alert_rules.AlertRow:
         with self._write(f"acknowledge alert {alert_id}") as conn:

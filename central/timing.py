@@ -6,6 +6,7 @@ own transaction's timings, so the figures say how much a long wait costs in sati
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -25,18 +26,33 @@ SERVICE = {-1: "no limit", 0: "within limit", 1: "over limit"}
 
 
 def timing(
-    query: Query, centre: CentreConfig, start: date, end: date, by: str
+    query: Query,
+    centre: CentreConfig,
+    start: date,
+    end: date,
+    by: str,
+    *,
+    branches: Sequence[str] = (),
+    business_type: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per group x dimension (``wait`` band or ``service`` within/over its limit)."""
+    """One row per group x dimension (``wait`` band or ``service`` within/over its limit);
+    ``branches``: of these branches only."""
     if by not in TIMING_LEVELS:
         raise ValueError(f"--by must be one of {', '.join(TIMING_LEVELS)}, not {by!r}")
     keys = {"bank": "", "branch": "branch, ", "business_type": "business_type, "}[by]
     counts: dict[tuple, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    where, params = "day >= ? AND day <= ?", [start.isoformat(), end.isoformat()]
+    if branches:
+        where += f" AND branch IN ({', '.join('?' * len(branches))})"
+        params += list(branches)
+    if business_type is not None:
+        where += " AND business_type = ?"
+        params.append(business_type)
     for dimension, column in (("wait", "wait_band"), ("service", "service_over")):
         for found in query(
             f"SELECT {keys}{column}, level, sum(n) FROM rollup_timing "
-            f"WHERE day >= ? AND day <= ? GROUP BY {keys}{column}, level",
-            (start.isoformat(), end.isoformat()),
+            f"WHERE {where} GROUP BY {keys}{column}, level",
+            params,
         ):
             *group, value, level, n = found
             counts[(tuple(group), dimension, int(value))][int(level)] += int(n)

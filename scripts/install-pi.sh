@@ -105,6 +105,10 @@ for role in "$@"; do
   # device holds its MQTT identity and store), so the headless controller unit stays off
   if [ "$role" = controller ] && [ "$screen" = 1 ]; then continue; fi
   units+=("counterside-$role.service")
+  if [ "$role" = centre ]; then  # and its dashboard, over the same database
+    install -m 0644 "$prefix/systemd/counterside-centre-web.service" /etc/systemd/system/
+    units+=("counterside-centre-web.service")
+  fi
 done
 if [ "$screen" = 1 ] && has_role controller "$@"; then
   systemctl disable counterside-controller.service >/dev/null 2>&1 || true

@@ -2,8 +2,9 @@
 # Prepare this checkout on a fresh Debian / Raspberry Pi OS machine:
 #   1. Debian packages the project needs (installed when run as root, otherwise listed for you);
 #   2. a virtual environment in .venv with the locked Python packages and counterside itself.
-# Usage: scripts/setup.sh [runtime|centre|test]  (default: runtime; centre adds PostgreSQL support).
-# Safe to run again: it skips whatever is already in place.
+# Usage: scripts/setup.sh [runtime|centre|test]  (default: runtime; centre: the central office's
+# server, with PostgreSQL support and the dashboard). Safe to run again: it skips whatever is
+# already in place.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 profile="${1:-runtime}"
@@ -23,6 +24,8 @@ debs=(
 [ "$profile" = test ] && debs+=("compgen -G '/usr/lib/postgresql/*/bin/initdb'|postgresql")
 # the tests check every shipped unit with systemd-analyze verify (tests/test_systemd_units.py)
 [ "$profile" = test ] && debs+=("command -v systemd-analyze|systemd")
+# the dashboard's end-to-end tests drive Debian's Chromium headless (Playwright, the system browser)
+[ "$profile" = test ] && debs+=("command -v chromium|chromium")
 # bench centre_ingest captures the stream with mosquitto_sub, its baseline
 [ "$profile" = test ] && debs+=("command -v mosquitto_sub|mosquitto-clients")
 missing=()
@@ -51,7 +54,7 @@ PY
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 extras=""
 [ "$profile" = test ] && extras="[test]"
-[ "$profile" = centre ] && extras="[postgresql]"  # the centre's server (scripts/install-pi.sh centre)
+[ "$profile" = centre ] && extras="[postgresql,web]"  # the centre's server (install-pi.sh centre)
 stamp=".venv/.counterside-$profile"
 want="$(cat pyproject.toml requirements.lock | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -101,3 +101,12 @@ def new_centre_db(request: pytest.FixtureRequest, tmp_path):
 def centre_db(new_centre_db):
     """Where a test's central store lives (an SQLite file, then a PostgreSQL database)."""
     return new_centre_db()
+
+
+@pytest.fixture(scope="session")
+def web_bank(tmp_path_factory):
+    """The dashboard tests' central store: three simulated branches, users of every role
+    (tests/web_support.py); built once, copied by the tests that change it."""
+    from tests.web_support import build_bank
+
+    return build_bank(tmp_path_factory.mktemp("web-bank"))

@@ -56,7 +56,10 @@ def test_a_controller_that_shows_the_board_does_not_run_the_headless_controller(
 
 def test_the_centre_gets_its_own_profile_and_examples(tmp_path):
     calls = run(tmp_path, "centre")
-    assert enabled(calls) == {"systemd-time-wait-sync.service", "counterside-centre.service"}
+    assert enabled(calls) == {
+        "systemd-time-wait-sync.service", "counterside-centre.service",
+        "counterside-centre-web.service",
+    }  # fmt: skip
     assert any("setup.sh centre" in c for c in calls)
     assert any("centre-example.toml" in c for c in calls)
 

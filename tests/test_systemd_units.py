@@ -49,6 +49,7 @@ def service_section(unit: Path) -> configparser.SectionProxy:
 def test_there_is_a_unit_per_role():
     assert [u.name for u in UNITS] == [
         "counterside-board.service",
+        "counterside-centre-web.service",
         "counterside-centre.service",
         "counterside-controller.service",
         "counterside-counter.service",
