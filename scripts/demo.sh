@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the demo: a simulated branch on the embedded default config.
+# Set up (scripts/setup.sh) and run the demo: the whole system, a branch's devices, the centre and its
+# dashboard, with simulated customers (docs/demo.md). The one-process branch: counterside demo-branch.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-bash scripts/setup.sh runtime
+bash scripts/setup.sh centre  # the devices' packages and the centre's dashboard
 exec .venv/bin/counterside demo "$@"

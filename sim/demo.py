@@ -165,11 +165,12 @@ class Demo:
             print("demo: the dashboard (counterside centre web) is not in this build")
             return
         db = str(self.central.db)
-        env = child_env(COUNTERSIDE_DEMO_PASSWORD=DEMO_PASSWORD)
+        env = child_env()
         add = subprocess.run(
-            counterside("centre", "user", "add", "--db", db, DEMO_USER,
-                        "--password-env", "COUNTERSIDE_DEMO_PASSWORD"),
-            capture_output=True, text=True, check=False, timeout=60, env=env,
+            counterside("centre", "user", "add", "--db", db, "--role", "central",
+                        "--password-stdin", DEMO_USER),
+            input=f"{DEMO_PASSWORD}\n", capture_output=True, text=True, check=False, timeout=60,
+            env=env,
         )  # fmt: skip
         if add.returncode != 0 and "exist" not in add.stderr:
             print(f"demo: the demo user was not made: {add.stderr.strip()}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from central.store import CentralStore
@@ -33,7 +34,8 @@ def serve(
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="info", proxy_headers=True
     )
-    asyncio.run(_serve(uvicorn.Server(config), Service()))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops on Ctrl-C, then raises it
+        asyncio.run(_serve(uvicorn.Server(config), Service()))
 
 
 async def _serve(server, service: Service) -> None:
