@@ -48,7 +48,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -77,6 +77,7 @@ from central.uptime import uptime
 from config.centre import CentreConfig, load_centre_config
 from config.errors import ConfigError
 from config.loader import find_config, load_config
+from domain.clock import wall_now_from
 from support.pipes import quiet_on_broken_pipe
 from support.sdnotify import Service
 from sync.connection import LinkState
@@ -386,7 +387,7 @@ def _kpi(args: argparse.Namespace) -> int:
     with CentralStore(args.db, centre=centre) as store, store.snapshot():
         rows = kpis(
             store.query, centre, args.start, args.end, args.by, branches=args.branch,
-            now=datetime.now(UTC),
+            now=_now(),
         )  # fmt: skip
     write_rows(rows, args.format, sys.stdout, table=kpi_table)
     return 0
@@ -417,7 +418,7 @@ def _trust(args: argparse.Namespace) -> int:
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = _now()
     with CentralStore(args.db, centre=_centre(args)) as store:
         if args.action == "ack":
             try:
@@ -445,7 +446,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     with CentralStore(args.db, centre=_centre(args)) as store:
-        done = import_store(store, args.file, args.branch, datetime.now(UTC))
+        done = import_store(store, args.file, args.branch, _now())
     print(
         f"imported {args.file}: {done.events} events of device {done.device} "
         f"(store {_store_name(done.store)}): {done.stored} new, {done.duplicates} already held"
@@ -456,7 +457,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _followup(args: argparse.Namespace) -> int:
     centre = _centre(args)
-    now = datetime.now(UTC)
+    now = _now()
     with CentralStore(args.db, centre=centre) as store:
         if args.action == "list":
             rows = followup.items(
@@ -542,7 +543,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _user(args: argparse.Namespace) -> int:
-    now = datetime.now(UTC)
+    now = _now()
     with CentralStore(args.db) as store:
         if args.action == "list":
             print("name\trole\tscope\tstate")
@@ -638,3 +639,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _now() -> datetime:
+    """The centre's time: the machine's, or a simulation's (``$COUNTERSIDE_CLOCK``)."""
+    return wall_now_from(os.environ)()

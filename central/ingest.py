@@ -45,18 +45,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from central.database import caused_by_data, database_state_error, shown
 from central.gaps import GapTracker, ResendAsk
 from central.store import CentralStore, CentralStoreError, IngestResult, Prepared
 from config.centre import CentreConfig
+from domain.clock import wall_now_from
 from sync import schema, topics
 from sync.connection import Message, MqttConnection, PublishResult
 from sync.settings import ConnectionSettings, IngestSettings
@@ -115,6 +117,9 @@ class CentralIngest:
         self.connection = MqttConnection(connection, manual_ack=True)
         self.stats = IngestStats()
         self.on_alert = on_alert
+        self.now: Callable[[], datetime] = wall_now_from(os.environ)
+        """The centre's time (received, alerts): the machine's, or a simulation's
+        (``$COUNTERSIDE_CLOCK``, so a demo's accelerated events are not from the future)."""
         self.on_progress = on_progress or (lambda: None)
         """Called by the store thread each time round (at least every second) and while it
         retries: a watchdog pinged from here stops when the thread is stuck."""
@@ -234,7 +239,7 @@ class CentralIngest:
         (new ones, or acknowledged elsewhere) is published again."""
         targets = time.monotonic() >= self._next_targets
         try:
-            store.evaluate_alerts(datetime.now(UTC), targets=targets)
+            store.evaluate_alerts(self.now(), targets=targets)
             if targets:  # only once done: a failed evaluation is tried again next minute
                 self._next_targets = time.monotonic() + self.settings.targets_every_s
             for branch in store.alert_branches():
@@ -244,7 +249,7 @@ class CentralIngest:
 
     def _publish_alerts(self, store: CentralStore, branch: str) -> None:
         """The branch's open alerts, retained, when they differ from what was published."""
-        state = store.alert_state(branch, datetime.now(UTC))
+        state = store.alert_state(branch, self.now())
         shown = (state.open, tuple(a.id for a in state.alerts))
         if self._alerts_published.get(branch) == shown:
             return
@@ -274,7 +279,7 @@ class CentralIngest:
                 if parsed:
                     max_future = timedelta(seconds=self.settings.max_future_s)
                     results = store.ingest_many(
-                        [prepared for _, prepared in parsed], datetime.now(UTC),
+                        [prepared for _, prepared in parsed], self.now(),
                         max_future=max_future,
                     )  # fmt: skip
                     for (info, _), result in zip(parsed, results, strict=True):
@@ -402,7 +407,7 @@ class CentralIngest:
             message.topic,
             reason,
             message.payload,
-            datetime.now(UTC),
+            self.now(),
             device=device,
             once=once or message.retain,  # a retained message comes again at every subscription
         )
@@ -421,14 +426,14 @@ class CentralIngest:
         for event in batch.events:
             one = schema.EventBatch(batch.device, (event,), batch.store)
             try:
-                result = store.ingest(info.branch, one, datetime.now(UTC), max_future=max_future)
+                result = store.ingest(info.branch, one, self.now(), max_future=max_future)
             except CentralStoreError as exc:
                 if not caused_by_data(exc):
                     raise
                 self.stats.quarantined += 1
                 log.error("the database refuses seq %d of %s: %s", event.seq, info.device, exc)
                 aside = one.put_aside(event.seq, f"refused by the centre's database: {exc}")
-                result = store.ingest(info.branch, aside, datetime.now(UTC), max_future=max_future)
+                result = store.ingest(info.branch, aside, self.now(), max_future=max_future)
             self._filed(store, info, result, after, None)
         for action in after:
             action()
@@ -460,7 +465,7 @@ class CentralIngest:
             parsed.append((info, read))
             return
         max_future = timedelta(seconds=self.settings.max_future_s)
-        result = store.ingest_many([read], datetime.now(UTC), max_future=max_future)[0]
+        result = store.ingest_many([read], self.now(), max_future=max_future)[0]
         self._filed(store, info, result, after, None)
 
     def _filed(
@@ -543,7 +548,7 @@ class CentralIngest:
         except schema.SchemaError as exc:
             self._quarantine(store, message, exc.reason, info.device)
             return
-        store.set_status(info.branch, status, datetime.now(UTC))
+        store.set_status(info.branch, status, self.now())
         self.stats.status_updates += 1
 
 

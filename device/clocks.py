@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 
-from domain.clock import Clock, ScaledClock, SystemClock
+from domain.clock import CLOCK_ENV, Clock, clock_from
 
-ENV = "COUNTERSIDE_CLOCK"
+ENV = CLOCK_ENV
 
 
 def device_clock() -> Clock:
     """The clock ``$COUNTERSIDE_CLOCK`` describes, else the machine's own."""
-    text = os.environ.get(ENV, "")
-    return ScaledClock.from_text(text) if text else SystemClock()
+    return clock_from(os.environ)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -211,3 +212,20 @@ class ScaledClock:
 def rate_of(clock: Clock) -> float:
     """How many simulated seconds pass per real second on ``clock`` (1 for the real clocks)."""
     return float(getattr(clock, "rate", 1.0))
+
+
+CLOCK_ENV = "COUNTERSIDE_CLOCK"
+"""The environment variable that gives every process of a simulation one accelerated clock (a
+:class:`ScaledClock` as text; set by ``counterside demo``)."""
+
+
+def clock_from(environ: Mapping[str, str]) -> Clock:
+    """The clock ``environ[CLOCK_ENV]`` describes, else the machine's own."""
+    text = environ.get(CLOCK_ENV, "")
+    return ScaledClock.from_text(text) if text else SystemClock()
+
+
+def wall_now_from(environ: Mapping[str, str]) -> Callable[[], datetime]:
+    """``now()`` in UTC on that clock: what the centre's processes read the time from."""
+    clock = clock_from(environ)
+    return lambda: clock.now().wall.astimezone(UTC)

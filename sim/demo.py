@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -122,6 +123,9 @@ class Demo:
         return Child(name, argv, self.data / "logs" / f"{name}.log", env).start()
 
     def start(self, clock: ScaledClock) -> ControlPort:
+        # every process started from here on, the centre's too, reads the simulation's time
+        # (the centre would otherwise find the accelerated day's events in its future)
+        os.environ[CLOCK_ENV] = clock.to_text()
         self.data.mkdir(parents=True, exist_ok=True)
         port = self.args.port or free_port()
         self.central = start_central(self.data, _identities(), port)

@@ -46,3 +46,19 @@ def test_a_bad_clock_text_or_rate_is_refused() -> None:
         ScaledClock.from_text("fast|1|2026-03-02T00:30:00+00:00|x")
     with pytest.raises(ValueError, match="positive"):
         ScaledClock(0.0, EPOCH_WALL, 0.0, "x")
+
+
+def test_the_centre_reads_a_simulation_s_time_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's centre (ingest, commands, dashboard) keeps the simulation's time: at 60x a
+    day's events run hours ahead of the machine's clock, and the ingest would put aside events
+    more than a day ahead of its own as from the future."""
+    from central.ingest import CentralIngest
+    from sync.settings import ConnectionSettings
+
+    far = datetime(2030, 1, 1, tzinfo=UTC)
+    monkeypatch.setenv(ENV, ScaledClock(time.monotonic(), far, 60.0, "demo-8").to_text())
+    ingest = CentralIngest(":memory:", ConnectionSettings(host="127.0.0.1"))
+    assert abs(ingest.now() - far) < timedelta(minutes=10)
+    monkeypatch.delenv(ENV)
+    real = CentralIngest(":memory:", ConnectionSettings(host="127.0.0.1"))
+    assert abs(real.now() - datetime.now(UTC)) < timedelta(minutes=1)

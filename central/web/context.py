@@ -4,10 +4,11 @@ business type), checked against the scope."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ from central.accounts import Session
 from central.store import CentralStore
 from central.web.scope import Forbidden, Scope
 from config.centre import DEFAULT_TIME_ZONE, CentreConfig
+from domain.clock import wall_now_from
 
 IDLE = timedelta(minutes=30)
 MAX_DAYS = 366 * 2
@@ -25,8 +27,11 @@ class BadRequest(Exception):
     """A filter or form value that cannot be used (HTTP 400); the message says which."""
 
 
+_CENTRE_NOW = wall_now_from(os.environ)  # the machine's time, or a simulation's
+
+
 def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    return _CENTRE_NOW()
 
 
 @dataclass
