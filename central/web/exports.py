@@ -50,12 +50,30 @@ def _cells(table: Table) -> tuple[list[str], list[list[Any]]]:
     return names, rows
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""How a cell's text begins that a spreadsheet would run as a formula: text typed by a branch
+manager (an owner, a note) or sent by a device (a teller's name) must stay text."""
+
+
+def _as_text(value: Any) -> Any:
+    """A CSV cell that Excel cannot run: text that would start a formula gets a leading '."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def _keep_text(sheet: Any) -> None:
+    """openpyxl takes text starting with ``=`` for a formula: every such cell stays text."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.data_type == "f":
+                cell.data_type = "s"
+
+
 def to_csv(table: Table) -> bytes:
     names, rows = _cells(table)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(names)
-    writer.writerows(rows)
+    writer.writerow([_as_text(n) for n in names])
+    writer.writerows([[_as_text(v) for v in row] for row in rows])
     return out.getvalue().encode("utf-8-sig")  # the BOM: Excel then reads the Chinese right
 
 
@@ -72,6 +90,7 @@ def to_xlsx(tables: list[Table], about: list[tuple[str, str]]) -> bytes:
         sheet.append(names)
         for values in rows:
             sheet.append(values)
+        _keep_text(sheet)
         for i, name in enumerate(names, 1):
             if name.endswith(("_rate", "_low", "_high")):
                 for (c,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
@@ -79,6 +98,7 @@ def to_xlsx(tables: list[Table], about: list[tuple[str, str]]) -> bytes:
     info = book.create_sheet("about")
     for key, value in about:
         info.append([key, value])
+    _keep_text(info)
     defs = book.create_sheet("definitions")
     for name, text in DEFINITIONS:
         defs.append([name, text])
