@@ -45,6 +45,9 @@ class Job:
     opening: str
     close: str
 
+MARKER = ".counterside-simulate"
+"""The file that marks a folder as simulate's own (it empties its database at each run)."""
+
 
 def branch_ids(n: int) -> list[tuple[str, str]]:
     """(branch, device) of each simulated branch."""
@@ -126,7 +129,16 @@ def run(
     """Simulate, send, check the centre got everything; 0 when it did."""
     data = data.resolve()
     # each run is an experiment of its own: the branches, the broker's state, the centre's
-    # database and the ground truth start over (the CA and certificates are kept)
+    # database and the ground truth start over (the CA and certificates are kept); only in a
+    # folder this command made, never a real centre's or the demo's
+    marker = data / MARKER
+    if data.exists() and any(data.iterdir()) and not marker.exists():
+        raise SystemExit(
+            f"counterside simulate: {data} holds files simulate did not make (a centre's "
+            f"database?); give an empty or new folder"
+        )
+    data.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by counterside simulate: its contents are replaced at each run\n")
     fresh, truth_dir = data / "branches", data / "truth"
     for folder in (fresh, truth_dir, data / "broker"):
         shutil.rmtree(folder, ignore_errors=True)

@@ -41,3 +41,16 @@ def test_every_simulated_transaction_and_rating_reaches_the_centre_once_and_the_
     ]
     print(f"\nground truth: {len(done)} transactions in {time.monotonic() - started:.0f} s\n"
           + "\n".join(report))  # fmt: skip
+
+
+def test_simulate_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    """Each run starts its database over: pointed at a real centre's folder by mistake, it
+    must refuse, not delete the centre's database."""
+    centre = tmp_path / "centre"
+    centre.mkdir()
+    (centre / "centre.sqlite").write_bytes(b"the bank's year")
+    run = counterside("simulate", "--data", str(centre), "--branches", "1", "--counters", "1",
+                      "--day", DAY.isoformat(),
+                      timeout=120)  # fmt: skip
+    assert run.returncode != 0 and "did not make" in run.stderr
+    assert (centre / "centre.sqlite").read_bytes() == b"the bank's year"
