@@ -45,6 +45,7 @@ class Job:
     opening: str
     close: str
 
+
 MARKER = ".counterside-simulate"
 """The file that marks a folder as simulate's own (it empties its database at each run)."""
 
