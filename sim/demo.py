@@ -66,14 +66,21 @@ class Stop:
 
     def __init__(self) -> None:
         self.asked = False
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
+        self.stopping = False
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
+            signal.signal(sig, self._handle)
 
     def _handle(self, *_: Any) -> None:
+        if self.stopping:
+            return  # the children are being stopped: another Ctrl-C must not orphan them
         if self.asked:
             raise KeyboardInterrupt
         self.asked = True
         print("\ndemo: stopping: the centre gets what is on its way, then every process stops")
+
+    def shield(self) -> None:
+        """From here on signals are noted, not raised: the stop must reach every child."""
+        self.stopping = True
 
 
 def _start_wall(state: dict[str, Any], tz: ZoneInfo, today: date) -> datetime:
@@ -317,13 +324,17 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("demo: stopping at once")
     finally:
+        stop.shield()
         truth.close()
-        demo.stop()
-        print("demo: every process stopped")
-        # the next run continues after everything this one stored (the apps' clocks ran on
-        # while they stopped)
+        # the next run continues after everything this one stored: saved first, then again
+        # once the apps (whose clocks ran on while they stopped) are down
         ended = max(ended, clock.now().wall, close if finished else ended)
         state.update(clock=ended.isoformat(), runs=run_no)
+        state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+        demo.stop()
+        print("demo: every process stopped")
+        ended = max(ended, clock.now().wall)
+        state.update(clock=ended.isoformat())
         state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
     if finished and demo.central is not None:
         print(f"\nKPIs of {start.date()} at the centre (counterside centre kpi):")

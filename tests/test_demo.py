@@ -34,3 +34,25 @@ def test_the_demo_runs_the_whole_system_stops_by_itself_and_a_second_run_continu
     assert expected["demo-branch"]["finished"] > 0 and done
     logs = "".join(p.read_text(errors="replace") for p in (data / "logs").glob("*.log"))
     assert "Traceback" not in logs
+
+
+def test_once_the_demo_stops_its_children_more_ctrl_c_cannot_orphan_them() -> None:
+    """The second Ctrl-C hurries the stop; any after that, while the children are being
+    stopped, is noted and ignored (before, a third one escaped and left them running)."""
+    import signal
+
+    from sim.demo import Stop
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        stop = Stop()
+        stop._handle()
+        assert stop.asked
+        with pytest.raises(KeyboardInterrupt):
+            stop._handle()
+        stop.shield()
+        stop._handle()  # no KeyboardInterrupt now
+        assert signal.getsignal(signal.SIGHUP) == stop._handle
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
