@@ -207,18 +207,29 @@ class SignIn:
 _DUMMY: list[str] = []
 
 
-def sign_in(execute: Execute, query: Query, name: str, password: str, *, at: datetime) -> SignIn:
-    """Check ``password`` for ``name`` and open a session; a name still waiting after its failed
-    attempts is refused before any password is checked."""
+@dataclass(frozen=True)
+class Checked:
+    """A password checked (:func:`check_password`), for :func:`record_sign_in` to write down."""
+
+    name: str
+    user: User | None = None
+    good: bool = False
+    rehash: str | None = None  # a new hash of the password, when the stored one is outdated
+    refused: SignIn | None = None  # refused before any password was checked
+
+
+def check_password(query: Query, name: str, password: str, *, at: datetime) -> Checked:
+    """Check ``password`` for ``name``: reads only, so the costly hash is checked with no lock
+    held (the ingest writes on meanwhile). A name still waiting after its failed attempts is
+    refused before any password is checked; an unknown name costs the same work as a known one."""
     from argon2.exceptions import VerificationError
 
     name = name.strip()
-    waited = list(
-        query("SELECT failures, wait_until FROM sign_in_failures WHERE name = ?", (name,))
-    )
-    if waited and datetime.fromisoformat(waited[0][1]) > at:
-        left = (datetime.fromisoformat(waited[0][1]) - at).total_seconds()
-        return SignIn(refused="too many failed sign-ins: wait and try again", wait_s=left)
+    waited = list(query("SELECT wait_until FROM sign_in_failures WHERE name = ?", (name,)))
+    if waited and datetime.fromisoformat(waited[0][0]) > at:
+        left = (datetime.fromisoformat(waited[0][0]) - at).total_seconds()
+        refused = SignIn(refused="too many failed sign-ins: wait and try again", wait_s=left)
+        return Checked(name, refused=refused)
     rows = list(query(f"SELECT {_USER}, password_hash FROM users WHERE name = ?", (name,)))
     hasher = _hasher()
     if not rows:
@@ -232,7 +243,18 @@ def sign_in(execute: Execute, query: Query, name: str, password: str, *, at: dat
         good = user is not None and not user.disabled
     except VerificationError:
         good = False
-    if not good or user is None:
+    rehash = hasher.hash(password) if good and hasher.check_needs_rehash(digest) else None
+    return Checked(name, user, good, rehash)
+
+
+def record_sign_in(execute: Execute, query: Query, checked: Checked, *, at: datetime) -> SignIn:
+    """Write down what :func:`check_password` found (in a short write transaction): a failure
+    counted (and the wait it brings), or a session opened."""
+    if checked.refused is not None:
+        return checked.refused
+    name, user = checked.name, checked.user
+    if not checked.good or user is None:
+        waited = list(query("SELECT failures FROM sign_in_failures WHERE name = ?", (name,)))
         failures = (int(waited[0][0]) if waited else 0) + 1
         extra = max(0, failures - FREE_FAILURES)
         wait = min(FIRST_WAIT * (2 ** (extra - 1)), MAX_WAIT) if extra else timedelta(0)
@@ -244,8 +266,8 @@ def sign_in(execute: Execute, query: Query, name: str, password: str, *, at: dat
         )
         return SignIn(refused="wrong name or password", wait_s=wait.total_seconds())
     execute("DELETE FROM sign_in_failures WHERE name = ?", (name,))
-    if hasher.check_needs_rehash(digest):
-        execute("UPDATE users SET password_hash = ? WHERE id = ?", (hasher.hash(password), user.id))
+    if checked.rehash is not None:
+        execute("UPDATE users SET password_hash = ? WHERE id = ?", (checked.rehash, user.id))
     token = secrets.token_urlsafe(32)
     execute(
         "INSERT INTO sessions (token_hash, user_id, csrf, created_at, last_seen) "
@@ -253,6 +275,12 @@ def sign_in(execute: Execute, query: Query, name: str, password: str, *, at: dat
         (token_hash(token), user.id, secrets.token_urlsafe(32), _utc(at), _utc(at)),
     )
     return SignIn(token=token)
+
+
+def sign_in(execute: Execute, query: Query, name: str, password: str, *, at: datetime) -> SignIn:
+    """:func:`check_password` then :func:`record_sign_in`, in the caller's transaction (the
+    command line; the dashboard checks the password before it takes the write lock)."""
+    return record_sign_in(execute, query, check_password(query, name, password, at=at), at=at)
 
 
 def token_hash(token: str) -> str:

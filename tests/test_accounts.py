@@ -116,3 +116,24 @@ def test_most_requests_read_their_session_without_writing(centre_db) -> None:
         assert peek(90) == ("xu", True)  # its last_seen to move
         assert peek(31 * 60) == (None, True)  # idle: to delete
         assert accounts.peek(store.query, "forged", at=AT, idle=IDLE) == (None, False)
+
+
+def test_the_password_is_checked_without_the_write_lock(tmp_path) -> None:
+    """The argon2 check (a fifth of a second) runs with no lock held, so sign-ins (anyone who
+    reaches /login) cannot stall the ingest; only the short record of the outcome writes."""
+    import sqlite3
+
+    db = str(tmp_path / "centre.sqlite")
+    with CentralStore(db) as store:
+        store.write("add", lambda e, q: accounts.add_user(e, q, "qi", "central", SECRET, at=AT))
+        ingest = sqlite3.connect(db, isolation_level=None)
+        ingest.execute("BEGIN IMMEDIATE")  # the ingest holds the write lock meanwhile
+        try:
+            checked = accounts.check_password(store.query, "qi", SECRET, at=AT)
+            wrong = accounts.check_password(store.query, "qi", "guess", at=AT)
+        finally:
+            ingest.execute("ROLLBACK")
+            ingest.close()
+        assert checked.good and not wrong.good
+        done = store.write("in", lambda e, q: accounts.record_sign_in(e, q, checked, at=AT))
+        assert done.token is not None
