@@ -161,6 +161,16 @@ def test_a_session_ends_after_idle_time(site: str, clock: Clock) -> None:
     assert client.get("/api/v1/live").status_code == 401
 
 
+def test_a_page_left_open_does_not_keep_its_session_alive(site: str, clock: Clock) -> None:
+    """The pages poll /api/v1/live every 15 s with X-Background: 1; that is not activity."""
+    client = sign_in(site, "zongbu")
+    poll = {"X-Background": "1"}
+    for _ in range(8):  # 40 minutes of polls only
+        clock.now += timedelta(minutes=5)
+        client.get("/api/v1/live", headers=poll)
+    assert client.get("/api/v1/live", headers=poll).status_code == 401
+
+
 def test_signing_out_ends_the_session(site: str) -> None:
     client = sign_in(site, "zongbu")
     assert client.post("/logout", data={"csrf": csrf_of(client)}).status_code == 303

@@ -39,13 +39,18 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def _session(settings: Settings, token: str | None) -> Session | None:
+BACKGROUND = "x-background"
+"""The header of the pages' own polls (app.js): they are not the user's activity, so a page
+left open does not keep its session alive past the idle time."""
+
+
+def _session(settings: Settings, token: str | None, background: bool = False) -> Session | None:
     if not token:
         return None
     store, at = settings.store(), settings.clock()
     live, write = accounts.peek(store.query, token, at=at, idle=settings.idle)
-    if not write:  # most requests: read only, no write lock taken from the ingest
-        return live
+    if not write or (background and live is not None):  # a poll never counts as activity
+        return live  # most requests: read only, no write lock taken from the ingest
     return store.write(
         "session", lambda e, q: accounts.session(e, q, token, at=at, idle=settings.idle)
     )
@@ -71,7 +76,10 @@ def guarded(handler: Handler, *, api: bool = False) -> Callable[[Request], Await
             if session is None:
                 return JSONResponse({"error": "unknown or revoked API token"}, status_code=401)
         else:
-            session = await run_in_threadpool(_session, settings, request.cookies.get(COOKIE))
+            background = request.headers.get(BACKGROUND) == "1"
+            session = await run_in_threadpool(
+                _session, settings, request.cookies.get(COOKIE), background
+            )
         if session is None:
             if api:
                 return JSONResponse({"error": "not signed in"}, status_code=401)

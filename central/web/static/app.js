@@ -57,7 +57,8 @@ function bars() {
 
 async function poll() {
   try {
-    const r = await fetch("/api/v1/live", { credentials: "same-origin" });
+    // a poll is not the user's activity: it must not keep an unattended session alive
+    const r = await fetch("/api/v1/live", { credentials: "same-origin", headers: { "X-Background": "1" } });
     if (!r.ok) return;
     const live = await r.json();
     document.querySelectorAll("[data-live-count]").forEach(el => { el.textContent = live.open_alerts; });
