@@ -28,6 +28,8 @@ def search_transactions(
     ticket: str | None = None,
     business_type: str | None = None,
     rating: int | None = None,
+    outcome: str | None = None,
+    rating_status: str | None = None,
     limit: int = LIMIT,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Transactions of the business days ``start..end`` (inclusive) that match every criterion
@@ -43,6 +45,8 @@ def search_transactions(
         ("ticket", ticket),
         ("business_type", business_type),
         ("rating", rating),
+        ("outcome", outcome),
+        ("rating_status", rating_status),
     ):
         if value is not None and value != "":
             where.append(f"{column} = ?")

@@ -539,3 +539,18 @@ def test_text_that_would_start_a_formula_stays_text_in_csv_and_xlsx() -> None:
     cells = [c for sheet in book for row in sheet.iter_rows() for c in row]
     assert all(c.data_type != "f" for c in cells)
     assert any(c.value == evil for c in cells) and any(c.value == -3 for c in cells)
+
+
+def test_every_finished_and_rated_figure_links_to_exactly_its_transactions(site: str) -> None:
+    """办结 counts transactions served to the end: its link lists those, not the no-shows and
+    transfers beside them; 已评价 likewise, filtered in SQL before the list's limit."""
+    client = sign_in(site, "zongbu")
+    for row in client.get(f"/api/v1/kpi?by=branch&{PERIOD}").json()["rows"]:
+        q = f"{PERIOD}&branch={row['branch']}"
+        served = client.get(f"/api/v1/transactions?{q}&outcome=served").json()["rows"]
+        everything = client.get(f"/api/v1/transactions?{q}").json()["rows"]
+        rated = client.get(f"/api/v1/transactions?{q}&outcome=served&rating_status=rated")
+        assert len(served) == row["finished"] < len(everything)
+        assert len(rated.json()["rows"]) == row["rated"]
+    page = client.get(f"/branch/chengguan?{PERIOD}").text
+    assert "outcome=served" in page

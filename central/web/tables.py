@@ -119,11 +119,12 @@ def group_label(row: dict[str, Any]) -> str:
 
 
 def kpi_columns(ctx: Ctx) -> list[Column]:
-    tx = _tx_link(ctx)
+    finished = _tx_link(ctx, outcome="served")  # 办结: served to the end (KPI definitions)
+    rated = _tx_link(ctx, outcome="served", rating_status="rated")
     return [
         Column("group", "对象", link=_group_link(ctx)),
-        Column("finished", "办结", "int", link=tx),
-        Column("rated", "已评价", "int", link=_tx_link(ctx, rating_status="rated")),
+        Column("finished", "办结", "int", link=finished),
+        Column("rated", "已评价", "int", link=rated),
         Column("evaluation_rate", "评价率", "pct", interval="evaluation", meets="evaluation"),
         Column("ratings", "评价数 n", "int"),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction", meets="satisfaction"),
@@ -286,14 +287,13 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
         "ticket": ctx.params.get("ticket") or None,
         "rating": _int(ctx, "rating"),
         "business_type": f.business_type,
+        "outcome": ctx.params.get("outcome") or None,  # in SQL, before the limit
+        "rating_status": ctx.params.get("rating_status") or None,
     }
     criteria.update(fixed)
     rows, more = search_transactions(
         ctx.store.query, f.start, f.end, branches=ctx.branches(branch), **criteria
     )
-    status = ctx.params.get("rating_status")
-    if status:
-        rows = [r for r in rows if r["rating_status"] == status]
     for row in rows:
         row["outcome_name"] = OUTCOMES.get(row["outcome"], row["outcome"])
         row["rating_status_name"] = RATING_STATUSES.get(row["rating_status"], row["rating_status"])
