@@ -25,6 +25,10 @@ NAMES = ("王芳", "李强", "张敏", "陈静", "刘洋", "赵磊", "孙丽", "
 IDLE_LOOK_S = 5.0  # an idle teller looks at the queue this often
 RECALL_S = 30.0  # a called customer who does not come is recalled, then skipped, after this
 
+WINDOW_MARGIN_S = 3.0
+"""A rating pressed at least this long before its window closes must be accepted (the
+simulation's steps and the apps' ticks are shorter)."""
+
 
 @dataclass
 class Waiting:
@@ -48,6 +52,7 @@ class TellerAgent:
     recalls: int = 0
     idle_since: datetime | None = None
     leftovers: bool = False  # tickets of an earlier run may wait for this counter
+    in_window: bool = False  # the customer's rating press is due well inside the window
 
 
 class BranchDay:
@@ -241,6 +246,7 @@ class BranchDay:
             return
         t.phase = "rating"
         wait = self.people.rating_delay_s() if t.customer.rating is not None else self.window_s
+        t.in_window = t.customer.rating is not None and wait <= self.window_s - WINDOW_MARGIN_S
         self._later(t, now, wait)
 
     def _rating(self, t: TellerAgent, now: datetime) -> None:
@@ -250,7 +256,10 @@ class BranchDay:
             answer = self.port.press(t.counter, "rate", value)
             last = (answer.get("session") or {}).get("last") or {}
             accepted = last.get("id") == t.transaction and last.get("rating") == value
-            self._record(t, now, "served", rating=value if accepted else None)
+            # what the customer meant, pressed well inside the window: the truth the check
+            # holds the centre to, whatever the device under test says it stored
+            intended = value if t.in_window else None
+            self._record(t, now, "served", rating=value if accepted else None, intended=intended)
             self.served += 1
             self.rated += accepted
             t.customer = None

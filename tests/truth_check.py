@@ -67,6 +67,11 @@ def check(data: Path, day: date) -> tuple[dict[str, dict[str, Any]], list[dict[s
         assert closed[r["transaction"]] == 1, f"{r} closed {closed[r['transaction']]} times"
     rated = [(r["transaction"], r["rating"]) for r in done if r.get("rating") is not None]
     assert Counter(rated) == pressed, "the accepted ratings at the centre differ"
+    # what the customers meant, pressed inside the window, not what the devices said they kept
+    meant = {r["transaction"]: r["intended"] for r in done if r.get("intended") is not None}
+    assert meant, "no rating pressed inside its window: the check would prove nothing"
+    lost = {tx: (value, rows[tx][1]) for tx, value in meant.items() if rows[tx][1] != value}
+    assert not lost, f"ratings customers gave that the centre lacks or holds otherwise: {lost}"
 
     kpi = counterside("centre", "kpi", "--db", str(data / "centre.sqlite"), "--from",
                       day.isoformat(), "--to", day.isoformat(), "--by", "branch",
