@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from central import accounts
-from central.rollups import COUNTS
+from central.rollups import COARSE_FILL, COUNTS
 from central.store import CentralStore
 
 TARGET_MS = 300.0
@@ -80,6 +80,8 @@ def fill(db: Path, counters: int, per_branch: int, days: int, seed: int = 7) -> 
                 "INSERT INTO devices (device_id, branch) VALUES (?, ?)",
                 [(d[0], d[1]) for d in devices],
             )
+            for sql in COARSE_FILL:  # the months and years, as the ingest keeps them
+                conn.execute(sql)
         store.write(
             "user",
             lambda e, q: accounts.add_user(
