@@ -11,7 +11,6 @@ from central import accounts
 from central.accounts import AccountError
 from central.store import CentralStore
 
-pytestmark = pytest.mark.travel_free  # every time is given
 AT = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 IDLE = timedelta(minutes=30)
 SECRET = "Osmanthus-1120"
