@@ -19,9 +19,10 @@ Threads, and what each may touch:
      broker was told is safe has been committed. A database error (locked past the busy
      timeout, disk full, the connection to PostgreSQL lost: the next try connects again)
      retries the same message every ``retry_s``, acknowledging nothing. A message the database
-     refuses for its data (a constraint, a value it cannot hold) is quarantined with the
-     database's reason after ``refused_tries`` tries (at once when the same message comes again),
-     so one message cannot stop every other.
+     refuses for its data (a constraint, a value it cannot hold) is tried ``refused_tries``
+     times, then its events are stored one by one and the refused one put aside (a placeholder
+     filed, the event quarantined with the database's reason), so one message cannot stop every
+     other and the device's mark moves past it.
 
   The messages waiting are taken together (group commit, up to ``group_max_messages``): each
   is parsed and prepared (``prepare``: what filing needs that depends on no database) before
@@ -43,7 +44,6 @@ device ignores it.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import queue
@@ -66,9 +66,6 @@ from sync.settings import ConnectionSettings, IngestSettings
 log = logging.getLogger(__name__)
 
 Alert = Callable[[str], None]
-REFUSED_KEPT = 1_000
-"""Messages the database refused, remembered so that the same message sent again (a device
-answering the gap it left) is quarantined at its first refusal, without the retries."""
 RETAINED_EVENTS = (
     "retained message on an events topic (devices never retain events): refused, and cleared "
     "from the broker"
@@ -127,7 +124,6 @@ class CentralIngest:
         self._inbox: queue.SimpleQueue[Message | None] = queue.SimpleQueue()
         self._old: set[tuple[str, str]] = set()  # replaced stores that sent new events
         self._alerts_published: dict[str, tuple[int, tuple[int, ...]]] = {}
-        self._refused: dict[bytes, None] = {}  # digests of messages the database refused
         self._next_evaluation = 0.0
         self._next_targets = 0.0
         self._stop = threading.Event()
@@ -305,8 +301,6 @@ class CentralIngest:
         """Handle one message until it is stored or kept; False if stopped before that."""
         self.stats.messages += 1
         refused = 0
-        digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).digest()
-        tries = 1 if digest in self._refused else self.settings.refused_tries  # sent again
         while True:
             try:
                 after: list[Callable[[], None]] = []
@@ -317,9 +311,9 @@ class CentralIngest:
             except CentralStoreError as exc:
                 self.stats.errors += 1
                 refused = refused + 1 if caused_by_data(exc) else 0
-                if refused < tries:
+                if refused < self.settings.refused_tries:
                     log.exception("storing a message on %s failed; trying again", message.topic)
-                elif self._put_aside(store, message, exc, digest):
+                elif self._put_aside(store, message, exc):
                     return True  # the same answer each time: this message, not the database
             except Exception as exc:  # a bug: keep the message aside rather than lose it
                 self.stats.errors += 1
@@ -340,16 +334,11 @@ class CentralIngest:
                 return False
             self.on_progress()
 
-    def _put_aside(
-        self, store: CentralStore, message: Message, exc: CentralStoreError, digest: bytes
-    ) -> bool:
+    def _put_aside(self, store: CentralStore, message: Message, exc: CentralStoreError) -> bool:
         """A message the database refuses for its data: its events stored apart, the refused
         one put aside (:meth:`_store_apart`); if even that is refused, the whole message in
         quarantine, once. False if the database failed otherwise meanwhile (try again later)."""
         log.error("the database refuses a message on %s: %s", message.topic, exc)
-        self._refused[digest] = None
-        while len(self._refused) > REFUSED_KEPT:
-            del self._refused[next(iter(self._refused))]
         try:
             self._store_apart(store, message)
             return True

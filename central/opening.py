@@ -73,18 +73,21 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()  # one form, so the text orders as the time does
 
 
+def _decoded(branch: str, day: date, counter: int, row: Sequence[Any]) -> CounterDay:
+    """A ``counter_days`` row's ``first_in, first_in_id, last_at, last_id, last_in``."""
+    first_in, first_id, last_at, last_id, last_in = row
+    first = datetime.fromisoformat(first_in) if first_in else None
+    at = datetime.fromisoformat(last_at)
+    return CounterDay(branch, day, counter, first, first_id, at, last_id, bool(last_in))
+
+
 def _read(execute: Execute, branch: str, day: date, counter: int) -> CounterDay | None:
     row = execute(
         "SELECT first_in, first_in_id, last_at, last_id, last_in FROM counter_days "
         "WHERE branch = ? AND day = ? AND counter = ?",
         (branch, day.isoformat(), counter),
     ).fetchone()
-    if row is None:
-        return None
-    first_in, first_id, last_at, last_id, last_in = row
-    first = datetime.fromisoformat(first_in) if first_in else None
-    at = datetime.fromisoformat(last_at)
-    return CounterDay(branch, day, counter, first, first_id, at, last_id, bool(last_in))
+    return None if row is None else _decoded(branch, day, counter, row)
 
 
 def _move(branch: Branch, event: StoredEvent) -> tuple[date, int, datetime, bool] | None:
@@ -249,19 +252,7 @@ def _days(execute: Execute, branch: str, day: date) -> list[CounterDay]:
         "WHERE branch = ? AND day = ?",
         (branch, day.isoformat()),
     ).fetchall()
-    return [
-        CounterDay(
-            branch,
-            day,
-            int(counter),
-            datetime.fromisoformat(first) if first else None,
-            first_id,
-            datetime.fromisoformat(last_at),
-            last_id,
-            bool(last_in),
-        )
-        for counter, first, first_id, last_at, last_id, last_in in rows
-    ]
+    return [_decoded(branch, day, int(row[0]), row[1:]) for row in rows]
 
 
 def refill(

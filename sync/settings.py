@@ -108,8 +108,8 @@ class IngestSettings:
       read over a large bank).
     - ``refused_tries``: a message the database refuses for its data (a constraint, a value it
       cannot hold; not a lock or an outage, which are retried for as long as they last) is tried
-      this many times, then quarantined with the database's reason, so one message can never
-      stop the ingest of every other.
+      this many times, then its events are stored one by one and the refused one put aside
+      with the database's reason, so one message can never stop the ingest of every other.
     """
 
     share_group: str | None = None
