@@ -187,7 +187,10 @@ _GROUP = {
 
 
 COARSE_LEVELS = ("bank", "region", "branch")
-"""The levels that read whole months from the coarse rollups (keyed by month and branch)."""
+"""The levels that read whole months from the coarse rollups (keyed by month and branch); they
+and the ``day`` level read single days from the rollups per day and branch."""
+DAILY = ("rollups", "rollup_levels", "rollup_waits")
+BRANCH_DAILY = ("branch_days", "branch_day_levels", "branch_day_waits")
 
 
 def whole_months(start: date, end: date) -> tuple[tuple[str, str] | None, list[tuple[date, date]]]:
@@ -238,13 +241,16 @@ def group_sums(
     now: datetime | None = None,
     coarse: bool = True,
     business_type: str | None = None,
+    waits: bool = True,
 ) -> dict[tuple, Sums]:
     """Summed rollups per group of level ``by`` over the business days ``start..end``
     (inclusive), optionally of some branches only, of one business type only (开机率, a pad's,
     stays that of every business type); ``now`` ends 开机率's days at today. The bank, region
     and branch levels read the months lying wholly in the range from the coarse rollups and the
-    days at its edges from the daily ones (``coarse=False``, or one business type: every day
-    from the daily ones; the sums are the same)."""
+    days at its edges from the sums per day and branch, as the day level reads its days
+    (``coarse=False``, or one business type: every day from the daily rollups; the sums are the
+    same); 开机率 reads whole months of each pad's minutes at every level. ``waits=False``
+    leaves the histogram of waits unread (no 90th percentile: a trend that does not show it)."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
@@ -252,33 +258,40 @@ def group_sums(
     if branches:
         only = f" AND branch IN ({', '.join('?' * len(branches))})"
         params = list(branches)
-    if business_type is not None:  # the coarse rollups are of every business type together
+    if business_type is not None:
         only += " AND business_type = ?"
         params.append(business_type)
-        coarse = False
     if by in ("counter", "teller"):
         only += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
     if by == "business_type":
         only += " AND business_type <> ''"
+    uptime_months = whole_months(start, end) if coarse else (None, [(start, end)])
+    if business_type is not None:  # the coarse rollups are of every business type together
+        coarse = False
     months, edges = whole_months(start, end) if coarse and by in COARSE_LEVELS else (None, [])
     if months is None:
         edges = [(start, end)]
+    daily: tuple[str, str, str | None] = DAILY
+    if coarse and by in (*COARSE_LEVELS, "day"):
+        daily = BRANCH_DAILY  # a row per branch and day
+    if not waits:
+        daily = (daily[0], daily[1], None)
     sources: list[tuple[str | None, str | None, str | None, str, tuple[str, str]]] = [
-        ("rollups", "rollup_levels", "rollup_waits", "day", (a.isoformat(), b.isoformat()))
-        for a, b in edges
+        (*daily, "day", (a.isoformat(), b.isoformat())) for a, b in edges
     ]
     if months is not None:
         # the waits of whole years from their own histogram (a year of months holds some
         # 230 bins x 12 per branch, which a database sorts slowly)
         years, rest = whole_years(months)
         sources.append(("month_rollups", "month_levels", None, "month", months))
-        sources += [(None, None, "month_waits", "month", part) for part in rest]
-        if years is not None:
-            sources.append((None, None, "year_waits", "year", years))
+        if waits:
+            sources += [(None, None, "month_waits", "month", part) for part in rest]
+            if years is not None:
+                sources.append((None, None, "year_waits", "year", years))
     keys = ", ".join(cols)
     sums: dict[tuple, Sums] = defaultdict(Sums)
     summed = ", ".join(f"sum({c})" for c in COUNTS)
-    for counted, levels, waits, period, (lo, hi) in sources:
+    for counted, levels, histogram, period, (lo, hi) in sources:
         where, bound = f"{period} >= ? AND {period} <= ?{only}", [lo, hi, *params]
         if counted is not None:
             sql = f"SELECT {keys}, {summed} FROM {counted} WHERE {where} GROUP BY {keys}"
@@ -287,7 +300,7 @@ def group_sums(
                 # PostgreSQL sums integers as numeric (Decimal)
                 for name, v in zip(COUNTS, row[len(cols) :], strict=True):
                     counts[name] += float(v) if name.endswith("_s") else int(v)
-        for table, column, target in ((levels, "level", "levels"), (waits, "bin", "waits")):
+        for table, column, target in ((levels, "level", "levels"), (histogram, "bin", "waits")):
             if table is not None:
                 _add_counts(query, table, column, keys, where, bound, sums, target)
     where = f"day >= ? AND day <= ?{only}"
@@ -295,7 +308,7 @@ def group_sums(
     # a view of central/followup.py: the disputed ratings, few, by day
     _add_counts(query, "rollup_disputed", "level", keys, where, bound, sums, "disputed")
     if by in UPTIME_LEVELS:
-        add_uptime(query, centre, start, end, by, branches, sums, now, months, edges)
+        add_uptime(query, centre, start, end, by, branches, sums, now, *uptime_months)
     return _regroup(sums, centre, by)
 
 
@@ -341,14 +354,16 @@ def kpis(
     now: datetime | None = None,
     coarse: bool = True,
     business_type: str | None = None,
+    waits: bool = True,
 ) -> list[dict[str, Any]]:
     """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
     bank level always has its one row, with zero counts and null rates when there is no data.
     ``now``: 开机率 counts business minutes up to the branch's today, not beyond; ``coarse``:
-    see :func:`group_sums`; ``business_type``: of that business type only."""
+    see :func:`group_sums`; ``business_type``: of that business type only; ``waits=False``:
+    without the 90th percentile of waits (``wait_p90_s`` None)."""
     sums = group_sums(
         query, centre, start, end, by, branches=branches, now=now, coarse=coarse,
-        business_type=business_type,
+        business_type=business_type, waits=waits,
     )  # fmt: skip
     if by == "bank" and not sums:
         sums = {(): Sums()}

@@ -110,7 +110,7 @@ def add_uptime(
         ranges += _months(query, opening, months, pads, firsts, lasts, counted)
     daily: Counter[tuple[str, int, str]] = Counter()
     for lo, hi, only in ranges:
-        for day_text, device, minutes in _read(query, lo, hi, pads, only):
+        for day_text, device, minutes in _read(query, lo, hi, pads, only, branches):
             pad = pads.get(device)
             if pad is not None and day_text >= pad[3] and (only is None or pad[:2] in only):
                 daily[(pad[0], pad[1], day_text)] += int(minutes)
@@ -133,23 +133,37 @@ _IN_CHUNK = 500
 
 
 def _read(
-    query: Query, lo: date, hi: date, pads: dict[str, Pad], only: set[tuple[str, int]] | None
+    query: Query,
+    lo: date,
+    hi: date,
+    pads: dict[str, Pad],
+    only: set[tuple[str, int]] | None,
+    branches: Sequence[str],
 ) -> Iterable[Sequence[Any]]:
-    """The daily minutes of ``lo..hi``: of every device, or (``only``) of those counters' pads."""
+    """The daily minutes of ``lo..hi``: of every pad (of ``branches``, if any), or (``only``)
+    of those counters' pads."""
     sql = "SELECT day, device_id, minutes FROM uptime_days WHERE "
     devices = sorted(d for d, pad in pads.items() if only is not None and pad[:2] in only)
     if only is None or len(devices) > len(pads) // 2:
-        yield from query(f"{sql}day >= ? AND day <= ?", (lo.isoformat(), hi.isoformat()))
+        bounds = (lo.isoformat(), hi.isoformat())
+        if not branches:
+            yield from query(f"{sql}day >= ? AND day <= ?", bounds)
+            return
+        # the pads of those branches (their minutes wherever they were counted)
+        chosen = sorted(pads)
+        for i in range(0, len(chosen), _IN_CHUNK):
+            part = chosen[i : i + _IN_CHUNK]
+            yield from query(
+                f"{sql}day >= ? AND day <= ? AND device_id IN ({_marks(part)})", (*bounds, *part)
+            )
         return
-    # each (day, branch, device) sought in the key, not the range's every row scanned
+    # each day sought in the key, then its rows of those pads (wherever they were counted,
+    # as above)
     days = [d.isoformat() for d in _days(lo, hi)]
-    where = sorted({pads[d][0] for d in devices})
     for i in range(0, len(devices), _IN_CHUNK):
         chunk = devices[i : i + _IN_CHUNK]
         yield from query(
-            f"{sql}day IN ({_marks(days)}) AND branch IN ({_marks(where)}) "
-            f"AND device_id IN ({_marks(chunk)})",
-            (*days, *where, *chunk),
+            f"{sql}day IN ({_marks(days)}) AND device_id IN ({_marks(chunk)})", (*days, *chunk)
         )
 
 

@@ -19,6 +19,8 @@ The same sums per calendar month x branch (``month_rollups``, ``month_levels``, 
 are added to in the same transaction (``Pending.flush``): a year at the bank, region or branch
 level reads twelve rows per branch instead of every day's counter x teller x business type (a
 histogram of waits alone holds some 50 million daily rows for a year of a 2,000-counter bank).
+So are the sums per business day x branch (``branch_days``, ``branch_day_levels``,
+``branch_day_waits``): a daily trend, and the days at the edges of a range of whole months.
 
 SQL here is the dialect SQLite and PostgreSQL share (``ON CONFLICT``, no ``OR IGNORE``).
 """
@@ -157,19 +159,19 @@ SCHEMA = (
     )""",
 )
 
-# -- coarse rollups: the same sums per calendar month x branch (schema version 6) ----------------
+# -- coarse rollups: the same sums per calendar month x branch (schema version 7) ----------------
 
 MONTH_KEY = ("month", "branch")
 """The key of the coarse rollups: the business day's month (``YYYY-MM``) and the branch. The
 bank, region and branch levels read whole months from them (``central/kpi.py``)."""
-COARSE_TABLES = (
+MONTH_TABLES = (
     "month_rollups", "month_levels", "month_waits", "year_waits", "uptime_months", "uptime_peaks",
 )  # fmt: skip
-"""The coarse tables, of ``rollups``, ``rollup_levels``, ``rollup_waits`` (per month, and per
-year) and ``uptime_days`` (``uptime_peaks``: per day and branch, the most minutes of one
-device)."""
+"""The monthly tables (schema version 7), of ``rollups``, ``rollup_levels``, ``rollup_waits``
+(per month, and per year) and ``uptime_days`` (``uptime_peaks``: per day and branch, the most
+minutes of one device)."""
 
-COARSE_SCHEMA = (
+MONTH_SCHEMA = (
     f"""CREATE TABLE month_rollups (
         month TEXT NOT NULL, branch TEXT NOT NULL,
         {
@@ -205,7 +207,7 @@ COARSE_SCHEMA = (
 )
 
 _MONTH = "substr(day, 1, 7)"
-COARSE_FILL = (
+MONTH_FILL = (
     f"INSERT INTO month_rollups (month, branch, {', '.join(COUNTS)}) "
     f"SELECT {_MONTH}, branch, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups "
     f"GROUP BY {_MONTH}, branch",
@@ -220,7 +222,52 @@ COARSE_FILL = (
     "INSERT INTO uptime_peaks (day, branch, peak) SELECT day, branch, max(minutes) "
     "FROM uptime_days GROUP BY day, branch",
 )
-"""The coarse rollups made from the daily ones (into empty tables): a migration's fill."""
+"""The monthly tables made from the daily ones (into empty tables): version 7's fill."""
+
+
+# -- coarse rollups per business day x branch (schema version 9) ---------------------------------
+
+BRANCH_DAY_TABLES = ("branch_days", "branch_day_levels", "branch_day_waits")
+"""``rollups``, ``rollup_levels`` and ``rollup_waits`` summed per business day x branch (every
+counter, teller and business type together): the daily trend and the days at a range's edges
+of the bank, region and branch levels read a row per branch and day instead of one per
+counter x teller x business type."""
+
+BRANCH_DAY_SCHEMA = (
+    f"""CREATE TABLE branch_days (
+        day TEXT NOT NULL, branch TEXT NOT NULL,
+        {
+        ", ".join(
+            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
+        )
+    },
+        PRIMARY KEY (day, branch)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE branch_day_levels (
+        day TEXT NOT NULL, branch TEXT NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, level)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE branch_day_waits (
+        day TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (day, branch, bin)
+    ) WITHOUT ROWID""",
+)
+
+BRANCH_DAY_FILL = (
+    f"INSERT INTO branch_days (day, branch, {', '.join(COUNTS)}) "
+    f"SELECT day, branch, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups "
+    "GROUP BY day, branch",
+    "INSERT INTO branch_day_levels (day, branch, level, n) SELECT day, branch, level, sum(n) "
+    "FROM rollup_levels GROUP BY day, branch, level",
+    "INSERT INTO branch_day_waits (day, branch, bin, n) SELECT day, branch, bin, sum(n) "
+    "FROM rollup_waits GROUP BY day, branch, bin",
+)
+"""The branch-day tables made from the daily ones (into empty tables): version 9's fill."""
+
+COARSE_TABLES = (*MONTH_TABLES, *BRANCH_DAY_TABLES)
+"""Every coarse table: kept up to date with the daily rollups in the same transaction."""
+COARSE_FILL = (*MONTH_FILL, *BRANCH_DAY_FILL)
+"""Every coarse table made from the daily rollups (into empty tables)."""
 
 
 WAIT_BANDS = ((0, 300), (300, 600), (600, 900), (900, 1800), (1800, None))
@@ -341,6 +388,14 @@ _MONTHS = (
     f"ON CONFLICT ({', '.join(MONTH_KEY)}) DO UPDATE SET "
     + ", ".join(f"{n} = month_rollups.{n} + excluded.{n}" for n in COUNTS)
 )
+_BRANCH_DAYS = (
+    f"INSERT INTO branch_days (day, branch, {', '.join(COUNTS)}) "
+    f"VALUES ({', '.join('?' * (2 + len(COUNTS)))}) "
+    "ON CONFLICT (day, branch) DO UPDATE SET "
+    + ", ".join(f"{n} = branch_days.{n} + excluded.{n}" for n in COUNTS)
+)
+_BRANCH_DAY_LEVELS = _upsert_counts("branch_day_levels", ("day", "branch", "level"), "n")
+_BRANCH_DAY_WAITS = _upsert_counts("branch_day_waits", ("day", "branch", "bin"), "n")
 _MONTH_LEVELS = _upsert_counts("month_levels", (*MONTH_KEY, "level"), "n")
 _MONTH_WAITS = _upsert_counts("month_waits", (*MONTH_KEY, "bin"), "n")
 _YEAR_WAITS = _upsert_counts("year_waits", ("year", "branch", "bin"), "n")
@@ -413,19 +468,16 @@ class Pending:
         """Add everything summed so far to the tables, and start again from nothing."""
         if self.rollups:
             executemany(_ROLLUPS, [(*key, *sums) for key, sums in self.rollups.items()])
-            months: dict[tuple[str, str], list[float]] = {}
-            for (day, branch, *_), sums in self.rollups.items():
-                summed = months.get((day[:7], branch))
-                if summed is None:
-                    months[(day[:7], branch)] = list(sums)
-                else:
-                    for i, value in enumerate(sums):
-                        summed[i] += value
+            days = _summed(self.rollups, 10)
+            executemany(_BRANCH_DAYS, [(*key, *sums) for key, sums in days.items()])
+            months = _summed(days, 7)
             executemany(_MONTHS, [(*key, *sums) for key, sums in months.items()])
         for sql, counts in (
             (_LEVELS, self.levels), (_WAITS, self.waits), (_TIMING, self.timing),
-            (_UPTIME, self.uptime), (_MONTH_LEVELS, _by_month(self.levels)),
-            (_MONTH_WAITS, _by_month(self.waits)), (_YEAR_WAITS, _by_month(self.waits, 4)),
+            (_UPTIME, self.uptime), (_BRANCH_DAY_LEVELS, _by_month(self.levels, 10)),
+            (_BRANCH_DAY_WAITS, _by_month(self.waits, 10)),
+            (_MONTH_LEVELS, _by_month(self.levels)), (_MONTH_WAITS, _by_month(self.waits)),
+            (_YEAR_WAITS, _by_month(self.waits, 4)),
         ):  # fmt: skip
             if counts:
                 executemany(sql, [(*key, n) for key, n in counts.items()])
@@ -444,9 +496,23 @@ class Pending:
         self.__init__()  # type: ignore[misc]
 
 
+def _summed(rows: dict[tuple, list[float]], width: int) -> dict[tuple[str, str], list[float]]:
+    """Sums keyed (day, branch, ...) summed per (the day's first ``width`` characters, branch):
+    10, per day and branch; 7, per month and branch."""
+    out: dict[tuple[str, str], list[float]] = {}
+    for (day, branch, *_), sums in rows.items():
+        summed = out.get((day[:width], branch))
+        if summed is None:
+            out[(day[:width], branch)] = list(sums)
+        else:
+            for i, value in enumerate(sums):
+                summed[i] += value
+    return out
+
+
 def _by_month(counts: Counter[tuple], width: int = 7) -> Counter[tuple]:
     """Daily counts keyed (day, branch, counter, teller, type, x) summed per (month, branch, x)
-    (``width`` 4: per year)."""
+    (``width`` 4: per year; 10: per day and branch)."""
     out: Counter[tuple] = Counter()
     for key, n in counts.items():
         out[(key[0][:width], key[1], key[-1])] += n

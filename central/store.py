@@ -47,7 +47,7 @@ from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -194,14 +194,18 @@ _V6 = (*opening.SCHEMA, "DROP INDEX IF EXISTS events_wall")
 # of the database opened; kept up to date with them from then on. The disputed ratings (the
 # KPIs read them by day) indexed apart from the many others.
 _V7 = (
-    *rollups.COARSE_SCHEMA,
-    *rollups.COARSE_FILL,
+    *rollups.MONTH_SCHEMA,
+    *rollups.MONTH_FILL,
     "CREATE INDEX followups_disputed ON followups (day, branch, rating) WHERE disputed = 1",
 )
 # Version 8: the dashboard's users, sessions and failed sign-ins (central/accounts.py).
 _V8 = accounts.SCHEMA
+# Version 9: coarse rollups per business day x branch (central/rollups.py), made from the daily
+# ones of the database opened: the daily trend and a range's edge days of the bank, region and
+# branch levels read one row per branch and day.
+_V9 = (*rollups.BRANCH_DAY_SCHEMA, *rollups.BRANCH_DAY_FILL)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

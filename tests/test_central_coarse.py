@@ -151,13 +151,18 @@ def test_the_months_give_the_kpis_of_the_days_over_random_ranges(
         assert months == 4 * 3  # August to November, three branches
         compared = 0
         for start, end in ranges:
-            for by in ("bank", "region", "branch", "counter"):
+            for by in ("bank", "region", "branch", "counter", "day"):
                 for config in (centre, later):
                     now = rng.choice(nows)
                     ours = kpis(store.query, config, start, end, by, now=now)
                     days = kpis(store.query, config, start, end, by, now=now, coarse=False)
                     assert _same(ours, days), (start, end, by, now)
                     compared += whole_months(start, end)[0] is not None
+                    some = [rng.choice(["b1", "b2", "b3"])]  # one branch's pads and days
+                    ours = kpis(store.query, config, start, end, by, now=now, branches=some)
+                    days = kpis(store.query, config, start, end, by, now=now, branches=some,
+                                coarse=False)  # fmt: skip
+                    assert _same(ours, days), (start, end, by, now, some)
         # the months the coarse minutes alone would get wrong were among them: the new pad's
         # minutes before it served, the day made a holiday since
         for branch, month, config in (("b1", 10, centre), ("b2", 9, later)):
@@ -170,6 +175,19 @@ def test_the_months_give_the_kpis_of_the_days_over_random_ranges(
             (row,) = kpis(store.query, config, start, end, "branch", branches=[branch])
             assert row["powered_minutes"] < held
     assert compared > 50  # most ranges hold whole months: the coarse rollups were read
+
+
+def test_a_trend_without_waits_is_the_trend_with_them_but_the_percentile(
+    centre_db, streams
+) -> None:
+    with CentralStore(centre_db) as store:
+        _ingest(store, streams)
+        config = store.centre
+        full = kpis(store.query, config, FIRST, LAST, "day")
+        lean = kpis(store.query, config, FIRST, LAST, "day", waits=False)
+        assert len(full) == 41 and all(r["wait_p90_s"] is not None for r in full)
+        assert [r["wait_p90_s"] for r in lean] == [None] * len(full)
+        assert _same([{**r, "wait_p90_s": None} for r in full], lean)
 
 
 def test_the_months_kept_as_events_arrive_equal_those_made_from_the_days(

@@ -80,7 +80,7 @@ def overview(ctx: Ctx, request: Request, form: FormData | None) -> Response:
         r["day"]: r
         for r in kpis(
             ctx.store.query, ctx.centre, start, f.end, "day", branches=ctx.branches(),
-            business_type=f.business_type,
+            business_type=f.business_type, waits=False,
         )
     }  # fmt: skip
     trend: dict[str, list[Any]] = {"day": [], "satisfaction": [], "evaluation": [], "n": []}
@@ -196,8 +196,11 @@ def timing(ctx: Ctx, request: Request, form: FormData | None) -> Response:
 HEAT_STEPS = 8
 
 
-def _grid(rows: list[dict[str, Any]], key: str, *, high_is_bad: bool) -> dict[str, Any]:
-    """A weekday x hour grid of one figure, each cell with its colour step (0 good .. 7 bad)."""
+def _grid(
+    rows: list[dict[str, Any]], key: str, link: tables.Link, *, high_is_bad: bool
+) -> dict[str, Any]:
+    """A weekday x hour grid of one figure, each cell with its colour step (0 good .. 7 bad)
+    and the link to its transactions."""
     hours = sorted({r["hour"] for r in rows})
     weekdays = sorted({(r["weekday"], r["weekday_name"]) for r in rows})
     values = [r[key] for r in rows if r[key] is not None]
@@ -209,15 +212,30 @@ def _grid(rows: list[dict[str, Any]], key: str, *, high_is_bad: bool) -> dict[st
             continue
         share = (v - lo) / (hi - lo) if hi > lo else 0.0
         step = round(share * (HEAT_STEPS - 1))
-        cells[(r["weekday"], r["hour"])] = (r, step if high_is_bad else HEAT_STEPS - 1 - step)
+        cells[(r["weekday"], r["hour"])] = (
+            r, step if high_is_bad else HEAT_STEPS - 1 - step, link(r)
+        )  # fmt: skip
     return {"hours": hours, "weekdays": weekdays, "cells": cells, "key": key}
 
 
 def heat(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     table = tables.heatmap_table(ctx)
     grids = [
-        ("平均等候（按取号时段）", _grid(table.rows, "wait_mean_s", high_is_bad=True), "secs"),
-        ("满意率（按取号时段）", _grid(table.rows, "satisfaction_rate", high_is_bad=False), "pct"),
+        (
+            "平均等候（按取号时段）",
+            _grid(table.rows, "wait_mean_s", tables.heat_link(ctx, "called"), high_is_bad=True),
+            "secs",
+        ),
+        (
+            "满意率（按取号时段）",
+            _grid(
+                table.rows,
+                "satisfaction_rate",
+                tables.heat_link(ctx, "ratings"),
+                high_is_bad=False,
+            ),
+            "pct",
+        ),
     ]
     return page(ctx, request, "heatmap.html", title="时段热力图", table=table, grids=grids)
 
