@@ -17,6 +17,8 @@ from central.kpi import Query, wilson
 from config.centre import CentreConfig
 
 WEEKDAYS = ("一", "二", "三", "四", "五", "六", "日")
+HOUR = "substr(coalesce(issued_at, closed_at), 12, 2)"
+"""A transaction's hour of arrival (of its ticket's issue, else its close), two digits, in SQL."""
 
 
 @dataclass
@@ -44,7 +46,7 @@ def heatmap(
     if business_type is not None:
         where.append("business_type = ?")
         params.append(business_type)
-    hour = "substr(coalesce(issued_at, closed_at), 12, 2)"
+    hour = HOUR
     cells: dict[tuple[int, int], _Cell] = defaultdict(_Cell)
     called = " AND ".join(
         [*where, "outcome IN ('served', 'no_show')", "total_waiting_s IS NOT NULL"]

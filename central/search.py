@@ -1,13 +1,17 @@
 """Transaction search (the rows behind every figure): by branch, business day, counter, teller,
-ticket and business type, newest first, at most ``limit`` rows and whether there were more."""
+ticket and business type, rating and outcome, and the cells of the dashboard's other figures
+(weekday x hour of arrival, waiting band, service within or over its limit), newest first, at
+most ``limit`` rows and whether there were more."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from central.heatmap import HOUR
 from central.kpi import Query
+from central.rollups import WAIT_BANDS
 
 COLUMNS = (
     "business_day", "branch", "counter", "teller", "teller_name", "ticket", "business_type",
@@ -30,12 +34,41 @@ def search_transactions(
     rating: int | None = None,
     outcome: str | None = None,
     rating_status: str | None = None,
+    called: bool = False,
+    weekday: int | None = None,
+    hour: int | None = None,
+    wait_band: int | None = None,
+    service: int | None = None,
     limit: int = LIMIT,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Transactions of the business days ``start..end`` (inclusive) that match every criterion
-    given (``branches``: any of them); returns the rows and whether more matched than ``limit``."""
+    given (``branches``: any of them); returns the rows and whether more matched than ``limit``.
+    ``called``: customers called, with their wait (served or no-show: the waits' figures);
+    ``weekday`` (0 Monday) and ``hour`` of arrival as ``central.heatmap`` takes them;
+    ``wait_band``: an index of ``WAIT_BANDS``; ``service``: -1 no limit, 0 within, 1 over it
+    (``central.timing``'s dimensions)."""
     where = ["business_day >= ?", "business_day <= ?"]
     params: list[Any] = [start.isoformat(), end.isoformat()]
+    if called:
+        where.append("outcome IN ('served', 'no_show') AND total_waiting_s IS NOT NULL")
+    if weekday is not None:  # the period's days of that weekday (the same in every dialect)
+        first = start + timedelta(days=(weekday - start.weekday()) % 7)
+        days = [first + timedelta(days=7 * i) for i in range(max(0, (end - first).days // 7 + 1))]
+        where.append(f"business_day IN ({', '.join('?' * len(days))})" if days else "1 = 0")
+        params += [d.isoformat() for d in days]
+    if hour is not None:
+        where.append(f"{HOUR} = ?")
+        params.append(f"{hour:02d}")
+    if wait_band is not None:
+        lo, hi = WAIT_BANDS[wait_band]
+        where.append("total_waiting_s >= ?" + (" AND total_waiting_s < ?" if hi else ""))
+        params += [lo, hi] if hi else [lo]
+    if service is not None:
+        where.append(
+            "service_limit_s IS NULL" if service < 0
+            else "service_limit_s IS NOT NULL AND service_over_limit = ?"
+        )  # fmt: skip
+        params += [] if service < 0 else [int(service)]
     if branches:
         where.append(f"branch IN ({', '.join('?' * len(branches))})")
         params += list(branches)

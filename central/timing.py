@@ -68,6 +68,7 @@ def timing(
         row |= {
             "dimension": dimension,
             "value": band_name(value) if dimension == "wait" else SERVICE[value],
+            "code": value,  # the band's index in WAIT_BANDS; the service's -1, 0 or 1
             "ratings": n,
             "satisfied": good,
             "unsatisfied": bad,

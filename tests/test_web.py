@@ -554,3 +554,43 @@ def test_every_finished_and_rated_figure_links_to_exactly_its_transactions(site:
         assert len(rated.json()["rows"]) == row["rated"]
     page = client.get(f"/branch/chengguan?{PERIOD}").text
     assert "outcome=served" in page
+
+
+def _links(page: str, table: str) -> list[tuple[str, int]]:
+    """The transaction links of a page's table (``data-table``) and the figures they show."""
+    start = page.index(f'data-table="{table}"')
+    body = page[start : page.index("</table>", start)]
+    found = re.findall(r'<a href="(/transactions\?[^"]+)">([^<]+)(?:<small[^>]*>n=(\d+))?', body)
+    return [(href.replace("&amp;", "&"), int(n or text)) for href, text, n in found]
+
+
+def test_every_heat_map_cell_links_to_exactly_its_transactions(site: str) -> None:
+    """A cell of either grid, and a count of the table below them, lists the customers (or the
+    ratings) it counts: the same weekday and hour of arrival, nothing else."""
+    client = sign_in(site, "zongbu")
+    page = client.get(f"/heatmap?{PERIOD}").text
+    cells = client.get(f"/api/v1/heatmap?{PERIOD}").json()["rows"]
+    checked = 0
+    for table in ("heat-wait_mean_s", "heat-satisfaction_rate", "heatmap"):
+        links = _links(page, table)
+        assert links, table
+        for href, n in links:
+            rows = client.get("/api/v1" + href).json()["rows"]
+            assert len(rows) == n, href
+            checked += 1
+    assert checked >= 3 * len(cells)
+    called = sum(c["called"] for c in cells)
+    everything = client.get(f"/api/v1/transactions?{PERIOD}").json()["rows"]
+    assert called < len(everything)  # transfers and the like are in no cell
+    assert client.get(f"/api/v1/transactions?{PERIOD}&hour=24").status_code == 400
+
+
+def test_every_timing_figure_links_to_exactly_its_ratings(site: str) -> None:
+    client = sign_in(site, "zongbu")
+    page = client.get(f"/timing?{PERIOD}").text
+    for by in ("bank", "business_type"):
+        links = _links(page, f"timing-{by}")
+        assert links and any("wait_band=" in h for h, _ in links)
+        assert any("service=" in h for h, _ in links)
+        for href, n in links:
+            assert len(client.get("/api/v1" + href).json()["rows"]) == n, href

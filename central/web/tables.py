@@ -16,6 +16,7 @@ from central.heatmap import heatmap
 from central.kpi import LEVELS, kpis
 from central.output import alert_fields
 from central.ranking import RANKED_BY, ranking
+from central.rollups import WAIT_BANDS
 from central.search import search_transactions
 from central.timing import TIMING_LEVELS, timing
 from central.web.context import BadRequest, Ctx
@@ -192,13 +193,40 @@ def timing_table(ctx: Ctx, by: str) -> Table:
         Column(by, "对象"),
         Column("dimension_name", "维度"),
         Column("value_name", "区间"),
-        Column("ratings", "评价数 n", "int"),
+        Column("ratings", "评价数 n", "int", link=_timing_link(ctx, by)),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction"),
         Column("unsatisfied", "差评", "int"),
     ]
     if by == "bank":
         columns = columns[1:]
     return Table(f"timing-{by}", "满意率与等候/办理时长", columns, rows, "timing", {"by": by})
+
+
+def _timing_link(ctx: Ctx, by: str) -> Link:
+    """The rated transactions behind a row of 满意率 against timing (its band, or its service
+    within or over its limit)."""
+
+    def link(row: dict[str, Any]) -> str | None:
+        cell = {"wait_band" if row["dimension"] == "wait" else "service": row["code"]}
+        group = {by: row[by]} if by != "bank" else {}
+        return "/transactions?" + ctx.filters.query(
+            outcome="served", rating_status="rated", **group, **cell
+        )
+
+    return link
+
+
+def heat_link(ctx: Ctx, figure: str) -> Link:
+    """The transactions behind a cell of the heat map (weekday x hour of arrival): the
+    customers called (``called``) or the ratings given (``ratings``)."""
+    fixed = {"called": 1} if figure == "called" else {"outcome": "served", "rating_status": "rated"}
+
+    def link(row: dict[str, Any]) -> str | None:
+        return "/transactions?" + ctx.filters.query(
+            weekday=row["weekday"], hour=row["hour"], **fixed
+        )
+
+    return link
 
 
 def _timing_value(value: str) -> str:
@@ -267,14 +295,17 @@ def followup_table(ctx: Ctx, which: str = "all") -> Table:
     return Table("followup", "差评回访", columns, rows, "followup", {"which": which})
 
 
-def _int(ctx: Ctx, key: str) -> int | None:
+def _int(ctx: Ctx, key: str, lo: int | None = None, hi: int | None = None) -> int | None:
     text = ctx.params.get(key, "").strip()
     if not text:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise BadRequest(f"{key}: expected a whole number, got {text!r}") from None
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        raise BadRequest(f"{key}: expected {lo} to {hi}, got {value}")
+    return value
 
 
 def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> Table:
@@ -289,6 +320,11 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
         "business_type": f.business_type,
         "outcome": ctx.params.get("outcome") or None,  # in SQL, before the limit
         "rating_status": ctx.params.get("rating_status") or None,
+        "called": ctx.params.get("called") == "1",
+        "weekday": _int(ctx, "weekday", 0, 6),
+        "hour": _int(ctx, "hour", 0, 23),
+        "wait_band": _int(ctx, "wait_band", 0, len(WAIT_BANDS) - 1),
+        "service": _int(ctx, "service", -1, 1),
     }
     criteria.update(fixed)
     rows, more = search_transactions(
@@ -312,7 +348,7 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
         Column("rating", "评价", "int"),
         Column("rating_status_name", "评价状态"),
     ]
-    query = {k: v for k, v in criteria.items() if v is not None}
+    query = {k: 1 if v is True else v for k, v in criteria.items() if v not in (None, False)}
     note = "只显示前 500 条；请缩小条件。" if more else ""
     return Table("transactions", "交易", columns, rows, "transactions", query, note)
 
@@ -377,9 +413,9 @@ def heatmap_table(ctx: Ctx) -> Table:
     columns = [
         Column("weekday_name", "星期"),
         Column("hour", "时段", "int"),
-        Column("called", "叫号客户", "int"),
+        Column("called", "叫号客户", "int", link=heat_link(ctx, "called")),
         Column("wait_mean_s", "平均等候", "secs"),
-        Column("ratings", "评价数 n", "int"),
+        Column("ratings", "评价数 n", "int", link=heat_link(ctx, "ratings")),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction"),
     ]
     return Table("heatmap", "时段 × 星期", columns, rows, "heatmap")
