@@ -18,7 +18,8 @@ Each query runs as ``counterside centre kpi`` computes it (``central.kpi.kpis`` 
 Sides: SQLite (a file, WAL) and PostgreSQL (a throwaway cluster of Debian's binaries, ``fsync``
 on, ``VACUUM ANALYZE`` after the load as autovacuum would do). Data sets live in a temporary
 directory (``--dir``), removed at the end; a scale is skipped, with a message, when the disk
-lacks room for it. Target: every overview query under 1 s at full size.
+lacks room for it (``--keep DIR``: kept there, and used again by the next run and by
+``bench.dashboard --db``). Target: every overview query under 1 s at full size.
 """
 
 from __future__ import annotations
@@ -166,11 +167,17 @@ def run_scale(side: str, scale: float, target: str, work: Path, args) -> Result:
     t = time.perf_counter()
     centre = load_centre_config(work / "centre.toml")
     config_s = time.perf_counter() - t
-    with CentralStore(target, centre=centre):
-        pass  # the schema, as the centre makes it
-    gen = Generator(bank)
-    loader = load_sqlite if side == "sqlite" else load_postgres
-    load, coarse = loader(Path(target) if side == "sqlite" else target, gen)  # type: ignore[arg-type]
+    loaded = work / "loaded"  # a kept data set (--keep) made before: used as it is
+    if loaded.exists():
+        load, coarse = 0.0, 0.0
+    else:
+        with CentralStore(target, centre=centre):
+            pass  # the schema, as the centre makes it
+        gen = Generator(bank)
+        loader = load_sqlite if side == "sqlite" else load_postgres
+        load, coarse = loader(Path(target) if side == "sqlite" else target, gen)  # type: ignore[arg-type]
+        if args.keep:
+            loaded.write_text(f"{load:.0f} s, coarse {coarse:.0f} s\n", encoding="utf-8")
     res = Result(side, scale, load_s=load, coarse_s=coarse, size=_size(side, target))
     res.config_s = config_s
     print(f"  {side} {scale:g}: {bank.branches} branches, {bank.counters} counters; loaded in "
@@ -272,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dir", type=Path, help="where the data sets go (default: $TMPDIR)")
     parser.add_argument("--plans", action="store_true", help="print SQLite's query plans")
+    parser.add_argument(
+        "--keep", type=Path,
+        help="keep each SQLite data set in this folder (sqlite-SCALE/), and use one kept "
+        "there before instead of making it again (also for bench.dashboard --db)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="1% and 10% only, 3 runs")
     args, _ = parser.parse_known_args(argv)
     scales = [float(s) for s in args.scale.split(",")]
@@ -290,17 +302,25 @@ def main(argv: list[str] | None = None) -> int:
                 pg = PostgresServer(durable=True)
             for scale in scales:
                 need = BYTES_PER_COUNTER[side] * Bank.scaled(scale).counters
+                if args.keep and side == "sqlite" and (args.keep / f"sqlite-{scale:g}").exists():
+                    need = 0
                 free = shutil.disk_usage(base).free
                 if free - need < MARGIN:
                     print(f"  {side} {scale:g}: SKIPPED: needs about {need / 1e9:.1f} GB, "
                           f"{free / 1e9:.1f} GB free on {base}", flush=True)  # fmt: skip
                     continue
-                work = Path(tempfile.mkdtemp(dir=base))
+                kept = args.keep is not None and side == "sqlite"
+                if kept:
+                    work = args.keep / f"sqlite-{scale:g}"
+                    work.mkdir(parents=True, exist_ok=True)
+                else:
+                    work = Path(tempfile.mkdtemp(dir=base))
                 target = str(work / "centre.sqlite") if side == "sqlite" else pg.new_database()  # type: ignore[union-attr]
                 try:
                     results.append(run_scale(side, scale, target, work, args))
                 finally:
-                    _drop(side, target, work, pg)
+                    if not kept:
+                        _drop(side, target, work, pg)
             if pg is not None:
                 pg.stop()
                 pg = None

@@ -82,30 +82,36 @@ def fill(db: Path, counters: int, per_branch: int, days: int, seed: int = 7) -> 
             )
             for sql in COARSE_FILL:  # the months and years, as the ingest keeps them
                 conn.execute(sql)
-        store.write(
-            "user",
-            lambda e, q: accounts.add_user(
-                e, q, "bench", "central", "bench-password", at=datetime.now(UTC)
-            ),
-        )
+    add_bench_user(db)
     return end
 
 
-def measure(db: Path, end: date, days: int, rounds: int) -> dict[str, list[float]]:
+def add_bench_user(db: Path) -> None:
+    """The central office's user the benchmark signs in as (kept if there)."""
+    with CentralStore(db) as store:
+        if not store.query("SELECT 1 FROM users WHERE name = 'bench'"):
+            store.write(
+                "user",
+                lambda e, q: accounts.add_user(
+                    e, q, "bench", "central", "bench-password", at=datetime.now(UTC)
+                ),
+            )
+
+
+def measure(
+    db: Path, centre_file: Path, start: date, end: date, branch: str, rounds: int
+) -> dict[str, list[float]]:
     import httpx
 
     from config.centre import load_centre_config
     from tests.web_support import Bank, Clock, served
 
     clock = Clock(datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC))
-    start = end - timedelta(days=days - 1)
     pages = {
         "overview": f"/?from={start}&to={end}",
-        "branch": f"/branch/b0000?from={start}&to={end}",
+        "branch": f"/branch/{branch}?from={start}&to={end}",
     }
     times: dict[str, list[float]] = {name: [] for name in pages}
-    centre_file = db.with_name("centre.toml")
-    centre_file.write_text("", encoding="utf-8")  # branches unknown: ids and the defaults
     bank = Bank(db, centre_file, load_centre_config(centre_file))
     with served(bank, clock) as site, httpx.Client(base_url=site, timeout=120) as client:
         form = client.get("/login").text
@@ -131,9 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="40 counters, 30 days, 3 rounds")
+    parser.add_argument(
+        "--db", type=Path,
+        help="a central store made before (e.g. kept by bench.centre_kpi --keep DIR: "
+        "DIR/sqlite-1/centre.sqlite, its centre.toml beside it) instead of synthetic rollups",
+    )  # fmt: skip
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, help="with --db")
+    parser.add_argument("--to", dest="end", type=date.fromisoformat, help="with --db")
+    parser.add_argument("--branch", default="b0000", help="the branch page's branch")
     args, _ = parser.parse_known_args(argv)
     if args.quick:
         args.counters, args.days, args.rounds = 40, 30, 3
+    if args.db is not None:
+        return measure_kept(args)
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "centre.sqlite"
         t = time.perf_counter()
@@ -143,14 +159,38 @@ def main(argv: list[str] | None = None) -> int:
         branches = args.counters // args.per_branch
         print(f"bank: {args.counters} counters in {branches} branches, {args.days} days: "
               f"{rows} rollup rows, made in {made:.1f} s")  # fmt: skip
-        times = measure(db, end, args.days, args.rounds)
+        centre_file = db.with_name("centre.toml")
+        centre_file.write_text("", encoding="utf-8")  # branches unknown: ids and the defaults
+        start = end - timedelta(days=args.days - 1)
+        times = measure(db, centre_file, start, end, args.branch, args.rounds)
+    show(times)
+    return 0
+
+
+def measure_kept(args: argparse.Namespace) -> int:
+    """The pages over a store made before (its rows counted for the size)."""
+    db: Path = args.db
+    centre_file = db.with_name("centre.toml")
+    add_bench_user(db)
+    with CentralStore(db) as store:
+        rows = store.query("SELECT count(*) FROM rollups")[0][0]
+        days = store.query("SELECT min(day), max(day) FROM rollups")[0]
+        counters = store.query("SELECT count(*) FROM counter_devices")[0][0]
+    start = args.start or date.fromisoformat(days[0])
+    end = args.end or date.fromisoformat(days[1])
+    print(f"bank: {db} ({counters} pads; {rows} daily rollup rows of {days[0]} to {days[1]}); "
+          f"pages of {start} to {end}")  # fmt: skip
+    show(measure(db, centre_file, start, end, args.branch, args.rounds))
+    return 0
+
+
+def show(times: dict[str, list[float]]) -> None:
     for name, values in times.items():
         median, worst = statistics.median(values), max(values)
         verdict = "met" if worst < TARGET_MS else "NOT met"
         print(f"{name}: median {median:.0f} ms, worst {worst:.0f} ms over {len(values)} "
               f"(target < {TARGET_MS:.0f} ms at a 2,000-counter year: {verdict} at this "
               "size)")  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":
