@@ -189,6 +189,8 @@ _GROUP = {
 COARSE_LEVELS = ("bank", "region", "branch")
 """The levels that read whole months from the coarse rollups (keyed by month and branch); they
 and the ``day`` level read single days from the rollups per day and branch."""
+DESK_LEVELS = ("counter", "teller")
+"""The levels that read whole months from the rollups per month, branch, counter and teller."""
 DAILY = ("rollups", "rollup_levels", "rollup_waits")
 BRANCH_DAILY = ("branch_days", "branch_day_levels", "branch_day_waits")
 
@@ -226,6 +228,21 @@ def whole_years(months: tuple[str, str]) -> tuple[tuple[str, str] | None, list[t
     return (str(first), str(last)), rest
 
 
+def _periods(period: str, lo: str, hi: str) -> list[str]:
+    """Every day (``YYYY-MM-DD``), month (``YYYY-MM``) or year (``YYYY``) of ``lo..hi``."""
+    if period == "year":
+        return [str(y) for y in range(int(lo), int(hi) + 1)]
+    if period == "month":
+        first, last = date.fromisoformat(f"{lo}-01"), date.fromisoformat(f"{hi}-01")
+        out = []
+        while first <= last:
+            out.append(first.strftime("%Y-%m"))
+            first = _next_month(first)
+        return out
+    first, last = date.fromisoformat(lo), date.fromisoformat(hi)
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
@@ -247,10 +264,12 @@ def group_sums(
     (inclusive), optionally of some branches only, of one business type only (开机率, a pad's,
     stays that of every business type); ``now`` ends 开机率's days at today. The bank, region
     and branch levels read the months lying wholly in the range from the coarse rollups and the
-    days at its edges from the sums per day and branch, as the day level reads its days
-    (``coarse=False``, or one business type: every day from the daily rollups; the sums are the
-    same); 开机率 reads whole months of each pad's minutes at every level. ``waits=False``
-    leaves the histogram of waits unread (no 90th percentile: a trend that does not show it)."""
+    days at its edges from the sums per day and branch, as the day level reads its days; the
+    counter and teller levels read whole months from the sums per month and desk (counter x
+    teller) and the edges' days from the daily rollups (``coarse=False``, or one business
+    type: every day from the daily rollups; the sums are the same); 开机率 reads whole months
+    of each pad's minutes at every level. ``waits=False`` leaves the histogram of waits unread
+    (no 90th percentile: a trend that does not show it)."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
@@ -268,7 +287,8 @@ def group_sums(
     uptime_months = whole_months(start, end) if coarse else (None, [(start, end)])
     if business_type is not None:  # the coarse rollups are of every business type together
         coarse = False
-    months, edges = whole_months(start, end) if coarse and by in COARSE_LEVELS else (None, [])
+    monthly = coarse and by in (*COARSE_LEVELS, *DESK_LEVELS)
+    months, edges = whole_months(start, end) if monthly else (None, [])
     if months is None:
         edges = [(start, end)]
     daily: tuple[str, str, str | None] = DAILY
@@ -279,7 +299,10 @@ def group_sums(
     sources: list[tuple[str | None, str | None, str | None, str, tuple[str, str]]] = [
         (*daily, "day", (a.isoformat(), b.isoformat())) for a, b in edges
     ]
-    if months is not None:
+    if months is not None and by in DESK_LEVELS:
+        desk_waits = "desk_month_waits" if waits else None
+        sources.append(("desk_months", "desk_month_levels", desk_waits, "month", months))
+    elif months is not None:
         # the waits of whole years from their own histogram (a year of months holds some
         # 230 bins x 12 per branch, which a database sorts slowly)
         years, rest = whole_years(months)
@@ -293,6 +316,11 @@ def group_sums(
     summed = ", ".join(f"sum({c})" for c in COUNTS)
     for counted, levels, histogram, period, (lo, hi) in sources:
         where, bound = f"{period} >= ? AND {period} <= ?{only}", [lo, hi, *params]
+        if branches:
+            # each (period, branch) sought in the keys (period first), not every branch's rows
+            # of the range scanned: a branch's year is a 200th of the bank's
+            each = _periods(period, lo, hi)
+            where, bound = f"{period} IN ({', '.join('?' * len(each))}){only}", [*each, *params]
         if counted is not None:
             sql = f"SELECT {keys}, {summed} FROM {counted} WHERE {where} GROUP BY {keys}"
             for row in query(sql, bound):

@@ -264,9 +264,51 @@ BRANCH_DAY_FILL = (
 )
 """The branch-day tables made from the daily ones (into empty tables): version 9's fill."""
 
-COARSE_TABLES = (*MONTH_TABLES, *BRANCH_DAY_TABLES)
+# -- coarse rollups per month x branch x counter x teller (schema version 10) --------------------
+
+DESK_KEY = ("month", "branch", "counter", "teller")
+DESK_MONTH_TABLES = ("desk_months", "desk_month_levels", "desk_month_waits")
+"""``rollups``, ``rollup_levels`` and ``rollup_waits`` summed per calendar month x branch x
+counter x teller (every business type together): the counter and teller levels read whole
+months from them (a branch's year of waits is some 300,000 daily rows, 20,000 of these)."""
+
+_DESK_COLUMNS = (
+    "month TEXT NOT NULL, branch TEXT NOT NULL, counter INTEGER NOT NULL, teller TEXT NOT NULL"
+)
+DESK_MONTH_SCHEMA = (
+    f"""CREATE TABLE desk_months (
+        {_DESK_COLUMNS},
+        {
+        ", ".join(
+            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
+        )
+    },
+        PRIMARY KEY (month, branch, counter, teller)
+    ) WITHOUT ROWID""",
+    f"""CREATE TABLE desk_month_levels (
+        {_DESK_COLUMNS}, level INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, branch, counter, teller, level)
+    ) WITHOUT ROWID""",
+    f"""CREATE TABLE desk_month_waits (
+        {_DESK_COLUMNS}, bin INTEGER NOT NULL, n INTEGER NOT NULL,
+        PRIMARY KEY (month, branch, counter, teller, bin)
+    ) WITHOUT ROWID""",
+)
+
+_DESK = f"{_MONTH}, branch, counter, teller"
+DESK_MONTH_FILL = (
+    f"INSERT INTO desk_months ({', '.join(DESK_KEY)}, {', '.join(COUNTS)}) "
+    f"SELECT {_DESK}, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups GROUP BY {_DESK}",
+    f"INSERT INTO desk_month_levels ({', '.join(DESK_KEY)}, level, n) SELECT {_DESK}, level, "
+    f"sum(n) FROM rollup_levels GROUP BY {_DESK}, level",
+    f"INSERT INTO desk_month_waits ({', '.join(DESK_KEY)}, bin, n) SELECT {_DESK}, bin, sum(n) "
+    f"FROM rollup_waits GROUP BY {_DESK}, bin",
+)
+"""The desk-month tables made from the daily ones (into empty tables): version 10's fill."""
+
+COARSE_TABLES = (*MONTH_TABLES, *BRANCH_DAY_TABLES, *DESK_MONTH_TABLES)
 """Every coarse table: kept up to date with the daily rollups in the same transaction."""
-COARSE_FILL = (*MONTH_FILL, *BRANCH_DAY_FILL)
+COARSE_FILL = (*MONTH_FILL, *BRANCH_DAY_FILL, *DESK_MONTH_FILL)
 """Every coarse table made from the daily rollups (into empty tables)."""
 
 
@@ -396,6 +438,14 @@ _BRANCH_DAYS = (
 )
 _BRANCH_DAY_LEVELS = _upsert_counts("branch_day_levels", ("day", "branch", "level"), "n")
 _BRANCH_DAY_WAITS = _upsert_counts("branch_day_waits", ("day", "branch", "bin"), "n")
+_DESK_MONTHS = (
+    f"INSERT INTO desk_months ({', '.join(DESK_KEY)}, {', '.join(COUNTS)}) "
+    f"VALUES ({', '.join('?' * (len(DESK_KEY) + len(COUNTS)))}) "
+    f"ON CONFLICT ({', '.join(DESK_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{n} = desk_months.{n} + excluded.{n}" for n in COUNTS)
+)
+_DESK_LEVELS = _upsert_counts("desk_month_levels", (*DESK_KEY, "level"), "n")
+_DESK_WAITS = _upsert_counts("desk_month_waits", (*DESK_KEY, "bin"), "n")
 _MONTH_LEVELS = _upsert_counts("month_levels", (*MONTH_KEY, "level"), "n")
 _MONTH_WAITS = _upsert_counts("month_waits", (*MONTH_KEY, "bin"), "n")
 _YEAR_WAITS = _upsert_counts("year_waits", ("year", "branch", "bin"), "n")
@@ -470,6 +520,8 @@ class Pending:
             executemany(_ROLLUPS, [(*key, *sums) for key, sums in self.rollups.items()])
             days = _summed(self.rollups, 10)
             executemany(_BRANCH_DAYS, [(*key, *sums) for key, sums in days.items()])
+            desks = _summed(self.rollups, 7, 4)
+            executemany(_DESK_MONTHS, [(*key, *sums) for key, sums in desks.items()])
             months = _summed(days, 7)
             executemany(_MONTHS, [(*key, *sums) for key, sums in months.items()])
         for sql, counts in (
@@ -478,6 +530,7 @@ class Pending:
             (_BRANCH_DAY_WAITS, _by_month(self.waits, 10)),
             (_MONTH_LEVELS, _by_month(self.levels)), (_MONTH_WAITS, _by_month(self.waits)),
             (_YEAR_WAITS, _by_month(self.waits, 4)),
+            (_DESK_LEVELS, _by_desk(self.levels)), (_DESK_WAITS, _by_desk(self.waits)),
         ):  # fmt: skip
             if counts:
                 executemany(sql, [(*key, n) for key, n in counts.items()])
@@ -496,17 +549,28 @@ class Pending:
         self.__init__()  # type: ignore[misc]
 
 
-def _summed(rows: dict[tuple, list[float]], width: int) -> dict[tuple[str, str], list[float]]:
-    """Sums keyed (day, branch, ...) summed per (the day's first ``width`` characters, branch):
-    10, per day and branch; 7, per month and branch."""
-    out: dict[tuple[str, str], list[float]] = {}
-    for (day, branch, *_), sums in rows.items():
-        summed = out.get((day[:width], branch))
+def _summed(rows: dict[tuple, list[float]], width: int, keys: int = 2) -> dict[tuple, list[float]]:
+    """Sums keyed (day, branch, ...) summed per (the day's first ``width`` characters, and the
+    key's next ``keys - 1`` parts): 10, per day and branch; 7, per month and branch; 7 and 4,
+    per month, branch, counter and teller."""
+    out: dict[tuple, list[float]] = {}
+    for key, sums in rows.items():
+        group = (key[0][:width], *key[1:keys])
+        summed = out.get(group)
         if summed is None:
-            out[(day[:width], branch)] = list(sums)
+            out[group] = list(sums)
         else:
             for i, value in enumerate(sums):
                 summed[i] += value
+    return out
+
+
+def _by_desk(counts: Counter[tuple]) -> Counter[tuple]:
+    """Daily counts keyed (day, branch, counter, teller, type, x) summed per (month, branch,
+    counter, teller, x)."""
+    out: Counter[tuple] = Counter()
+    for key, n in counts.items():
+        out[(key[0][:7], key[1], key[2], key[3], key[-1])] += n
     return out
 
 

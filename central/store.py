@@ -47,7 +47,7 @@ from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 BUSY_TIMEOUT_S = 30.0
 
 # Version 1, as released: frozen. A new database is built by running every version in turn.
@@ -204,8 +204,22 @@ _V8 = accounts.SCHEMA
 # ones of the database opened: the daily trend and a range's edge days of the bank, region and
 # branch levels read one row per branch and day.
 _V9 = (*rollups.BRANCH_DAY_SCHEMA, *rollups.BRANCH_DAY_FILL)
+# Version 10: coarse rollups per month x branch x counter x teller (central/rollups.py), made
+# from the daily ones: the counter and teller levels read whole months from them.
+_V10 = (*rollups.DESK_MONTH_SCHEMA, *rollups.DESK_MONTH_FILL)
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _V7,
+    _V8,
+    _V9,
+    _V10,
+)
 """Version n is built by ``MIGRATIONS[n - 1]``; never edit a released one, append."""
 assert len(MIGRATIONS) == SCHEMA_VERSION
 

@@ -151,14 +151,17 @@ def test_the_months_give_the_kpis_of_the_days_over_random_ranges(
         assert months == 4 * 3  # August to November, three branches
         compared = 0
         for start, end in ranges:
-            for by in ("bank", "region", "branch", "counter", "day"):
+            for by in ("bank", "region", "branch", "counter", "teller", "day"):
                 for config in (centre, later):
                     now = rng.choice(nows)
                     ours = kpis(store.query, config, start, end, by, now=now)
                     days = kpis(store.query, config, start, end, by, now=now, coarse=False)
                     assert _same(ours, days), (start, end, by, now)
                     compared += whole_months(start, end)[0] is not None
-                    some = [rng.choice(["b1", "b2", "b3"])]  # one branch's pads and days
+                    every = kpis(store.query, config, start, end, by, now=now,
+                                 branches=["b1", "b2", "b3"])  # fmt: skip
+                    assert _same(every, days), (start, end, by, now)  # days sought by key
+                    some = [rng.choice(["b1", "b2", "b3"])]  # one branch: its days sought by key
                     ours = kpis(store.query, config, start, end, by, now=now, branches=some)
                     days = kpis(store.query, config, start, end, by, now=now, branches=some,
                                 coarse=False)  # fmt: skip
