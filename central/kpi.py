@@ -176,7 +176,7 @@ Query = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
 """Runs a SELECT with parameters, yields its rows."""
 
 _GROUP = {
-    "bank": ("branch",),
+    "bank": (),  # summed in the database
     "region": ("branch",),
     "branch": ("branch",),
     "counter": ("branch", "counter"),
@@ -259,6 +259,7 @@ def group_sums(
     coarse: bool = True,
     business_type: str | None = None,
     waits: bool = True,
+    uptime: bool = True,
 ) -> dict[tuple, Sums]:
     """Summed rollups per group of level ``by`` over the business days ``start..end``
     (inclusive), optionally of some branches only, of one business type only (开机率, a pad's,
@@ -269,7 +270,8 @@ def group_sums(
     teller) and the edges' days from the daily rollups (``coarse=False``, or one business
     type: every day from the daily rollups; the sums are the same); 开机率 reads whole months
     of each pad's minutes at every level. ``waits=False`` leaves the histogram of waits unread
-    (no 90th percentile: a trend that does not show it)."""
+    (no 90th percentile: a trend that does not show it), ``uptime=False`` the pads' minutes (no
+    开机率)."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
     cols = _GROUP[by]
@@ -322,8 +324,11 @@ def group_sums(
             each = _periods(period, lo, hi)
             where, bound = f"{period} IN ({', '.join('?' * len(each))}){only}", [*each, *params]
         if counted is not None:
-            sql = f"SELECT {keys}, {summed} FROM {counted} WHERE {where} GROUP BY {keys}"
+            grouped = f" GROUP BY {keys}" if keys else ""
+            sql = f"SELECT {_lead(keys)}{summed} FROM {counted} WHERE {where}{grouped}"
             for row in query(sql, bound):
+                if row[len(cols)] is None:
+                    continue  # the bank's sums (no GROUP BY) of no rows at all
                 counts = sums[tuple(row[: len(cols)])].counts
                 # PostgreSQL sums integers as numeric (Decimal)
                 for name, v in zip(COUNTS, row[len(cols) :], strict=True):
@@ -335,7 +340,7 @@ def group_sums(
     bound = [start.isoformat(), end.isoformat(), *params]
     # a view of central/followup.py: the disputed ratings, few, by day
     _add_counts(query, "rollup_disputed", "level", keys, where, bound, sums, "disputed")
-    if by in UPTIME_LEVELS:
+    if by in UPTIME_LEVELS and uptime:
         add_uptime(query, centre, start, end, by, branches, sums, now, *uptime_months)
     return _regroup(sums, centre, by)
 
@@ -351,21 +356,24 @@ def _add_counts(
     target: str,
 ) -> None:
     """Add ``sum(n)`` per group and ``column`` (level, bin) of ``table`` to ``sums``."""
-    width = len(keys.split(", "))
-    sql = f"SELECT {keys}, {column}, sum(n) FROM {table} WHERE {where} GROUP BY {keys}, {column}"
+    width = len(keys.split(", ")) if keys else 0
+    lead = _lead(keys)
+    sql = f"SELECT {lead}{column}, sum(n) FROM {table} WHERE {where} GROUP BY {lead}{column}"
     for row in query(sql, params):
         getattr(sums[tuple(row[:width])], target)[int(row[width])] += int(row[-1])
 
 
+def _lead(keys: str) -> str:
+    """The group's columns before the others in a SELECT or GROUP BY (none: the bank)."""
+    return f"{keys}, " if keys else ""
+
+
 def _regroup(sums: dict[tuple, Sums], centre: CentreConfig, by: str) -> dict[tuple, Sums]:
-    """Branch sums to regions (every level of a branch's region path) or to the bank."""
-    if by not in ("bank", "region"):
+    """Branch sums to regions (every level of a branch's region path)."""
+    if by != "region":
         return dict(sums)
     out: dict[tuple, Sums] = defaultdict(Sums)
     for (branch,), s in sums.items():
-        if by == "bank":
-            out[()].add(s)
-            continue
         for region in centre.branch_or_default(branch).regions or ("",):
             out[(region,)].add(s)
     return dict(out)
@@ -383,15 +391,17 @@ def kpis(
     coarse: bool = True,
     business_type: str | None = None,
     waits: bool = True,
+    uptime: bool = True,
 ) -> list[dict[str, Any]]:
     """KPI rows of level ``by`` over ``start..end`` (inclusive), sorted by their keys; the
     bank level always has its one row, with zero counts and null rates when there is no data.
     ``now``: 开机率 counts business minutes up to the branch's today, not beyond; ``coarse``:
     see :func:`group_sums`; ``business_type``: of that business type only; ``waits=False``:
-    without the 90th percentile of waits (``wait_p90_s`` None)."""
+    without the 90th percentile of waits (``wait_p90_s`` None); ``uptime=False``: without
+    开机率 (its fields None)."""
     sums = group_sums(
         query, centre, start, end, by, branches=branches, now=now, coarse=coarse,
-        business_type=business_type, waits=waits,
+        business_type=business_type, waits=waits, uptime=uptime,
     )  # fmt: skip
     if by == "bank" and not sums:
         sums = {(): Sums()}
@@ -399,7 +409,7 @@ def kpis(
     rows = []
     for group in sorted(sums, key=lambda g: tuple(str(x) for x in g)):
         row: dict[str, Any] = _keys(by, group, centre, names)
-        row.update(kpi_row(sums[group], centre, uptime=by in UPTIME_LEVELS))
+        row.update(kpi_row(sums[group], centre, uptime=uptime and by in UPTIME_LEVELS))
         rows.append(row)
     return rows
 

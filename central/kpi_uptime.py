@@ -9,7 +9,8 @@ from their own first day, at most the day's business minutes (today's configurat
 
 A month's sum of one device is that sum exactly when the month is the device's alone at its
 counter (no other of the counter's devices has minutes in it), the device served before the month
-began, its minutes were all counted at its counter's branch, the month ends before the branch's
+ended (less its minutes on the month's days before it served, sought by key), its minutes were
+all counted at its counter's branch, the month ends before the branch's
 today, and no device of the branch has more minutes on a day of the month than the day's
 business minutes (``uptime_peaks``: hours narrowed since, a day made a holiday). Otherwise the
 month's days are read, as are the days at the range's edges.
@@ -84,8 +85,8 @@ def add_uptime(
     edges: list[tuple[date, date]],
 ) -> None:
     """Add each counter's powered and business minutes to its group of ``sums`` (``by``:
-    counter, else branch); ``months`` (first and last, ``YYYY-MM``) lie wholly in the range and
-    may be read from the monthly minutes, ``edges`` are the rest of it."""
+    counter, the bank, else branch); ``months`` (first and last, ``YYYY-MM``) lie wholly in the
+    range and may be read from the monthly minutes, ``edges`` are the rest of it."""
     pads: dict[str, Pad] = {}
     for device, branch, counter, first in query(
         "SELECT device_id, branch, counter, first_day FROM counter_devices", ()
@@ -105,12 +106,13 @@ def add_uptime(
             last = min(end, now.astimezone(zone).date())
         lasts[branch] = last
     counted: Counter[tuple[str, int]] = Counter()  # powered minutes of whole months
-    ranges: list[tuple[date, date, set[tuple[str, int]] | None]] = [(a, b, None) for a, b in edges]
+    ranges: list[tuple[date, date, set[tuple[str, int]] | None, set[str]]]
+    ranges = [(a, b, None, set()) for a, b in edges]
     if months is not None:
         ranges += _months(query, opening, months, pads, firsts, lasts, counted)
     daily: Counter[tuple[str, int, str]] = Counter()
-    for lo, hi, only in ranges:
-        for day_text, device, minutes in _read(query, lo, hi, pads, only, branches):
+    for lo, hi, only, where in ranges:
+        for day_text, device, minutes in _read(query, lo, hi, pads, only, branches, where):
             pad = pads.get(device)
             if pad is not None and day_text >= pad[3] and (only is None or pad[:2] in only):
                 daily[(pad[0], pad[1], day_text)] += int(minutes)
@@ -124,7 +126,7 @@ def add_uptime(
         lo, last = max(start, first), lasts[branch]
         if lo > last:
             continue
-        group = sums[(branch, counter) if by == "counter" else (branch,)]
+        group = sums[{"counter": (branch, counter), "bank": ()}.get(by, (branch,))]
         group.business_minutes += opening.total(branch, lo, last)
         group.powered_minutes += counted[(branch, counter)]
 
@@ -139,9 +141,10 @@ def _read(
     pads: dict[str, Pad],
     only: set[tuple[str, int]] | None,
     branches: Sequence[str],
+    where: set[str],
 ) -> Iterable[Sequence[Any]]:
     """The daily minutes of ``lo..hi``: of every pad (of ``branches``, if any), or (``only``)
-    of those counters' pads."""
+    of those counters' pads, counted at the branches ``where``."""
     sql = "SELECT day, device_id, minutes FROM uptime_days WHERE "
     devices = sorted(d for d, pad in pads.items() if only is not None and pad[:2] in only)
     if only is None or len(devices) > len(pads) // 2:
@@ -157,13 +160,15 @@ def _read(
                 f"{sql}day >= ? AND day <= ? AND device_id IN ({_marks(part)})", (*bounds, *part)
             )
         return
-    # each day sought in the key, then its rows of those pads (wherever they were counted,
-    # as above)
+    # each (day, branch) sought in the key, then its rows of those pads
     days = [d.isoformat() for d in _days(lo, hi)]
+    at = sorted(where)
     for i in range(0, len(devices), _IN_CHUNK):
         chunk = devices[i : i + _IN_CHUNK]
         yield from query(
-            f"{sql}day IN ({_marks(days)}) AND device_id IN ({_marks(chunk)})", (*days, *chunk)
+            f"{sql}day IN ({_marks(days)}) AND branch IN ({_marks(at)}) "
+            f"AND device_id IN ({_marks(chunk)})",
+            (*days, *at, *chunk),
         )
 
 
@@ -209,9 +214,10 @@ def _months(
     firsts: dict[tuple[str, int], date],
     lasts: dict[str, date],
     counted: Counter[tuple[str, int]],
-) -> list[tuple[date, date, set[tuple[str, int]]]]:
+) -> list[tuple[date, date, set[tuple[str, int]], set[str]]]:
     """Add the months' minutes that the monthly sums give exactly to ``counted``; the months
-    (as day ranges) to read day by day, with the counters they are read for."""
+    (as day ranges) to read day by day, with the counters they are read for and the branches
+    their pads' minutes were counted at."""
     # month -> (branch, counter) -> [(device, branch of its minutes, minutes)]
     held: dict[str, dict[tuple[str, int], list[tuple[str, str, int]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -231,24 +237,56 @@ def _months(
     for day_text, branch in _over(query, opening, first_day, last_day, firsts):
         over.add((branch, day_text[:7]))
     out = []
+    early: dict[date, dict[str, tuple[tuple[str, int], date]]] = {}
     month = first_day
     while month <= last_day:
         after = (month + timedelta(days=32)).replace(day=1)
-        text, unread = month.strftime("%Y-%m"), set()
-        for key, first in firsts.items():
+        final = after - timedelta(days=1)
+        text = month.strftime("%Y-%m")
+        unread: set[tuple[str, int]] = set()
+        where: set[str] = set()
+        for key, devices in held.get(text, {}).items():  # the counters with minutes
             branch = key[0]
-            if lasts[branch] < month or after - timedelta(days=1) < first:
+            last = lasts[branch]
+            if last < month or final < firsts[key]:
                 continue  # not counted at all, month or days
-            devices = held[text].get(key, [])
-            if not devices:
-                continue  # no minutes
             (device, at, minutes), *others = devices
-            alone = not others and pads[device][2] <= month and at == branch
-            if alone and after - timedelta(days=1) <= lasts[branch] and (branch, text) not in over:
+            served = pads[device][2]
+            alone = not others and served < after and at == branch
+            if alone and final <= last and (branch, text) not in over:
                 counted[key] += minutes
+                if served > month:  # less its minutes before it served, read by day
+                    early.setdefault(month, {})[device] = (key, served)
             else:
                 unread.add(key)
+                where.update(b for _, b, _ in devices)
         if unread:
-            out.append((month, after - timedelta(days=1), unread))
+            out.append((month, final, unread, where))
         month = after
+    for month, chosen in early.items():
+        _less_early(query, month, chosen, counted)
     return out
+
+
+def _less_early(
+    query: Query,
+    month: date,
+    chosen: dict[str, tuple[tuple[str, int], date]],
+    counted: Counter[tuple[str, int]],
+) -> None:
+    """Take from ``counted`` the minutes of the month's pads (``chosen``: device -> its counter
+    and first day served, in the month) on the month's days before they served (few: a pad
+    powered before it served), each day sought in the key."""
+    last = max(served for _, served in chosen.values()) - timedelta(days=1)
+    days = [d.isoformat() for d in _days(month, last)]
+    devices = sorted(chosen)
+    for i in range(0, len(devices), _IN_CHUNK):
+        chunk = devices[i : i + _IN_CHUNK]
+        for day_text, device, minutes in query(
+            f"SELECT day, device_id, minutes FROM uptime_days WHERE day IN ({_marks(days)}) "
+            f"AND device_id IN ({_marks(chunk)})",
+            (*days, *chunk),
+        ):
+            key, served = chosen[device]
+            if day_text < served.isoformat():
+                counted[key] -= int(minutes)

@@ -26,13 +26,19 @@ def ranking(
     *,
     branches: Sequence[str] = (),
     business_type: str | None = None,
+    full: bool = True,
 ) -> list[dict[str, Any]]:
     """KPI rows of ``by`` (teller or branch) with ``rank`` (None: not ranked) and ``ranked``
-    (why not, when not), best first; ``branches``: ranked among these branches only."""
+    (why not, when not), best first; ``branches``: ranked among these branches only;
+    ``full=False``: the rows without what does not rank them (the waits' percentile, 开机率:
+    None), for a list of the worst."""
     if by not in RANKED_BY:
         raise ValueError(f"--by must be one of {', '.join(RANKED_BY)}, not {by!r}")
     least = centre.kpi.min_sample
-    rows = kpis(query, centre, start, end, by, branches=branches, business_type=business_type)
+    rows = kpis(
+        query, centre, start, end, by, branches=branches, business_type=business_type,
+        waits=full, uptime=full,
+    )  # fmt: skip
     enough = [r for r in rows if r["ratings"] >= least]
     enough.sort(key=lambda r: (-r["satisfaction_low"], -r["satisfaction_rate"], -r["ratings"]))
     small = sorted(

@@ -246,7 +246,12 @@ class CentreConfig:
 
     def branch(self, branch_id: str) -> Branch | None:
         """The configured branch, or None for a branch the configuration does not name."""
-        return next((b for b in self.resolved if b.id == branch_id), None)
+        return self._by_id.get(branch_id)
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, Branch]:
+        """The configured branches by id (the KPIs ask for one per pad and month)."""
+        return {b.id: b for b in self.resolved}
 
     def branch_or_default(self, branch_id: str) -> Branch:
         """The configured branch, or one with the defaults (an unknown branch is kept and

@@ -29,6 +29,7 @@ FIRST, LAST = date(2026, 8, 3), date(2026, 11, 26)
 RECEIVED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 NEW_PAD_FROM = date(2026, 10, 15)  # b1's counter 1 gets a new pad
 MADE_HOLIDAY = date(2026, 9, 16)  # b2 worked that day; the configuration calls it a holiday now
+POWERED_BEFORE_SERVING = date(2026, 8, 12)  # b3's counter 2's pad serves from then on
 
 
 def _on(event: StoredEvent, day: date, device: str, **changes) -> StoredEvent:
@@ -71,6 +72,10 @@ def _months_of_events(seed: int = 3) -> dict[tuple[str, str], list[StoredEvent]]
                 events = out.setdefault((branch, device), [])
                 if device == "pad-b1-1-new" and not events:  # on three days before it served
                     events += _beats(device, NEW_PAD_FROM - timedelta(days=3), 25)
+                if device == "pad-b3-2" and day < POWERED_BEFORE_SERVING:
+                    # powered, not serving yet (alone at its counter): not counted
+                    events += _beats(device, day, 35)
+                    continue
                 events += _beats(device, day, rng.randrange(5, 40))
                 for _ in range(rng.randrange(1, 6)):
                     seq += 1
@@ -167,8 +172,9 @@ def test_the_months_give_the_kpis_of_the_days_over_random_ranges(
                                 coarse=False)  # fmt: skip
                     assert _same(ours, days), (start, end, by, now, some)
         # the months the coarse minutes alone would get wrong were among them: the new pad's
-        # minutes before it served, the day made a holiday since
-        for branch, month, config in (("b1", 10, centre), ("b2", 9, later)):
+        # minutes before it served (beside the old pad's; alone at its counter), the day made
+        # a holiday since
+        for branch, month, config in (("b1", 10, centre), ("b2", 9, later), ("b3", 8, centre)):
             start = date(2026, month, 1)
             end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
             held = store.query(
