@@ -170,13 +170,15 @@ def users(query: Query) -> list[User]:
 
 
 def set_password(execute: Execute, query: Query, name: str, password: str, *, at: datetime) -> None:
-    """A new password for ``name``; their sessions end."""
+    """A new password for ``name``; their sessions and API tokens end (a new password is what
+    follows a leak: whatever the old one opened is closed)."""
     user = get_user(query, name)
     execute(
         "UPDATE users SET password_hash = ?, changed_at = ? WHERE id = ?",
         (hash_password(password), _utc(at), user.id),
     )
     execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
+    execute("DELETE FROM api_tokens WHERE user_id = ?", (user.id,))
 
 
 def set_disabled(

@@ -72,8 +72,11 @@ def test_disabled_users_and_new_passwords_end_sessions(centre_db) -> None:
         refused = store.write("in", lambda e, q: accounts.sign_in(e, q, "he", SECRET, at=AT))
         assert refused.token is None
         store.write("on", lambda e, q: accounts.set_disabled(e, q, "he", False, at=AT))
+        api = store.write("t", lambda e, q: accounts.add_token(e, q, "he", "bi", at=AT))
+        assert accounts.token_session(store.query, api) is not None
         new = "Another-Secret-1"
         store.write("pw", lambda e, q: accounts.set_password(e, q, "he", new, at=AT))
+        assert accounts.token_session(store.query, api) is None  # the API token ended too
         assert store.write("in", lambda e, q: accounts.sign_in(e, q, "he", new, at=AT)).token
 
 

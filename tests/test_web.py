@@ -101,8 +101,12 @@ def test_each_role_signs_in_and_sees_its_scope(site: str) -> None:
     seen = {}
     for name in ("zongbu", "hangzhou", "chengguan-mgr", "guest"):
         client = sign_in(site, name)
-        rows = client.get(f"/api/v1/kpi?by=branch&{PERIOD}").json()["rows"]
-        seen[name] = sorted(r["branch"] for r in rows)
+        page = client.get(f"/branches?{PERIOD}").text  # a viewer reads pages, not the API
+        shown = sorted(set(re.findall(r'href="/branch/([a-z]+)\?', _table(page, "kpi-branch"))))
+        if name != "guest":
+            rows = client.get(f"/api/v1/kpi?by=branch&{PERIOD}").json()["rows"]
+            assert sorted(r["branch"] for r in rows) == shown
+        seen[name] = shown
     assert seen == {
         "zongbu": ["chengguan", "haishu", "xihu"],
         "hangzhou": ["chengguan", "xihu"],
@@ -281,6 +285,11 @@ def test_every_route_refuses_another_branch(site: str, user: str, mine: str, oth
             continue
         answer = client.request(method, url)
         assert answer.status_code == 200, (method, url, answer.status_code)
+    for missing in ("/alerts/999999/ack", "/followup/999999", "/api/v1/followup/999999"):
+        method = "POST" if missing.endswith("ack") else "GET"  # as another branch's: 403
+        answer = client.request(method, missing, data=form if method == "POST" else None)
+        assert answer.status_code == 403, (missing, answer.status_code)
+    assert admin.get("/followup/999999").status_code == 404
     assert client.post(own[("POST", "/followup/{item}")], data=form).status_code == 303
     assert client.post(own[("POST", "/alerts/{alert:int}/ack")], data=form).status_code == 303
     assert client.post("/logout", data=form).status_code == 303
@@ -303,10 +312,14 @@ def test_a_viewer_reads_but_neither_exports_nor_changes(site: str) -> None:
     assert client.get(f"/export/kpi.csv?by=branch&{PERIOD}").status_code == 403
     assert client.get("/report?month=2026-11").status_code == 200
     assert client.get("/report.xlsx?month=2026-11").status_code == 403
+    assert client.get(f"/api/v1/kpi?by=branch&{PERIOD}").status_code == 403  # rows: an export
+    assert client.get("/api/v1/live").status_code == 200  # what the pages poll
     token = csrf_of(client)
-    alert = open_alert(client, "xihu")
+    admin = sign_in(site, "zongbu")
+    alert = open_alert(admin, "xihu")
     assert client.post(f"/alerts/{alert}/ack", data={"csrf": token}).status_code == 403
-    item = _ids(client, "followup", "xihu")
+    assert client.get(f"/api/v1/followup/{_ids(admin, 'followup', 'xihu')}").status_code == 403
+    item = _ids(admin, "followup", "xihu")
     form = {"csrf": token, "action": "close", "text": "ok"}
     assert client.post(f"/followup/{item}", data=form).status_code == 403
     assert "XLSX" not in client.get(f"/rankings?{PERIOD}").text
@@ -556,10 +569,15 @@ def test_every_finished_and_rated_figure_links_to_exactly_its_transactions(site:
     assert "outcome=served" in page
 
 
+def _table(page: str, table: str) -> str:
+    """The HTML of a page's table (``data-table``)."""
+    start = page.index(f'data-table="{table}"')
+    return page[start : page.index("</table>", start)]
+
+
 def _links(page: str, table: str) -> list[tuple[str, int]]:
     """The transaction links of a page's table (``data-table``) and the figures they show."""
-    start = page.index(f'data-table="{table}"')
-    body = page[start : page.index("</table>", start)]
+    body = _table(page, table)
     found = re.findall(r'<a href="(/transactions\?[^"]+)">([^<]+)(?:<small[^>]*>n=(\d+))?', body)
     return [(href.replace("&amp;", "&"), int(n or text)) for href, text, n in found]
 
@@ -594,3 +612,27 @@ def test_every_timing_figure_links_to_exactly_its_ratings(site: str) -> None:
         assert any("service=" in h for h, _ in links)
         for href, n in links:
             assert len(client.get("/api/v1" + href).json()["rows"]) == n, href
+
+
+def test_the_overview_figures_link_to_exactly_their_transactions(site: str) -> None:
+    """The cards' n (ratings, finished, customers called), the period's 办结 and every day of
+    the trend list the transactions they count."""
+    client = sign_in(site, "zongbu")
+    page = client.get(f"/?{PERIOD}").text
+    (bank,) = client.get(f"/api/v1/kpi?by=bank&{PERIOD}").json()["rows"]
+    cards = re.findall(r'data-card="([^"]+)".*?n = (?:<a href="([^"]+)">)?(\d+)', page, re.S)
+    linked = {label: (href.replace("&amp;", "&"), int(n)) for label, href, n in cards if href}
+    assert set(linked) == {"满意率", "评价率", "差评率", "等候达标率"}  # 开机率's n is minutes
+    for label, (href, n) in linked.items():
+        assert len(client.get("/api/v1" + href).json()["rows"]) == n, label
+    assert linked["评价率"][1] == bank["finished"] and linked["等候达标率"][1] == bank["called"]
+    finished = re.search(r'办结 <a href="([^"]+)">(\d+)</a>', page)
+    assert finished is not None
+    rows = client.get("/api/v1" + finished[1].replace("&amp;", "&")).json()["rows"]
+    assert len(rows) == int(finished[2]) == bank["finished"]
+    trend = json.loads(re.search(r'id="trend-data">([^<]+)<', page)[1])  # type: ignore[index]
+    days = client.get(f"/api/v1/kpi?by=day&{PERIOD}").json()["rows"]
+    assert len(days) >= 3
+    for row in days:
+        link = trend["link"][trend["day"].index(row["day"])]
+        assert len(client.get("/api/v1" + link).json()["rows"]) == row["finished"], row["day"]

@@ -128,6 +128,20 @@ def test_drill_down_from_the_bank_to_a_tellers_transactions(browser: Browser, si
     assert set(rows.locator("td[data-key=teller]").all_inner_texts()) == {staff}
 
 
+def test_a_day_of_the_trend_opens_its_transactions(browser: Browser, site: str) -> None:
+    page = signed_in(browser, site, "zongbu")
+    page.goto(f"{site}/?from={FIRST_DAY}&to={LAST_DAY}")
+    chart = page.locator("#trend .u-over")
+    box = chart.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] - 5, box["y"] + box["height"] / 2)  # the last day
+    page.mouse.click(box["x"] + box["width"] - 5, box["y"] + box["height"] / 2)
+    expect(page.locator("main h1")).to_have_text("交易查询")
+    assert f"from={LAST_DAY}&to={LAST_DAY}" in page.url and "outcome=served" in page.url
+    days = page.locator("table[data-table=transactions] td[data-key=business_day]")
+    assert days.count() > 0 and set(days.all_inner_texts()) == {str(LAST_DAY)}
+
+
 def test_filters_stay_in_the_url(browser: Browser, site: str, bank: Bank, capsys) -> None:
     page = signed_in(browser, site, "zongbu")
     page.fill("form.filters input[name=from]", str(LAST_DAY))

@@ -18,6 +18,7 @@ LIVE_ALERTS = 5
 
 
 def table(ctx: Ctx, request: Request, form: FormData | None) -> Response:
+    ctx.require_export()  # a viewer reads the pages; rows for another system are an export
     name = ctx.params["name"]
     if name not in BUILDERS:
         raise LookupError(f"no table {name}")
@@ -33,6 +34,7 @@ def table(ctx: Ctx, request: Request, form: FormData | None) -> Response:
 def followup_item(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     from central.web.pages import _item
 
+    ctx.require_export()
     item = _item(ctx)
     return JSONResponse({"item": item, "history": followup.history(ctx.store.query, item["id"])})
 

@@ -5,7 +5,8 @@ A page or API route is a plain function ``handler(ctx, request, form)`` run in a
 cookie holds a random token; the database holds only its hash), then, for a form (POST),
 checks the form's CSRF token against the session's, and turns the errors into answers: not
 signed in (a page: to the sign-in page; the API: 401), :class:`Forbidden` (403),
-:class:`BadRequest` (400), an unknown thing (404). The sign-in form has its own CSRF token in
+:class:`BadRequest` (400), an unknown thing (404; 403 for a user with a limited scope, as for
+another branch's). The sign-in form has its own CSRF token in
 a short cookie (double submit), and a name's failed sign-ins make it wait
 (``central/accounts.py``). No password is ever logged or stored in clear.
 """
@@ -26,7 +27,7 @@ from central.accounts import Session
 from central.followup import FollowupError
 from central.web.context import BadRequest, Ctx, Settings
 from central.web.render import render
-from central.web.scope import Forbidden
+from central.web.scope import Forbidden, Scope
 
 COOKIE = "cs_session"
 SIGN_IN_COOKIE = "cs_signin"
@@ -100,6 +101,10 @@ def guarded(handler: Handler, *, api: bool = False) -> Callable[[Request], Await
         except (BadRequest, FollowupError, ValueError) as exc:
             return _error(request, api, 400, str(exc))
         except LookupError as exc:
+            if not Scope.of(session.user).everything:
+                # an alert or item of another branch answers 403: so must one that does not
+                # exist, or the answer would tell which exist elsewhere
+                return _error(request, api, 403, "not found in your scope")
             return _error(request, api, 404, str(exc.args[0] if exc.args else exc))
 
     return route

@@ -43,6 +43,12 @@ CARDS = (
     ("差评率", "bad_rating_rate", "bad_rating", "bad_rating", "ratings"),
     ("等候达标率", "wait_within_limit_rate", None, "wait_within_limit", "called"),
 )
+BEHIND = {
+    "ratings": {"outcome": "served", "rating_status": "rated"},
+    "finished": {"outcome": "served"},
+    "called": {"called": 1},
+}
+"""The transactions behind a card's n (开机率's minutes have none)."""
 
 
 def page(ctx: Ctx, request: Request, template: str, **values: Any) -> Response:
@@ -73,6 +79,7 @@ def overview(ctx: Ctx, request: Request, form: FormData | None) -> Response:
                 "meets": row.get("meets", {}).get(target_key),
                 "n": row.get(n_key),
                 "n_key": n_key,
+                "href": ("/transactions?" + f.query(**BEHIND[n_key]) if n_key in BEHIND else None),
             }
         )
     start = max(f.start, f.end - timedelta(days=TREND_DAYS - 1))
@@ -83,16 +90,20 @@ def overview(ctx: Ctx, request: Request, form: FormData | None) -> Response:
             business_type=f.business_type, waits=False,
         )
     }  # fmt: skip
-    trend: dict[str, list[Any]] = {"day": [], "satisfaction": [], "evaluation": [], "n": []}
+    trend: dict[str, list[Any]] = {
+        "day": [], "satisfaction": [], "evaluation": [], "n": [], "link": []
+    }  # fmt: skip
     day = start
     while day <= f.end:
         found = daily.get(day.isoformat(), {})
         trend["day"].append(day.isoformat())
+        the_day = {"from": day, "to": day, **BEHIND["finished"]}  # its finished transactions
+        trend["link"].append("/transactions?" + f.query(**the_day))
         trend["satisfaction"].append(found.get("satisfaction_rate"))
         trend["evaluation"].append(found.get("evaluation_rate"))
         trend["n"].append(found.get("ratings", 0))
         day += timedelta(days=1)
-    ranked = tables.ranking_table(ctx, "branch")
+    ranked = tables.ranking_table(ctx, "branch", full=False)  # shown: 满意率 and n
     worst = [r for r in ranked.rows if r["rank"] is not None][::-1][:5]
     unranked = [r for r in ranked.rows if r["rank"] is None]
     ranked.rows = worst + unranked

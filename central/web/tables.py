@@ -156,13 +156,15 @@ def kpi_table(ctx: Ctx, by: str, *, branch: str | None = None, title: str = "") 
     return Table(f"kpi-{by}", title or f"KPI ({by})", kpi_columns(ctx), rows, "kpi", query)
 
 
-def ranking_table(ctx: Ctx, by: str) -> Table:
+def ranking_table(ctx: Ctx, by: str, *, full: bool = True) -> Table:
+    """The ranking of ``by`` within the scope (``full=False``: only what ranks, see
+    ``central.ranking``)."""
     if by not in RANKED_BY:
         raise BadRequest(f"by must be one of {', '.join(RANKED_BY)}")
     f, least = ctx.filters, ctx.centre.kpi.min_sample
     rows = ranking(
         ctx.store.query, ctx.centre, f.start, f.end, by, branches=ctx.branches(),
-        business_type=f.business_type,
+        business_type=f.business_type, full=full,
     )  # fmt: skip
     for row in rows:
         row["group"] = group_label(row)

@@ -31,7 +31,12 @@ function trend() {
       { values: (u, vs) => vs.map(v => (v * 100).toFixed(0) + "%") },
     ],
   };
-  new uPlot(opts, [xs, data.satisfaction, data.evaluation], el);
+  const plot = new uPlot(opts, [xs, data.satisfaction, data.evaluation], el);
+  plot.over.style.cursor = "pointer";
+  plot.over.addEventListener("click", () => {  // the day under the cursor: its transactions
+    const i = plot.cursor.idx;
+    if (i != null && data.link && data.link[i]) window.location.href = data.link[i];
+  });
 }
 
 function bars() {
