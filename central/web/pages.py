@@ -43,7 +43,7 @@ CARDS = (
     ("差评率", "bad_rating_rate", "bad_rating", "bad_rating", "ratings"),
     ("等候达标率", "wait_within_limit_rate", None, "wait_within_limit", "called"),
 )
-BEHIND = {
+BEHIND: dict[str, dict[str, object]] = {
     "ratings": {"outcome": "served", "rating_status": "rated"},
     "finished": {"outcome": "served"},
     "called": {"called": 1},
@@ -97,7 +97,7 @@ def overview(ctx: Ctx, request: Request, form: FormData | None) -> Response:
     while day <= f.end:
         found = daily.get(day.isoformat(), {})
         trend["day"].append(day.isoformat())
-        the_day = {"from": day, "to": day, **BEHIND["finished"]}  # its finished transactions
+        the_day: dict[str, object] = {"from": day, "to": day, **BEHIND["finished"]}
         trend["link"].append("/transactions?" + f.query(**the_day))
         trend["satisfaction"].append(found.get("satisfaction_rate"))
         trend["evaluation"].append(found.get("evaluation_rate"))
