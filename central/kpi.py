@@ -243,6 +243,33 @@ def _periods(period: str, lo: str, hi: str) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
+def _quiet_after(query: Query, table: str, end: date) -> bool:
+    """Whether ``table`` (of a ``day`` column first in its key) holds nothing after ``end`` in
+    ``end``'s month: the month to date is then the whole month of the coarse rollups."""
+    last = _next_month(end) - timedelta(days=1)
+    if end >= last:
+        return True
+    found = query(
+        f"SELECT 1 FROM {table} WHERE day > ? AND day <= ? LIMIT 1",
+        (end.isoformat(), last.isoformat()),
+    )
+    return not list(found)
+
+
+def _to_date(
+    start: date, end: date, quiet: bool
+) -> tuple[tuple[str, str] | None, list[tuple[date, date]]]:
+    """:func:`whole_months` of ``start..end``, where ``end``'s month counts as whole when
+    nothing is stored after ``end`` in it (``quiet``) and the range holds its first day: the
+    dashboard's default period, this month to today, is one row per branch."""
+    if not quiet or end.replace(day=1) < start:
+        return whole_months(start, end)
+    months, edges = whole_months(start, _next_month(end) - timedelta(days=1))
+    if months is None:
+        return None, [(start, end)]
+    return months, [(a, min(b, end)) for a, b in edges if a <= end]
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
@@ -286,13 +313,16 @@ def group_sums(
         only += " AND counter <> 0" if by == "counter" else " AND teller <> ''"
     if by == "business_type":
         only += " AND business_type <> ''"
-    uptime_months = whole_months(start, end) if coarse else (None, [(start, end)])
+    uptime_months = (
+        _to_date(start, end, _quiet_after(query, "uptime_days", end)) if coarse
+        else (None, [(start, end)])
+    )  # fmt: skip
     if business_type is not None:  # the coarse rollups are of every business type together
         coarse = False
     monthly = coarse and by in (*COARSE_LEVELS, *DESK_LEVELS)
-    months, edges = whole_months(start, end) if monthly else (None, [])
-    if months is None:
-        edges = [(start, end)]
+    months, edges = (None, [(start, end)])
+    if monthly:
+        months, edges = _to_date(start, end, _quiet_after(query, "branch_days", end))
     daily: tuple[str, str, str | None] = DAILY
     if coarse and by in (*COARSE_LEVELS, "day"):
         daily = BRANCH_DAILY  # a row per branch and day

@@ -10,10 +10,10 @@ from their own first day, at most the day's business minutes (today's configurat
 A month's sum of one device is that sum exactly when the month is the device's alone at its
 counter (no other of the counter's devices has minutes in it), the device served before the month
 ended (less its minutes on the month's days before it served, sought by key), its minutes were
-all counted at its counter's branch, the month ends before the branch's
-today, and no device of the branch has more minutes on a day of the month than the day's
-business minutes (``uptime_peaks``: hours narrowed since, a day made a holiday). Otherwise the
-month's days are read, as are the days at the range's edges.
+all counted at its counter's branch, the month ends before the branch's today (or holds no
+minutes after it: the month to date), and no device of the branch has more minutes on a day of
+the month than the day's business minutes (``uptime_peaks``: hours narrowed since, a day made a
+holiday). Otherwise the month's days are read, as are the days at the range's edges.
 """
 
 from __future__ import annotations
@@ -97,7 +97,10 @@ def add_uptime(
     for branch, counter, first, _ in pads.values():
         key = (branch, counter)
         firsts[key] = min(first, firsts.get(key, first))
-    opening = _Opening(centre, start, end)
+    stop = end  # a month read whole may end after the range (the month to date)
+    if months is not None:
+        stop = max(end, _month_end(date.fromisoformat(f"{months[1]}-01")))
+    opening = _Opening(centre, start, stop)
     lasts: dict[str, date] = {}
     for branch, _ in firsts:
         last = end
@@ -238,6 +241,14 @@ def _months(
         over.add((branch, day_text[:7]))
     out = []
     early: dict[date, dict[str, tuple[tuple[str, int], date]]] = {}
+    quiet = {  # each branch's last day within the months: no minutes after it in its month?
+        last: not query(
+            "SELECT 1 FROM uptime_days WHERE day > ? AND day <= ? LIMIT 1",
+            (last.isoformat(), _month_end(last).isoformat()),
+        )
+        for last in set(lasts.values())
+        if first_day <= last <= last_day
+    }
     month = first_day
     while month <= last_day:
         after = (month + timedelta(days=32)).replace(day=1)
@@ -253,7 +264,8 @@ def _months(
             (device, at, minutes), *others = devices
             served = pads[device][2]
             alone = not others and served < after and at == branch
-            if alone and final <= last and (branch, text) not in over:
+            whole = final <= last or quiet.get(last, False)  # over, or nothing after today
+            if alone and whole and (branch, text) not in over:
                 counted[key] += minutes
                 if served > month:  # less its minutes before it served, read by day
                     early.setdefault(month, {})[device] = (key, served)
@@ -266,6 +278,10 @@ def _months(
     for month, chosen in early.items():
         _less_early(query, month, chosen, counted)
     return out
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _less_early(

@@ -145,11 +145,18 @@ def test_the_months_give_the_kpis_of_the_days_over_random_ranges(
         (date(2026, 8, 1), date(2026, 11, 30)), (date(2026, 9, 1), date(2026, 9, 30)),
         (date(2026, 7, 20), date(2026, 12, 10)), (date(2026, 8, 14), date(2026, 10, 31)),
         (date(2026, 1, 1), date(2026, 12, 31)), (date(2025, 11, 1), date(2027, 1, 14)),
+        # to a day with nothing after it in its month (the month to date: read as the month)
+        (date(2026, 11, 1), LAST), (date(2026, 8, 1), date(2026, 11, 27)),
+        (date(2026, 9, 14), LAST), (date(2026, 11, 2), LAST),
+        (date(2026, 10, 1), date(2026, 11, 20)),
     ]  # fmt: skip
     for _ in range(12):
         a, b = sorted(FIRST - timedelta(days=20) + timedelta(days=rng.randrange(140)) for _ in "ab")
         ranges.append((a, b))
-    nows = (None, datetime(2026, 11, 20, 4, 0, tzinfo=UTC), datetime(2026, 9, 10, 4, 0, tzinfo=UTC))
+    nows = (
+        None, datetime(2026, 11, 20, 4, 0, tzinfo=UTC), datetime(2026, 9, 10, 4, 0, tzinfo=UTC),
+        datetime(2026, 11, 26, 9, 0, tzinfo=UTC),  # LAST, in the middle of its business hours
+    )  # fmt: skip
     with CentralStore(centre_db, centre=centre) as store:
         _ingest(store, streams)
         months = store.query("SELECT count(*) FROM month_rollups")[0][0]
