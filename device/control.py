@@ -15,8 +15,11 @@ JSON line. The requests go through the app's main loop exactly as the keys and t
 
 ``session`` is ``{"state", "waiting", "ticket", "business_type", "transaction", "last"}``:
 ``waiting`` the tickets waiting per business type as the console shows them, ``last`` the last
-closed transaction (``id``, ``outcome``, ``rating``). A request the loop does not answer
-within ``ANSWER_S`` gets ``{"ok": false, "reason": "no answer"}``.
+closed transaction (``id``, ``outcome``, ``rating``). A request the loop has not taken up
+within ``ANSWER_S`` gets ``{"ok": false, "reason": "no answer", "done": false}`` and is dropped:
+it is never carried out later (one the loop took up in time is answered when done). A client
+must not send a request again after it was sent (``sim.ports.ControlClient`` resends only one
+that never left: a fresh connection after the app restarted).
 """
 
 from __future__ import annotations
@@ -48,10 +51,28 @@ ANSWER_S = 10.0
 
 
 class _Request:
+    """One request: waiting, then taken up by the loop or dropped by its asker (never both)."""
+
     def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
-        self.answer: dict[str, Any] = {"ok": False, "reason": "no answer"}
+        self.answer: dict[str, Any] = {"ok": False, "reason": "no answer", "done": False}
         self.done = threading.Event()
+        self._lock = threading.Lock()
+        self._state = "waiting"  # -> "taken" (by the loop) or "dropped" (by the asker)
+
+    def take(self) -> bool:
+        """The loop takes it up, unless its asker gave up on it."""
+        with self._lock:
+            if self._state == "waiting":
+                self._state = "taken"
+            return self._state == "taken"
+
+    def drop(self) -> bool:
+        """The asker gives up, unless the loop took it up already."""
+        with self._lock:
+            if self._state == "waiting":
+                self._state = "dropped"
+            return self._state == "dropped"
 
 
 class ControlChannel:
@@ -89,11 +110,12 @@ class ControlChannel:
         self._thread = threading.Thread(target=serve, name="control", daemon=True)
         self._thread.start()
 
-    def ask(self, body: dict[str, Any]) -> dict[str, Any]:
+    def ask(self, body: dict[str, Any], answer_s: float | None = None) -> dict[str, Any]:
         request = _Request(body)
         self.inbox.put(request)
         self.wake()
-        request.done.wait(ANSWER_S)
+        if not request.done.wait(ANSWER_S if answer_s is None else answer_s) and not request.drop():
+            request.done.wait()  # taken up in time: its answer says what was done
         return request.answer
 
     def waiting(self) -> bool:
@@ -107,6 +129,8 @@ class ControlChannel:
                 request = self.inbox.get_nowait()
             except Empty:
                 return n
+            if not request.take():
+                continue  # its asker was told "no answer": never carried out now
             try:
                 request.answer = answer(app, request.body)
             except Exception as exc:  # a bad request never stops the app

@@ -54,7 +54,11 @@ class ControlClient:
         self._file: Any = None
 
     def ask(self, **body: Any) -> dict[str, Any]:
-        for attempt in (1, 2):  # once more on a fresh connection (the app was restarted)
+        """Send one request and read its answer. A request that may have reached the app is
+        never sent again (a press must not happen twice): only one whose sending failed on a
+        connection left from before (the app was restarted) goes once more, on a fresh one."""
+        for attempt in (1, 2):
+            fresh = self._sock is None
             try:
                 if self._sock is None:
                     self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -63,14 +67,19 @@ class ControlClient:
                     self._file = self._sock.makefile("rwb")
                 self._file.write(json.dumps(body).encode() + b"\n")
                 self._file.flush()
+            except OSError as exc:  # not sent
+                self.close()
+                if attempt == 2 or fresh:
+                    return {"ok": False, "reason": f"control socket: {exc}", "unreachable": True}
+                continue
+            try:
                 line = self._file.readline()
                 if not line:
                     raise ConnectionError("the app closed its control socket")
                 return dict(json.loads(line))
-            except OSError as exc:
+            except OSError as exc:  # sent: it may have been carried out
                 self.close()
-                if attempt == 2:
-                    return {"ok": False, "reason": f"control socket: {exc}", "unreachable": True}
+                return {"ok": False, "reason": f"control socket: {exc}", "unknown": True}
         raise AssertionError("unreachable")
 
     def close(self) -> None:

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -65,3 +68,95 @@ def test_a_customer_and_a_teller_act_through_the_socket_of_a_running_counter(
     with EventStore(db, "demo-counter-1") as store:
         closed = [e for e in store.events() if e.type == "transaction.closed"]
     assert [(e.payload["ticket"], e.payload["rating"]) for e in closed] == [("A001", 4)]
+
+
+def test_a_request_answered_no_answer_is_never_carried_out_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The asker hears "no answer" when the loop is busy for too long: the request is dropped,
+    not done behind its back when the loop comes round; one the loop took up in time is
+    answered when done, however long it takes."""
+    from device import control
+
+    done: list[dict] = []
+
+    def slow(app, body):
+        time.sleep(0.3)
+        done.append(body)
+        return {"ok": True}
+
+    monkeypatch.setattr(control, "answer", slow)
+    channel = control.ControlChannel(tmp_path / "c.sock", wake=lambda: None)
+    try:
+        assert channel.ask({"op": "press", "key": "call_next"}, answer_s=0.05) == {
+            "ok": False, "reason": "no answer", "done": False,
+        }  # fmt: skip
+        assert channel.answer_waiting(app=None) == 0 and done == []  # dropped, not done
+
+        answers: list[dict] = []
+        asker = threading.Thread(
+            target=lambda: answers.append(channel.ask({"op": "state"}, answer_s=0.1))
+        )
+        asker.start()
+        while not channel.waiting():
+            time.sleep(0.005)
+        assert channel.answer_waiting(app=None) == 1  # taken at once, done after 0.3 s
+        asker.join(5)
+        assert answers == [{"ok": True}] and done == [{"op": "state"}]
+    finally:
+        channel.close()
+
+
+def _server(path: Path, answer: bool, received: list[bytes]) -> socket.socket:
+    """A stand-in app on ``path``: reads one request per connection, answers it or hangs up."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rwb") as f:
+                line = f.readline()
+                received.append(line)
+                if answer:
+                    f.write(b'{"ok": true}\n')
+                    f.flush()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_the_control_client_never_sends_a_request_twice(tmp_path: Path) -> None:
+    """A request whose answer never came may have been carried out: it is not sent again. One
+    that could not be written to a connection left from before the app restarted is sent once
+    on a fresh connection."""
+    path = tmp_path / "app.sock"
+    received: list[bytes] = []
+    listener = _server(path, answer=False, received=received)
+    client = ControlClient(path, timeout=2)
+    try:
+        answer = client.ask(op="press", key="call_next")
+        assert answer["ok"] is False and answer.get("unknown") is True
+        assert len(received) == 1  # sent once, never again
+
+        assert client.ask(op="state")["ok"] is False  # a fresh connection; still no answer
+        listener.close()
+        path.unlink()
+        received.clear()
+        listener = _server(path, answer=True, received=received)  # the app restarted
+        first = ControlClient(path, timeout=2)
+        assert first.ask(op="state") == {"ok": True}
+        listener.close()  # ... and restarted again: the kept connection is stale
+        path.unlink()
+        listener = _server(path, answer=True, received=received)
+        time.sleep(0.1)
+        assert first.ask(op="press", key="call_next") == {"ok": True}
+        assert [json.loads(r)["op"] for r in received] == ["state", "press"]
+        first.close()
+    finally:
+        client.close()
+        listener.close()
