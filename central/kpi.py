@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from central.kpi_uptime import add_uptime
+from central.kpi_uptime import add_uptime, pad_groups
 from central.rollups import COUNTS, bin_bounds
 from config.centre import CentreConfig
 
@@ -129,6 +129,7 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
         "called": int(called),
         "wait_mean_s": _ratio(c["wait_sum_s"], c["wait_n"]),
         "wait_p90_s": percentile(sums.waits, 0.9),
+        "wait_limited": int(c["wait_limited"]),  # 等候达标率's denominator
         "wait_within_limit_rate": _ratio(c["wait_within"], c["wait_limited"]),
         "wait_over": int(c["wait_over"]),
         "service_mean_s": _ratio(c["service_sum_s"], c["service_n"]),
@@ -301,6 +302,8 @@ def group_sums(
     开机率)."""
     if by not in _GROUP:
         raise ValueError(f"--by must be one of {', '.join(LEVELS)}, not {by!r}")
+    if start > end:
+        return {}  # no day at all (and no empty IN list for the database)
     cols = _GROUP[by]
     only, params = "", []
     if branches:
@@ -370,7 +373,10 @@ def group_sums(
     bound = [start.isoformat(), end.isoformat(), *params]
     # a view of central/followup.py: the disputed ratings, few, by day
     _add_counts(query, "rollup_disputed", "level", keys, where, bound, sums, "disputed")
-    if by in UPTIME_LEVELS and uptime:
+    if by in UPTIME_LEVELS and not uptime:
+        for group in pad_groups(query, by, branches, end):  # shown as with 开机率, at zero
+            sums.setdefault(group, Sums())
+    elif by in UPTIME_LEVELS:
         add_uptime(query, centre, start, end, by, branches, sums, now, *uptime_months)
     return _regroup(sums, centre, by)
 

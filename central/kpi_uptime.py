@@ -134,6 +134,19 @@ def add_uptime(
         group.powered_minutes += counted[(branch, counter)]
 
 
+def pad_groups(query: Query, by: str, branches: Sequence[str], end: date) -> set[tuple]:
+    """The groups of level ``by`` (counter, the bank, else branch) that :func:`add_uptime`
+    would give minutes to: those of the counters whose pads served by ``end``."""
+    out: set[tuple] = set()
+    for branch, counter in query(
+        "SELECT branch, counter FROM counter_devices WHERE first_day <= ?",
+        (end.isoformat(),),
+    ):
+        if not branches or branch in branches:
+            out.add({"counter": (branch, int(counter)), "bank": ()}.get(by, (branch,)))
+    return out
+
+
 _IN_CHUNK = 500
 
 

@@ -35,6 +35,9 @@ def search_transactions(
     outcome: str | None = None,
     rating_status: str | None = None,
     called: bool = False,
+    limited: bool = False,
+    scored: bool = False,
+    neutral: Sequence[int] = (),
     weekday: int | None = None,
     hour: int | None = None,
     wait_band: int | None = None,
@@ -44,13 +47,22 @@ def search_transactions(
     """Transactions of the business days ``start..end`` (inclusive) that match every criterion
     given (``branches``: any of them); returns the rows and whether more matched than ``limit``.
     ``called``: customers called, with their wait (served or no-show: the waits' figures);
-    ``weekday`` (0 Monday) and ``hour`` of arrival as ``central.heatmap`` takes them;
-    ``wait_band``: an index of ``WAIT_BANDS``; ``service``: -1 no limit, 0 within, 1 over it
-    (``central.timing``'s dimensions)."""
+    ``limited``: with a waiting limit (等候达标率's n, with ``called``); ``scored``: the ratings
+    满意率 counts (served, rated, not of a ``neutral`` level); ``weekday`` (0 Monday) and
+    ``hour`` of arrival as ``central.heatmap`` takes them; ``wait_band``: an index of
+    ``WAIT_BANDS``; ``service``: -1 no limit, 0 within, 1 over it (``central.timing``'s
+    dimensions, whose ratings all have a wait)."""
     where = ["business_day >= ?", "business_day <= ?"]
     params: list[Any] = [start.isoformat(), end.isoformat()]
     if called:
         where.append("outcome IN ('served', 'no_show') AND total_waiting_s IS NOT NULL")
+    if limited:
+        where.append("wait_limit_s IS NOT NULL")
+    if scored:
+        where.append("outcome = 'served' AND rating IS NOT NULL")
+        if neutral:
+            where.append(f"rating NOT IN ({', '.join('?' * len(neutral))})")
+            params += [int(level) for level in neutral]
     if weekday is not None:  # the period's days of that weekday (the same in every dialect)
         first = start + timedelta(days=(weekday - start.weekday()) % 7)
         days = [first + timedelta(days=7 * i) for i in range(max(0, (end - first).days // 7 + 1))]
@@ -65,8 +77,9 @@ def search_transactions(
         params += [lo, hi] if hi else [lo]
     if service is not None:
         where.append(
-            "service_limit_s IS NULL" if service < 0
-            else "service_limit_s IS NOT NULL AND service_over_limit = ?"
+            "total_waiting_s IS NOT NULL AND "
+            + ("service_limit_s IS NULL" if service < 0
+               else "service_limit_s IS NOT NULL AND service_over_limit = ?")
         )  # fmt: skip
         params += [] if service < 0 else [int(service)]
     if branches:

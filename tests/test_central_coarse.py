@@ -89,7 +89,14 @@ def _months_of_events(seed: int = 3) -> dict[tuple[str, str], list[StoredEvent]]
                         service=rng.uniform(30.0, 700.0),
                         business_type=rng.choice(["cash", "loan"]),
                     )  # fmt: skip
-                    events.append(_on(event, day, device))
+                    event = _on(event, day, device)
+                    if rng.random() < 0.1:  # served without a ticket: no wait at all
+                        payload = msgspec.structs.replace(
+                            event.payload, ticket_info=None, ticket=None, ticket_id=None,
+                            waiting_s=None, total_waiting_s=None,
+                        )  # fmt: skip
+                        event = replace(event, payload=payload)
+                    events.append(event)
     return out
 
 
@@ -105,11 +112,13 @@ def _ingest(store: CentralStore, streams: dict[tuple[str, str], list[StoredEvent
             store.ingest(branch, batch, RECEIVED)
 
 
-def _centre(tmp_path: Path, holiday: bool) -> CentreConfig:
+def _centre(tmp_path: Path, holiday: bool, neutral: bool = False) -> CentreConfig:
     text = CENTRE_TOML
+    if neutral:  # level 3 given, but counted in neither rate
+        text = text.replace("[kpi]\n", "[kpi]\nneutral_levels = [3]\n")
     if holiday:
         text = text.replace('id = "b2"\n', f'id = "b2"\nholidays = [{MADE_HOLIDAY.isoformat()}]\n')
-    path = tmp_path / ("holiday.toml" if holiday else "centre.toml")
+    path = tmp_path / f"centre-{holiday:d}{neutral:d}.toml"
     path.write_text(text, encoding="utf-8")
     return load_centre_config(path)
 
@@ -257,3 +266,69 @@ def test_whole_years_of_whole_months() -> None:
         [("2025-11", "2025-12"), ("2027-01", "2027-03")],
     )
     assert whole_years(("2026-02", "2026-12")) == (None, [("2026-02", "2026-12")])
+
+
+def test_every_figure_links_to_exactly_what_it_counts(tmp_path: Path, centre_db, streams) -> None:
+    """The dashboard's links (``central.web``) as search criteria: each lists the transactions
+    its figure counts, with a neutral rating level and ticketless transactions (no wait) in the
+    data: the cards' n, 满意率 against timing, the heat map's cells."""
+    from central.heatmap import heatmap
+    from central.search import search_transactions
+    from central.timing import timing
+    from central.web.pages import BEHIND
+
+    centre = _centre(tmp_path, holiday=False, neutral=True)
+    neutral = centre.kpi.neutral_levels
+
+    def count(**criteria) -> int:
+        rows, more = search_transactions(
+            store.query, FIRST, LAST, neutral=neutral, limit=100_000, **criteria
+        )
+        assert not more
+        return len(rows)
+
+    with CentralStore(centre_db, centre=centre) as store:
+        _ingest(store, streams)
+        no_wait = store.query(
+            "SELECT count(*) FROM transactions WHERE total_waiting_s IS NULL AND outcome = 'served'"
+        )[0][0]
+        assert (
+            no_wait > 0
+            and store.query("SELECT count(*) FROM transactions WHERE rating = 3")[0][0] > 0
+        )  # the data holds what the figures leave out
+        (bank,) = kpis(store.query, centre, FIRST, LAST, "bank")
+        for n_key, criteria in BEHIND.items():
+            flags = {k: (v == 1 if k in ("scored", "called", "limited") else v)
+                     for k, v in criteria.items()}  # fmt: skip
+            assert count(**flags) == bank[n_key], n_key
+        for row in timing(store.query, centre, FIRST, LAST, "bank"):
+            cell = {"wait_band" if row["dimension"] == "wait" else "service": row["code"]}
+            assert count(outcome="served", rating_status="rated", **cell) == row["ratings"], row
+        for cell in heatmap(store.query, centre, FIRST, LAST):
+            at = {"weekday": cell["weekday"], "hour": cell["hour"]}
+            assert count(called=True, **at) == cell["called"], cell
+            assert count(scored=True, **at) == cell["ratings"], cell
+
+
+def test_an_empty_range_and_a_lean_ranking(tmp_path: Path, centre_db, streams) -> None:
+    """A range ending before it starts has no day (no empty ``IN ()`` list for PostgreSQL);
+    the overview's lean ranking lists every branch the full one lists, one whose pad was only
+    powered in the range too."""
+    from central.ranking import ranking
+
+    centre = _centre(tmp_path, holiday=False)
+    served = closed(90_001, counter=1, rating=None)  # in July: its pad serves since then
+    lone = {("b4", "pad-b4-1"): [
+        _on(served, date(2026, 7, 15), "pad-b4-1"), *_beats("pad-b4-1", date(2026, 9, 1), 30),
+    ]}  # fmt: skip
+    with CentralStore(centre_db, centre=centre) as store:
+        _ingest(store, {**streams, **lone})
+        for branches in ((), ("b1",), ("b1", "b2")):
+            (bank,) = kpis(store.query, centre, LAST, FIRST, "bank", branches=branches)
+            assert bank["finished"] == 0 and bank["satisfaction_rate"] is None
+            assert kpis(store.query, centre, LAST, FIRST, "counter", branches=branches) == []
+        full = ranking(store.query, centre, FIRST, LAST, "branch")
+        lean = ranking(store.query, centre, FIRST, LAST, "branch", full=False)
+        assert [r["branch"] for r in lean] == [r["branch"] for r in full]
+        assert "b4" in {r["branch"] for r in lean if r["rank"] is None}
+        assert all(r["uptime_rate"] is None and r["wait_p90_s"] is None for r in lean)

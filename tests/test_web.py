@@ -636,3 +636,18 @@ def test_the_overview_figures_link_to_exactly_their_transactions(site: str) -> N
     for row in days:
         link = trend["link"][trend["day"].index(row["day"])]
         assert len(client.get("/api/v1" + link).json()["rows"]) == row["finished"], row["day"]
+
+
+def test_a_criterion_of_zero_stays_in_the_export_and_the_api(site: str) -> None:
+    """Monday, midnight, the first waiting band and service within its limit are 0: the
+    transactions page's export keeps them, so it holds the page's rows, not every row."""
+    client = sign_in(site, "zongbu")
+    for criterion in ("service=0", "wait_band=0", "weekday=0", "hour=0", "service=1"):
+        url = f"/transactions?{PERIOD}&outcome=served&{criterion}"
+        shown = client.get("/api/v1" + url).json()
+        key, value = criterion.split("=")
+        assert shown["filters"][key] == int(value), shown["filters"]
+        link = re.search(r'href="(/export/transactions\.csv\?[^"]+)"', client.get(url).text)
+        assert link is not None and criterion in link[1]
+        exported = client.get(link[1].replace("&amp;", "&")).text.lstrip("\ufeff").splitlines()
+        assert len(exported) - 1 == len(shown["rows"]), criterion

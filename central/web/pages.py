@@ -41,12 +41,12 @@ CARDS = (
     ("评价率", "evaluation_rate", "evaluation", "evaluation", "finished"),
     ("开机率", "uptime_rate", None, "uptime", "business_minutes"),
     ("差评率", "bad_rating_rate", "bad_rating", "bad_rating", "ratings"),
-    ("等候达标率", "wait_within_limit_rate", None, "wait_within_limit", "called"),
+    ("等候达标率", "wait_within_limit_rate", None, "wait_within_limit", "wait_limited"),
 )
 BEHIND: dict[str, dict[str, object]] = {
-    "ratings": {"outcome": "served", "rating_status": "rated"},
+    "ratings": {"scored": 1},  # as 满意率 counts them: not the neutral levels
     "finished": {"outcome": "served"},
-    "called": {"called": 1},
+    "wait_limited": {"called": 1, "limited": 1},
 }
 """The transactions behind a card's n (开机率's minutes have none)."""
 

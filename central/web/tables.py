@@ -172,7 +172,7 @@ def ranking_table(ctx: Ctx, by: str, *, full: bool = True) -> Table:
     columns = [
         Column("rank", "名次", "int"),
         Column("group", "对象", link=_group_link(ctx)),
-        Column("ratings", "评价数 n", "int", link=_tx_link(ctx, rating_status="rated")),
+        Column("ratings", "评价数 n", "int", link=_tx_link(ctx, scored=1)),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction", meets="satisfaction"),
         Column("standing", "未排名原因"),
     ]
@@ -221,7 +221,7 @@ def _timing_link(ctx: Ctx, by: str) -> Link:
 def heat_link(ctx: Ctx, figure: str) -> Link:
     """The transactions behind a cell of the heat map (weekday x hour of arrival): the
     customers called (``called``) or the ratings given (``ratings``)."""
-    fixed = {"called": 1} if figure == "called" else {"outcome": "served", "rating_status": "rated"}
+    fixed = {"called": 1} if figure == "called" else {"scored": 1}
 
     def link(row: dict[str, Any]) -> str | None:
         return "/transactions?" + ctx.filters.query(
@@ -323,6 +323,8 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
         "outcome": ctx.params.get("outcome") or None,  # in SQL, before the limit
         "rating_status": ctx.params.get("rating_status") or None,
         "called": ctx.params.get("called") == "1",
+        "limited": ctx.params.get("limited") == "1",
+        "scored": ctx.params.get("scored") == "1",
         "weekday": _int(ctx, "weekday", 0, 6),
         "hour": _int(ctx, "hour", 0, 23),
         "wait_band": _int(ctx, "wait_band", 0, len(WAIT_BANDS) - 1),
@@ -330,8 +332,9 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
     }
     criteria.update(fixed)
     rows, more = search_transactions(
-        ctx.store.query, f.start, f.end, branches=ctx.branches(branch), **criteria
-    )
+        ctx.store.query, f.start, f.end, branches=ctx.branches(branch),
+        neutral=ctx.centre.kpi.neutral_levels, **criteria,
+    )  # fmt: skip
     for row in rows:
         row["outcome_name"] = OUTCOMES.get(row["outcome"], row["outcome"])
         row["rating_status_name"] = RATING_STATUSES.get(row["rating_status"], row["rating_status"])
@@ -350,7 +353,10 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
         Column("rating", "评价", "int"),
         Column("rating_status_name", "评价状态"),
     ]
-    query = {k: 1 if v is True else v for k, v in criteria.items() if v not in (None, False)}
+    # 0 is a criterion (Monday, midnight, within the limit), False and None are none
+    query = {
+        k: 1 if v is True else v for k, v in criteria.items() if v is not None and v is not False
+    }
     note = "只显示前 500 条；请缩小条件。" if more else ""
     return Table("transactions", "交易", columns, rows, "transactions", query, note)
 
