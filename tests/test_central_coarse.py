@@ -91,6 +91,7 @@ def _months_of_events(seed: int = 3) -> dict[tuple[str, str], list[StoredEvent]]
                     )  # fmt: skip
                     event = _on(event, day, device)
                     if rng.random() < 0.1:  # served without a ticket: no wait at all
+                        assert isinstance(event.payload, TransactionClosed)
                         payload = msgspec.structs.replace(
                             event.payload, ticket_info=None, ticket=None, ticket_id=None,
                             waiting_s=None, total_waiting_s=None,
