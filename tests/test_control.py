@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,12 +87,13 @@ def test_a_request_answered_no_answer_is_never_carried_out_later(
         return {"ok": True}
 
     monkeypatch.setattr(control, "answer", slow)
+    no_app: Any = None  # ``answer`` is replaced: no app is asked
     channel = control.ControlChannel(tmp_path / "c.sock", wake=lambda: None)
     try:
         assert channel.ask({"op": "press", "key": "call_next"}, answer_s=0.05) == {
             "ok": False, "reason": "no answer", "done": False,
         }  # fmt: skip
-        assert channel.answer_waiting(app=None)  # type: ignore[arg-type]  # answer is replaced == 0 and done == []  # dropped, not done
+        assert channel.answer_waiting(no_app) == 0 and done == []  # dropped, not done
 
         answers: list[dict] = []
         asker = threading.Thread(
@@ -100,7 +102,7 @@ def test_a_request_answered_no_answer_is_never_carried_out_later(
         asker.start()
         while not channel.waiting():
             time.sleep(0.005)
-        assert channel.answer_waiting(app=None)  # type: ignore[arg-type]  # answer is replaced == 1  # taken at once, done after 0.3 s
+        assert channel.answer_waiting(no_app) == 1  # taken at once, done after 0.3 s
         asker.join(5)
         assert answers == [{"ok": True}] and done == [{"op": "state"}]
     finally:
