@@ -10,6 +10,7 @@ rating and pause the simulation caused) is ``truth.jsonl`` in the data folder.
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -75,42 +76,80 @@ def simulate_days(data: Path, jobs: list[Job], workers: int, say) -> None:
             say(f"{branch}: {issued} tickets, {served} served, {rated} rated")
 
 
-def send_all(central: Central, jobs: list[Job], timeout: float, say) -> bool:
-    """Connect every branch's device and send its store; True once the centre acknowledged all."""
-    parts: list[tuple[DeviceConnection, Uplink, Job]] = []
+SENDERS_PER_PROCESS = 100
+"""Devices sent from one process: each holds some seven open files (its socket, paho's wake-up
+pair, its store's files), and paho-mqtt waits on them with ``select()``, which takes file
+numbers below 1024 only (a device past that never connects: "Protocol error" at the broker)."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """One device to send: where to connect, and its store."""
+
+    branch: str
+    device: str
+    store: str
+    mqtt: tuple[str, int, Path, Path, Path]  # host, port, CA, certificate, key
+
+
+def _outbox(sender: Sender) -> int:
+    with EventStore(Path(sender.store), sender.device, durable=False) as store:
+        return store.outbox_size()
+
+
+def _send_part(part: list[Sender], timeout: float) -> bool:
+    """Connect these devices and send their stores (in a process of their own); True once the
+    centre acknowledged every event of them."""
+    parts: list[tuple[DeviceConnection, Uplink]] = []
     uplink_settings = UplinkSettings(batch_max_events=200, max_inflight=8, poll_s=0.5)
-    for job in jobs:
-        host, port, ca, cert, key = central.mqtt(job.device)
-        settings = ConnectionSettings(host, port, client_id=job.device,
-                                      tls=TlsSettings(ca, cert, key))  # fmt: skip
-        connection = DeviceConnection(settings, job.branch, job.device, boot_id="simulate")
-        store = Path(job.store)
-
-        def opener(store: Path = store, device: str = job.device) -> EventStore:
-            return EventStore(store, device, durable=False)
-
-        uplink = Uplink(connection, opener, job.branch, job.device, uplink_settings)
-        uplink.start()
-        connection.start()
-        parts.append((connection, uplink, job))
-    started = time.monotonic()
+    deadline = time.monotonic() + timeout
     try:
-        while True:
-            left = 0
-            for job in jobs:
-                with EventStore(Path(job.store), job.device, durable=False) as device_store:
-                    left += device_store.outbox_size()
-            elapsed = time.monotonic() - started
-            say(f"uplink: {left} events not yet acknowledged by the centre ({elapsed:.0f} s)")
-            if left == 0:
-                return True
-            if elapsed > timeout:
+        for sender in part:
+            host, port, ca, cert, key = sender.mqtt
+            settings = ConnectionSettings(host, port, client_id=sender.device,
+                                          tls=TlsSettings(ca, cert, key))  # fmt: skip
+            connection = DeviceConnection(
+                settings, sender.branch, sender.device, boot_id="simulate"
+            )
+
+            def opener(store: Path = Path(sender.store), device: str = sender.device) -> EventStore:
+                return EventStore(store, device, durable=False)
+
+            uplink = Uplink(connection, opener, sender.branch, sender.device, uplink_settings)
+            uplink.start()
+            connection.start()
+            parts.append((connection, uplink))
+        while any(_outbox(sender) for sender in part):
+            if time.monotonic() > deadline:
                 return False
-            time.sleep(2.0)
+            time.sleep(1.0)
+        return True
     finally:
-        for connection, uplink, _job in parts:
+        for connection, uplink in parts:
             uplink.stop()
             connection.stop()
+
+
+def send_all(central: Central, jobs: list[Job], timeout: float, say) -> bool:
+    """Connect every branch's device and send its store, from processes of at most
+    :data:`SENDERS_PER_PROCESS` devices, started afresh (a forked one would hold this process's
+    open files, and its devices' files would be numbered past 1024 all the same); True once the
+    centre acknowledged all."""
+    senders = [Sender(job.branch, job.device, job.store, central.mqtt(job.device)) for job in jobs]
+    parts = [
+        senders[i : i + SENDERS_PER_PROCESS] for i in range(0, len(senders), SENDERS_PER_PROCESS)
+    ]
+    started = time.monotonic()
+    fresh = multiprocessing.get_context("spawn")  # none of this process's open files
+    with ProcessPoolExecutor(max_workers=len(parts), mp_context=fresh) as pool:
+        sent = [pool.submit(_send_part, part, timeout) for part in parts]
+        while True:
+            left = sum(_outbox(sender) for sender in senders)
+            elapsed = time.monotonic() - started
+            say(f"uplink: {left} events not yet acknowledged by the centre ({elapsed:.0f} s)")
+            if all(f.done() for f in sent):
+                return all(f.result() for f in sent) and left == 0
+            time.sleep(2.0)
 
 
 def run(

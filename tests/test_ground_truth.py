@@ -23,9 +23,11 @@ def test_every_simulated_transaction_and_rating_reaches_the_centre_once_and_the_
 ) -> None:
     data = tmp_path / "sim"
     started = time.monotonic()
+    # with 1,100 files open first, as 200 branches' devices held them when sent from one
+    # process: the sending processes start afresh, with their own files numbered from 3
     run = counterside("simulate", "--data", str(data), "--branches", "3", "--counters", "4",
                       "--seed", "11", "--day", DAY.isoformat(), "--workers", "3",
-                      "--timeout", "240", timeout=600)  # fmt: skip
+                      "--timeout", "240", timeout=600, held_files=1100)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     expected, done = check(data, DAY)
     assert sorted(expected) == ["sim-b001", "sim-b002", "sim-b003"]

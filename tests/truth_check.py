@@ -22,9 +22,19 @@ COMPARED = (
 )  # fmt: skip
 
 
-def counterside(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def counterside(
+    *args: str, timeout: float, held_files: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """``counterside ARGS`` in a process of its own; ``held_files``: it opens that many files
+    first, so that the files it opens next are numbered past them (paho-mqtt's ``select()``
+    takes numbers below 1024 only)."""
+    launch = ["-m", "device.cli"]
+    if held_files:
+        launch = ["-c", "import os, runpy; "
+                  f"held = [os.open(os.devnull, os.O_RDONLY) for _ in range({held_files})]; "
+                  "runpy.run_module('device.cli', run_name='__main__')"]  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "device.cli", *args],
+        [sys.executable, *launch, *args],
         capture_output=True, text=True, cwd=ROOT, timeout=timeout, check=False,
     )  # fmt: skip
 
