@@ -24,6 +24,7 @@ from config.loader import find_config, load_config
 from config.model import Config
 from device.store import EventStore, StoreError
 from domain.events import to_json_object
+from support.interrupt import take_sigint
 from support.pipes import quiet_on_broken_pipe
 from support.sdnotify import Service
 
@@ -413,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """SIGPIPE stays ignored (see ``support.pipes``): `counterside export ... | head` ends quietly
     all the same, and no long-running command dies of a write to a vanished broker."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    take_sigint()  # a stop by SIGINT works even when started as a script's background job
     if argv[:1] == ["centre"]:  # the central office has its own command line
         from central.cli import main as centre_main
 

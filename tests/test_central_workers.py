@@ -20,7 +20,7 @@ from device.store import EventStore
 from domain.clock import ManualClock
 from sync.acl import Identity, Role
 from sync.schema import EventBatch
-from sync.settings import IngestSettings
+from sync.settings import IngestSettings, UplinkSettings
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
 from tests.sync_harness import CENTRE, Device, connection_settings, roster, wait_until
 
@@ -45,7 +45,10 @@ def derived(store: CentralStore) -> dict[str, list]:
 def test_two_workers_give_what_one_gives(mqtt_broker, tmp_path: Path, new_centre_db) -> None:
     second = Identity(None, f"{CENTRE}-2", Role.CENTRAL)  # each worker its own certificate
     broker = mqtt_broker(acl=[*roster(*PADS), second])
-    devices = [Device(broker, tmp_path, name) for name in PADS]
+    # small batches: many messages, so that the share group hands both workers some however
+    # the two subscriptions' start and the devices' first sends fall
+    small = UplinkSettings(batch_max_events=10)
+    devices = [Device(broker, tmp_path, name, uplink_settings=small) for name in PADS]
     for seed, device in enumerate(devices, 1):
         simulate(device.db, device.name, seed)
     shared = new_centre_db()

@@ -162,3 +162,33 @@ def test_the_control_client_never_sends_a_request_twice(tmp_path: Path) -> None:
     finally:
         client.close()
         listener.close()
+
+
+@pytest.mark.travel_free  # the work is done by a child process
+def test_a_counter_started_with_sigint_ignored_still_stops_on_sigint(tmp_path: Path) -> None:
+    """A script's background job starts with SIGINT ignored (``counterside counter ... &``):
+    the app takes SIGINT back, so the SIGINT that stops it (``counterside demo``, the tests)
+    still ends it cleanly."""
+    sock = tmp_path / "c.sock"
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "COUNTERSIDE_CONFIG": ""}
+    env.pop("COUNTERSIDE_CLOCK", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "counter", "--counter", "1", "--silent",
+         "--db", str(tmp_path / "c.sqlite"), "--control", str(sock)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    client = ControlClient(sock, timeout=10)
+    try:
+        deadline = time.monotonic() + 60
+        while not client.ask(op="state").get("ok"):
+            assert proc.poll() is None and time.monotonic() < deadline, "never answered"
+            time.sleep(0.2)
+    finally:
+        client.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(30) == 0
+        finally:
+            proc.kill()
+    assert not sock.exists()
