@@ -4,8 +4,9 @@ whole months, from the monthly ones (``uptime_months``) where those give the sam
 
 A counter's pad is the device that served at it (a replaced pad's successor takes its place);
 its days count from the first business day one of them served on, to the end of the range or the
-branch's today, whichever is earlier. A day's powered minutes are those of the counter's devices
-from their own first day, at most the day's business minutes (today's configuration).
+branch's today, whichever is earlier; today, its business minutes up to now only. A day's powered
+minutes are those of the counter's devices from their own first day, at most the day's business
+minutes (today's configuration).
 
 A month's sum of one device is that sum exactly when the month is the device's alone at its
 counter (no other of the counter's devices has minutes in it), the device served before the month
@@ -125,12 +126,20 @@ def add_uptime(
         if firsts[(branch, counter)] <= day <= lasts[branch]:
             business = opening.minutes(branch)[index[day_text]]
             counted[(branch, counter)] += min(minutes, business)
+    so_far: dict[str, int] = {}  # a branch's today within the range: its minutes open so far
     for (branch, counter), first in firsts.items():
         lo, last = max(start, first), lasts[branch]
         if lo > last:
             continue
+        business = opening.total(branch, lo, last)
+        if now is not None and last == now.astimezone(ZoneInfo(_zone(centre, branch))).date():
+            if branch not in so_far:
+                whole = opening.minutes(branch)[opening.index[last.isoformat()]]
+                until = business_minutes(centre.branch_or_default(branch), last, until=now)
+                so_far[branch] = whole - until
+            business -= so_far[branch]
         group = sums[{"counter": (branch, counter), "bank": ()}.get(by, (branch,))]
-        group.business_minutes += opening.total(branch, lo, last)
+        group.business_minutes += business
         group.powered_minutes += counted[(branch, counter)]
 
 
@@ -145,6 +154,10 @@ def pad_groups(query: Query, by: str, branches: Sequence[str], end: date) -> set
         if not branches or branch in branches:
             out.add({"counter": (branch, int(counter)), "bank": ()}.get(by, (branch,)))
     return out
+
+
+def _zone(centre: CentreConfig, branch: str) -> str:
+    return centre.branch_or_default(branch).time_zone
 
 
 _IN_CHUNK = 500

@@ -644,13 +644,16 @@ def apply_heartbeat(pending: Pending, branch: Branch, device: str, minute: datet
     pending.uptime[(local.date().isoformat(), branch.id, device)] += 1
 
 
-def business_minutes(branch: Branch, day: date) -> int:
-    """Minutes the branch is open on ``day`` (a DST change counted in real minutes)."""
+def business_minutes(branch: Branch, day: date, until: datetime | None = None) -> int:
+    """Minutes the branch is open on ``day`` (a DST change counted in real minutes); ``until``:
+    only those before that moment (today so far)."""
     zone = ZoneInfo(branch.time_zone)
     total = 0
     for span in branch.spans(day):
         start = datetime.combine(day, span.start, zone).astimezone(UTC)
         end = datetime.combine(day, span.end, zone).astimezone(UTC)
+        if until is not None:
+            end = max(start, min(end, until.astimezone(UTC)))
         total += int((end - start) / timedelta(minutes=1))
     return total
 

@@ -4,13 +4,16 @@ centre's ingest (``counterside centre run``) writing ``centre.sqlite``, all in o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from domain.clock import CLOCK_ENV, ScaledClock
 from sim.broker import HOST, Broker
 from sim.pki import Authority
 from sim.processes import Child, child_env, counterside
@@ -58,12 +61,16 @@ def start_central(data: Path, devices: Sequence[Identity], port: int) -> Central
     return Central(data, authority, broker, ingest)
 
 
-def centre_kpi(db: Path, day: date, *, fmt: str = "table") -> str:
-    """``counterside centre kpi`` of ``day`` by branch, as printed."""
+def centre_kpi(db: Path, day: date, *, fmt: str = "table", at: datetime | None = None) -> str:
+    """``counterside centre kpi`` of ``day`` by branch, as printed; ``at``: as of that moment
+    (开机率 counts the business minutes up to it), else as of the environment's clock."""
     argv = counterside("centre", "kpi", "--db", str(db), "--from", day.isoformat(),
                        "--to", day.isoformat(), "--by", "branch", "--format", fmt)  # fmt: skip
+    env = dict(os.environ)
+    if at is not None:  # a clock that stands at ``at`` (its epoch is never reached)
+        env[CLOCK_ENV] = ScaledClock(time.monotonic() + 1e9, at, 1.0, "kpi").to_text()
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120,
-                          cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
+                          cwd=Path(__file__).resolve().parent.parent, env=env)  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"counterside centre kpi failed:\n{proc.stderr}")
     return proc.stdout

@@ -337,6 +337,7 @@ def run(args: argparse.Namespace) -> int:
         state.update(clock=ended.isoformat())
         state_path.write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
     if finished and demo.central is not None:
-        print(f"\nKPIs of {start.date()} at the centre (counterside centre kpi):")
-        print(centre_kpi(demo.central.db, start.date()))
+        print(f"\nKPIs of {start.date()} at the centre (counterside centre kpi), as of "
+              f"{ended.astimezone(start.tzinfo):%H:%M}:")  # fmt: skip
+        print(centre_kpi(demo.central.db, start.date(), at=ended))
     return 1 if failed else 0

@@ -333,3 +333,23 @@ def test_an_empty_range_and_a_lean_ranking(tmp_path: Path, centre_db, streams) -
         assert [r["branch"] for r in lean] == [r["branch"] for r in full]
         assert "b4" in {r["branch"] for r in lean if r["rank"] is None}
         assert all(r["uptime_rate"] is None and r["wait_p90_s"] is None for r in lean)
+
+
+def test_today_counts_the_business_minutes_up_to_now(tmp_path: Path, centre_db, streams) -> None:
+    """开机率 of a range ending today counts today's business minutes up to now, not the whole
+    day's: at 09:00 a pad on since the 08:30 opening is at 100%, not at a sixteenth."""
+    from central.rollups import business_minutes
+
+    centre = _centre(tmp_path, holiday=False)
+    nine = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # LAST, 09:00 in Shanghai
+    with CentralStore(centre_db, centre=centre) as store:
+        _ingest(store, streams)
+        (whole,) = kpis(store.query, centre, LAST, LAST, "bank")
+        (today,) = kpis(store.query, centre, LAST, LAST, "bank", now=nine)
+        (month,) = kpis(store.query, centre, date(2026, 11, 1), LAST, "bank", now=nine)
+        days = kpis(store.query, centre, date(2026, 11, 1), LAST, "bank", now=nine, coarse=False)
+    pads = whole["business_minutes"] // business_minutes(centre.branch_or_default("b1"), LAST)
+    assert pads == 6 and today["business_minutes"] == pads * 30  # 08:30 to 09:00
+    assert whole["business_minutes"] - today["business_minutes"] == pads * (510 - 30)
+    assert month["business_minutes"] == days[0]["business_minutes"] < whole["business_minutes"] * 30
+    assert _same([month], days)

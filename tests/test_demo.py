@@ -5,6 +5,7 @@ simulated people did is at the centre exactly once; a second run continues the s
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,6 +26,13 @@ def test_the_demo_runs_the_whole_system_stops_by_itself_and_a_second_run_continu
     assert first.returncode == 0, first.stdout + first.stderr
     assert "the centre has acknowledged every event of the day" in first.stdout, first.stdout
     assert "KPIs of 2026-03-03 at the centre" in first.stdout and "demo-branch" in first.stdout
+    # 开机率 as of the demo's end: its pads were on from the opening (before, as of the
+    # accelerated clock running on for hours after the demo: the whole day, some 20%)
+    lines = first.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("group"))
+    row = next(line for line in lines if line.startswith("demo-branch"))
+    figures = dict(zip(re.split(r"\s{2,}", header), re.split(r"\s{2,}", row), strict=False))
+    assert float(figures["开机率"].split("%")[0]) >= 80.0, row
     reached = datetime.fromisoformat(json.loads((data / "demo.json").read_text())["clock"])
     assert reached >= datetime.fromisoformat("2026-03-03T08:45:00+08:00")
     second = counterside("demo", *common, "--hours", "0.1", timeout=300)
