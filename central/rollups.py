@@ -171,24 +171,47 @@ MONTH_TABLES = (
 (per month, and per year) and ``uptime_days`` (``uptime_peaks``: per day and branch, the most
 minutes of one device)."""
 
+
+def _sums_schema(tables: Sequence[str], key: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """A set of coarse rollups keyed by ``key`` (column, SQL type): the counts (``tables[0]``),
+    the rating levels (``[1]``) and the waits' histogram (``[2]``)."""
+    columns = ", ".join(f"{name} {kind} NOT NULL" for name, kind in key)
+    names = ", ".join(name for name, _ in key)
+    counts = ", ".join(
+        f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
+    )
+    return (
+        f"CREATE TABLE {tables[0]} ({columns}, {counts}, PRIMARY KEY ({names})) WITHOUT ROWID",
+        *(
+            f"CREATE TABLE {table} ({columns}, {x} INTEGER NOT NULL, n INTEGER NOT NULL, "
+            f"PRIMARY KEY ({names}, {x})) WITHOUT ROWID"
+            for table, x in ((tables[1], "level"), (tables[2], "bin"))
+        ),
+    )
+
+
+def _sums_fill(tables: Sequence[str], keys: str, names: Sequence[str]) -> tuple[str, ...]:
+    """The statements that fill a set of coarse rollups (:func:`_sums_schema`) from the daily
+    ones: ``keys`` the SELECT's key expressions, ``names`` the key columns."""
+    into = ", ".join(names)
+    return (
+        f"INSERT INTO {tables[0]} ({into}, {', '.join(COUNTS)}) "
+        f"SELECT {keys}, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups GROUP BY {keys}",
+        *(
+            f"INSERT INTO {table} ({into}, {x}, n) SELECT {keys}, {x}, sum(n) "
+            f"FROM {daily} GROUP BY {keys}, {x}"
+            for table, x, daily in (
+                (tables[1], "level", "rollup_levels"),
+                (tables[2], "bin", "rollup_waits"),
+            )
+        ),
+    )
+
+
 MONTH_SCHEMA = (
-    f"""CREATE TABLE month_rollups (
-        month TEXT NOT NULL, branch TEXT NOT NULL,
-        {
-        ", ".join(
-            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
-        )
-    },
-        PRIMARY KEY (month, branch)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE month_levels (
-        month TEXT NOT NULL, branch TEXT NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (month, branch, level)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE month_waits (
-        month TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (month, branch, bin)
-    ) WITHOUT ROWID""",
+    *_sums_schema(
+        ("month_rollups", "month_levels", "month_waits"), (("month", "TEXT"), ("branch", "TEXT"))
+    ),
     """CREATE TABLE year_waits (
         year TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
         PRIMARY KEY (year, branch, bin)
@@ -208,13 +231,7 @@ MONTH_SCHEMA = (
 
 _MONTH = "substr(day, 1, 7)"
 MONTH_FILL = (
-    f"INSERT INTO month_rollups (month, branch, {', '.join(COUNTS)}) "
-    f"SELECT {_MONTH}, branch, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups "
-    f"GROUP BY {_MONTH}, branch",
-    f"INSERT INTO month_levels (month, branch, level, n) SELECT {_MONTH}, branch, level, sum(n) "
-    f"FROM rollup_levels GROUP BY {_MONTH}, branch, level",
-    f"INSERT INTO month_waits (month, branch, bin, n) SELECT {_MONTH}, branch, bin, sum(n) "
-    f"FROM rollup_waits GROUP BY {_MONTH}, branch, bin",
+    *_sums_fill(("month_rollups", "month_levels", "month_waits"), f"{_MONTH}, branch", MONTH_KEY),
     "INSERT INTO year_waits (year, branch, bin, n) SELECT substr(day, 1, 4), branch, bin, "
     "sum(n) FROM rollup_waits GROUP BY substr(day, 1, 4), branch, bin",
     f"INSERT INTO uptime_months (month, branch, device_id, minutes) SELECT {_MONTH}, branch, "
@@ -233,35 +250,9 @@ counter, teller and business type together): the daily trend and the days at a r
 of the bank, region and branch levels read a row per branch and day instead of one per
 counter x teller x business type."""
 
-BRANCH_DAY_SCHEMA = (
-    f"""CREATE TABLE branch_days (
-        day TEXT NOT NULL, branch TEXT NOT NULL,
-        {
-        ", ".join(
-            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
-        )
-    },
-        PRIMARY KEY (day, branch)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE branch_day_levels (
-        day TEXT NOT NULL, branch TEXT NOT NULL, level INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (day, branch, level)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE branch_day_waits (
-        day TEXT NOT NULL, branch TEXT NOT NULL, bin INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (day, branch, bin)
-    ) WITHOUT ROWID""",
-)
+BRANCH_DAY_SCHEMA = _sums_schema(BRANCH_DAY_TABLES, (("day", "TEXT"), ("branch", "TEXT")))
 
-BRANCH_DAY_FILL = (
-    f"INSERT INTO branch_days (day, branch, {', '.join(COUNTS)}) "
-    f"SELECT day, branch, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups "
-    "GROUP BY day, branch",
-    "INSERT INTO branch_day_levels (day, branch, level, n) SELECT day, branch, level, sum(n) "
-    "FROM rollup_levels GROUP BY day, branch, level",
-    "INSERT INTO branch_day_waits (day, branch, bin, n) SELECT day, branch, bin, sum(n) "
-    "FROM rollup_waits GROUP BY day, branch, bin",
-)
+BRANCH_DAY_FILL = _sums_fill(BRANCH_DAY_TABLES, "day, branch", ("day", "branch"))
 """The branch-day tables made from the daily ones (into empty tables): version 9's fill."""
 
 # -- coarse rollups per month x branch x counter x teller (schema version 10) --------------------
@@ -272,38 +263,12 @@ DESK_MONTH_TABLES = ("desk_months", "desk_month_levels", "desk_month_waits")
 counter x teller (every business type together): the counter and teller levels read whole
 months from them (a branch's year of waits is some 300,000 daily rows, 20,000 of these)."""
 
-_DESK_COLUMNS = (
-    "month TEXT NOT NULL, branch TEXT NOT NULL, counter INTEGER NOT NULL, teller TEXT NOT NULL"
-)
-DESK_MONTH_SCHEMA = (
-    f"""CREATE TABLE desk_months (
-        {_DESK_COLUMNS},
-        {
-        ", ".join(
-            f"{c} {'REAL' if c.endswith('_s') else 'INTEGER'} NOT NULL DEFAULT 0" for c in COUNTS
-        )
-    },
-        PRIMARY KEY (month, branch, counter, teller)
-    ) WITHOUT ROWID""",
-    f"""CREATE TABLE desk_month_levels (
-        {_DESK_COLUMNS}, level INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (month, branch, counter, teller, level)
-    ) WITHOUT ROWID""",
-    f"""CREATE TABLE desk_month_waits (
-        {_DESK_COLUMNS}, bin INTEGER NOT NULL, n INTEGER NOT NULL,
-        PRIMARY KEY (month, branch, counter, teller, bin)
-    ) WITHOUT ROWID""",
+DESK_MONTH_SCHEMA = _sums_schema(
+    DESK_MONTH_TABLES,
+    (("month", "TEXT"), ("branch", "TEXT"), ("counter", "INTEGER"), ("teller", "TEXT")),
 )
 
-_DESK = f"{_MONTH}, branch, counter, teller"
-DESK_MONTH_FILL = (
-    f"INSERT INTO desk_months ({', '.join(DESK_KEY)}, {', '.join(COUNTS)}) "
-    f"SELECT {_DESK}, {', '.join(f'sum({c})' for c in COUNTS)} FROM rollups GROUP BY {_DESK}",
-    f"INSERT INTO desk_month_levels ({', '.join(DESK_KEY)}, level, n) SELECT {_DESK}, level, "
-    f"sum(n) FROM rollup_levels GROUP BY {_DESK}, level",
-    f"INSERT INTO desk_month_waits ({', '.join(DESK_KEY)}, bin, n) SELECT {_DESK}, bin, sum(n) "
-    f"FROM rollup_waits GROUP BY {_DESK}, bin",
-)
+DESK_MONTH_FILL = _sums_fill(DESK_MONTH_TABLES, f"{_MONTH}, branch, counter, teller", DESK_KEY)
 """The desk-month tables made from the daily ones (into empty tables): version 10's fill."""
 
 COARSE_TABLES = (*MONTH_TABLES, *BRANCH_DAY_TABLES, *DESK_MONTH_TABLES)
