@@ -378,37 +378,28 @@ def _upsert_counts(table: str, key: Sequence[str], counted: str) -> str:
     )
 
 
-_ROLLUPS = (
-    f"INSERT INTO rollups ({', '.join(KEY)}, {', '.join(COUNTS)}) "
-    f"VALUES ({', '.join('?' * (len(KEY) + len(COUNTS)))}) "
-    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET "
-    + ", ".join(f"{n} = rollups.{n} + excluded.{n}" for n in COUNTS)
-)
+def _upsert_sums(table: str, key: Sequence[str]) -> str:
+    """Add every count of :data:`COUNTS` to a row of ``table`` by ``key``, made if it is not
+    there."""
+    names = (*key, *COUNTS)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{n} = {table}.{n} + excluded.{n}" for n in COUNTS)
+    )
+
+
+_ROLLUPS = _upsert_sums("rollups", KEY)
 _LEVELS = _upsert_counts("rollup_levels", (*KEY, "level"), "n")
 _WAITS = _upsert_counts("rollup_waits", (*KEY, "bin"), "n")
 _TIMING = _upsert_counts(
     "rollup_timing", ("day", "branch", "business_type", "wait_band", "service_over", "level"), "n"
 )
-_MONTHS = (
-    f"INSERT INTO month_rollups ({', '.join(MONTH_KEY)}, {', '.join(COUNTS)}) "
-    f"VALUES ({', '.join('?' * (len(MONTH_KEY) + len(COUNTS)))}) "
-    f"ON CONFLICT ({', '.join(MONTH_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{n} = month_rollups.{n} + excluded.{n}" for n in COUNTS)
-)
-_BRANCH_DAYS = (
-    f"INSERT INTO branch_days (day, branch, {', '.join(COUNTS)}) "
-    f"VALUES ({', '.join('?' * (2 + len(COUNTS)))}) "
-    "ON CONFLICT (day, branch) DO UPDATE SET "
-    + ", ".join(f"{n} = branch_days.{n} + excluded.{n}" for n in COUNTS)
-)
+_MONTHS = _upsert_sums("month_rollups", MONTH_KEY)
+_BRANCH_DAYS = _upsert_sums("branch_days", ("day", "branch"))
 _BRANCH_DAY_LEVELS = _upsert_counts("branch_day_levels", ("day", "branch", "level"), "n")
 _BRANCH_DAY_WAITS = _upsert_counts("branch_day_waits", ("day", "branch", "bin"), "n")
-_DESK_MONTHS = (
-    f"INSERT INTO desk_months ({', '.join(DESK_KEY)}, {', '.join(COUNTS)}) "
-    f"VALUES ({', '.join('?' * (len(DESK_KEY) + len(COUNTS)))}) "
-    f"ON CONFLICT ({', '.join(DESK_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{n} = desk_months.{n} + excluded.{n}" for n in COUNTS)
-)
+_DESK_MONTHS = _upsert_sums("desk_months", DESK_KEY)
 _DESK_LEVELS = _upsert_counts("desk_month_levels", (*DESK_KEY, "level"), "n")
 _DESK_WAITS = _upsert_counts("desk_month_waits", (*DESK_KEY, "bin"), "n")
 _MONTH_LEVELS = _upsert_counts("month_levels", (*MONTH_KEY, "level"), "n")
