@@ -152,6 +152,11 @@ class MqttConnection:
         self._retry = settings.reconnect.retry(self._rng)
         self._session = 0  # counts connects and losses: a message is acked on its own connection
         self._connected = threading.Event()
+        # subscriptions go out on this connection: set under the lock as they are read on a
+        # connect, so a subscribe() racing that connect is sent by one or the other, never lost
+        self._live = False
+        self._subacks_due: set[int] = set()
+        self._subscribed = threading.Condition(self._lock)
         self.connects = 0
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -199,6 +204,7 @@ class MqttConnection:
                 return
             self._state = state
             listeners = list(self._listeners)
+            self._subscribed.notify_all()
         if state is LinkState.CONNECTED:
             self._connected.set()
         else:
@@ -226,9 +232,11 @@ class MqttConnection:
         self.connects += 1
         with self._lock:
             self._session += 1
+            self._live = True
+            self._subacks_due.clear()
             subscriptions = [(topic, qos) for topic, (qos, _) in self._handlers.items()]
-        if subscriptions:
-            client.subscribe(subscriptions)
+            if subscriptions:
+                self._send_subscribe(subscriptions)
         self._on_connected()
         self._set_state(LinkState.CONNECTED)
 
@@ -242,6 +250,7 @@ class MqttConnection:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._lock:
             self._session += 1  # what came on the lost connection is not acked on the next one
+            self._live = False
         if self._state is not LinkState.STOPPED:
             log.warning("%s: disconnected: %s", self.name, reason_code)
             self._delay_next()
@@ -260,7 +269,17 @@ class MqttConnection:
                 return
         callback(result)
 
+    def _send_subscribe(self, subscriptions: list[tuple[str, int]]) -> None:
+        """Send a SUBSCRIBE and note its SUBACK due (under the lock, so the SUBACK, handled
+        under it too, cannot come first)."""
+        rc, mid = self._client.subscribe(subscriptions)
+        if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+            self._subacks_due.add(mid)
+
     def _on_subscribe(self, client, userdata, mid: int, reason_codes, properties) -> None:
+        with self._lock:
+            self._subacks_due.discard(mid)
+            self._subscribed.notify_all()
         refused = [str(rc) for rc in reason_codes if rc.is_failure]
         if refused:
             log.error("%s: the broker refused a subscription (mid %d): %s", self.name, mid,
@@ -315,8 +334,16 @@ class MqttConnection:
             self._handlers[topic] = (qos, handler)
             self._routes[_subscription_filter(topic)] = on_message
             self._routed.clear()
-        if self.connected:
-            self._client.subscribe(topic, qos)
+            if self._live:  # else the next connect sends it with the others
+                self._send_subscribe([(topic, qos)])
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Wait until connected with every subscription so far acknowledged by the broker (from
+        then on, a message published to them reaches their handlers); False on timeout."""
+        with self._subscribed:
+            return self._subscribed.wait_for(
+                lambda: self._live and not self._subacks_due and self.connected, timeout
+            )
 
     def ack(self, message: Message) -> bool:
         """PUBACK a message taken with ``manual_ack`` (any thread): the broker may now forget it.
@@ -338,8 +365,8 @@ class MqttConnection:
             self._handlers.pop(topic, None)
             self._routes.pop(_subscription_filter(topic), None)
             self._routed.clear()
-        if self.connected:
-            self._client.unsubscribe(topic)
+            if self._live:
+                self._client.unsubscribe(topic)
 
     def publish(
         self,

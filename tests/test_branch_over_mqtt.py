@@ -171,6 +171,8 @@ def test_a_call_wakes_the_hall_board_at_once(branch):
     keys = KeyQueue()
     try:
         board.watch_calls(wake=keys.wake)
+        # calls are not kept for a board that subscribes late (it shows what comes after)
+        assert board.connection.wait_subscribed(10)
         app.press("test", "sign_in")
         app.step()
         app.issue("cash")

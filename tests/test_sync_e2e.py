@@ -285,6 +285,31 @@ def test_a_failing_handler_or_listener_does_not_stop_the_network_loop(
     assert connection.state is LinkState.STOPPED
 
 
+def test_a_subscription_made_while_the_connection_comes_up_is_not_lost(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    """A part subscribing just as the connection comes up (after the connect read the
+    subscriptions, before the state says connected) is subscribed all the same: a hall board
+    that lost this race heard no call until its next reconnect."""
+    broker = mqtt_broker(acl=roster(PAD))
+    calls: list[bytes] = []
+    topic = topics.status(BRANCH, PAD)
+
+    class RacingConnection(MqttConnection):
+        def _on_connected(self) -> None:  # another thread's subscribe, landing in the window
+            self.subscribe(topic, lambda message: calls.append(message.payload))
+
+    connection = RacingConnection(connection_settings(broker, MONITOR))
+    connection.start()
+    try:
+        assert connection.wait_subscribed(10)
+        with ProbeClient(broker, PAD) as pad:
+            pad.publish(topic, schema.encode_status(schema.Status(PAD, "online")))
+        wait_until(lambda: len(calls) == 1, 5, "the message on the racing subscription")
+    finally:
+        connection.stop()
+
+
 def test_backoff_is_jittered_exponential_and_capped() -> None:
     backoff = Backoff(initial_s=1.0, max_s=30.0, jitter=0.5)
     rng = random.Random(7)
