@@ -10,8 +10,9 @@ announcer (espeak-ng) to a null sink that takes as long as the sound, as a speak
 * **counter** (pad + console): teller keys into the key queue, as the GPIO or serial driver does
   from its own thread, cycling call next → start → finish → rate 5; the calls go to the
   controller over MQTT. Latency: press → the return of the step whose frame answers it.
-* **kiosk**: taps on the cash key and then on OK, posted as pygame mouse events; each ticket is
-  issued by the controller and printed (simulated printer). Latency: tap → frame after it.
+* **kiosk**: taps on the cash key and then on OK, posted as pygame mouse events, each once the
+  outcome of the tap before is on screen (a customer taps OK on the ticket shown); each ticket
+  is issued by the controller and printed (simulated printer). Latency: tap → frame after it.
 * **board**: calls as the MQTT link hands them over (its call queue), shown and spoken.
   Latency: call handed over → the frame that shows it.
 * **baseline**: a bare pygame window of the counter's size woken by the same key queue.
@@ -226,6 +227,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             _wait_for_queue(app)
             stamps = array("d", bytes(8 * presses))  # when input i was given
             given = [0]  # inputs given so far (the board's)
+            drawn_so_far = [0]  # inputs whose outcome is on screen (the kiosk's)
             if role == "counter":
                 app.press("bench", "sign_in")
 
@@ -237,11 +239,15 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                 app.step()
                 issue = _tap_at(app, ("issue", "cash"))
                 app.touch(issue)
-                app.step()
+                app.settle() if hasattr(app, "settle") else app.step()  # the ticket on screen
                 taps = (issue, _tap_at(app, "dismiss"))
                 app.touch(taps[1])
 
                 def put(i: int) -> None:
+                    # a customer taps what is on screen: the ticket's dismiss key once shown
+                    deadline = time.monotonic() + 60
+                    while drawn_so_far[0] < i and time.monotonic() < deadline:
+                        time.sleep(0.001)
                     stamps[i] = time.monotonic()
                     event = pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=taps[i % 2], button=1)
                     pygame.event.post(event)
@@ -259,28 +265,43 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
 
             for _ in range(5):  # every screen mode drawn once
                 app.step()
+            if hasattr(app, "settle"):  # the inputs of the set-up applied and drawn
+                app.settle()
             pygame.event.clear()  # from here on, the only pygame events are the taps
             latencies = _Series(presses)
+            outcomes = _Series(presses)  # input -> the frame drawing its outcome
+            told = hasattr(app, "results")  # the app says which inputs a frame answers
+            outcome_done = 0
             parts = {name: _Series(presses) for name in PARTS}
             probe = _Probe(app, launched.store)
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
-            while len(latencies) + app.keys.dropped < presses:  # a full key queue drops
+            while len(outcomes) + app.keys.dropped < presses:  # a full key queue drops
                 probe.reset()
                 answered, handled = app.frame(1 / FPS)  # the app's own main loop, one frame
-                taken += handled
                 now = time.monotonic()
                 before = len(latencies)
                 if role == "counter":
                     for press in answered:
                         latencies.add(now - press.at_mono)
+                    for press in app.results if told else answered:
+                        outcomes.add(now - press.at_mono)
                 else:
-                    if role == "board":
-                        taken = given[0] - calls.qsize()
+                    if role == "board":  # a call heard is drawn in the frame that takes it
+                        taken = drawn = given[0] - calls.qsize()
+                    elif told:  # taps the frame answers (drawn, or shown being worked on)
+                        taken += sum(1 for p in answered if p.source == "touch")
+                        drawn = outcome_done + sum(1 for p in app.results if p.source == "touch")
+                    else:
+                        taken += handled
+                        drawn = taken
                     for i in range(done, taken):
                         latencies.add(now - stamps[i])
                     done = taken
+                    for i in range(outcome_done, drawn):
+                        outcomes.add(now - stamps[i])
+                    outcome_done = drawn_so_far[0] = drawn
                 for _ in range(len(latencies) - before):
                     for name, series in parts.items():
                         series.add(getattr(probe, name))
@@ -293,7 +314,8 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
     rss, peak = rss_mb()
     return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
             "events": events, "samples": samples, "dropped": app.keys.dropped,
-            "parts": _parts(parts)}  # fmt: skip
+            "parts": _parts(parts),
+            "outcome": _percentiles(outcomes.tolist() or [0.0])}  # fmt: skip
 
 
 def worker_baseline(size: tuple[int, int], presses: int, interval: float, every: int) -> dict:
@@ -446,8 +468,8 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "(Mosquitto, TLS, centre, controller), voice to a null sink; SDL dummy video driver"
     )
     print(
-        f"{'':30}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'RSS start':>10}{'RSS end':>9}"
-        f"{'peak':>7}{'slope MB/10k':>16}"
+        f"{'':30}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'outcome p50/p99':>17}"
+        f"{'RSS start':>10}{'RSS end':>9}{'peak':>7}{'slope MB/10k':>16}"
     )
     verdicts = []
     for role, size, r in results:
@@ -456,8 +478,10 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         name = f"{role} {size[0]}x{size[1]}"
         if r.get("dropped"):
             name += f" ({r['dropped']} dropped)"
+        outcome = r.get("outcome") or {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"]}
         print(
-            f"{name:30}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}{start:10.1f}"
+            f"{name:30}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}"
+            f"{outcome['p50_ms']:9.1f}/{outcome['p99_ms']:<7.1f}{start:10.1f}"
             f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:7.1f}{per_10k:+9.3f} ±{se:5.3f}"
         )
         if role == "baseline" or role.endswith("(against)"):
@@ -470,13 +494,19 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
                 (f"{name}: peak RSS < {RSS_TARGET_MB:.0f} MB", r["peak_rss_mb"] < RSS_TARGET_MB)
             )
     print(
+        "p50/p99/max: input -> the first frame answering it (its outcome, or, while the "
+        "controller answers, the console or kiosk saying it is being worked on: 正在叫号…); "
+        "outcome: input -> the frame drawing its outcome (the controller's answer included)"
+    )
+    print(
         "RSS start is after the first sample's presses (caches warm); the slope is fitted over "
         "the second half of each run"
     )
     print(
         "\nthe app's own frame per input (p50/p99 ms): its work from taking the input up to the "
         "frame on screen (wall), its main thread's CPU time, and the waits in it for the "
-        "controller's answer and the store's commit"
+        "controller's answer and the store's commit (with the input worker, those waits are on "
+        "the worker's thread, not in the frame)"
     )
     print(f"{'':30}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}")
     for role, size, r in results:

@@ -234,6 +234,9 @@ def launch(
             photo_for=photo_finder(config),
             flip=pygame.display.update,
             remote_calls=link.calls if link is not None else None,
+            # input waits for the controller's answers and the store's commits off the frame
+            # loop; a board alone takes no input
+            input_thread=bool({"pad", "console", "kiosk"} & set(panels)),
         )
         stack.callback(app.close)
         app.restart_flag = restart

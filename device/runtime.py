@@ -10,15 +10,23 @@ One :class:`PanelApp` runs any mix of panels over one :class:`~device.app.Device
 Every key press, from any driver, goes through one thread-safe :class:`~drivers.keys.KeyQueue`
 that :meth:`PanelApp.step` drains; touches and clicks are hit-tested against the panel that was
 touched. Each stored event is turned into speech and LED commands by :mod:`device.reactions`.
+
+With ``input_thread=True`` (as launched) the input is applied by a
+:class:`~device.input_worker.InputWorker`, in order, while the frame loop goes on drawing: a
+press that waits for the queue controller's answer is shown at once as being worked on (正在叫号…)
+and its result as soon as the answer comes. Without it (tests stepping the app by hand), each
+input is applied within the :meth:`~PanelApp.step` that takes it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +35,7 @@ import pygame
 
 from config.model import Config
 from device.app import DeviceApp
+from device.input_worker import InputWorker, Job
 from device.presenter import (
     CallLog,
     board_view,
@@ -70,6 +79,20 @@ INPUT_EVENTS = (pygame.QUIT, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FING
 ISSUED_SHOWN_S = 8.0
 PRINT_FAILED = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
 CHOOSE_S = 8.0  # how long the console waits for the teller's choice
+WORKER_STUCK_S = 120.0
+"""An input applied for longer than this (a queue request is bounded by its timeout) means a stuck
+app: the frame loop stops pinging the watchdog."""
+WAITING_LABELS = {
+    Key.CALL_NEXT: "正在叫号…",
+    Key.CALL_TICKET: "正在叫号…",
+    Key.RECALL: "正在重呼…",
+    Key.TRANSFER: "正在转移…",
+}
+"""What the console says while a key waits for the queue controller's answer."""
+ISSUING = "正在取号，请稍候… · Issuing your ticket"
+PAD_KEYS = (Key.RATE, Key.REASON)
+
+View = Any  # PadView | ConsoleView | KioskView | BoardView
 
 
 @dataclass(frozen=True)
@@ -122,6 +145,7 @@ class PanelApp:
         photo_for: Callable[[str], str | None] | None = None,
         flip: Callable[[Sequence[pygame.Rect]], None] | None = None,
         remote_calls: SimpleQueue | None = None,
+        input_thread: bool = False,
     ) -> None:
         unknown = [p for p in panels if p not in PANELS]
         if unknown or not panels:
@@ -169,6 +193,14 @@ class PanelApp:
         self.running = True
         self.frames = 0
         self.control: ControlChannel | None = None  # a simulator's requests (device.control)
+        self.worker = InputWorker(self.keys.wake) if input_thread else None
+        # held while the app's state changes: by the worker for each input, by the loop else
+        self.lock = self.worker.lock if self.worker is not None else threading.RLock()
+        self._published: tuple[int, list[View]] | None = None  # the worker's last views
+        self._inflight: list[tuple[Job, bool]] = []  # inputs not yet drawn, and if said so
+        self.results: list[KeyPress] = []
+        """The inputs whose outcome the last frame drew (with a worker, some frames only say
+        that an input is being worked on: :meth:`step` returns those too)."""
         device.subscribe(self._on_event)
 
     # -- input ------------------------------------------------------------------------------
@@ -180,9 +212,9 @@ class PanelApp:
             # the lobby manager's keys: F12 reprints once the printer works again; Shift+F12
             # gives up the tickets that never printed (their customers were helped otherwise)
             if event.mod & pygame.KMOD_SHIFT:
-                self.abandon_unprinted()
+                self._do(self.abandon_unprinted)
             else:
-                self.reprint()
+                self._do(self.reprint)
         elif event.type == pygame.KEYDOWN and self.keyboard is not None:
             spec = self.keyboard.lookup(event)
             if spec is not None:
@@ -208,13 +240,78 @@ class PanelApp:
 
     def _touched(self, kind: str, hit) -> None:
         if kind == "kiosk":
-            self._kiosk(hit)
+            issuing = isinstance(hit, tuple) and hit[0] == "issue" and self._remote_queue()
+            press = KeyPress("touch", "kiosk", hit, time.monotonic())
+            self._do(lambda: self._kiosk(hit), ISSUING if issuing else None, press, "kiosk")
             return
         key, arg = hit if isinstance(hit, tuple) else (hit, None)
         self.press("touch", key, arg)
 
     def press(self, source: str, key: str, arg: object | None = None) -> None:
         self.keys.put(KeyPress(source, key, arg, time.monotonic()))
+
+    def _do(
+        self,
+        run: Callable[[], object],
+        label: str | None = None,
+        press: KeyPress | None = None,
+        panel: str | None = None,
+    ) -> None:
+        """Apply an input: now, or (with a worker, when it waits for the controller or other
+        inputs are being applied) in its turn on the worker's thread, which leaves the views of
+        the outcome for the frame loop to draw."""
+        if self.worker is None:
+            with self.lock:
+                run()
+        if self.worker is None or (label is None and self._applied_here(run)):
+            if press is not None:  # its outcome is in the next frame
+                self._inflight.append((Job(run, label, press, panel), False))
+            return
+
+        def apply() -> None:
+            try:
+                run()
+            finally:
+                self._published = (job.number, self.views())
+
+        job = self.worker.submit(Job(apply, label, press, panel))
+        self._inflight.append((job, False))
+
+    def _applied_here(self, run: Callable[[], object]) -> bool:
+        """Apply an input that does not wait for the controller on the frame loop, if no other
+        is being applied (it waits for the store's commit only: its outcome is drawn in this
+        frame, without handing it over). False: it must go to the worker, in its turn."""
+        assert self.worker is not None
+        if self.worker.pending or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            run()
+        finally:
+            self.lock.release()
+        return True  # not pending before: none can have been submitted since (one loop submits)
+
+    def _remote_queue(self) -> bool:
+        """Whether the queue is the controller's (its requests wait for an answer)."""
+        return self.device.branch.queue.remote
+
+    def _key_label(self, press: KeyPress) -> str | None:
+        if self.counter is None or not self._remote_queue():
+            return None
+        try:
+            return WAITING_LABELS.get(Key(press.key))
+        except ValueError:
+            return None
+
+    def _take(self, press: KeyPress) -> None:
+        """Apply a key press (the customer's keys show on the pad, the teller's on the console)."""
+        panel = "pad" if press.key in PAD_KEYS else "console"
+        self._do(functools.partial(self._apply_logged, press), self._key_label(press), press, panel)
+
+    def _apply_logged(self, press: KeyPress) -> None:
+        try:
+            self.apply(press)
+        except Exception:  # one bad press must never stop the counter
+            log.exception("key %s from %s ignored", press.key, press.source)
 
     def apply(self, press: KeyPress) -> list[StoredEvent]:
         """Apply one key press to this app's counter."""
@@ -361,7 +458,9 @@ class PanelApp:
         return len(failed)
 
     def close(self) -> None:
-        """Let the printer finish what it was sent, and record the results."""
+        """Apply the inputs taken; let the printer finish what it was sent, record the results."""
+        if self.worker is not None:
+            self.worker.close()
         if self.spool is not None:
             self.spool.close()
             self.collect_prints()
@@ -423,18 +522,62 @@ class PanelApp:
     def step(self, wait_s: float = 0.0) -> list[KeyPress]:
         """Handle input (waiting up to ``wait_s`` for a key), let time pass, draw one frame.
 
-        Returns the presses this frame answered: the frame is on screen when this returns.
+        Returns the inputs this frame answered (key presses, and kiosk touches as presses of
+        ``kiosk``): the frame is on screen when this returns, showing each one's outcome or,
+        with a worker, that it is being worked on (正在叫号…). :attr:`results` holds those
+        whose outcome it shows.
         """
         presses = self.keys.drain(wait_s)
+        for press in presses:
+            self._take(press)
+        if self.worker is None:
+            self._housekeeping()
+            self.render()
+            return self._answered(0, set())
+        if self.lock.acquire(blocking=False):  # no input being applied: draw the state now
+            try:
+                if not self.worker.pending:
+                    self._housekeeping()
+                done, views = self.worker.done, self.views()
+                self._published = (done, views)  # what the worker changes next starts from
+            finally:
+                self.lock.release()
+        elif self._published is not None:  # as the worker left it after its last input
+            done, views = self._published
+        else:
+            return self._answered(0, set())  # nothing drawn yet: the first input's views will be
+        labels = {kind: self.worker.waiting_label(kind) for kind in SAYING}
+        views = [_saying(v, labels.get(p.kind)) for p, v in zip(self.panels, views, strict=True)]
+        self.draw(views)
+        return self._answered(done, {p.kind for p in self.panels if labels.get(p.kind)})
+
+    def _answered(self, done: int, saying: set[str]) -> list[KeyPress]:
+        """The inputs the frame just drawn answers: those applied (up to job ``done``), and
+        those still waiting on a panel that says an input is being worked on (``saying``)."""
+        answered: list[KeyPress] = []
+        self.results = []
+        waiting: list[tuple[Job, bool]] = []
+        for job, told in self._inflight:
+            assert job.press is not None
+            if job.number <= done or self.worker is None:
+                self.results.append(job.press)
+                if not told:
+                    answered.append(job.press)
+            else:
+                if job.panel in saying and not told:
+                    answered.append(job.press)
+                    told = True
+                waiting.append((job, told))
+        self._inflight = waiting
+        return answered
+
+    def _housekeeping(self) -> None:
+        """What the loop does between inputs: prints, calls heard, a simulator's requests,
+        a choice timed out, the domain's tick."""
         self.collect_prints()
         if self.remote_calls is not None:
             while not self.remote_calls.empty():
                 self.hear_call(*self.remote_calls.get_nowait())
-        for press in presses:
-            try:
-                self.apply(press)
-            except Exception:  # one bad press must never stop the counter
-                log.exception("key %s from %s ignored", press.key, press.source)
         if self.control is not None:
             self.control.answer_waiting(self)
         now = self.device.clock.now()
@@ -446,8 +589,15 @@ class PanelApp:
             self.device.tick()
         if self.issued is not None and now.mono - self._issued_at > ISSUED_SHOWN_S:
             self.issued = None
-        self.render()
-        return presses
+
+    def settle(self, timeout: float = 30.0) -> list[KeyPress]:
+        """Wait until every input taken so far is applied, then draw a frame (tests, closing)."""
+        presses = self.keys.drain(0.0)
+        for press in presses:
+            self._take(press)
+        if self.worker is not None and not self.worker.wait_idle(timeout):
+            raise TimeoutError(f"inputs still being applied after {timeout} s")
+        return self.step()
 
     def run(self, fps: float = 30.0, service: Service | None = None) -> None:
         """The main loop: input is answered at once; otherwise it draws ``fps`` frames a second.
@@ -464,7 +614,8 @@ class PanelApp:
             if not ready:
                 service.ready()
                 ready = True
-            if self.healthy():
+            stuck = self.worker is not None and self.worker.stuck(WORKER_STUCK_S)
+            if self.healthy() and not stuck:
                 service.progress()
             if self.restart_flag and self._quiet():
                 log.warning("stopping to start again on the new configuration")
@@ -492,6 +643,8 @@ class PanelApp:
     def _input_waiting(self) -> bool:
         calls = self.remote_calls is not None and not self.remote_calls.empty()
         calls = calls or (self.control is not None and self.control.waiting())
+        if calls and self.worker is not None and self.worker.pending:
+            calls = False  # they wait for the inputs being applied (whose end wakes the loop)
         return calls or len(self.keys) > 0 or pygame.event.peek(INPUT_EVENTS)
 
     def _quiet(self) -> bool:
@@ -501,11 +654,17 @@ class PanelApp:
 
     def render(self) -> list[pygame.Rect]:
         """Draw every panel; show the areas that changed (``flip``). Returns those areas."""
+        with self.lock:
+            views = self.views()
+        return self.draw(views)
+
+    def views(self) -> list[View]:
+        """What each panel shows now (plain values; under :attr:`lock`)."""
         now = self.device.clock.now()
         branch = self.device.branch
         queue = branch.queue
         waiting = queue.waiting_counts()
-        dirty: list[pygame.Rect] = []
+        views: list[View] = []
         for panel in self.panels:
             view: PadView | ConsoleView | KioskView | BoardView
             if panel.kind == "pad":
@@ -544,6 +703,13 @@ class PanelApp:
                 view = board_view(
                     self.config, now, self.calls.calls(), waiting, self.estimator, self.notice
                 )
+            views.append(view)
+        return views
+
+    def draw(self, views: Sequence[View]) -> list[pygame.Rect]:
+        """Draw each panel's view; show the areas that changed (``flip``). Returns those areas."""
+        dirty: list[pygame.Rect] = []
+        for panel, view in zip(self.panels, views, strict=True):
             dirty += [r.move(panel.rect.topleft) for r in panel.screen.render(panel.target, view)]
         if self._flip is not None and dirty:
             self._flip(dirty)
@@ -552,3 +718,19 @@ class PanelApp:
 
     def session_state(self) -> State | None:
         return self.device.branch.sessions[self.counter].state if self.counter else None
+
+
+SAYING = ("console", "kiosk")
+"""The panels that say when an input is being worked on (not the customer's pad)."""
+
+
+def _saying(view: View, label: str | None) -> View:
+    """``view`` saying ``label`` (an input is being worked on): the console and the kiosk say
+    it in their message line; the pad and the board are left as they are."""
+    if label is None:
+        return view
+    if isinstance(view, ConsoleView):
+        return replace(view, message=label, message_level="info")
+    if isinstance(view, KioskView):
+        return replace(view, message=label)
+    return view

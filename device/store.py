@@ -203,7 +203,11 @@ class EventStore:
         self._id_ms, self._id_counter = 0, 0  # of the last id: ids never go back with the clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # any thread, one at a time: the app's input worker appends, its frame loop ticks,
+            # each holding the app's lock (device.runtime)
+            self._conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the event store: {exc}") from exc
         try:

@@ -61,6 +61,9 @@ class QueuePort(Protocol):
     happened must be recordable, so those are delivered later. It returns no events: the queue
     service records its own."""
 
+    remote: bool
+    """Whether issue, the calls, recall and transfer wait for an answer from elsewhere."""
+
     def issue(
         self, business_type: str, at: Instant, priority: str | None = None
     ) -> tuple[Ticket, list[DomainEvent]]: ...
@@ -144,6 +147,8 @@ class _CounterHistory:
 
 class BranchQueue:
     """Tickets of one branch. Pure: every method takes the instant and returns domain events."""
+
+    remote = False
 
     def __init__(self, config: Config, boot_ends: BootEnds | None = None) -> None:
         self._config = config

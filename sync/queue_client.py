@@ -78,6 +78,8 @@ class _Pending:
 class RemoteQueue:
     """The branch queue as counter(s) ``counters`` of device ``device_id`` use it."""
 
+    remote = True  # the calls wait for the queue service's answer
+
     def __init__(
         self,
         connection: MqttConnection,

@@ -1,0 +1,176 @@
+"""Input applied off the frame loop: the loop draws while the queue controller takes its time.
+
+The controller is a branch queue whose calls and issues wait until the test lets them answer
+(as a controller over a slow network does); everything else is real: the store, the screens
+drawing real frames, the key queue.
+"""
+
+import os
+import threading
+import time
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+import pygame
+import pytest
+
+from config.loader import load_config
+from device.app import DeviceApp
+from device.input_worker import InputWorker, Job
+from device.runtime import ISSUING, PanelApp
+from device.store import EventStore
+from domain.clock import ManualClock
+from domain.counter import State
+from domain.queue import BranchQueue
+from tests.serial_pty import wait_until
+
+SIZE = (800, 480)
+HOLD_S = 30.0  # a bound: the test releases the controller long before
+
+
+class HeldController(BranchQueue):
+    """The branch's queue answering only when :attr:`answer` is set, as a remote one would."""
+
+    remote = True
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.answer = threading.Event()
+        self.asked = threading.Event()
+
+    def _held(self) -> None:
+        self.asked.set()
+        if not self.answer.wait(HOLD_S):
+            raise AssertionError("the test never let the controller answer")
+
+    def call_next(self, counter, at):
+        self._held()
+        return super().call_next(counter, at)
+
+    def issue(self, business_type, at, priority=None):
+        self._held()
+        return super().issue(business_type, at, priority)
+
+
+@pytest.fixture
+def held(tmp_path):
+    pygame.init()
+    config = load_config()
+    clock = ManualClock()
+    queue = HeldController(config)
+    store = EventStore(tmp_path / "counter.sqlite", config.device.device_id)
+    device = DeviceApp(config, store, clock, queue=queue)
+    apps: list[PanelApp] = []
+
+    def make(panels, counter=None):
+        surface = pygame.Surface((SIZE[0] * len(panels), SIZE[1]))
+        app = PanelApp(
+            config, device, surface, panels=panels, counter=counter, input_thread=True
+        )
+        apps.append(app)
+        return app
+
+    yield make, queue, device
+    queue.answer.set()
+    for app in apps:
+        app.close()
+    store.close()
+
+
+def texts(app, kind) -> list[str]:
+    return next(p for p in app.panels if p.kind == kind).screen.texts
+
+
+def test_jobs_run_in_order_one_failing_does_not_stop_the_others() -> None:
+    woken = threading.Event()
+    worker = InputWorker(woken.set)
+    done: list[int] = []
+
+    def fail() -> None:
+        raise RuntimeError("a bad input")
+
+    try:
+        for i in range(5):
+            worker.submit(Job(fail if i == 2 else lambda i=i: done.append(i)))
+        assert worker.wait_idle(10)
+        assert done == [0, 1, 3, 4] and worker.done == 5 and worker.pending == 0
+        assert woken.is_set()
+    finally:
+        worker.close()
+
+
+def test_a_job_running_too_long_is_stuck_and_close_applies_what_was_submitted() -> None:
+    release = threading.Event()
+    worker = InputWorker(lambda: None)
+    done: list[str] = []
+    worker.submit(Job(lambda: release.wait(10), label="正在叫号…"))
+    worker.submit(Job(lambda: done.append("after")))
+    wait_until(lambda: worker.stuck(0.05), "the first job to count as stuck")
+    assert worker.waiting_label() == "正在叫号…" and worker.pending == 2
+    release.set()
+    worker.close()
+    assert done == ["after"] and not worker.stuck(0.0)
+    with pytest.raises(RuntimeError):
+        worker.submit(Job(lambda: None))
+
+
+def test_the_console_says_it_is_calling_at_once_and_draws_on_while_the_controller_answers(
+    held,
+) -> None:
+    make, queue, device = held
+    queue.answer.set()
+    device.issue("cash")
+    queue.answer.clear()
+    app = make(["kiosk", "pad", "console"], counter=1)
+    app.press("test", "sign_in")
+    app.settle()
+    app.press("test", "call_next")
+    app.press("test", "start")  # pressed while the call waits: applied after it, in order
+    app.press("test", "rate", 5)  # the customer's key: the pad says nothing until applied
+    answered = app.step()
+    assert [p.key for p in answered] == ["call_next", "start"]  # shown taken at once
+    assert app.results == [] and "正在叫号…" in texts(app, "console")
+    assert not any("…" in t for t in texts(app, "kiosk") + texts(app, "pad"))  # the teller's
+    assert queue.asked.wait(10)
+    frames = app.frames
+    for _ in range(3):  # the loop goes on drawing while the controller has not answered
+        assert app.step() == [] and not queue.answer.is_set()
+    assert app.frames == frames + 3 and "正在叫号…" in texts(app, "console")
+    queue.answer.set()
+    wait_until(lambda: app.worker.pending == 0, "the inputs to be applied")
+    app.step()
+    assert [p.key for p in app.results] == ["call_next", "start", "rate"]
+    session = device.branch.sessions[1]
+    assert session.state is State.SERVING and session.current.ticket.number == "A001"
+    console = texts(app, "console")
+    assert "正在叫号…" not in console and any("A001" in t for t in console)
+
+
+def test_a_local_key_is_answered_with_its_outcome_not_with_a_label(held) -> None:
+    make, queue, device = held
+    queue.answer.set()
+    app = make(["pad", "console"], counter=1)
+    app.press("test", "sign_in")
+    deadline = time.monotonic() + 10
+    answered: list = []
+    while not answered and time.monotonic() < deadline:
+        answered = app.step()  # a store commit only: no label; answered once applied
+    assert [p.key for p in answered] == ["sign_in"] and app.results == answered
+    assert device.branch.sessions[1].state is State.IDLE  # signed in
+    assert not any("…" in t for t in texts(app, "console"))
+
+
+def test_the_kiosk_says_it_is_issuing_then_shows_the_ticket(held) -> None:
+    make, queue, _device = held
+    app = make(["kiosk"])
+    app.step()
+    kiosk = next(p for p in app.panels if p.kind == "kiosk")
+    target = next(rect for rect, hit in kiosk.screen.hits if hit == ("issue", "cash"))
+    app.touch(target.center)
+    answered = app.step()
+    assert [(p.source, p.arg) for p in answered] == [("touch", ("issue", "cash"))]
+    assert any(ISSUING in t for t in texts(app, "kiosk")) and app.issued is None
+    queue.answer.set()
+    app.settle()
+    assert app.issued is not None and app.issued.number == "A001"
+    assert not any(ISSUING in t for t in texts(app, "kiosk"))
