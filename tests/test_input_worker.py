@@ -64,9 +64,7 @@ def held(tmp_path):
 
     def make(panels, counter=None):
         surface = pygame.Surface((SIZE[0] * len(panels), SIZE[1]))
-        app = PanelApp(
-            config, device, surface, panels=panels, counter=counter, input_thread=True
-        )
+        app = PanelApp(config, device, surface, panels=panels, counter=counter, input_thread=True)
         apps.append(app)
         return app
 
