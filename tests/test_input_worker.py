@@ -5,6 +5,7 @@ The controller is a branch queue whose calls and issues wait until the test lets
 drawing real frames, the key queue.
 """
 
+import functools
 import os
 import threading
 import time
@@ -89,7 +90,7 @@ def test_jobs_run_in_order_one_failing_does_not_stop_the_others() -> None:
 
     try:
         for i in range(5):
-            worker.submit(Job(fail if i == 2 else lambda i=i: done.append(i)))
+            worker.submit(Job(fail if i == 2 else functools.partial(done.append, i)))
         assert worker.wait_idle(10)
         assert done == [0, 1, 3, 4] and worker.done == 5 and worker.pending == 0
         assert woken.is_set()
