@@ -123,21 +123,30 @@ class ControlChannel:
 
     def answer_waiting(self, app: PanelApp) -> int:
         """Answer every request waiting (called from the app's main loop); returns how many."""
-        n = 0
+        return sum(self.answer_one(app, request) for request in self.take_waiting())
+
+    def take_waiting(self) -> list[_Request]:
+        """The requests waiting, for the app to answer each in its turn (:meth:`answer_one`)."""
+        out = []
         while True:
             try:
-                request = self.inbox.get_nowait()
+                out.append(self.inbox.get_nowait())
             except Empty:
-                return n
-            if not request.take():
-                continue  # its asker was told "no answer": never carried out now
-            try:
-                request.answer = answer(app, request.body)
-            except Exception as exc:  # a bad request never stops the app
-                log.exception("control request %r failed", request.body)
-                request.answer = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
-            request.done.set()
-            n += 1
+                return out
+
+    @staticmethod
+    def answer_one(app: PanelApp, request: _Request) -> bool:
+        """Carry out ``request`` and answer it, unless its asker gave up meanwhile (then it is
+        never carried out); returns whether it was."""
+        if not request.take():
+            return False  # its asker was told "no answer": never carried out now
+        try:
+            request.answer = answer(app, request.body)
+        except Exception as exc:  # a bad request never stops the app
+            log.exception("control request %r failed", request.body)
+            request.answer = {"ok": False, "reason": f"{type(exc).__name__}: {exc}"}
+        request.done.set()
+        return True
 
     def close(self) -> None:
         self.server.shutdown()

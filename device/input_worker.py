@@ -73,12 +73,12 @@ class InputWorker:
         with self._cv:
             return self._submitted - self.done
 
-    def waiting_label(self, panel: str | None = None) -> str | None:
-        """The label of the first unfinished job (for ``panel``) that has one: what the screen
-        says meanwhile."""
+    def waiting(self, panel: str) -> tuple[str | None, int]:
+        """For ``panel``: the label of its first unfinished job that has one (what the panel
+        says meanwhile; ``None``: nothing to say), and how many of its jobs are unfinished."""
         with self._cv:
-            labelled = (j.label for j in self._queue if j.label and panel in (None, j.panel))
-            return next(labelled, None)
+            mine = [job for job in self._queue if job.panel == panel]
+        return next((job.label for job in mine if job.label), None), len(mine)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every job submitted so far has finished; False on timeout."""
@@ -111,11 +111,14 @@ class InputWorker:
                 self._cv.notify_all()
             self._wake()
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Apply what was submitted, then stop the thread."""
+    def close(self, timeout: float = 30.0) -> bool:
+        """Apply what was submitted, then stop the thread; False if it is still busy after
+        ``timeout`` seconds (then it is left running, a daemon thread)."""
         with self._cv:
             self._closed = True
             self._cv.notify_all()
         self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("input worker still busy after %.0f s; leaving it", timeout)
+            log.error("input worker still applying an input after %.0f s; leaving it", timeout)
+            return False
+        return True

@@ -240,6 +240,8 @@ class PanelApp:
 
     def _touched(self, kind: str, hit) -> None:
         if kind == "kiosk":
+            if self.worker is not None and self.worker.waiting("kiosk")[1]:
+                return  # 正在取号…: the screen shows no keys to tap until the ticket is out
             issuing = isinstance(hit, tuple) and hit[0] == "issue" and self._remote_queue()
             press = KeyPress("touch", "kiosk", hit, time.monotonic())
             self._do(lambda: self._kiosk(hit), ISSUING if issuing else None, press, "kiosk")
@@ -275,7 +277,8 @@ class PanelApp:
                 self._published = (job.number, self.views())
 
         job = self.worker.submit(Job(apply, label, press, panel))
-        self._inflight.append((job, False))
+        if press is not None:
+            self._inflight.append((job, False))
 
     def _applied_here(self, run: Callable[[], object]) -> bool:
         """Apply an input that does not wait for the controller on the frame loop, if no other
@@ -286,6 +289,7 @@ class PanelApp:
             return False
         try:
             run()
+            self._published = (self.worker.done, self.views())  # the worker goes on from here
         finally:
             self.lock.release()
         return True  # not pending before: none can have been submitted since (one loop submits)
@@ -459,8 +463,8 @@ class PanelApp:
 
     def close(self) -> None:
         """Apply the inputs taken; let the printer finish what it was sent, record the results."""
-        if self.worker is not None:
-            self.worker.close()
+        if self.worker is not None and not self.worker.close():
+            return  # an input still applied: the printer's results wait (the store is its)
         if self.spool is not None:
             self.spool.close()
             self.collect_prints()
@@ -534,6 +538,12 @@ class PanelApp:
             self._housekeeping()
             self.render()
             return self._answered(0, set())
+        if self.control is not None:  # a simulator's requests, in their turn like the keys
+            for request in self.control.take_waiting():
+                self._do(
+                    functools.partial(self.control.answer_one, self, request),
+                    *self._request_label(request.body),
+                )
         if self.lock.acquire(blocking=False):  # no input being applied: draw the state now
             try:
                 if not self.worker.pending:
@@ -545,11 +555,20 @@ class PanelApp:
         elif self._published is not None:  # as the worker left it after its last input
             done, views = self._published
         else:
-            return self._answered(0, set())  # nothing drawn yet: the first input's views will be
-        labels = {kind: self.worker.waiting_label(kind) for kind in SAYING}
+            return []  # nothing drawn yet: the worker's first input leaves the views
+        labels = {kind: _label(*self.worker.waiting(kind)) for kind in SAYING}
         views = [_saying(v, labels.get(p.kind)) for p, v in zip(self.panels, views, strict=True)]
         self.draw(views)
         return self._answered(done, {p.kind for p in self.panels if labels.get(p.kind)})
+
+    def _request_label(self, body: dict) -> tuple[str | None, None, str | None]:
+        """A control request's label and panel, as for the key or touch it stands for."""
+        if body.get("op") == "issue":
+            return (ISSUING if self._remote_queue() else None), None, "kiosk"
+        if body.get("op") == "press":
+            press = KeyPress("control", str(body.get("key")), None, 0.0)
+            return self._key_label(press), None, "console"
+        return None, None, None
 
     def _answered(self, done: int, saying: set[str]) -> list[KeyPress]:
         """The inputs the frame just drawn answers: those applied (up to job ``done``), and
@@ -578,7 +597,7 @@ class PanelApp:
         if self.remote_calls is not None:
             while not self.remote_calls.empty():
                 self.hear_call(*self.remote_calls.get_nowait())
-        if self.control is not None:
+        if self.control is not None and self.worker is None:  # (else handed to the worker)
             self.control.answer_waiting(self)
         now = self.device.clock.now()
         choice = self.choice
@@ -642,15 +661,19 @@ class PanelApp:
 
     def _input_waiting(self) -> bool:
         calls = self.remote_calls is not None and not self.remote_calls.empty()
-        calls = calls or (self.control is not None and self.control.waiting())
         if calls and self.worker is not None and self.worker.pending:
             calls = False  # they wait for the inputs being applied (whose end wakes the loop)
-        return calls or len(self.keys) > 0 or pygame.event.peek(INPUT_EVENTS)
+        control = self.control is not None and self.control.waiting()
+        return calls or control or len(self.keys) > 0 or pygame.event.peek(INPUT_EVENTS)
 
     def _quiet(self) -> bool:
-        """No customer at any counter of this app (a restart would not interrupt anyone)."""
+        """No customer at any counter of this app, and no input being applied (a restart would
+        not interrupt anyone: a call still with the controller leaves the counter idle)."""
+        if self.worker is not None and self.worker.pending:
+            return False
         busy = (State.CALLED, State.SERVING, State.AWAITING_RATING)
-        return all(s.state not in busy for s in self.device.branch.sessions.values())
+        with self.lock:
+            return all(s.state not in busy for s in self.device.branch.sessions.values())
 
     def render(self) -> list[pygame.Rect]:
         """Draw every panel; show the areas that changed (``flip``). Returns those areas."""
@@ -722,6 +745,14 @@ class PanelApp:
 
 SAYING = ("console", "kiosk")
 """The panels that say when an input is being worked on (not the customer's pad)."""
+
+
+def _label(label: str | None, inputs: int) -> str | None:
+    """What a panel says while ``inputs`` of its inputs are being applied, the first of them
+    saying ``label``: the others are counted, so that each key taken shows on screen."""
+    if label is None or inputs <= 1:
+        return label
+    return f"{label} · 另有 {inputs - 1} 个按键待处理"
 
 
 def _saying(view: View, label: str | None) -> View:

@@ -23,6 +23,7 @@ from device.store import EventStore
 from domain.clock import ManualClock
 from domain.counter import State
 from domain.queue import BranchQueue
+from screens.views import ConsoleView
 from tests.serial_pty import wait_until
 
 SIZE = (800, 480)
@@ -102,12 +103,13 @@ def test_a_job_running_too_long_is_stuck_and_close_applies_what_was_submitted() 
     release = threading.Event()
     worker = InputWorker(lambda: None)
     done: list[str] = []
-    worker.submit(Job(lambda: release.wait(10), label="正在叫号…"))
-    worker.submit(Job(lambda: done.append("after")))
+    worker.submit(Job(lambda: release.wait(10), label="正在叫号…", panel="console"))
+    worker.submit(Job(lambda: done.append("after"), panel="console"))
     wait_until(lambda: worker.stuck(0.05), "the first job to count as stuck")
-    assert worker.waiting_label() == "正在叫号…" and worker.pending == 2
+    assert worker.waiting("console") == ("正在叫号…", 2) and worker.waiting("kiosk") == (None, 0)
+    assert worker.pending == 2 and not worker.close(0.05)  # still busy: left running
     release.set()
-    worker.close()
+    wait_until(lambda: worker.pending == 0, "the jobs to finish")
     assert done == ["after"] and not worker.stuck(0.0)
     with pytest.raises(RuntimeError):
         worker.submit(Job(lambda: None))
@@ -128,13 +130,14 @@ def test_the_console_says_it_is_calling_at_once_and_draws_on_while_the_controlle
     app.press("test", "rate", 5)  # the customer's key: the pad says nothing until applied
     answered = app.step()
     assert [p.key for p in answered] == ["call_next", "start"]  # shown taken at once
-    assert app.results == [] and "正在叫号…" in texts(app, "console")
+    calling = "正在叫号… · 另有 1 个按键待处理"  # the start key counted: it shows, taken
+    assert app.results == [] and calling in texts(app, "console")
     assert not any("…" in t for t in texts(app, "kiosk") + texts(app, "pad"))  # the teller's
     assert queue.asked.wait(10)
     frames = app.frames
     for _ in range(3):  # the loop goes on drawing while the controller has not answered
         assert app.step() == [] and not queue.answer.is_set()
-    assert app.frames == frames + 3 and "正在叫号…" in texts(app, "console")
+    assert app.frames == frames + 3 and calling in texts(app, "console")
     queue.answer.set()
     wait_until(lambda: app.worker.pending == 0, "the inputs to be applied")
     app.step()
@@ -173,3 +176,111 @@ def test_the_kiosk_says_it_is_issuing_then_shows_the_ticket(held) -> None:
     app.settle()
     assert app.issued is not None and app.issued.number == "A001"
     assert not any(ISSUING in t for t in texts(app, "kiosk"))
+
+
+def tap(app, kind, action) -> tuple[int, int]:
+    panel = next(p for p in app.panels if p.kind == kind)
+    rect = next(r for r, hit in panel.screen.hits if hit == action)
+    return rect.centerx + panel.rect.x, rect.centery + panel.rect.y
+
+
+def test_a_second_tap_while_the_kiosk_issues_is_ignored(held) -> None:
+    make, queue, device = held
+    app = make(["kiosk"])
+    app.step()
+    cash = tap(app, "kiosk", ("issue", "cash"))
+    app.touch(cash)
+    app.step()
+    app.touch(cash)  # an impatient customer, while 正在取号… shows
+    assert app.step() == []  # not taken: no second ticket on its way
+    queue.answer.set()
+    app.settle()
+    assert [e.ticket.number for e in device.branch.queue.waiting()] == ["A001"]
+
+
+def test_each_key_taken_behind_a_call_shows_and_a_restart_waits_for_the_call(held) -> None:
+    make, queue, device = held
+    queue.answer.set()
+    device.issue("cash")
+    queue.answer.clear()
+    app = make(["pad", "console"], counter=1)
+    app.press("test", "sign_in")
+    app.settle()
+    app.press("test", "call_next")
+    assert [p.key for p in app.step()] == ["call_next"]
+    assert "正在叫号…" in texts(app, "console")
+    app.press("test", "start")
+    assert [p.key for p in app.step()] == ["start"]  # the console counts it
+    assert "正在叫号… · 另有 1 个按键待处理" in texts(app, "console")
+    app.restart_flag.append(True)  # a new configuration: stop only when nobody is served
+    assert not app._quiet()  # the counter is idle, but its call is with the controller
+    queue.answer.set()
+    app.settle()
+    assert device.branch.sessions[1].state is State.SERVING and not app._quiet()
+
+
+def test_a_key_applied_in_the_frame_is_drawn_even_when_the_worker_wins_the_lock(held) -> None:
+    """Sign-in (the store only: applied in the frame) and a call (to the worker) in one frame;
+    the worker takes the lock first, so the frame draws the views the worker left: they hold
+    the sign-in, which is reported drawn only because they do."""
+    make, queue, device = held
+    queue.answer.set()
+    device.issue("cash")
+    queue.answer.clear()
+    app = make(["pad", "console"], counter=1)
+    app.step()  # the signed-out console
+    queue.asked.clear()  # (the issue above asked too)
+    submit = app.worker.submit
+
+    def submit_and_let_the_worker_run(job):
+        submitted = submit(job)
+        assert queue.asked.wait(10)  # the worker holds the lock, waiting for the controller
+        return submitted
+
+    app.worker.submit = submit_and_let_the_worker_run
+    drawn: list = []
+    draw = app.draw
+
+    def draw_and_keep(views):
+        drawn.append(views)
+        return draw(views)
+
+    app.draw = draw_and_keep
+    app.press("test", "sign_in")
+    app.press("test", "call_next")
+    app.step()
+    assert "sign_in" in [p.key for p in app.results]
+    console = next(v for v in drawn[-1] if isinstance(v, ConsoleView))
+    assert console.state == "idle" and console.message == "正在叫号…"  # signed in, calling
+    queue.answer.set()
+    app.settle()
+
+
+def test_a_simulators_call_goes_through_the_worker_and_the_loop_draws_on(held, tmp_path) -> None:
+    from device.control import ControlChannel
+
+    make, queue, device = held
+    queue.answer.set()
+    device.issue("cash")
+    queue.answer.clear()
+    app = make(["pad", "console"], counter=1)
+    app.press("test", "sign_in")
+    app.settle()
+    app.control = ControlChannel(tmp_path / "control.sock", app.keys.wake)
+    answers: list[dict] = []
+    asker = threading.Thread(
+        target=lambda: answers.append(app.control.ask({"op": "press", "key": "call_next"}))
+    )
+    asker.start()
+    try:
+        wait_until(lambda: app.control.waiting(), "the request to arrive")
+        app.step()
+        assert queue.asked.wait(10)
+        assert app.step() == [] and not answers  # drawn on while the controller answers
+        assert "正在叫号…" in texts(app, "console")
+        queue.answer.set()
+        asker.join(10)
+        assert answers and answers[0]["ok"] and answers[0]["session"]["ticket"] == "A001"
+    finally:
+        queue.answer.set()
+        app.control.close()
