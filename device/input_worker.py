@@ -9,6 +9,10 @@ the other, holding :attr:`InputWorker.lock` while the branch changes, and wakes 
 one is done so that its result is drawn straight away.
 
 Every job runs in the order it was submitted; a job that raises is logged and the next runs.
+Jobs that queued up meanwhile run in one go, as the frame loop once applied every key it found
+waiting in one frame: the outcome is published (``publish``) and the loop woken when the queue
+is empty or before a job that waits for the controller, so a worker that fell behind catches up
+instead of paying the hand-over for each key.
 """
 
 from __future__ import annotations
@@ -42,10 +46,16 @@ class Job:
 class InputWorker:
     """Runs :class:`Job` s on one thread, in order, each under :attr:`lock`."""
 
-    def __init__(self, wake: Callable[[], None], name: str = "input") -> None:
+    def __init__(
+        self,
+        wake: Callable[[], None],
+        publish: Callable[[int], None] = lambda done: None,
+        name: str = "input",
+    ) -> None:
         self.lock = threading.RLock()
-        """Held while a job runs: whoever reads the app's state takes it too."""
+        """Held while jobs run: whoever reads the app's state takes it too."""
         self._wake = wake
+        self._publish = publish  # under the lock: the outcome of the jobs up to this number
         self._cv = threading.Condition()
         self._queue: deque[Job] = deque()
         self._submitted = 0
@@ -97,19 +107,34 @@ class InputWorker:
                 self._cv.wait_for(lambda: self._queue or self._closed)
                 if not self._queue:
                     return  # closed, and nothing left to apply
+            with self.lock:
+                self._run_queued()
+
+    def _run_queued(self) -> None:
+        """Run the jobs queued, and those queued meanwhile (under the lock)."""
+        while True:
+            with self._cv:
+                if not self._queue:
+                    return
                 job = self._queue[0]
                 self._started = time.monotonic()
             try:
-                with self.lock:
-                    job.run()
+                job.run()
             except Exception:  # one bad input must never stop the counter
                 log.exception("input %s ignored", job.press or job.run)
             with self._cv:
                 self._queue.popleft()
                 self._started = None
-                self.done = job.number
-                self._cv.notify_all()
-            self._wake()
+                settled = not self._queue or self._queue[0].label is not None
+            if settled:  # nothing more, or the next waits for the controller: show it now
+                try:
+                    self._publish(job.number)
+                except Exception:
+                    log.exception("publishing the outcome of input %d failed", job.number)
+                with self._cv:
+                    self.done = job.number
+                    self._cv.notify_all()
+                self._wake()
 
     def close(self, timeout: float = 30.0) -> bool:
         """Apply what was submitted, then stop the thread; False if it is still busy after

@@ -193,10 +193,11 @@ class PanelApp:
         self.running = True
         self.frames = 0
         self.control: ControlChannel | None = None  # a simulator's requests (device.control)
-        self.worker = InputWorker(self.keys.wake) if input_thread else None
+        self.worker = InputWorker(self.keys.wake, self._publish) if input_thread else None
         # held while the app's state changes: by the worker for each input, by the loop else
         self.lock = self.worker.lock if self.worker is not None else threading.RLock()
         self._published: tuple[int, list[View]] | None = None  # the worker's last views
+        self._busy_since: float | None = None  # since when inputs have kept the worker busy
         self._inflight: list[tuple[Job, bool]] = []  # inputs not yet drawn, and if said so
         self.results: list[KeyPress] = []
         """The inputs whose outcome the last frame drew (with a worker, some frames only say
@@ -269,16 +270,14 @@ class PanelApp:
             if press is not None:  # its outcome is in the next frame
                 self._inflight.append((Job(run, label, press, panel), False))
             return
-
-        def apply() -> None:
-            try:
-                run()
-            finally:
-                self._published = (job.number, self.views())
-
-        job = self.worker.submit(Job(apply, label, press, panel))
+        job = self.worker.submit(Job(run, label, press, panel))
         if press is not None:
             self._inflight.append((job, False))
+
+    def _publish(self, done: int) -> None:
+        """The worker has applied the inputs up to job ``done``: their views, for the frames
+        drawn while it goes on (under the lock)."""
+        self._published = (done, self.views())
 
     def _applied_here(self, run: Callable[[], object]) -> bool:
         """Apply an input that does not wait for the controller on the frame loop, if no other
@@ -544,9 +543,17 @@ class PanelApp:
                     functools.partial(self.control.answer_one, self, request),
                     *self._request_label(request.body),
                 )
+        busy_since = self._busy_since
+        if self.worker.pending:  # time goes on between the inputs too: prints, ticks
+            if busy_since is None:
+                self._busy_since = time.monotonic()
+            elif time.monotonic() - busy_since > TICK_S:
+                self._busy_since = float("inf")  # one such job at a time
+                self.worker.submit(Job(self._housekeeping_between))
         if self.lock.acquire(blocking=False):  # no input being applied: draw the state now
             try:
                 if not self.worker.pending:
+                    self._busy_since = None
                     self._housekeeping()
                 done, views = self.worker.done, self.views()
                 self._published = (done, views)  # what the worker changes next starts from
@@ -608,6 +615,13 @@ class PanelApp:
             self.device.tick()
         if self.issued is not None and now.mono - self._issued_at > ISSUED_SHOWN_S:
             self.issued = None
+
+    def _housekeeping_between(self) -> None:
+        """The housekeeping, as a job among the inputs while they keep the worker busy."""
+        try:
+            self._housekeeping()
+        finally:
+            self._busy_since = time.monotonic()
 
     def settle(self, timeout: float = 30.0) -> list[KeyPress]:
         """Wait until every input taken so far is applied, then draw a frame (tests, closing)."""

@@ -99,6 +99,29 @@ def test_jobs_run_in_order_one_failing_does_not_stop_the_others() -> None:
         worker.close()
 
 
+def test_jobs_queued_meanwhile_run_in_one_go_and_are_shown_before_a_call_waits() -> None:
+    """A worker that fell behind catches up: the jobs queued behind a slow one are applied one
+    after the other and their outcome published once, or before the next one that waits."""
+    published: list[int] = []
+    release = [threading.Event(), threading.Event()]
+    worker = InputWorker(lambda: None, publish=published.append)
+    try:
+        worker.submit(Job(lambda: release[0].wait(10), label="正在叫号…"))  # 1: a call
+        for _ in range(3):  # 2-4: keys pressed meanwhile
+            worker.submit(Job(lambda: None))
+        worker.submit(Job(lambda: release[1].wait(10), label="正在叫号…"))  # 5: another call
+        worker.submit(Job(lambda: None))  # 6
+        release[0].set()
+        wait_until(lambda: published == [4], "the keys' outcome, before the second call waits")
+        assert worker.done == 4 and worker.pending == 2
+        release[1].set()
+        assert worker.wait_idle(10) and published == [4, 6]
+    finally:
+        for event in release:
+            event.set()
+        worker.close()
+
+
 def test_a_job_running_too_long_is_stuck_and_close_applies_what_was_submitted() -> None:
     release = threading.Event()
     worker = InputWorker(lambda: None)
@@ -214,6 +237,10 @@ def test_each_key_taken_behind_a_call_shows_and_a_restart_waits_for_the_call(hel
     assert "正在叫号… · 另有 1 个按键待处理" in texts(app, "console")
     app.restart_flag.append(True)  # a new configuration: stop only when nobody is served
     assert not app._quiet()  # the counter is idle, but its call is with the controller
+    pending = app.worker.pending
+    time.sleep(0.25)  # more than a tick while the worker is busy
+    app.step()
+    assert app.worker.pending == pending + 1  # the tick and the prints, in their turn
     queue.answer.set()
     app.settle()
     assert device.branch.sessions[1].state is State.SERVING and not app._quiet()
