@@ -116,7 +116,7 @@ class BranchRig:
 
     def stock(self, waiting: int) -> None:
         """Keep at least ``waiting`` tickets in the queue (a kiosk stand-in, its own process)."""
-        config = self.device_config(STOCK, roles=["counter"], counter=3)
+        config = self.device_config(STOCK, roles=["counter"], counter=2)  # it serves cash
         args = ["-m", "bench.branch_rig", "--stock", str(config), str(waiting)]
         child = self._spawn("stock", args)
         child.wait_for("stocking", 60)
@@ -162,8 +162,14 @@ key = {_toml(str(key))}
         self.broker.stop()
 
 
+KEPT_AT_MOST = 20
+"""The stand-in's counter calls tickets away (as no-shows) above this many waiting: a kiosk under
+test issues a ticket every few dozen milliseconds, and a branch serves its customers."""
+
+
 def stock(config_path: str, waiting: int) -> int:
-    """Issue tickets over MQTT whenever fewer than ``waiting`` are in the queue, until SIGTERM."""
+    """Issue tickets over MQTT whenever fewer than ``waiting`` are in the queue, and call them
+    away at its own counter when more than :data:`KEPT_AT_MOST` wait, until SIGTERM."""
     import signal
 
     from config.loader import load_config
@@ -171,6 +177,7 @@ def stock(config_path: str, waiting: int) -> int:
     from device.link import open_link
     from device.store import EventStore
     from domain.clock import SystemClock
+    from domain.counter import Teller
     from domain.queue import QueueUnavailable
 
     config = load_config(config_path)
@@ -185,16 +192,25 @@ def stock(config_path: str, waiting: int) -> int:
         device.subscribe(link.notify)
         while link.queue.state is None and not stop.wait(0.1):
             pass
+        counter = config.device.counter
+        device.press(counter, "sign_in", Teller("9999", "stand-in"))
         print("stocking", flush=True)
         while not stop.is_set():
             state = link.queue.state
-            if state is not None and sum(state.waiting.values()) < waiting:
-                try:
+            queued = sum(state.waiting.values()) if state is not None else waiting
+            try:
+                if queued < waiting:
                     device.issue("cash")
-                except QueueUnavailable:
-                    stop.wait(0.5)
-            else:
-                stop.wait(0.05)
+                elif queued > KEPT_AT_MOST:
+                    called = device.press(counter, "call_next")
+                    if any(e.type == "counter.called" for e in called):
+                        device.press(counter, "skip")
+                    else:  # nothing it may call (yet): the state catches up
+                        stop.wait(0.05)
+                else:
+                    stop.wait(0.05)
+            except QueueUnavailable:
+                stop.wait(0.5)
     link.stop()
     return 0
 

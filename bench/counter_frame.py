@@ -85,9 +85,11 @@ class _Probe:
     It wraps those methods on the instances of this run only; the app is otherwise as shipped.
     """
 
-    def __init__(self, app, store) -> None:
+    def __init__(self, app, store, presses: int) -> None:
         self.step_ms = self.cpu_ms = self.queue_ms = self.store_ms = 0.0
         self._main = threading.get_ident()
+        # the same waits on the input worker's thread, each one (off the frame)
+        self.off_frame = {"queue_ms": _Series(presses * 2), "store_ms": _Series(presses * 2)}
         app.step = self._worked(app.step)
         app.handle_pygame_event = self._worked(app.handle_pygame_event)
         store.append_many = self._waited(store.append_many, "store_ms")
@@ -112,13 +114,17 @@ class _Probe:
 
     def _waited(self, method, total: str):
         def timed(*args, **kwargs):
-            if threading.get_ident() != self._main:
-                return method(*args, **kwargs)
             start = time.perf_counter()
             try:
                 return method(*args, **kwargs)
             finally:
-                setattr(self, total, getattr(self, total) + (time.perf_counter() - start) * 1000)
+                ms = (time.perf_counter() - start) * 1000
+                if threading.get_ident() == self._main:
+                    setattr(self, total, getattr(self, total) + ms)
+                else:
+                    series = self.off_frame[total]
+                    if series.n < len(series.values):
+                        series.add(ms)
 
         return timed
 
@@ -273,7 +279,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             told = hasattr(app, "results")  # the app says which inputs a frame answers
             outcome_done = 0
             parts = {name: _Series(presses) for name in PARTS}
-            probe = _Probe(app, launched.store)
+            probe = _Probe(app, launched.store, presses)
             samples = [(0, rss_mb()[0])]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
@@ -315,6 +321,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
     return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
             "events": events, "samples": samples, "dropped": app.keys.dropped,
             "parts": _parts(parts),
+            "off_frame": _parts(probe.off_frame),
             "outcome": _percentiles(outcomes.tolist() or [0.0])}  # fmt: skip
 
 
@@ -435,13 +442,15 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, tuple[int, int], dict]] = []
     turn = 0
     with tempfile.TemporaryDirectory(prefix="bench-frame-") as tmp:
-        rig = BranchRig(Path(tmp) / "branch").start()
-        try:
-            rig.stock(3)
-            for size in sizes:
-                if baseline:
-                    results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
-                for role in roles:
+        for size in sizes:
+            if baseline:
+                results.append(("baseline", size, _run_worker("baseline", size, opts, None)))
+            for role in roles:
+                # a branch of its own for each role and size: the controller's day starts
+                # afresh (a kiosk run issues thousands of tickets, which a branch never holds)
+                rig = BranchRig(Path(tmp) / f"branch-{role}-{size[0]}x{size[1]}").start()
+                try:
+                    rig.stock(3)
                     print(f"  {role} {size[0]}x{size[1]} ...", flush=True)
                     sides: list[tuple[str, Path | None]] = [(role, None)]
                     if opts.against is not None:  # the side that goes first takes turns
@@ -456,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
                         config = rig.device_config(device, roles=["counter"], extra=extra)
                         runs[name] = _run_worker(role, size, opts, config, tree)
                     results += [(name, size, runs[name]) for name in sorted(runs)]
-        finally:
-            rig.stop()
+                finally:
+                    rig.stop()
     report(results, opts)
     return 0
 
@@ -508,11 +517,18 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "controller's answer and the store's commit (with the input worker, those waits are on "
         "the worker's thread, not in the frame)"
     )
-    print(f"{'':30}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}")
+    print(f"{'':30}{'frame':>14}{'CPU':>14}{'queue':>14}{'store':>14}{'worker: queue':>16}"
+          f"{'store':>14}")  # fmt: skip
     for role, size, r in results:
         if "parts" not in r:
             continue
         cells = "".join(f"{r['parts'][n]['p50']:7.1f}/{r['parts'][n]['p99']:<6.1f}" for n in PARTS)
+        off = r.get("off_frame", {})
+        cells += "".join(
+            f"{off[n]['p50']:9.1f}/{off[n]['p99']:<6.1f}"
+            for n in ("queue_ms", "store_ms")
+            if n in off
+        )
         print(f"{role + f' {size[0]}x{size[1]}':30}{cells}")
     missed = [name for name, ok in verdicts if not ok]
     print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
