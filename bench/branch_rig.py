@@ -193,6 +193,7 @@ def stock(config_path: str, waiting: int) -> int:
         while link.queue.state is None and not stop.wait(0.1):
             pass
         counter = config.device.counter
+        assert counter is not None  # its configuration names counter 2
         device.press(counter, "sign_in", Teller("9999", "stand-in"))
         print("stocking", flush=True)
         while not stop.is_set():
