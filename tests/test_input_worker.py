@@ -77,6 +77,17 @@ def held(tmp_path):
     store.close()
 
 
+def signed_in_with_a_ticket_waiting(make, queue, device, panels=("pad", "console")):
+    """A counter app signed in, with A001 waiting (issued before the controller is held)."""
+    queue.answer.set()
+    device.issue("cash")
+    queue.answer.clear()
+    app = make(list(panels), counter=1)
+    app.press("test", "sign_in")
+    app.settle()
+    return app
+
+
 def texts(app, kind) -> list[str]:
     return next(p for p in app.panels if p.kind == kind).screen.texts
 
@@ -142,12 +153,7 @@ def test_the_console_says_it_is_calling_at_once_and_draws_on_while_the_controlle
     held,
 ) -> None:
     make, queue, device = held
-    queue.answer.set()
-    device.issue("cash")
-    queue.answer.clear()
-    app = make(["kiosk", "pad", "console"], counter=1)
-    app.press("test", "sign_in")
-    app.settle()
+    app = signed_in_with_a_ticket_waiting(make, queue, device, ("kiosk", "pad", "console"))
     app.press("test", "call_next")
     app.press("test", "start")  # pressed while the call waits: applied after it, in order
     app.press("test", "rate", 5)  # the customer's key: the pad says nothing until applied
@@ -223,12 +229,7 @@ def test_a_second_tap_while_the_kiosk_issues_is_ignored(held) -> None:
 
 def test_each_key_taken_behind_a_call_shows_and_a_restart_waits_for_the_call(held) -> None:
     make, queue, device = held
-    queue.answer.set()
-    device.issue("cash")
-    queue.answer.clear()
-    app = make(["pad", "console"], counter=1)
-    app.press("test", "sign_in")
-    app.settle()
+    app = signed_in_with_a_ticket_waiting(make, queue, device)
     app.press("test", "call_next")
     assert [p.key for p in app.step()] == ["call_next"]
     assert "正在叫号…" in texts(app, "console")
@@ -287,12 +288,7 @@ def test_a_simulators_call_goes_through_the_worker_and_the_loop_draws_on(held, t
     from device.control import ControlChannel
 
     make, queue, device = held
-    queue.answer.set()
-    device.issue("cash")
-    queue.answer.clear()
-    app = make(["pad", "console"], counter=1)
-    app.press("test", "sign_in")
-    app.settle()
+    app = signed_in_with_a_ticket_waiting(make, queue, device)
     app.control = ControlChannel(tmp_path / "control.sock", app.keys.wake)
     answers: list[dict] = []
     asker = threading.Thread(
