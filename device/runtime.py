@@ -79,6 +79,9 @@ INPUT_EVENTS = (pygame.QUIT, pygame.KEYDOWN, pygame.MOUSEBUTTONDOWN, pygame.FING
 ISSUED_SHOWN_S = 8.0
 PRINT_FAILED = "出票失败，请联系大堂经理 · Printer problem, please ask staff"
 CHOOSE_S = 8.0  # how long the console waits for the teller's choice
+MAX_PENDING_INPUTS = 100
+"""Inputs handed to the worker and not yet applied, at most: beyond, the keys wait in the key
+queue, which is bounded (a stalled app never runs out of memory; no teller presses so fast)."""
 WORKER_STUCK_S = 120.0
 """An input applied for longer than this (a queue request is bounded by its timeout) means a stuck
 app: the frame loop stops pinging the watchdog."""
@@ -530,7 +533,7 @@ class PanelApp:
         with a worker, that it is being worked on (正在叫号…). :attr:`results` holds those
         whose outcome it shows.
         """
-        presses = self.keys.drain(wait_s)
+        presses = [] if self._saturated() else self.keys.drain(wait_s)
         for press in presses:
             self._take(press)
         if self.worker is None:
@@ -673,12 +676,17 @@ class PanelApp:
             self.handle_pygame_event(event)
         return self.step(), len(events)
 
+    def _saturated(self) -> bool:
+        """Whether the worker holds as many inputs as it may (more keys wait where they are)."""
+        return self.worker is not None and self.worker.pending >= MAX_PENDING_INPUTS
+
     def _input_waiting(self) -> bool:
         calls = self.remote_calls is not None and not self.remote_calls.empty()
         if calls and self.worker is not None and self.worker.pending:
             calls = False  # they wait for the inputs being applied (whose end wakes the loop)
         control = self.control is not None and self.control.waiting()
-        return calls or control or len(self.keys) > 0 or pygame.event.peek(INPUT_EVENTS)
+        keys = len(self.keys) > 0 and not self._saturated()  # (its progress wakes the loop)
+        return calls or control or keys or pygame.event.peek(INPUT_EVENTS)
 
     def _quiet(self) -> bool:
         """No customer at any counter of this app, and no input being applied (a restart would

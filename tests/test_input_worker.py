@@ -307,3 +307,24 @@ def test_a_simulators_call_goes_through_the_worker_and_the_loop_draws_on(held, t
     finally:
         queue.answer.set()
         app.control.close()
+
+
+def test_a_stalled_controller_never_lets_the_inputs_grow_without_bound(held) -> None:
+    from device.runtime import MAX_PENDING_INPUTS
+
+    make, queue, device = held
+    app = signed_in_with_a_ticket_waiting(make, queue, device)
+    app.press("test", "call_next")  # held: everything behind it waits
+    app.step()
+    for _ in range(3 * MAX_PENDING_INPUTS):
+        app.press("test", "start")
+        app.step()
+    assert MAX_PENDING_INPUTS <= app.worker.pending <= MAX_PENDING_INPUTS + 1  # + a tick
+    assert len(app.keys) > 2 * MAX_PENDING_INPUTS - 5  # the rest wait in the bounded key queue
+    assert not app._input_waiting()  # and do not keep the loop spinning
+    queue.answer.set()
+    deadline = time.monotonic() + 30
+    while (len(app.keys) or app.worker.pending) and time.monotonic() < deadline:
+        app.step(0.01)
+    assert len(app.keys) == app.worker.pending == app.keys.dropped == 0  # all applied, in turn
+    assert device.branch.sessions[1].state is State.SERVING
