@@ -63,6 +63,64 @@ def test_what_this_software_writes_msgspec_reads_and_writes_back_byte_for_byte(r
     assert msgspec.json.encode(msgspec.json.decode(raw)) == raw
 
 
+@pytest.mark.parametrize(("raw", "parse"), MESSAGES)
+def test_what_this_software_writes_is_read_in_one_typed_pass(raw, parse, monkeypatch) -> None:
+    """The fast path: no generic decode for a message as written (the checked path would fail
+    here), and the same message as the checked path reads."""
+    checked = parse(raw)
+
+    def no_checked_path(raw: bytes) -> None:
+        raise AssertionError("the checked path was taken")
+
+    monkeypatch.setattr(wire, "_json_object", no_checked_path)
+    assert parse(raw) == checked
+
+
+def test_a_batch_as_written_is_read_in_one_typed_pass(monkeypatch) -> None:
+    raw = schema.encode_batch("w3", [event(1, {"level": 5}), event(2, RatingPress(counter=3,
+                              value=5, outcome="accepted"))], store=STORE)  # fmt: skip
+    checked = schema.parse_batch(raw, "w3")
+    monkeypatch.setattr(wire, "_json_object", lambda raw: 1 / 0)
+    assert schema.parse_batch(raw, "w3") == checked
+    with pytest.raises(ZeroDivisionError):  # a device other than the topic's: the checks
+        schema.parse_batch(raw, "w4")
+
+
+def test_a_batch_of_an_older_device_with_its_walls_written_by_isoformat_is_read() -> None:
+    raw = schema.encode_batch("w3", [event(1, {"level": 5})], store=STORE)
+    older = raw.replace(b'.120000Z"', b'.120000+00:00"')
+    assert older != raw
+    assert schema.parse_batch(older, "w3") == schema.parse_batch(raw, "w3")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (
+            MESSAGES[0][0].replace(b'"upto":42', b'"upto":42,"upto":42'),
+            "duplicate key 'upto' in a JSON object",
+        ),  # read as written, but one key twice
+        (
+            MESSAGES[0][0].replace(b'"v":1', b'"v":2'),
+            "unsupported version 2 (this software speaks v1)",
+        ),
+        (
+            MESSAGES[0][0].replace(b'"kind":"ack"', b'"kind":"resend"'),
+            "kind 'resend' where 'ack' was expected",
+        ),
+    ],
+)
+def test_what_the_typed_pass_reads_but_was_not_written_so_takes_the_checks(raw, reason) -> None:
+    with pytest.raises(SchemaError) as err:
+        schema.parse_ack(raw)
+    assert err.value.reason == reason
+
+
+def test_a_message_that_differs_only_in_form_is_read_by_the_checked_path() -> None:
+    spaced = json.dumps(json.loads(MESSAGES[0][0]), indent=1).encode()
+    assert schema.parse_ack(spaced) == schema.parse_ack(MESSAGES[0][0])
+
+
 def test_a_batch_of_typed_payloads_comes_back_byte_for_byte() -> None:
     raw = schema.encode_batch("w3", [event(1, {"level": 5}), event(2, RatingPress(counter=3,
                               value=5, outcome="accepted"))], store=STORE)  # fmt: skip
