@@ -542,9 +542,11 @@ class PanelApp:
             return self._answered(0, set())
         if self.control is not None:  # a simulator's requests, in their turn like the keys
             for request in self.control.take_waiting():
+                label, panel = self._request_label(request.body)
                 self._do(
                     functools.partial(self.control.answer_one, self, request),
-                    *self._request_label(request.body),
+                    label=label,
+                    panel=panel,
                 )
         busy_since = self._busy_since
         if self.worker.pending:  # time goes on between the inputs too: prints, ticks
@@ -571,14 +573,14 @@ class PanelApp:
         self.draw(views)
         return self._answered(done, {p.kind for p in self.panels if labels.get(p.kind)})
 
-    def _request_label(self, body: dict) -> tuple[str | None, None, str | None]:
+    def _request_label(self, body: dict) -> tuple[str | None, str | None]:
         """A control request's label and panel, as for the key or touch it stands for."""
         if body.get("op") == "issue":
-            return (ISSUING if self._remote_queue() else None), None, "kiosk"
+            return (ISSUING if self._remote_queue() else None), "kiosk"
         if body.get("op") == "press":
             press = KeyPress("control", str(body.get("key")), None, 0.0)
-            return self._key_label(press), None, "console"
-        return None, None, None
+            return self._key_label(press), "console"
+        return None, None
 
     def _answered(self, done: int, saying: set[str]) -> list[KeyPress]:
         """The inputs the frame just drawn answers: those applied (up to job ``done``), and
@@ -628,8 +630,7 @@ class PanelApp:
 
     def settle(self, timeout: float = 30.0) -> list[KeyPress]:
         """Wait until every input taken so far is applied, then draw a frame (tests, closing)."""
-        presses = self.keys.drain(0.0)
-        for press in presses:
+        for press in self.keys.drain(0.0):
             self._take(press)
         if self.worker is not None and not self.worker.wait_idle(timeout):
             raise TimeoutError(f"inputs still being applied after {timeout} s")
