@@ -61,6 +61,20 @@ def counter_id(n: int) -> str:
     return f"demo-w{n}"
 
 
+WINDOW_GAP = 10  # pixels between two windows (the panels are 400x240, a counter 800x240)
+
+
+def window_position(name: str) -> tuple[int, int]:
+    """Where ``--windows`` puts an app's window: the hall board and the kiosk on the first row,
+    then the counters two by two (1620x760 in all)."""
+    if name == BOARD:
+        return 0, 0
+    if name == KIOSK:
+        return 400 + WINDOW_GAP, 0
+    n = int(name.removeprefix("demo-w")) - 1
+    return (n % 2) * (800 + WINDOW_GAP), (1 + n // 2) * (240 + 2 * WINDOW_GAP)
+
+
 class Stop:
     """Ctrl-C (SIGINT) or SIGTERM: the first asks for a clean stop, the second hurries it."""
 
@@ -122,6 +136,14 @@ class Demo:
         device = configs.device_toml(BRANCH, name, roles, counter, mqtt=(host, port, ca, cert, key))
         return [str(folder / "branch.toml"), str(configs.write(folder / f"{name}.toml", device))]
 
+    def placed(self, env: dict[str, str], name: str) -> dict[str, str]:
+        """``env`` with the app's window at its own place on the desktop (``--windows``):
+        SDL centres every window, so the six would lie on top of each other."""
+        if not self.args.windows:
+            return env
+        x, y = window_position(name)
+        return {**env, "SDL_VIDEO_WINDOW_POS": f"{x},{y}"}
+
     def app(self, name: str, command: list[str], files: list[str], env: dict[str, str]) -> Child:
         store = self.data / "devices" / name / f"{name}.sqlite"
         self.stores[name] = store
@@ -148,11 +170,13 @@ class Demo:
         files = self.device_files(CONTROLLER, ("controller",), 1, port)
         self.controller = self.app(CONTROLLER, ["controller"], files, env)
         files = self.device_files(BOARD, ("counter",), 1, port)
-        self.children.append(self.app(BOARD, ["board", *panel], files, env))
+        self.children.append(self.app(BOARD, ["board", *panel], files, self.placed(env, BOARD)))
         kiosk = self.sockets / "kiosk.sock"
         files = self.device_files(KIOSK, ("counter",), 1, port)
         self.children.append(
-            self.app(KIOSK, ["kiosk", *panel, "--control", str(kiosk)], files, env)
+            self.app(
+                KIOSK, ["kiosk", *panel, "--control", str(kiosk)], files, self.placed(env, KIOSK)
+            )
         )
         counters = {}
         for n in range(1, COUNTERS + 1):
@@ -161,7 +185,7 @@ class Demo:
             via = self.relay.port if n == OFFLINE else port
             files = self.device_files(name, ("counter",), n, via)
             command = ["counter", "--counter", str(n), *panel, "--control", str(counters[n])]
-            self.children.append(self.app(name, command, files, env))
+            self.children.append(self.app(name, command, files, self.placed(env, name)))
         how = "windows" if self.args.windows else "headless"
         print(f"demo: controller, hall board, kiosk and {COUNTERS} counters started ({how}); "
               f"logs in {self.data / 'logs'}")  # fmt: skip

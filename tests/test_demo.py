@@ -4,6 +4,7 @@ simulated people did is at the centre exactly once; a second run continues the s
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from datetime import date, datetime
@@ -64,3 +65,24 @@ def test_once_the_demo_stops_its_children_more_ctrl_c_cannot_orphan_them() -> No
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def test_with_windows_each_app_opens_at_its_own_place_on_the_desktop() -> None:
+    """SDL centres every window: without a place of its own each, the six lay on one another."""
+    from sim import demo
+
+    names = [demo.BOARD, demo.KIOSK, *(demo.counter_id(n) for n in range(1, demo.COUNTERS + 1))]
+    sizes = {demo.BOARD: (400, 240), demo.KIOSK: (400, 240)}
+    boxes = []
+    for name in names:
+        (x, y), (w, h) = demo.window_position(name), sizes.get(name, (800, 240))
+        boxes.append((x, y, x + w, y + h))
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert max(box[2] for box in boxes) <= 1920 and max(box[3] for box in boxes) <= 1080
+    runner = demo.Demo.__new__(demo.Demo)
+    runner.args = argparse.Namespace(windows=True)
+    assert runner.placed({"A": "1"}, demo.KIOSK) == {"A": "1", "SDL_VIDEO_WINDOW_POS": "410,0"}
+    runner.args = argparse.Namespace(windows=False)
+    assert runner.placed({"A": "1"}, demo.KIOSK) == {"A": "1"}
