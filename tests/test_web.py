@@ -582,6 +582,17 @@ def _links(page: str, table: str) -> list[tuple[str, int]]:
     return [(href.replace("&amp;", "&"), int(n or text)) for href, text, n in found]
 
 
+def test_a_regions_figures_link_to_exactly_its_transactions(site: str) -> None:
+    """The drill-down's first level: a region's 办结 and 已评价 list that region's
+    transactions, not the whole scope's."""
+    client = sign_in(site, "zongbu")
+    links = _links(client.get(f"/regions?{PERIOD}").text, "kpi-region")
+    assert len(links) == 2 * 3  # 办结 and 已评价 of 浙江省, 浙江省/杭州市, 浙江省/宁波市
+    for href, n in links:
+        assert "region=" in href, href
+        assert len(client.get("/api/v1" + href).json()["rows"]) == n, href
+
+
 def test_every_heat_map_cell_links_to_exactly_its_transactions(site: str) -> None:
     """A cell of either grid, and a count of the table below them, lists the customers (or the
     ratings) it counts: the same weekday and hour of arrival, nothing else."""

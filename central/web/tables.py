@@ -80,7 +80,9 @@ def _tx_link(ctx: Ctx, **fixed: Any) -> Link:
 
     def link(row: dict[str, Any]) -> str | None:
         keys: dict[str, Any] = {
-            k: row[k] for k in ("branch", "counter", "teller", "business_type") if k in row
+            k: row[k]
+            for k in ("region", "branch", "counter", "teller", "business_type")
+            if k in row
         }
         keys.update(fixed)
         return "/transactions?" + ctx.filters.query(**keys)
