@@ -209,6 +209,11 @@ class SignIn:
 _DUMMY: list[str] = []
 
 
+def _waiting(until: str, at: datetime) -> SignIn:
+    left = (datetime.fromisoformat(until) - at).total_seconds()
+    return SignIn(refused="too many failed sign-ins: wait and try again", wait_s=left)
+
+
 @dataclass(frozen=True)
 class Checked:
     """A password checked (:func:`check_password`), for :func:`record_sign_in` to write down."""
@@ -229,9 +234,7 @@ def check_password(query: Query, name: str, password: str, *, at: datetime) -> C
     name = name.strip()
     waited = list(query("SELECT wait_until FROM sign_in_failures WHERE name = ?", (name,)))
     if waited and datetime.fromisoformat(waited[0][0]) > at:
-        left = (datetime.fromisoformat(waited[0][0]) - at).total_seconds()
-        refused = SignIn(refused="too many failed sign-ins: wait and try again", wait_s=left)
-        return Checked(name, refused=refused)
+        return Checked(name, refused=_waiting(waited[0][0], at))
     rows = list(query(f"SELECT {_USER}, password_hash FROM users WHERE name = ?", (name,)))
     hasher = _hasher()
     if not rows:
@@ -255,8 +258,14 @@ def record_sign_in(execute: Execute, query: Query, checked: Checked, *, at: date
     if checked.refused is not None:
         return checked.refused
     name, user = checked.name, checked.user
+    waited = list(
+        query("SELECT failures, wait_until FROM sign_in_failures WHERE name = ?", (name,))
+    )
+    if waited and datetime.fromisoformat(waited[0][1]) > at:
+        # checked alongside the failures that made the name wait (sent at once, each checked
+        # before the write lock): refused unread and not counted, as a guess sent now would be
+        return _waiting(waited[0][1], at)
     if not checked.good or user is None:
-        waited = list(query("SELECT failures FROM sign_in_failures WHERE name = ?", (name,)))
         failures = (int(waited[0][0]) if waited else 0) + 1
         extra = max(0, failures - FREE_FAILURES)
         wait = min(FIRST_WAIT * (2 ** (extra - 1)), MAX_WAIT) if extra else timedelta(0)

@@ -139,3 +139,27 @@ def test_the_password_is_checked_without_the_write_lock(tmp_path) -> None:
         assert checked.good and not wrong.good
         done = store.write("in", lambda e, q: accounts.record_sign_in(e, q, checked, at=AT))
         assert done.token is not None
+
+
+def test_guesses_checked_at_once_do_not_slip_past_the_brake(centre_db) -> None:
+    """Passwords are checked before the write lock (above): guesses sent together are all
+    checked against a name not yet waiting. Once the failures recorded before them make the name
+    wait, their outcome is refused unread, as a guess sent then would be; even a right one."""
+    with CentralStore(centre_db) as store:
+        store.write("add", lambda e, q: accounts.add_user(e, q, "he", "central", SECRET, at=AT))
+        guesses = [
+            accounts.check_password(store.query, "he", f"guess {i}", at=AT) for i in range(9)
+        ]
+        right = accounts.check_password(store.query, "he", SECRET, at=AT)
+        done = [
+            store.write("in", lambda e, q, c=c: accounts.record_sign_in(e, q, c, at=AT))
+            for c in [*guesses, right]
+        ]
+        answered = [d.refused for d in done]
+        told = accounts.FREE_FAILURES + 1  # the failure that starts the wait is answered too
+        assert answered == ["wrong name or password"] * told + [
+            "too many failed sign-ins: wait and try again"
+        ] * (len(done) - told)
+        assert done[-1].token is None and done[-1].wait_s > 0
+        (failures,) = store.query("SELECT failures FROM sign_in_failures WHERE name = 'he'")[0]
+        assert failures == told  # refused unread: not counted, as while waiting
