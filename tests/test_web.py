@@ -583,14 +583,32 @@ def _links(page: str, table: str) -> list[tuple[str, int]]:
 
 
 def test_a_regions_figures_link_to_exactly_its_transactions(site: str) -> None:
-    """The drill-down's first level: a region's 办结 and 已评价 list that region's
-    transactions, not the whole scope's."""
+    """The drill-down's first level: a region's counts list that region's transactions, not
+    the whole scope's."""
     client = sign_in(site, "zongbu")
     links = _links(client.get(f"/regions?{PERIOD}").text, "kpi-region")
-    assert len(links) == 2 * 3  # 办结 and 已评价 of 浙江省, 浙江省/杭州市, 浙江省/宁波市
+    assert len(links) == 4 * 3  # 办结, 已评价, n, 过号 of 浙江省, 浙江省/杭州市, 浙江省/宁波市
     for href, n in links:
         assert "region=" in href, href
         assert len(client.get("/api/v1" + href).json()["rows"]) == n, href
+
+
+def test_the_counts_of_a_kpi_table_link_to_exactly_their_transactions(site: str) -> None:
+    """办结, 已评价, 评价数 n (the ratings 满意率 counts) and 过号 of every row of the branch
+    page's tables each link to the transactions they count."""
+    client = sign_in(site, "zongbu")
+    page = client.get(f"/branch/chengguan?{PERIOD}").text
+    for table in ("kpi-branch", "kpi-counter", "kpi-teller"):
+        body = _table(page, table)
+        rows = body.count("<tr") - 1
+        for key in ("finished", "rated", "ratings", "no_shows"):
+            cells = re.findall(
+                rf'data-key="{key}"><a href="(/transactions\?[^"]+)">(\d+)</a>', body
+            )
+            assert len(cells) == rows, (table, key)
+            for href, n in cells:
+                found = client.get("/api/v1" + href.replace("&amp;", "&")).json()["rows"]
+                assert len(found) == int(n), (table, key, href)
 
 
 def test_every_heat_map_cell_links_to_exactly_its_transactions(site: str) -> None:

@@ -129,7 +129,7 @@ def kpi_columns(ctx: Ctx) -> list[Column]:
         Column("finished", "办结", "int", link=finished),
         Column("rated", "已评价", "int", link=rated),
         Column("evaluation_rate", "评价率", "pct", interval="evaluation", meets="evaluation"),
-        Column("ratings", "评价数 n", "int"),
+        Column("ratings", "评价数 n", "int", link=_tx_link(ctx, scored=1)),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction", meets="satisfaction"),
         Column("satisfaction_rate_adjusted", "调整后满意率", "pct", meets="satisfaction_adjusted"),
         Column("bad_rating_rate", "差评率", "pct", meets="bad_rating"),
@@ -137,7 +137,7 @@ def kpi_columns(ctx: Ctx) -> list[Column]:
         Column("wait_mean_s", "平均等候", "secs"),
         Column("wait_p90_s", "等候P90", "secs"),
         Column("over_limit", "超时", "int"),
-        Column("no_shows", "过号", "int"),
+        Column("no_shows", "过号", "int", link=_tx_link(ctx, outcome="no_show")),
     ]
 
 
