@@ -216,3 +216,24 @@ def test_the_downloaded_xlsx_equals_centre_kpi(
                 if want[key] is not None
                 else got[key] is None
             )
+
+
+def test_no_page_is_wider_than_a_phone(browser: Browser, site: str) -> None:
+    """At 390 px every page fits the screen's width: wide tables scroll in their own box."""
+    from tests.screenshots import PAGES
+
+    page = browser.new_context(
+        base_url=site, viewport={"width": 390, "height": 844}, locale="zh-CN"
+    ).new_page()
+    page.goto("/login")
+    page.fill("input[name=name]", "zongbu")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.login button")
+    expect(page.locator("main h1")).to_have_text("概览")
+    wide = {}
+    for name, path in PAGES:
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[name] = width
+    assert wide == {}
