@@ -4,9 +4,9 @@ whole months, from the monthly ones (``uptime_months``) where those give the sam
 
 A counter's pad is the device that served at it (a replaced pad's successor takes its place);
 its days count from the first business day one of them served on, to the end of the range or the
-branch's today, whichever is earlier; today, its business minutes up to now only. A day's powered
-minutes are those of the counter's devices from their own first day, at most the day's business
-minutes (today's configuration).
+branch's today, whichever is earlier; today, its business minutes up to now only (the minute
+begun counted, as its heartbeat may be in). A day's powered minutes are those of the counter's
+devices from their own first day, at most the day's business minutes (today's configuration).
 
 A month's sum of one device is that sum exactly when the month is the device's alone at its
 counter (no other of the counter's devices has minutes in it), the device served before the month
@@ -135,7 +135,9 @@ def add_uptime(
         if now is not None and last == now.astimezone(ZoneInfo(_zone(centre, branch))).date():
             if branch not in so_far:
                 whole = opening.minutes(branch)[opening.index[last.isoformat()]]
-                until = business_minutes(centre.branch_or_default(branch), last, until=now)
+                # the minute begun counts: its heartbeat may be in already (powered)
+                begun = now + timedelta(minutes=1) - timedelta(microseconds=1)
+                until = business_minutes(centre.branch_or_default(branch), last, until=begun)
                 so_far[branch] = whole - until
             business -= so_far[branch]
         group = sums[{"counter": (branch, counter), "bank": ()}.get(by, (branch,))]

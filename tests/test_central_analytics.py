@@ -740,6 +740,25 @@ def test_uptime_of_a_replaced_pad_and_of_days_to_come(tmp_path, centre_db) -> No
     assert (row["powered_minutes"], row["business_minutes"]) == (510 + 210, 510 + 210)
 
 
+def test_uptime_today_is_never_over_one_in_the_minute_begun(tmp_path, centre_db) -> None:
+    """Asked at 12:00:30 (the pad on all morning, its beat of 12:00 already in): the minute
+    begun counts on both sides, so 开机率 is 100%, not 211 powered minutes over 210 (it read
+    over 100% all day long on the dashboard); whether the range is read by days or as the
+    month to date."""
+    beats = beats_of("pad-1", 10_000, 1, 211)  # 08:30 to 12:00 on Thursday 26th, each minute
+    served = replace(closed(1), wall=OPENING + timedelta(days=1))
+    thursday = date(2026, 11, 26)
+    assert isinstance(served.payload, TransactionClosed) and served.payload.ticket_info
+    info = msgspec.structs.replace(served.payload.ticket_info, business_day=thursday)
+    served = replace(served, payload=msgspec.structs.replace(served.payload, ticket_info=info))
+    now = datetime(2026, 11, 26, 4, 0, 30, tzinfo=UTC)  # 12:00:30 in Shanghai
+    with centre_with(tmp_path, centre_db, [*beats, served]) as store:
+        for first in (thursday, date(2026, 11, 1)):  # by days; the month to date
+            (row,) = kpis(store.query, store.centre, first, thursday, "counter", now=now)
+            assert (row["powered_minutes"], row["business_minutes"]) == (211, 211), first
+            assert row["uptime_rate"] == 1.0
+
+
 def test_reads_in_a_snapshot_see_one_moment_while_the_ingest_writes(tmp_path, centre_db) -> None:
     """The KPI commands read in one snapshot: several queries agree although events arrive
     between them (before, the finished count and the ratings could come from two moments)."""
