@@ -306,6 +306,30 @@ def test_lists_hold_only_the_scope(site: str) -> None:
     assert [r["region"] for r in regions] == ["浙江省/杭州市"]  # not 浙江省 (all of it)
 
 
+def test_a_regions_filter_narrows_every_list(site: str) -> None:
+    """``region=`` keeps the lists to that region's branches: the devices' too (they listed
+    every branch of the scope)."""
+    client = sign_in(site, "zongbu")
+    for table in ("alerts", "followup", "transactions", "devices"):
+        rows = client.get(f"/api/v1/{table}?region=浙江省/宁波市&{PERIOD}").json()["rows"]
+        assert rows and {r["branch"] for r in rows} == {"haishu"}, table
+    live = client.get("/api/v1/live?region=浙江省/宁波市").json()
+    assert {d["branch"] for d in live["devices"]} == {"haishu"}
+
+
+def test_the_links_of_the_alerts_and_follow_up_lists_keep_the_filters(site: str) -> None:
+    client = sign_in(site, "zongbu")
+    query = f"{PERIOD}&business_type=cash"
+    for path, table, pattern in (
+        ("/alerts", "alerts", r'href="(/branch/[^"]+)"'),
+        ("/followup", "followup", r'href="(/followup/[^"]+)"'),
+    ):
+        links = re.findall(pattern, _table(client.get(f"{path}?{query}").text, table))
+        assert links, path
+        for link in links:
+            assert query in link.replace("&amp;", "&"), link
+
+
 def test_a_viewer_reads_but_neither_exports_nor_changes(site: str) -> None:
     client = sign_in(site, "guest")
     assert client.get(f"/?{PERIOD}").status_code == 200

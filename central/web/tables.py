@@ -257,9 +257,10 @@ def alerts_table(ctx: Ctx, *, open_only: bool = False) -> Table:
         row["branch_name"] = ctx.branch_name(row["branch"])
         row["kind_name"] = ALERT_KINDS.get(row["kind"], row["kind"])
         row["when"] = row["at"][:16].replace("T", " ")
+    within = ctx.filters.query(branch=None, region=None)  # the branch's page, same period
     columns = [
         Column("id", "编号", "int"),
-        Column("branch_name", "网点", link=lambda r: f"/branch/{quote(r['branch'])}"),
+        Column("branch_name", "网点", link=lambda r: f"/branch/{quote(r['branch'])}?{within}"),
         Column("kind_name", "类型"),
         Column("when", "时间"),
         Column("message", "内容"),
@@ -285,7 +286,7 @@ def followup_table(ctx: Ctx, which: str = "all") -> Table:
         )
         row["where"] = f"{row['counter']}号窗口 {row['teller']} {row['teller_name']}".strip()
     columns = [
-        Column("id", "编号", "int", link=lambda r: f"/followup/{r['id']}"),
+        Column("id", "编号", "int", link=lambda r: f"/followup/{r['id']}?{f.query()}"),
         Column("branch", "网点"),
         Column("day", "日期"),
         Column("where", "窗口/柜员"),
@@ -366,7 +367,8 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
 def devices_table(ctx: Ctx, *, uptime: bool = True) -> Table:
     """The devices of the scope: status, last seen, progress, and a pad's 开机率 over the
     period (its counter's, from ``central.kpi``)."""
-    allowed = set(ctx.visible_branches())
+    chosen = ctx.branches()  # the scope, narrowed by the filters' branch or region
+    allowed = set(chosen) if chosen else set(ctx.visible_branches())
     rates: dict[str, float | None] = {}
     if uptime:
         f = ctx.filters
