@@ -8,9 +8,12 @@ a copy of the simulated bank (``tests/web_support.py``) with a fixed clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +21,19 @@ from openpyxl import load_workbook
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from central import cli
-from tests.web_support import FIRST_DAY, LAST_DAY, PASSWORD, Bank, Clock, copy_bank, served
+from central.alerts import raise_alert
+from central.store import CentralStore
+from sync.schema import Status
+from tests.web_support import (
+    FIRST_DAY,
+    LAST_DAY,
+    NOW,
+    PASSWORD,
+    Bank,
+    Clock,
+    copy_bank,
+    served,
+)
 
 pytestmark = pytest.mark.travel_free  # the dashboard's clock is a fixed Clock
 PERIOD = f"from={FIRST_DAY}&to={LAST_DAY}"
@@ -178,6 +193,38 @@ def test_acknowledge_an_alert(browser: Browser, site: str) -> None:
         "table[data-table=alerts] tbody tr", has=page.locator(f"td[data-key=id]:text-is('{alert}')")
     )
     expect(row.locator("td[data-key=acked_by]")).to_have_text("chengguan-mgr")
+
+
+def test_new_alerts_and_device_status_show_without_reloading(browser: Browser, bank: Bank) -> None:
+    with served(bank, Clock(), poll=timedelta(milliseconds=300)) as site:
+        page = signed_in(browser, site, "chengguan-mgr")
+        page.goto("/alerts?open=1")
+        rows = page.locator("table[data-table=alerts] tbody tr")
+        expect(page.locator("[data-live-count]").first).not_to_have_text("-")
+        before, count = rows.count(), int(page.locator("[data-live-count]").first.inner_text())
+        page.evaluate("window.sameDocument = true")  # gone if the page were loaded again
+        with contextlib.closing(sqlite3.connect(bank.db)) as db, db:  # as the ingest raises one
+            raise_alert(
+                db.execute, key="test-live", branch="chengguan", kind="bad_rating",
+                subject="1001", at=NOW, message="测试：客户非常不满意", evidence=[], now=NOW,
+            )  # fmt: skip
+        expect(rows).to_have_count(before + 1)
+        expect(page.locator("table[data-table=alerts]")).to_contain_text("测试：客户非常不满意")
+        expect(page.locator("[data-live-count]").first).to_have_text(str(count + 1))
+        page.goto("/devices")
+        device = page.locator("table[data-table=devices] tbody tr").first
+        name = device.locator("td[data-key=device_id]").inner_text()
+        expect(device.locator("td[data-key=status_name]")).not_to_have_text("离线")
+        page.evaluate("window.sameDocument = true")
+        with CentralStore(str(bank.db), centre=bank.centre) as store:
+            offline = Status(name, "offline", at="2026-11-26T02:00:00+00:00", reason="test")
+            store.set_status("chengguan", offline, NOW)
+        row = page.locator(
+            "table[data-table=devices] tbody tr",
+            has=page.locator(f"td[data-key=device_id]:text-is('{name}')"),
+        )
+        expect(row.locator("td[data-key=status_name]")).to_have_text("离线")
+        assert page.evaluate("window.sameDocument") is True
 
 
 def test_close_a_follow_up_item(browser: Browser, site: str) -> None:

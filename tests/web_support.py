@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from central import accounts
 from central.store import CentralStore
@@ -155,8 +156,8 @@ class Clock:
         return self.now
 
 
-def settings(bank: Bank, clock: Clock | None = None) -> Settings:
-    return Settings(str(bank.db), bank.centre, clock=clock or Clock())
+def settings(bank: Bank, clock: Clock | None = None, **more: Any) -> Settings:
+    return Settings(str(bank.db), bank.centre, clock=clock or Clock(), **more)
 
 
 def _free_port() -> int:
@@ -166,13 +167,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def served(bank: Bank, clock: Clock | None = None) -> Iterator[str]:
-    """The dashboard served by uvicorn in a thread; its base URL."""
+def served(bank: Bank, clock: Clock | None = None, **more: Any) -> Iterator[str]:
+    """The dashboard served by uvicorn in a thread; its base URL. ``more``: :class:`Settings`."""
     import uvicorn
 
     port = _free_port()
     config = uvicorn.Config(
-        create_app(settings(bank, clock)), host="127.0.0.1", port=port, log_level="warning"
+        create_app(settings(bank, clock, **more)), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -43,6 +43,8 @@ class Settings:
     clock: Callable[[], datetime] = _utc_now
     idle: timedelta = IDLE
     secure_cookies: bool = False
+    poll: timedelta = timedelta(seconds=15)
+    """How often an open page asks for the alerts and the devices' status (``/api/v1/live``)."""
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def store(self) -> CentralStore:

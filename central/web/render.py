@@ -53,4 +53,8 @@ TEMPLATES.env.globals.update(cell=cell, interval=interval)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+    settings = getattr(request.app.state, "settings", None)
+    poll_ms = round(settings.poll.total_seconds() * 1000) if settings is not None else 15_000
+    return TEMPLATES.TemplateResponse(
+        request, name, {"poll_ms": poll_ms, **context}, status_code=status
+    )

@@ -60,10 +60,27 @@ function bars() {
   new uPlot(opts, [xs, data.rate], el);
 }
 
+// a poll is not the user's activity: it must not keep an unattended session alive
+const BACKGROUND = { credentials: "same-origin", headers: { "X-Background": "1" } };
+let lastState = null;  // what the last poll said of the alerts and devices
+
+async function refreshTables() {
+  // the page's own alert and device tables, taken again from the server: new rows, acks, times
+  const tables = document.querySelectorAll("table[data-table=alerts], table[data-table=devices]");
+  if (tables.length === 0) return;
+  const r = await fetch(location.href, BACKGROUND);
+  if (!r.ok) return;
+  const fresh = new DOMParser().parseFromString(await r.text(), "text/html");
+  tables.forEach(table => {
+    const mine = table.closest("section.table");
+    const theirs = fresh.querySelector(`table[data-table=${table.dataset.table}]`);
+    if (mine && theirs) mine.replaceWith(theirs.closest("section.table"));
+  });
+}
+
 async function poll() {
   try {
-    // a poll is not the user's activity: it must not keep an unattended session alive
-    const r = await fetch("/api/v1/live", { credentials: "same-origin", headers: { "X-Background": "1" } });
+    const r = await fetch("/api/v1/live", BACKGROUND);
     if (!r.ok) return;
     const live = await r.json();
     document.querySelectorAll("[data-live-count]").forEach(el => { el.textContent = live.open_alerts; });
@@ -71,14 +88,9 @@ async function poll() {
     document.querySelectorAll("[data-live-online]").forEach(el => {
       el.textContent = live.devices_online + " / " + live.devices.length;
     });
-    const rows = document.querySelectorAll("table[data-table=devices] tbody tr");
-    const status = Object.fromEntries(live.devices.map(d => [d.device_id, d]));
-    rows.forEach(tr => {
-      const id = tr.querySelector("[data-key=device_id]");
-      const st = tr.querySelector("[data-key=status_name]");
-      const d = id && status[id.textContent.trim()];
-      if (d && st) st.textContent = { online: "在线", offline: "离线" }[d.status] || "未知";
-    });
+    const state = JSON.stringify([live.open_alerts, live.alerts.map(a => a.id), live.devices]);
+    if (lastState !== null && state !== lastState) await refreshTables();
+    lastState = state;
   } catch (e) { /* offline for a moment: the next poll tries again */ }
 }
 
@@ -86,5 +98,5 @@ document.addEventListener("DOMContentLoaded", () => {
   trend();
   bars();
   poll();
-  setInterval(poll, 15000);
+  setInterval(poll, Number(document.body.dataset.pollMs) || 15000);
 });
