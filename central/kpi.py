@@ -38,7 +38,8 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # it always holds p; the bounds are clamped to it against rounding (1 out of 1: 0.99999...)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def percentile(histogram: Counter[int], q: float) -> float | None:
@@ -101,6 +102,9 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
     adj_ci = wilson(adj_satisfied, adj_ratings)
     eval_ci = wilson(int(c["rated"]), int(c["finished"]))
     called = c["finished"] + c["no_shows"]
+    within_ci = wilson(int(c["wait_within"]), int(c["wait_limited"]))
+    service_ci = wilson(int(c["service_over"]), int(c["service_limited"]))
+    no_show_ci = wilson(int(c["no_shows"]), int(called))
     powered = sums.powered_minutes if uptime else None
     uptime_rate = _ratio(sums.powered_minutes, sums.business_minutes) if uptime else None
     row: dict[str, Any] = {
@@ -131,13 +135,19 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
         "wait_p90_s": percentile(sums.waits, 0.9),
         "wait_limited": int(c["wait_limited"]),  # 等候达标率's denominator
         "wait_within_limit_rate": _ratio(c["wait_within"], c["wait_limited"]),
+        "wait_within_limit_low": within_ci[0] if within_ci else None,
+        "wait_within_limit_high": within_ci[1] if within_ci else None,
         "wait_over": int(c["wait_over"]),
         "service_mean_s": _ratio(c["service_sum_s"], c["service_n"]),
         "service_over": int(c["service_over"]),
         "service_over_rate": _ratio(c["service_over"], c["service_limited"]),
+        "service_over_low": service_ci[0] if service_ci else None,
+        "service_over_high": service_ci[1] if service_ci else None,
         "over_limit": int(c["over_any"]),
         "no_shows": int(c["no_shows"]),
         "no_show_rate": _ratio(c["no_shows"], called),
+        "no_show_low": no_show_ci[0] if no_show_ci else None,
+        "no_show_high": no_show_ci[1] if no_show_ci else None,
         "transferred": int(c["transferred"]),
         "expired": int(c["expired"]),
         "unrated": int(c["unrated"]),

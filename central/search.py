@@ -42,6 +42,7 @@ def search_transactions(
     hour: int | None = None,
     wait_band: int | None = None,
     service: int | None = None,
+    over: bool = False,
     limit: int = LIMIT,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Transactions of the business days ``start..end`` (inclusive) that match every criterion
@@ -51,7 +52,8 @@ def search_transactions(
     满意率 counts (served, rated, not of a ``neutral`` level); ``weekday`` (0 Monday) and
     ``hour`` of arrival as ``central.heatmap`` takes them; ``wait_band``: an index of
     ``WAIT_BANDS``; ``service``: -1 no limit, 0 within, 1 over it (``central.timing``'s
-    dimensions, whose ratings all have a wait)."""
+    dimensions, whose ratings all have a wait); ``over``: finished with the wait or the
+    service over its limit (the KPIs' ``over_limit``)."""
     where = ["business_day >= ?", "business_day <= ?"]
     params: list[Any] = [start.isoformat(), end.isoformat()]
     if called:
@@ -63,6 +65,8 @@ def search_transactions(
         if neutral:
             where.append(f"rating NOT IN ({', '.join('?' * len(neutral))})")
             params += [int(level) for level in neutral]
+    if over:
+        where.append("outcome = 'served' AND (wait_over_limit = 1 OR service_over_limit = 1)")
     if weekday is not None:  # the period's days of that weekday (the same in every dialect)
         first = start + timedelta(days=(weekday - start.weekday()) % 7)
         days = [first + timedelta(days=7 * i) for i in range(max(0, (end - first).days // 7 + 1))]

@@ -280,6 +280,37 @@ def test_satisfaction_and_evaluation_with_wilson_intervals(tmp_path: Path, centr
     assert row["meets"]["satisfaction"] is False and row["meets"]["evaluation"] is False
 
 
+def test_every_rate_has_its_wilson_interval(tmp_path: Path, centre_db) -> None:
+    """Each rate of a count (not 开机率, whose minutes are all measured, not sampled) comes
+    with its 95% Wilson interval, from the same numerator and denominator."""
+    events = [closed(i, rating=5) for i in range(1, 11)]
+    events += [closed(20, outcome="no_show", rating=None, service=0.0)]
+    with centre_with(tmp_path, centre_db, events) as store:
+        (row,) = kpis(store.query, store.centre, DAY, DAY, "teller")
+    pairs = {
+        "evaluation": ("rated", "finished"),
+        "satisfaction": ("satisfied", "ratings"),
+        "bad_rating": ("unsatisfied", "ratings"),
+        "no_show": ("no_shows", "called"),
+        "wait_within_limit": (None, "wait_limited"),
+        "service_over": ("service_over", None),
+    }
+    for name, (k, n) in pairs.items():
+        low, high = row[f"{name}_low"], row[f"{name}_high"]
+        rate = row[{"evaluation": "evaluation_rate", "satisfaction": "satisfaction_rate",
+                    "bad_rating": "bad_rating_rate", "no_show": "no_show_rate",
+                    "wait_within_limit": "wait_within_limit_rate",
+                    "service_over": "service_over_rate"}[name]]  # fmt: skip
+        if rate is None:
+            assert low is None and high is None, name
+            continue
+        assert low <= rate <= high, name
+        if k and n:
+            assert (low, high) == wilson(row[k], row[n]), name
+    assert (row["no_show_low"], row["no_show_high"]) == wilson(1, 11)
+    assert row["wait_limited"] > 0 and row["wait_within_limit_low"] is not None
+
+
 def test_wilson_matches_the_requirements_examples() -> None:
     interval = wilson(180, 200)
     assert interval is not None

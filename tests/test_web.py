@@ -611,21 +611,23 @@ def test_a_regions_figures_link_to_exactly_its_transactions(site: str) -> None:
     the whole scope's."""
     client = sign_in(site, "zongbu")
     links = _links(client.get(f"/regions?{PERIOD}").text, "kpi-region")
-    assert len(links) == 4 * 3  # 办结, 已评价, n, 过号 of 浙江省, 浙江省/杭州市, 浙江省/宁波市
+    assert len(links) == 5 * 3  # 办结, 已评价, n, 过号, 超时 of 浙江省, 浙江省/杭州市, 浙江省/宁波市
     for href, n in links:
         assert "region=" in href, href
         assert len(client.get("/api/v1" + href).json()["rows"]) == n, href
 
 
 def test_the_counts_of_a_kpi_table_link_to_exactly_their_transactions(site: str) -> None:
-    """办结, 已评价, 评价数 n (the ratings 满意率 counts) and 过号 of every row of the branch
-    page's tables each link to the transactions they count."""
+    """办结, 已评价, 评价数 n (the ratings 满意率 counts), 过号 and 超时 of every row of the
+    branch page's tables each link to the transactions they count."""
     client = sign_in(site, "zongbu")
     page = client.get(f"/branch/chengguan?{PERIOD}").text
+    over = re.findall(r'data-key="over_limit"><a href="[^"]+">(\d+)</a>', page)
+    assert sum(map(int, over)) > 0  # some over the limit: the check below checks something
     for table in ("kpi-branch", "kpi-counter", "kpi-teller"):
         body = _table(page, table)
         rows = body.count("<tr") - 1
-        for key in ("finished", "rated", "ratings", "no_shows"):
+        for key in ("finished", "rated", "ratings", "no_shows", "over_limit"):
             cells = re.findall(
                 rf'data-key="{key}"><a href="(/transactions\?[^"]+)">(\d+)</a>', body
             )
@@ -676,6 +678,8 @@ def test_the_overview_figures_link_to_exactly_their_transactions(site: str) -> N
     cards = re.findall(r'data-card="([^"]+)".*?n = (?:<a href="([^"]+)">)?(\d+)', page, re.S)
     linked = {label: (href.replace("&amp;", "&"), int(n)) for label, href, n in cards if href}
     assert set(linked) == {"满意率", "评价率", "差评率", "等候达标率"}  # 开机率's n is minutes
+    shown = re.search(r'data-card="等候达标率".*?95% 区间 ([\d.]+%)–([\d.]+%)', page, re.S)
+    assert shown is not None  # a rate of customers: with its interval, as 满意率
     for label, (href, n) in linked.items():
         assert len(client.get("/api/v1" + href).json()["rows"]) == n, label
     assert linked["评价率"][1] == bank["finished"] and linked["等候达标率"][1] == bank["called"]

@@ -41,7 +41,13 @@ CARDS = (
     ("评价率", "evaluation_rate", "evaluation", "evaluation", "finished"),
     ("开机率", "uptime_rate", None, "uptime", "business_minutes"),
     ("差评率", "bad_rating_rate", "bad_rating", "bad_rating", "ratings"),
-    ("等候达标率", "wait_within_limit_rate", None, "wait_within_limit", "wait_limited"),
+    (
+        "等候达标率",
+        "wait_within_limit_rate",
+        "wait_within_limit",
+        "wait_within_limit",
+        "wait_limited",
+    ),
 )
 BEHIND: dict[str, dict[str, object]] = {
     "ratings": {"scored": 1},  # as 满意率 counts them: not the neutral levels

@@ -132,11 +132,11 @@ def kpi_columns(ctx: Ctx) -> list[Column]:
         Column("ratings", "评价数 n", "int", link=_tx_link(ctx, scored=1)),
         Column("satisfaction_rate", "满意率", "pct", interval="satisfaction", meets="satisfaction"),
         Column("satisfaction_rate_adjusted", "调整后满意率", "pct", meets="satisfaction_adjusted"),
-        Column("bad_rating_rate", "差评率", "pct", meets="bad_rating"),
+        Column("bad_rating_rate", "差评率", "pct", interval="bad_rating", meets="bad_rating"),
         Column("uptime_rate", "开机率", "pct", meets="uptime"),
         Column("wait_mean_s", "平均等候", "secs"),
         Column("wait_p90_s", "等候P90", "secs"),
-        Column("over_limit", "超时", "int"),
+        Column("over_limit", "超时", "int", link=_tx_link(ctx, over=1)),
         Column("no_shows", "过号", "int", link=_tx_link(ctx, outcome="no_show")),
     ]
 
@@ -332,6 +332,7 @@ def transactions_table(ctx: Ctx, *, branch: str | None = None, **fixed: Any) -> 
         "hour": _int(ctx, "hour", 0, 23),
         "wait_band": _int(ctx, "wait_band", 0, len(WAIT_BANDS) - 1),
         "service": _int(ctx, "service", -1, 1),
+        "over": ctx.params.get("over") == "1",
     }
     criteria.update(fixed)
     rows, more = search_transactions(
