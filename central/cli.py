@@ -593,8 +593,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    # only the ingest (run) and an import may make a new central store
-    existing = args.command not in ("run", "import", "config")
+    # only the ingest (run), an import and the first user of a dashboard (docs/dashboard.md's
+    # first step) may make a new central store; a mistyped path elsewhere is an error
+    first_user = args.command == "user" and args.action == "add"
+    existing = args.command not in ("run", "import", "config") and not first_user
     if existing and not is_postgres(args.db) and not Path(args.db).is_file():
         print(f"counterside centre: {args.db}: no central store here", file=sys.stderr)
         return 3
