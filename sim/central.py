@@ -28,6 +28,7 @@ class Central:
     authority: Authority
     broker: Broker
     ingest: Child
+    config: Path | None = None  # the centre's configuration (branches, regions, targets)
 
     @property
     def db(self) -> Path:
@@ -43,8 +44,11 @@ class Central:
         self.broker.stop()
 
 
-def start_central(data: Path, devices: Sequence[Identity], port: int) -> Central:
-    """Make what is missing (CA, certificates), start the broker, then the ingest."""
+def start_central(
+    data: Path, devices: Sequence[Identity], port: int, config: Path | None = None
+) -> Central:
+    """Make what is missing (CA, certificates), start the broker, then the ingest (with the
+    centre's configuration ``config`` if given)."""
     authority = Authority(data / "pki")
     roster = [Identity(None, CENTRE, Role.CENTRAL), *devices]
     for identity in roster:
@@ -57,15 +61,27 @@ def start_central(data: Path, devices: Sequence[Identity], port: int) -> Central
         "--port", str(port), "--ca", str(authority.ca), "--cert", str(cert), "--key", str(key),
         "--client-id", CENTRE, "--resend-interval", "2",
     )  # fmt: skip
+    if config is not None:
+        argv += ["--config", str(config)]
     ingest = Child("centre", argv, data / "logs" / "centre.log", child_env()).start()
-    return Central(data, authority, broker, ingest)
+    return Central(data, authority, broker, ingest, config)
 
 
-def centre_kpi(db: Path, day: date, *, fmt: str = "table", at: datetime | None = None) -> str:
+def centre_kpi(
+    db: Path,
+    day: date,
+    *,
+    fmt: str = "table",
+    at: datetime | None = None,
+    config: Path | None = None,
+) -> str:
     """``counterside centre kpi`` of ``day`` by branch, as printed; ``at``: as of that moment
-    (开机率 counts the business minutes up to it), else as of the environment's clock."""
+    (开机率 counts the business minutes up to it), else as of the environment's clock;
+    ``config``: the centre's configuration."""
     argv = counterside("centre", "kpi", "--db", str(db), "--from", day.isoformat(),
                        "--to", day.isoformat(), "--by", "branch", "--format", fmt)  # fmt: skip
+    if config is not None:
+        argv += ["--config", str(config)]
     env = dict(os.environ)
     if at is not None:  # a clock that stands at ``at`` (its epoch is never reached)
         env[CLOCK_ENV] = ScaledClock(time.monotonic() + 1e9, at, 1.0, "kpi").to_text()

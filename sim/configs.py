@@ -35,6 +35,18 @@ def branch_toml(branch: str, name: str, counters: int) -> str:
     return "\n".join(lines)
 
 
+def centre_toml(branch: str, name: str, region: str, branch_file: str) -> str:
+    """The centre's configuration naming the one branch (its file relative to this one)."""
+    return "\n".join([
+        "[[branches]]",
+        f"id = {_q(branch)}",
+        f"name = {_q(name)}",
+        f"region = {_q(region)}",
+        f"config = {_q(branch_file)}",
+        "",
+    ])  # fmt: skip
+
+
 def device_toml(
     branch: str,
     device: str,

@@ -47,6 +47,7 @@ from sim.truth import TruthLog
 from sync.acl import Identity, Role
 
 BRANCH, BRANCH_NAME = "demo-branch", "演示支行"
+REGION = "演示省/演示市"  # the centre's region of the branch (the dashboard's drill-down)
 CONTROLLER, KIOSK, BOARD = "demo-ctl", "demo-kiosk", "demo-board"
 COUNTERS = 4
 OFFLINE = 4  # the counter whose network goes down for a while
@@ -157,12 +158,15 @@ class Demo:
         os.environ[CLOCK_ENV] = clock.to_text()
         self.data.mkdir(parents=True, exist_ok=True)
         port = self.args.port or free_port()
-        self.central = start_central(self.data, _identities(), port)
+        folder = self.data / "config"
+        configs.write(folder / "branch.toml", configs.branch_toml(BRANCH, BRANCH_NAME, COUNTERS))
+        centre = configs.write(
+            folder / "centre.toml", configs.centre_toml(BRANCH, BRANCH_NAME, REGION, "branch.toml")
+        )
+        self.central = start_central(self.data, _identities(), port, centre)
         print(f"demo: broker on 127.0.0.1:{port} (TLS, client certificates, ACL from the roster)")
         print(f"demo: centre ingesting into {self.central.db}")
         self.relay = Relay(("127.0.0.1", port))
-        configs.write(self.data / "config" / "branch.toml",
-                      configs.branch_toml(BRANCH, BRANCH_NAME, COUNTERS))  # fmt: skip
         env = child_env(**{CLOCK_ENV: clock.to_text()})
         if self.args.windows and env.get("SDL_VIDEODRIVER") == "dummy":
             del env["SDL_VIDEODRIVER"]
@@ -212,6 +216,8 @@ class Demo:
         web_port = free_port()
         argv = counterside("centre", "web", "--db", db, "--host", "127.0.0.1",
                            "--port", str(web_port))  # fmt: skip
+        if self.central.config is not None:  # the branch's name, region, hours and roster
+            argv += ["--config", str(self.central.config)]
         self.dashboard = Child("web", argv, self.data / "logs" / "web.log", env).start()
         print(f"demo: dashboard at http://127.0.0.1:{web_port}/ "
               f"(sign in as {DEMO_USER} / {DEMO_PASSWORD})")  # fmt: skip
@@ -363,5 +369,5 @@ def run(args: argparse.Namespace) -> int:
     if finished and demo.central is not None:
         print(f"\nKPIs of {start.date()} at the centre (counterside centre kpi), as of "
               f"{ended.astimezone(start.tzinfo):%H:%M}:")  # fmt: skip
-        print(centre_kpi(demo.central.db, start.date(), at=ended))
+        print(centre_kpi(demo.central.db, start.date(), at=ended, config=demo.central.config))
     return 1 if failed else 0

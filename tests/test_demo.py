@@ -27,6 +27,14 @@ def test_the_demo_runs_the_whole_system_stops_by_itself_and_a_second_run_continu
     assert first.returncode == 0, first.stdout + first.stderr
     assert "the centre has acknowledged every event of the day" in first.stdout, first.stdout
     assert "KPIs of 2026-03-03 at the centre" in first.stdout and "demo-branch" in first.stdout
+    # the centre (ingest, dashboard, KPIs) reads the demo's configuration: the branch's name,
+    # region, hours and roster, not an unknown branch id
+    centre = ("--db", str(data / "centre.sqlite"), "--config", str(data / "config" / "centre.toml"))
+    day = ("--from", DAY.isoformat(), "--to", DAY.isoformat())
+    kpi = counterside("centre", "kpi", *centre, *day, "--by", "region", "--format", "json",
+                      timeout=120)  # fmt: skip
+    assert kpi.returncode == 0, kpi.stderr
+    assert [r["region"] for r in json.loads(kpi.stdout)] == ["演示省", "演示省/演示市"]
     # 开机率 as of the demo's end: its pads were on from the opening (before, as of the
     # accelerated clock running on for hours after the demo: the whole day, some 20%)
     lines = first.stdout.splitlines()
