@@ -1,5 +1,5 @@
 """The dashboard's users, their sessions and API tokens and the brake on failed sign-ins, in the
-centre's own database (SQLite or PostgreSQL, central schema version 6: :data:`SCHEMA`).
+centre's own database (SQLite or PostgreSQL, central schema version 8: :data:`SCHEMA`).
 
 Roles (:data:`ROLES`) and what each sees (``central/web/scope.py``):
 
