@@ -26,6 +26,7 @@ the fit's standard error of zero).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import statistics
@@ -54,6 +55,37 @@ def rss_mb() -> tuple[float, float]:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]  # fmt: skip
+
+
+def heap_mb() -> dict[str, float]:
+    """Where this process's memory is, in MB: SQLite's own allocations (its page caches and
+    statements, all connections), the C heap in use and free in it (glibc ``mallinfo2``), and
+    Python's allocated blocks (a count, not MB). Growth in RSS with none in these is the heap's
+    fragmentation or a library's own mappings; growth in one of them says whose."""
+    import _sqlite3
+
+    out: dict[str, float] = {"py_blocks": float(sys.getallocatedblocks())}
+    try:
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+        used.restype = ctypes.c_int64
+        out["sqlite_mb"] = used() / 1e6
+    except (OSError, AttributeError):  # SQLite linked in statically without the symbol
+        pass
+    try:
+        mallinfo2 = ctypes.CDLL(None).mallinfo2
+        mallinfo2.restype = _MallInfo2
+        info = mallinfo2()
+        out["malloc_used_mb"] = (info.uordblks + info.hblkhd) / 1e6
+        out["malloc_free_mb"] = info.fordblks / 1e6
+    except (OSError, AttributeError):  # not glibc 2.33 or newer
+        pass
+    return out
 
 
 class _Series:
@@ -281,6 +313,7 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
             parts = {name: _Series(presses) for name in PARTS}
             probe = _Probe(app, launched.store, presses)
             samples = [(0, rss_mb()[0])]
+            heap = [(0, heap_mb())]
             done = taken = 0
             feeder = _feeder(put, presses, interval)
             while len(outcomes) + app.keys.dropped < presses:  # a full key queue drops
@@ -313,13 +346,14 @@ def worker(role: str, size: tuple[int, int], presses: int, interval: float, ever
                         series.add(getattr(probe, name))
                 if len(latencies) // every > before // every:
                     samples.append((len(latencies), rss_mb()[0]))
+                    heap.append((len(latencies), heap_mb()))
             feeder.join()
             events = launched.store.last_seq()
         finally:
             launched.close()
     rss, peak = rss_mb()
     return {**_percentiles(latencies.tolist()), "rss_mb": rss, "peak_rss_mb": peak,
-            "events": events, "samples": samples, "dropped": app.keys.dropped,
+            "events": events, "samples": samples, "heap": heap, "dropped": app.keys.dropped,
             "parts": _parts(parts),
             "off_frame": _parts(probe.off_frame),
             "outcome": _percentiles(outcomes.tolist() or [0.0])}  # fmt: skip
@@ -415,6 +449,9 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="another checkout (e.g. of main): each run is made with its app too, in turns",
     )
+    parser.add_argument(
+        "--save", type=Path, help="write every run's results (with its memory samples) as JSON"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -467,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
                     results += [(name, size, runs[name]) for name in sorted(runs)]
                 finally:
                     rig.stop()
+    if opts.save:
+        rows = [{"role": role, "size": list(size), **r} for role, size, r in results]
+        opts.save.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     report(results, opts)
     return 0
 
@@ -530,6 +570,19 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
             if n in off
         )
         print(f"{role + f' {size[0]}x{size[1]}':30}{cells}")
+    heaps = [(role, size, r) for role, size, r in results if len(r.get("heap", ())) > 1]
+    if heaps:
+        print(
+            "\nwhere the memory is (end of run, and slope per 10,000 inputs over the second half): "
+            "SQLite's own allocations, the C heap in use and free, Python's allocated blocks"
+        )
+        for role, size, r in heaps:
+            cells = []
+            for key, last in r["heap"][-1][1].items():
+                per_10k, se = slope([(n, parts[key]) for n, parts in r["heap"] if key in parts])
+                unit = "" if key == "py_blocks" else " MB"
+                cells.append(f"{key} {last:,.1f}{unit} ({per_10k:+,.3f} ±{se:,.3f})")
+            print(f"{role + f' {size[0]}x{size[1]}':30}" + "; ".join(cells))
     missed = [name for name, ok in verdicts if not ok]
     print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
 

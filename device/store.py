@@ -56,6 +56,13 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = 10.0
 """How long a write waits for another connection's write lock before giving up."""
 
+PAGE_CACHE_KIB = 256
+"""SQLite's page cache per connection, in KiB (SQLite's default: 2,000). A device's work is at
+the end of the log (appends, the newest unacknowledged events, the last seq), a few pages; the
+rest of the file stays in the kernel's page cache. Without this bound each of a device's
+connections (app, uplink, heartbeat) filled its 2 MB with older pages as the log grew, which
+RSS showed as growth tens of thousands of presses into bench/counter_frame.py's soak."""
+
 _COLUMNS = "seq, id, device_id, boot_id, mono, wall, type, payload, prev"
 # Highest seq ever assigned: pruning only deletes acknowledged events and records the highest seq
 # it deleted in meta.pruned_seq (trigger), so this survives pruning everything.
@@ -228,6 +235,7 @@ class EventStore:
         if str(mode).lower() != "wal":
             raise StoreError(f"{self.path}: cannot switch the journal to WAL (it stays {mode!r})")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+        self._conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
     def _schema_version(self) -> int:
         tables = self.db.table_names()

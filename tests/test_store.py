@@ -17,7 +17,7 @@ import pytest
 
 import device.store as store_module
 from device.migrations import LATEST_VERSION, MIGRATIONS, Migration
-from device.store import EventStore, StoreError
+from device.store import PAGE_CACHE_KIB, EventStore, StoreError
 from domain.clock import Instant, ManualClock
 from domain.events import DomainEvent, StoredEvent, chain_start
 
@@ -112,6 +112,15 @@ def test_wal_and_full_sync_on_every_open(db_path: Path) -> None:
             assert s.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     with raw(db_path) as conn:  # WAL is persistent in the file; synchronous is per connection
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_every_connection_holds_a_small_page_cache(db_path: Path) -> None:
+    """The device's memory budget: SQLite's page cache bounded on each connection (its default
+    of 2 MB per connection grew the counter's RSS as the log grew: bench/counter_frame.py)."""
+    with EventStore(db_path, DEVICE) as s, EventStore(db_path, DEVICE, durable=False) as up:
+        for conn in (s.db, up.db):
+            assert conn.execute("PRAGMA cache_size").fetchone()[0] == -PAGE_CACHE_KIB
+    assert PAGE_CACHE_KIB <= 512
 
 
 def test_the_uplinks_connection_acks_without_fsync_and_stores_nothing(db_path: Path) -> None:
