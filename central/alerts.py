@@ -25,6 +25,8 @@ re-judged when late ones do: central/opening.py.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -152,26 +154,32 @@ def _burst(
     at: datetime,
     now: datetime,
 ) -> bool:
-    """A burst of bad ratings in a window that holds ``at`` (a rating just stored)."""
-    # the ratings of windows that can hold ``at``: [at - W, at + W], and W before that
-    # (local ISO times of one branch, which sort as the times they write)
-    lo, hi = (at - 2 * BURST_WINDOW).isoformat(), (at + BURST_WINDOW).isoformat()
+    """A burst of bad ratings in a window that holds ``at`` (a rating just stored): the first
+    window [end - W, end] ending at a rating in [at, at + W] with at least ``BURST_MIN`` ratings,
+    half of them or more bad. Linear in the ratings of [at - W, at + W] once sorted (the
+    ingest runs this for every rating: a busy branch's windows must not cost their square)."""
+    lo, hi = (at - BURST_WINDOW).isoformat(), (at + BURST_WINDOW).isoformat()
+    # local ISO times of one branch, which sort as the times they write
     rows = execute(
         "SELECT coalesce(rated_at, closed_at), rating, event_id FROM transactions "
         "WHERE branch = ? AND business_day = ? AND outcome = 'served' AND rating IS NOT NULL "
         "AND coalesce(rated_at, closed_at) >= ? AND coalesce(rated_at, closed_at) <= ?",
         (branch.id, day.isoformat(), lo, hi),
     ).fetchall()
-    ratings = sorted((datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows)
     bad = centre.kpi.unsatisfied_levels
-    # every window [end - W, end] that ends at a rating and holds ``at``
-    for end, _, _ in ratings:
+    if 2 * sum(1 for r in rows if r[1] in bad) < BURST_MIN:
+        return False  # too few bad ratings for any window to be a burst
+    ratings = sorted((datetime.fromisoformat(r[0]), r[1], r[2]) for r in rows)
+    times = [r[0] for r in ratings]
+    bads_before = list(itertools.accumulate((r[1] in bad for r in ratings), initial=0))
+    for end in times:
         if not (at <= end <= at + BURST_WINDOW):
             continue
-        inside = [r for r in ratings if end - BURST_WINDOW <= r[0] <= end]
-        bads = [r for r in inside if r[1] in bad]
-        if len(inside) < BURST_MIN or 2 * len(bads) < len(inside):
+        first, last = bisect.bisect_left(times, end - BURST_WINDOW), bisect.bisect_right(times, end)
+        n, n_bad = last - first, bads_before[last] - bads_before[first]
+        if n < BURST_MIN or 2 * n_bad < n:
             continue
+        bads = [r for r in ratings[first:last] if r[1] in bad]
         if _same_burst(execute, branch.id, {r[2] for r in bads}):
             return False  # a burst sharing a bad rating with this one is already raised
         return raise_alert(
@@ -182,7 +190,7 @@ def _burst(
             subject=branch.id,
             at=end,
             message=f"差评集中：{branch.info.name} {BURST_WINDOW.seconds // 60}分钟内 "
-            f"{len(inside)}个评价中{len(bads)}个差评",
+            f"{n}个评价中{n_bad}个差评",
             evidence=[r[2] for r in bads],
             now=now,
         )
