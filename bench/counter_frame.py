@@ -588,12 +588,12 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
             "SQLite's own allocations, the C heap in use and free, Python's allocated blocks"
         )
         for role, size, r in heaps:
-            cells = []
+            shown: list[str] = []
             for key, last in r["heap"][-1][1].items():
                 per_10k, se = slope([(n, parts[key]) for n, parts in r["heap"] if key in parts])
                 unit = "" if key == "py_blocks" else " MB"
-                cells.append(f"{key} {last:,.1f}{unit} ({per_10k:+,.3f} ±{se:,.3f})")
-            print(f"{role + f' {size[0]}x{size[1]}':30}" + "; ".join(cells))
+                shown.append(f"{key} {last:,.1f}{unit} ({per_10k:+,.3f} ±{se:,.3f})")
+            print(f"{role + f' {size[0]}x{size[1]}':30}" + "; ".join(shown))
     missed = [name for name, ok in verdicts if not ok]
     print(f"targets: {'MET' if not missed else 'NOT MET: ' + '; '.join(missed)}")
 

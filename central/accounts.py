@@ -131,6 +131,18 @@ def _check_scope(role: str, region: str | None, branch: str | None) -> None:
         raise AccountError("give a region or a branch, not both")
 
 
+def check_new_user(
+    name: str, role: str, password: str, *, region: str | None = None, branch: str | None = None
+) -> None:
+    """What a new user needs that no database holds: a name, a role with its scope, a password
+    long enough (AccountError says what is missing)."""
+    if not name.strip():
+        raise AccountError("a user needs a name")
+    _check_scope(role, region, branch)
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
 def add_user(
     execute: Execute,
     query: Query,
@@ -144,9 +156,7 @@ def add_user(
 ) -> User:
     """A new user (their name unique); the password is kept as its hash only."""
     name = name.strip()
-    if not name:
-        raise AccountError("a user needs a name")
-    _check_scope(role, region, branch)
+    check_new_user(name, role, password, region=region, branch=branch)
     if list(query("SELECT 1 FROM users WHERE name = ?", (name,))):
         raise AccountError(f"there is a user {name} already")
     digest = hash_password(password)

@@ -544,7 +544,15 @@ def _password(args: argparse.Namespace) -> str:
 
 def _user(args: argparse.Namespace) -> int:
     now = _now()
+    password = _password(args) if args.action in ("add", "passwd") else ""
+    new = not is_postgres(args.db) and not Path(args.db).exists()
+    if args.action == "add":  # all checked before a new store is made for it
+        accounts.check_new_user(
+            args.name, args.role, password, region=args.region, branch=args.branch
+        )
     with CentralStore(args.db) as store:
+        if new:
+            print(f"a new central store: {args.db}")
         if args.action == "list":
             print("name\trole\tscope\tstate")
             for u in accounts.users(store.query):
@@ -568,7 +576,6 @@ def _user(args: argparse.Namespace) -> int:
             )
             print(f"user {args.name} {'enabled' if args.enable else 'disabled'}")
             return 0
-        password = _password(args)
         if args.action == "add":
             user = store.write(
                 f"add user {args.name}",

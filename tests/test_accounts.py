@@ -3,6 +3,7 @@ on SQLite and on PostgreSQL alike; the times are given (never the wall clock).""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,6 +15,10 @@ from central.store import CentralStore
 AT = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
 IDLE = timedelta(minutes=30)
 SECRET = "Osmanthus-1120"
+
+
+def _record(execute, query, *, check: accounts.Checked) -> accounts.SignIn:
+    return accounts.record_sign_in(execute, query, check, at=AT)
 
 
 def test_a_user_signs_in_and_the_session_ends_when_idle(centre_db) -> None:
@@ -151,10 +156,7 @@ def test_guesses_checked_at_once_do_not_slip_past_the_brake(centre_db) -> None:
             accounts.check_password(store.query, "he", f"guess {i}", at=AT) for i in range(9)
         ]
         right = accounts.check_password(store.query, "he", SECRET, at=AT)
-        done = [
-            store.write("in", lambda e, q, c=c: accounts.record_sign_in(e, q, c, at=AT))
-            for c in [*guesses, right]
-        ]
+        done = [store.write("in", functools.partial(_record, check=c)) for c in [*guesses, right]]
         answered = [d.refused for d in done]
         told = accounts.FREE_FAILURES + 1  # the failure that starts the wait is answered too
         assert answered == ["wrong name or password"] * told + [

@@ -540,9 +540,12 @@ def test_the_first_user_makes_a_new_central_store(tmp_path: Path, monkeypatch, c
     db = tmp_path / "new" / "centre.sqlite"
     assert cli.main(["user", "list", "--db", str(db)]) == 3
     assert "no central store here" in capsys.readouterr().err
-    monkeypatch.setattr("sys.stdin", io.StringIO("Tiger-Lily-2026\n"))
     add = ["user", "add", "zongbu", "--role", "central", "--password-stdin", "--db", str(db)]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(add) == 2 and not db.exists()  # refused before a store is made for it
+    monkeypatch.setattr("sys.stdin", io.StringIO("Tiger-Lily-2026\n"))
     assert cli.main(add) == 0
+    assert f"a new central store: {db}" in capsys.readouterr().out
     assert cli.main(["user", "list", "--db", str(db)]) == 0
     assert "zongbu\tcentral\t(all)\tenabled" in capsys.readouterr().out
 

@@ -225,6 +225,15 @@ def test_new_alerts_and_device_status_show_without_reloading(browser: Browser, b
         )
         expect(row.locator("td[data-key=status_name]")).to_have_text("离线")
         assert page.evaluate("window.sameDocument") is True
+        # a device's last report changes with every batch: shown in place, the table not fetched
+        fetched: list[str] = []
+        page.on("request", lambda r: fetched.append(r.url) if "/devices" in r.url else None)
+        with contextlib.closing(sqlite3.connect(bank.db)) as db, db:
+            db.execute("UPDATE devices SET last_seen = ? WHERE device_id = ?",
+                       ("2026-11-26T09:59:00+08:00", name))  # fmt: skip
+        expect(row.locator("td[data-key=last_seen]")).to_have_text("2026-11-26 09:59")
+        page.wait_for_timeout(1000)  # three more polls
+        assert fetched == [] and page.evaluate("window.sameDocument") is True
 
 
 def test_close_a_follow_up_item(browser: Browser, site: str) -> None:

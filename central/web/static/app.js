@@ -62,23 +62,41 @@ function bars() {
 
 // a poll is not the user's activity: it must not keep an unattended session alive
 const BACKGROUND = { credentials: "same-origin", headers: { "X-Background": "1" } };
-let lastState = null;  // what the last poll said of the alerts and devices
+const shownState = {};  // per table kind, what the last poll said (and the table shows)
+let polling = false;
 
-async function refreshTables() {
-  // the page's own alert and device tables, taken again from the server: new rows, acks, times
-  const tables = document.querySelectorAll("table[data-table=alerts], table[data-table=devices]");
-  if (tables.length === 0) return;
+async function refreshTable(kind) {
+  // the page's own table of that kind, taken again from the server (new rows, acks, status)
+  const table = document.querySelector(`table[data-table=${kind}]`);
+  const mine = table && table.closest("section.table");
+  if (!mine) return true;
   const r = await fetch(location.href, BACKGROUND);
-  if (!r.ok) return;
+  if (!r.ok) return false;
   const fresh = new DOMParser().parseFromString(await r.text(), "text/html");
-  tables.forEach(table => {
-    const mine = table.closest("section.table");
-    const theirs = fresh.querySelector(`table[data-table=${table.dataset.table}]`);
-    if (mine && theirs) mine.replaceWith(theirs.closest("section.table"));
+  const theirs = fresh.querySelector(`table[data-table=${kind}]`);
+  if (!theirs) return false;
+  const section = theirs.closest("section.table");
+  const left = mine.querySelector(".scroll")?.scrollLeft || 0;
+  mine.replaceWith(section);
+  const scroll = section.querySelector(".scroll");
+  if (scroll) scroll.scrollLeft = left;  // a phone's sideways scroll stays where it was
+  return true;
+}
+
+function showLastSeen(live) {
+  // a device's last report changes with every batch: written in place, no table fetched
+  const seen = Object.fromEntries(live.devices.map(d => [d.device_id, d.last_seen]));
+  document.querySelectorAll("table[data-table=devices] tbody tr").forEach(tr => {
+    const id = tr.querySelector("[data-key=device_id]");
+    const cell = tr.querySelector("[data-key=last_seen]");
+    const at = id && seen[id.textContent.trim()];
+    if (cell && at) cell.textContent = String(at).slice(0, 16).replace("T", " ");
   });
 }
 
 async function poll() {
+  if (polling) return;  // a slow answer: the next poll waits for it, none overtakes it
+  polling = true;
   try {
     const r = await fetch("/api/v1/live", BACKGROUND);
     if (!r.ok) return;
@@ -88,10 +106,17 @@ async function poll() {
     document.querySelectorAll("[data-live-online]").forEach(el => {
       el.textContent = live.devices_online + " / " + live.devices.length;
     });
-    const state = JSON.stringify([live.open_alerts, live.alerts.map(a => a.id), live.devices]);
-    if (lastState !== null && state !== lastState) await refreshTables();
-    lastState = state;
+    showLastSeen(live);
+    const states = {
+      alerts: JSON.stringify([live.open_alerts, live.alerts.map(a => a.id)]),
+      devices: JSON.stringify(live.devices.map(d => [d.device_id, d.status, d.status_at])),
+    };
+    for (const [kind, state] of Object.entries(states)) {
+      const changed = kind in shownState && shownState[kind] !== state;
+      if (!changed || await refreshTable(kind)) shownState[kind] = state;  // else: next poll
+    }
   } catch (e) { /* offline for a moment: the next poll tries again */ }
+  finally { polling = false; }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
