@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import httpx
 import pytest
@@ -455,6 +455,21 @@ def test_the_openapi_description_names_every_api_route(site: str) -> None:
 
     api_routes |= {f"/api/v1/{name}" for name in BUILDERS}
     assert set(spec["paths"]) == api_routes
+
+
+def test_the_openapi_description_names_every_criterion_the_pages_link_with(site: str) -> None:
+    """A BI system reads the criteria from the description: every key of the transaction
+    links of the pages (who counts what) is described."""
+    client = sign_in(site, "zongbu")
+    spec = client.get("/api/v1/openapi.json").json()
+    described = {p["name"] for p in spec["paths"]["/api/v1/transactions"]["get"]["parameters"]}
+    used: set[str] = set()
+    for page in (f"/?{PERIOD}", f"/branch/chengguan?{PERIOD}", f"/heatmap?{PERIOD}",
+                 f"/timing?{PERIOD}", f"/regions?{PERIOD}"):  # fmt: skip
+        for href in re.findall(r'href="/transactions\?([^"]+)"', client.get(page).text):
+            used |= {k for k, _ in parse_qsl(href.replace("&amp;", "&"))}
+    assert {"over", "scored", "called", "limited", "wait_band", "service"} <= used
+    assert used <= described, used - described
 
 
 def test_following_up_an_item_through_the_form(site: str) -> None:

@@ -80,7 +80,15 @@ _EXTRA: dict[str, list[dict[str, Any]]] = {
     "transactions": [
         {"name": n, "in": "query", "schema": {"type": t}}
         for n, t in (("counter", "integer"), ("teller", "string"), ("ticket", "string"),
-                     ("rating", "integer"), ("rating_status", "string"))
+                     ("rating", "integer"), ("rating_status", "string"), ("outcome", "string"),
+                     ("weekday", "integer"), ("hour", "integer"), ("wait_band", "integer"),
+                     ("service", "integer"))
+    ] + [
+        {"name": n, "in": "query", "schema": {"enum": ["1"]}, "description": d}
+        for n, d in (("called", "customers called, with their wait"),
+                     ("limited", "with a waiting limit"),
+                     ("scored", "the ratings 满意率 counts"),
+                     ("over", "finished with the wait or the service over its limit"))
     ],
     "devices": [],
     "heatmap": [],
