@@ -21,6 +21,7 @@ is not durable appends nothing.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -31,9 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from device.migrations import LATEST_VERSION, MIGRATIONS
 from domain.clock import wall_text
@@ -50,6 +49,9 @@ from domain.events import (
     typed_payload,
 )
 from support.sqlite import write_transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +220,6 @@ class EventStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the event store: {exc}") from exc
         try:
-            self.db = sqlite_utils.Database(self._conn)
             self._configure()
             self._migrate()
         except BaseException as exc:
@@ -227,6 +228,15 @@ class EventStore:
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"{self.path}: cannot open the event store: {exc}") from exc
             raise
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """The file through sqlite-utils, on this store's connection, for inspection and tools.
+        Made on first use: the running apps never need it, and importing sqlite-utils (click,
+        dateutil, pluggy and its plugins) costs a device some 12 MB of memory."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn)
 
     # --- opening -------------------------------------------------------------------------------
 
@@ -238,7 +248,9 @@ class EventStore:
         self._conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
 
     def _schema_version(self) -> int:
-        tables = self.db.table_names()
+        tables = [
+            r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
         if "meta" not in tables:
             if tables:
                 raise StoreError(
@@ -476,7 +488,9 @@ class EventStore:
     # --- reading -------------------------------------------------------------------------------
 
     def _select(self, sql: str, params: list | tuple) -> list[StoredEvent]:
-        return [_event_from_row(row) for row in self.db.query(sql, params)]
+        cursor = self._conn.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [_event_from_row(dict(zip(names, row, strict=True))) for row in cursor]
 
     def _scalar(self, sql: str) -> int:
         return int(self._conn.execute(sql).fetchone()[0])

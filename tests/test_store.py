@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -533,3 +534,26 @@ def test_pruning_keeps_the_chain_of_what_is_kept_whole(store: EventStore) -> Non
     assert store.prune(datetime(2030, 1, 1, tzinfo=UTC)) == 2
     store.append(ev(clock, n=7))  # after everything was pruned, the chain goes on
     assert store.verify().ok and store.events()[0].prev != chain_start(store.store_id)
+
+
+def test_a_running_device_never_imports_sqlite_utils(tmp_path: Path) -> None:
+    """sqlite-utils (with click, dateutil, pluggy) costs a device some 12 MB: the store opens,
+    appends and reads without it; ``EventStore.db`` brings it in for tools only."""
+    script = (
+        "import sys\n"
+        "import device.launch\n"
+        "from device.store import EventStore\n"
+        "from domain.clock import ManualClock\n"
+        "from domain.events import DomainEvent\n"
+        f"with EventStore({str(tmp_path / 'd.sqlite')!r}, 'pad-1') as s:\n"
+        "    s.append(DomainEvent('rating.given', ManualClock().now(), {}))\n"
+        "    assert len(s.events()) == 1\n"
+        "    print('sqlite_utils' in sys.modules)\n"
+        "    s.db.table_names()\n"
+        "    print('sqlite_utils' in sys.modules)\n"
+    )
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=60, check=False)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
