@@ -537,7 +537,7 @@ def test_pruning_keeps_the_chain_of_what_is_kept_whole(store: EventStore) -> Non
 
 
 def test_a_running_device_never_imports_sqlite_utils(tmp_path: Path) -> None:
-    """sqlite-utils (with click, dateutil, pluggy) costs a device some 12 MB: the store opens,
+    """sqlite-utils (with click, dateutil, pluggy) costs a device memory: the store opens,
     appends and reads without it; ``EventStore.db`` brings it in for tools only."""
     script = (
         "import sys\n"
