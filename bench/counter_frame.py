@@ -71,6 +71,9 @@ def heap_mb() -> dict[str, float]:
     import _sqlite3
 
     out: dict[str, float] = {"py_blocks": float(sys.getallocatedblocks())}
+    if "screens.text" in sys.modules:  # the rendered text the screens keep (a bounded cache)
+        entries, size = sys.modules["screens.text"].default_fonts().text_cache_use
+        out["text_cache_mb"], out["text_cache_n"] = size / 1e6, float(entries)
     try:
         used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
         used.restype = ctypes.c_int64
@@ -204,17 +207,24 @@ def _parts(parts: dict[str, _Series]) -> dict:
     return out
 
 
-def slope(samples: list[tuple[int, float]]) -> tuple[float, float]:
-    """Least-squares slope of RSS over presses in the second half of ``samples``, and its
-    standard error, both in MB per 10,000 presses."""
-    half = samples[len(samples) // 2 :]
-    if len(half) < 3:
+WARM_UP = 0.1
+"""The share of a run's inputs left out of the slope that judges it: the caches fill there
+(RSS rises over the first few thousand presses, then holds)."""
+
+
+def slope(samples: list[tuple[int, float]], after: float = WARM_UP) -> tuple[float, float]:
+    """Least-squares slope of RSS over presses, fitted to the samples taken after the first
+    ``after`` of the run's inputs (0.5: the second half), and its standard error, both in MB
+    per 10,000 presses."""
+    last = samples[-1][0] if samples else 0
+    kept = [(x, y) for x, y in samples if x >= after * last]
+    if len(kept) < 3:
         return 0.0, float("inf")
-    xs, ys = [x / 10_000 for x, _ in half], [y for _, y in half]
+    xs, ys = [x / 10_000 for x, _ in kept], [y for _, y in kept]
     fit = statistics.linear_regression(xs, ys)
     residual = [y - (fit.slope * x + fit.intercept) for x, y in zip(xs, ys, strict=True)]
     sxx = sum((x - statistics.fmean(xs)) ** 2 for x in xs)
-    se = (sum(r * r for r in residual) / (len(half) - 2) / sxx) ** 0.5 if sxx else float("inf")
+    se = (sum(r * r for r in residual) / (len(kept) - 2) / sxx) ** 0.5 if sxx else float("inf")
     return fit.slope, se
 
 
@@ -457,6 +467,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--save", type=Path, help="write every run's results (with its memory samples) as JSON"
     )
+    parser.add_argument(
+        "--report", type=Path, help="print the report of runs saved with --save (runs nothing)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
@@ -464,6 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     if opts.quick:
         opts.presses = min(opts.presses, 300)
     opts.every = opts.every or max(1, opts.presses // 40)
+    if opts.report:
+        rows = json.loads(opts.report.read_text(encoding="utf-8"))
+        opts.presses = max(row["samples"][-1][0] for row in rows)
+        report([(row.pop("role"), tuple(row.pop("size")), row) for row in rows], opts)
+        return 0
     if opts.worker == "baseline":
         result = worker_baseline(_size(opts.size), opts.presses, opts.interval, opts.every)
         print(json.dumps(result))
@@ -523,12 +541,13 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
     )
     print(
         f"{'':30}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'outcome p50/p99':>17}"
-        f"{'RSS start':>10}{'RSS end':>9}{'peak':>7}{'slope MB/10k':>16}"
+        f"{'RSS start':>10}{'RSS end':>9}{'peak':>7}{'slope MB/10k':>16}{'2nd half':>16}"
     )
     verdicts = []
     for role, size, r in results:
         start = r["samples"][1][1] if len(r["samples"]) > 1 else r["samples"][0][1]
         per_10k, se = slope(r["samples"])
+        late, late_se = slope(r["samples"], 0.5)
         name = f"{role} {size[0]}x{size[1]}"
         if r.get("dropped"):
             name += f" ({r['dropped']} dropped)"
@@ -537,6 +556,7 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
             f"{name:30}{r['p50_ms']:8.2f}{r['p99_ms']:8.2f}{r['max_ms']:8.1f}"
             f"{outcome['p50_ms']:9.1f}/{outcome['p99_ms']:<7.1f}{start:10.1f}"
             f"{r['rss_mb']:9.1f}{r['peak_rss_mb']:7.1f}{per_10k:+9.3f} ±{se:5.3f}"
+            f"{late:+9.3f} ±{late_se:5.3f}"
         )
         if role == "baseline" or role.endswith("(against)"):
             continue
@@ -554,8 +574,9 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
         "outcome: input -> the frame drawing its outcome (the controller's answer included)"
     )
     print(
-        "RSS start is after the first sample's presses (caches warm); the slope is fitted over "
-        "the second half of each run"
+        f"RSS start is after the first sample's presses (caches warm); the slope is fitted from "
+        f"{WARM_UP:.0%} of each run's inputs on (the caches fill before), and judges it; the "
+        f"second half's for comparison"
     )
     for role, size, r in results:
         if r.get("bench_mb"):
@@ -584,14 +605,15 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
     heaps = [(role, size, r) for role, size, r in results if len(r.get("heap", ())) > 1]
     if heaps:
         print(
-            "\nwhere the memory is (end of run, and slope per 10,000 inputs over the second half): "
-            "SQLite's own allocations, the C heap in use and free, Python's allocated blocks"
+            f"\nwhere the memory is (end of run, and slope per 10,000 inputs from {WARM_UP:.0%} of "
+            f"the run on): SQLite's own allocations, the C heap in use and free, Python's "
+            f"allocated blocks, the screens' rendered text (MB, entries: a bounded cache)"
         )
         for role, size, r in heaps:
             shown: list[str] = []
             for key, last in r["heap"][-1][1].items():
                 per_10k, se = slope([(n, parts[key]) for n, parts in r["heap"] if key in parts])
-                unit = "" if key == "py_blocks" else " MB"
+                unit = "" if key in ("py_blocks", "text_cache_n") else " MB"
                 shown.append(f"{key} {last:,.1f}{unit} ({per_10k:+,.3f} ±{se:,.3f})")
             print(f"{role + f' {size[0]}x{size[1]}':30}" + "; ".join(shown))
     missed = [name for name, ok in verdicts if not ok]

@@ -85,6 +85,13 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
+def _interval(name: str, successes: int, n: int) -> dict[str, float | None]:
+    """``<name>_low`` and ``<name>_high``: the rate's 95% Wilson interval (None when ``n`` is 0)."""
+    bounds = wilson(successes, n)
+    return {f"{name}_low": bounds[0] if bounds else None,
+            f"{name}_high": bounds[1] if bounds else None}  # fmt: skip
+
+
 def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]:
     """The KPIs of one group's sums (``uptime``: whether 开机率 applies at this level)."""
     c, settings = sums.counts, centre.kpi
@@ -93,18 +100,12 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
     ratings = sum(n for lv, n in sums.levels.items() if lv not in neutral)  # 满意率's denominator
     satisfied = sum(n for lv, n in sums.levels.items() if lv in settings.satisfied_levels)
     unsatisfied = sum(n for lv, n in sums.levels.items() if lv in settings.unsatisfied_levels)
-    sat_ci, bad_ci = wilson(satisfied, ratings), wilson(unsatisfied, ratings)
     disputed = sum(sums.disputed.values())  # adjusted: without the disputed ratings
     adj_ratings = ratings - disputed
     adj_satisfied = satisfied - sum(
         n for lv, n in sums.disputed.items() if lv in settings.satisfied_levels
     )
-    adj_ci = wilson(adj_satisfied, adj_ratings)
-    eval_ci = wilson(int(c["rated"]), int(c["finished"]))
     called = c["finished"] + c["no_shows"]
-    within_ci = wilson(int(c["wait_within"]), int(c["wait_limited"]))
-    service_ci = wilson(int(c["service_over"]), int(c["service_limited"]))
-    no_show_ci = wilson(int(c["no_shows"]), int(called))
     powered = sums.powered_minutes if uptime else None
     uptime_rate = _ratio(sums.powered_minutes, sums.business_minutes) if uptime else None
     row: dict[str, Any] = {
@@ -115,18 +116,14 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
         "unsatisfied": unsatisfied,
         "levels": {str(lv): n for lv, n in sorted(sums.levels.items(), reverse=True)},
         "evaluation_rate": _ratio(c["rated"], c["finished"]),
-        "evaluation_low": eval_ci[0] if eval_ci else None,
-        "evaluation_high": eval_ci[1] if eval_ci else None,
+        **_interval("evaluation", int(c["rated"]), int(c["finished"])),
         "satisfaction_rate": _ratio(satisfied, ratings),
-        "satisfaction_low": sat_ci[0] if sat_ci else None,
-        "satisfaction_high": sat_ci[1] if sat_ci else None,
+        **_interval("satisfaction", satisfied, ratings),
         "disputed": disputed,
         "satisfaction_rate_adjusted": _ratio(adj_satisfied, adj_ratings),
-        "satisfaction_adjusted_low": adj_ci[0] if adj_ci else None,
-        "satisfaction_adjusted_high": adj_ci[1] if adj_ci else None,
+        **_interval("satisfaction_adjusted", adj_satisfied, adj_ratings),
         "bad_rating_rate": _ratio(unsatisfied, ratings),
-        "bad_rating_low": bad_ci[0] if bad_ci else None,
-        "bad_rating_high": bad_ci[1] if bad_ci else None,
+        **_interval("bad_rating", unsatisfied, ratings),
         "uptime_rate": uptime_rate,
         "powered_minutes": powered,
         "business_minutes": sums.business_minutes if uptime else None,
@@ -135,19 +132,16 @@ def kpi_row(sums: Sums, centre: CentreConfig, *, uptime: bool) -> dict[str, Any]
         "wait_p90_s": percentile(sums.waits, 0.9),
         "wait_limited": int(c["wait_limited"]),  # 等候达标率's denominator
         "wait_within_limit_rate": _ratio(c["wait_within"], c["wait_limited"]),
-        "wait_within_limit_low": within_ci[0] if within_ci else None,
-        "wait_within_limit_high": within_ci[1] if within_ci else None,
+        **_interval("wait_within_limit", int(c["wait_within"]), int(c["wait_limited"])),
         "wait_over": int(c["wait_over"]),
         "service_mean_s": _ratio(c["service_sum_s"], c["service_n"]),
         "service_over": int(c["service_over"]),
         "service_over_rate": _ratio(c["service_over"], c["service_limited"]),
-        "service_over_low": service_ci[0] if service_ci else None,
-        "service_over_high": service_ci[1] if service_ci else None,
+        **_interval("service_over", int(c["service_over"]), int(c["service_limited"])),
         "over_limit": int(c["over_any"]),
         "no_shows": int(c["no_shows"]),
         "no_show_rate": _ratio(c["no_shows"], called),
-        "no_show_low": no_show_ci[0] if no_show_ci else None,
-        "no_show_high": no_show_ci[1] if no_show_ci else None,
+        **_interval("no_show", int(c["no_shows"]), int(called)),
         "transferred": int(c["transferred"]),
         "expired": int(c["expired"]),
         "unrated": int(c["unrated"]),

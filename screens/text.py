@@ -176,6 +176,11 @@ class Fonts:
         current = self._rendered.budget
         self._rendered.budget = budget if current is None else max(current, budget)
 
+    @property
+    def text_cache_use(self) -> tuple[int, int]:
+        """(entries, bytes) the rendered text holds now."""
+        return len(self._rendered), int(self._rendered.weight)
+
     def font(self, size: int) -> pygame.freetype.Font:
         """The font at ``size`` pixels (loaded once per size)."""
         font = self._fonts.get(size)
