@@ -480,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.report:
         rows = json.loads(opts.report.read_text(encoding="utf-8"))
         opts.presses = max(row["samples"][-1][0] for row in rows)
+        opts.interval = rows[0].get("interval", opts.interval)
         report([(row.pop("role"), tuple(row.pop("size")), row) for row in rows], opts)
         return 0
     if opts.worker == "baseline":
@@ -528,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     rig.stop()
     if opts.save:
-        rows = [{"role": role, "size": list(size), **r} for role, size, r in results]
+        rows = [{"role": role, "size": list(size), "interval": opts.interval, **r}
+                for role, size, r in results]  # fmt: skip
         opts.save.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     report(results, opts)
     return 0
