@@ -26,7 +26,8 @@ branch's configuration.
     counterside centre followup dispute ID --reason T --by NAME [--lift] --db DB
     counterside centre followup history ID --db DB [--format table|csv|json]
     counterside centre followup redate --by NAME --db DB [--config CENTRE.toml]
-    counterside centre web --db DB [--host H] [--port 8080] [--config CENTRE.toml]
+    counterside centre web --db DB [--host H] [--port 8080] [--poll-seconds 15]
+                           [--config CENTRE.toml]
     counterside centre user add NAME --role central|region|branch|viewer [--region R | --branch B]
                                 [--password-stdin] --db DB
     counterside centre user passwd NAME [--password-stdin] --db DB
@@ -191,6 +192,10 @@ def _web_parser(sub) -> None:
     web.add_argument(
         "--secure-cookies", action="store_true", help="cookies only over HTTPS (behind TLS)"
     )
+    web.add_argument(
+        "--poll-seconds", type=_positive_seconds, default=15.0,
+        help="how often an open page asks for new alerts and the devices' status (15)",
+    )  # fmt: skip
     _centre_option(web)
     user = sub.add_parser("user", help="the dashboard's users")
     actions = user.add_subparsers(dest="action", required=True)
@@ -528,9 +533,19 @@ def _web(args: argparse.Namespace) -> int:
         return 2
     serve(
         args.db, _centre(args), host=args.host, port=args.port, idle_minutes=args.idle_minutes,
-        secure_cookies=args.secure_cookies,
+        secure_cookies=args.secure_cookies, poll_s=args.poll_seconds,
     )  # fmt: skip
     return 0
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text}: give 1 to 3600 seconds")
+    return value
 
 
 def _password(args: argparse.Namespace) -> str:

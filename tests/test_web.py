@@ -739,3 +739,45 @@ def test_a_criterion_of_zero_stays_in_the_export_and_the_api(site: str) -> None:
         assert link is not None and criterion in link[1]
         exported = client.get(link[1].replace("&amp;", "&")).text.lstrip("\ufeff").splitlines()
         assert len(exported) - 1 == len(shown["rows"]), criterion
+
+
+def test_centre_web_serves_pages_polling_at_the_interval_given(tmp_path: Path) -> None:
+    """``counterside centre web --poll-seconds``: the command as run, its pages told the interval;
+    an interval out of range is refused with a clear error before anything is served."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.mqtt_broker import free_port
+
+    db, repo = str(tmp_path / "c.sqlite"), Path(__file__).resolve().parents[1]
+    centre = [sys.executable, "-m", "device.cli", "centre"]
+    subprocess.run(
+        [*centre, "user", "add", "zongbu", "--role", "central", "--password-stdin", "--db", db],
+        input=PASSWORD + "\n", cwd=repo, check=True, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    command = [*centre, "web", "--db", db]
+    refused = subprocess.run(
+        [*command, "--poll-seconds", "0"], cwd=repo, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert "--poll-seconds: 0: give 1 to 3600 seconds" in refused.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--poll-seconds", "2.5"], cwd=repo,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        site, deadline, up = f"http://127.0.0.1:{port}", time.monotonic() + 60, False
+        while not up and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                up = httpx.get(f"{site}/login", timeout=5).status_code == 200
+            except httpx.TransportError:
+                time.sleep(0.2)
+        page = sign_in(site, "zongbu").get("/alerts")
+        assert page.status_code == 200
+        assert 'data-poll-ms="2500"' in page.text and "每2.5秒刷新" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

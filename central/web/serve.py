@@ -23,13 +23,15 @@ def serve(
     port: int,
     idle_minutes: int,
     secure_cookies: bool,
+    poll_s: float = 15.0,
 ) -> None:
     import uvicorn
 
     CentralStore(db, centre=centre).close()  # the schema created or migrated up front
     settings = Settings(
-        db, centre, idle=timedelta(minutes=idle_minutes), secure_cookies=secure_cookies
-    )
+        db, centre, idle=timedelta(minutes=idle_minutes), secure_cookies=secure_cookies,
+        poll=timedelta(seconds=poll_s),
+    )  # fmt: skip
     print(f"centre web: the dashboard on http://{host}:{port}/ (over {db})", flush=True)
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="info", proxy_headers=True
