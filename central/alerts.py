@@ -61,6 +61,13 @@ SCHEMA = (
     )""",
     "CREATE INDEX alerts_open ON alerts (branch, acked_at)",
 )
+RATED_AT = "coalesce(rated_at, closed_at)"
+"""When a transaction was rated (or closed, for a rating without its own time)."""
+RATED_INDEX = (
+    f"CREATE INDEX transactions_rated ON transactions (branch, business_day, ({RATED_AT})) "
+    "WHERE outcome = 'served' AND rating IS NOT NULL"
+)
+"""The ratings of a branch's day in time order: what :func:`_burst` reads (schema version 11)."""
 BURST_WINDOW = timedelta(minutes=15)
 BURST_MIN = 4
 GRACE = timedelta(minutes=5)
@@ -146,6 +153,14 @@ def on_transaction(
     return {branch.id} if raised else set()
 
 
+BURST_RATINGS = (
+    f"SELECT {RATED_AT}, rating, event_id FROM transactions "
+    "WHERE branch = ? AND business_day = ? AND outcome = 'served' AND rating IS NOT NULL "
+    f"AND {RATED_AT} >= ? AND {RATED_AT} <= ?"
+)
+"""The ratings of a branch's day within a time range (by the index ``transactions_rated``)."""
+
+
 def _burst(
     execute: Execute,
     centre: CentreConfig,
@@ -160,12 +175,7 @@ def _burst(
     ingest runs this for every rating: a busy branch's windows must not cost their square)."""
     lo, hi = (at - BURST_WINDOW).isoformat(), (at + BURST_WINDOW).isoformat()
     # local ISO times of one branch, which sort as the times they write
-    rows = execute(
-        "SELECT coalesce(rated_at, closed_at), rating, event_id FROM transactions "
-        "WHERE branch = ? AND business_day = ? AND outcome = 'served' AND rating IS NOT NULL "
-        "AND coalesce(rated_at, closed_at) >= ? AND coalesce(rated_at, closed_at) <= ?",
-        (branch.id, day.isoformat(), lo, hi),
-    ).fetchall()
+    rows = execute(BURST_RATINGS, (branch.id, day.isoformat(), lo, hi)).fetchall()
     bad = centre.kpi.unsatisfied_levels
     if 2 * sum(1 for r in rows if r[1] in bad) < BURST_MIN:
         return False  # too few bad ratings for any window to be a burst

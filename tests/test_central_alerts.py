@@ -358,3 +358,29 @@ def test_the_ingest_keeps_no_index_of_every_event_s_time(centre_db) -> None:
         else:
             indexes = {r[0] for r in store.query("SELECT indexname FROM pg_indexes")}
     assert "events_wall" not in indexes and "alerts_open" in indexes
+
+
+def test_the_burst_rule_reads_only_its_window_by_index(centre_db) -> None:
+    """The burst rule runs for every rating stored: it seeks the ratings of its window by the
+    index of ratings by time (schema 11), on both databases, not every transaction of the day;
+    a version 10 database gets the index when opened."""
+    from central.alerts import BURST_RATINGS
+    from central.store import SCHEMA_VERSION
+
+    def plan(store: CentralStore) -> str:
+        if store._conn.dialect == "postgresql":
+            store._conn.execute("SET enable_seqscan = off")  # an empty table: no scan chosen
+            sql = "EXPLAIN "
+        else:
+            sql = "EXPLAIN QUERY PLAN "
+        params = ("b1", "2026-11-25", "2026-11-25T10:00", "2026-11-25T10:30")
+        return " ".join(str(cell) for row in store.query(sql + BURST_RATINGS, params)
+                        for cell in row)  # fmt: skip
+
+    with CentralStore(centre_db) as store:
+        assert "transactions_rated" in plan(store)
+        store._conn.execute("DROP INDEX transactions_rated")
+        store._conn.execute("UPDATE meta SET schema_version = 10")
+    with CentralStore(centre_db) as store:
+        assert store.query("SELECT schema_version FROM meta") == [(SCHEMA_VERSION,)]
+        assert "transactions_rated" in plan(store)
