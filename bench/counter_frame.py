@@ -76,8 +76,10 @@ def heap_mb() -> dict[str, float]:
 
     out: dict[str, float] = {"py_blocks": float(sys.getallocatedblocks())}
     if "screens.text" in sys.modules:  # the rendered text the screens keep (a bounded cache)
-        entries, size = sys.modules["screens.text"].default_fonts().text_cache_use
+        fonts = sys.modules["screens.text"].default_fonts()
+        entries, size = fonts.text_cache_use
         out["text_cache_mb"], out["text_cache_n"] = size / 1e6, float(entries)
+        out["fit_cache_n"] = float(fonts.fit_cache_use)
     try:
         used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
         used.restype = ctypes.c_int64
@@ -656,7 +658,7 @@ def report(results: list[tuple[str, tuple[int, int], dict]], opts) -> None:
             shown: list[str] = []
             for key, last in r["heap"][-1][1].items():
                 per_10k = robust_slope([(n, parts[key]) for n, parts in r["heap"] if key in parts])
-                unit = "" if key in ("py_blocks", "text_cache_n") else " MB"
+                unit = "" if key in ("py_blocks", "text_cache_n", "fit_cache_n") else " MB"
                 shown.append(f"{key} {last:,.1f}{unit} ({per_10k:+,.3f})")
             print(f"{role + f' {size[0]}x{size[1]}':30}" + "; ".join(shown))
     missed = [name for name, ok in verdicts if not ok]

@@ -181,6 +181,11 @@ class Fonts:
         """(entries, bytes) the rendered text holds now."""
         return len(self._rendered), int(self._rendered.weight)
 
+    @property
+    def fit_cache_use(self) -> int:
+        """Entries the fitted sizes (:meth:`fit`) hold now."""
+        return len(self._fitted)
+
     def font(self, size: int) -> pygame.freetype.Font:
         """The font at ``size`` pixels (loaded once per size)."""
         font = self._fonts.get(size)
