@@ -237,6 +237,7 @@ def test_a_version_6_database_gets_its_months_when_opened(centre_db, streams) ->
         for table in (*COARSE_TABLES, "sessions", "sign_in_failures", "api_tokens", "users"):
             store._conn.execute(f"DROP TABLE {table}")  # as the version 6 release left it
         store._conn.execute("DROP INDEX followups_disputed")
+        store._conn.execute("DROP INDEX transactions_rated")  # version 11
         store._conn.execute("UPDATE meta SET schema_version = 6")
     with CentralStore(centre_db) as store:
         assert store.query("SELECT schema_version FROM meta") == [(SCHEMA_VERSION,)]

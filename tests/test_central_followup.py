@@ -150,6 +150,7 @@ def test_a_version_4_database_gets_its_items_when_opened(tmp_path: Path, centre_
             "DROP TABLE followups",
             "DROP TABLE counter_days",  # version 6
             *(f"DROP TABLE {t}" for t in COARSE_TABLES),  # version 7
+            "DROP INDEX transactions_rated",  # version 11
             "UPDATE meta SET schema_version = 4",
         ):
             store._conn.execute(sql)  # as the version 4 release left it
