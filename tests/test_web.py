@@ -775,9 +775,16 @@ def test_centre_web_serves_pages_polling_at_the_interval_given(tmp_path: Path) -
                 up = httpx.get(f"{site}/login", timeout=5).status_code == 200
             except httpx.TransportError:
                 time.sleep(0.2)
+        assert up, "centre web did not answer within 60 s"
         page = sign_in(site, "zongbu").get("/alerts")
         assert page.status_code == 200
         assert 'data-poll-ms="2500"' in page.text and "每2.5秒刷新" in page.text
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
