@@ -57,10 +57,11 @@ def timing(
             *group, value, level, n = found
             counts[(tuple(group), dimension, int(value))][int(level)] += int(n)
     satisfied, unsatisfied = centre.kpi.satisfied_levels, centre.kpi.unsatisfied_levels
+    neutral = centre.kpi.neutral_levels  # left out of the denominator, as 满意率's (central.kpi)
     rows = []
     for group, dimension, value in sorted(counts, key=lambda k: (k[0], k[1] != "wait", k[2])):
         levels = counts[(group, dimension, value)]
-        n = sum(levels.values())
+        n = sum(c for lv, c in levels.items() if lv not in neutral)
         good = sum(c for lv, c in levels.items() if lv in satisfied)
         bad = sum(c for lv, c in levels.items() if lv in unsatisfied)
         ci = wilson(good, n)
@@ -69,7 +70,8 @@ def timing(
             "dimension": dimension,
             "value": band_name(value) if dimension == "wait" else SERVICE[value],
             "code": value,  # the band's index in WAIT_BANDS; the service's -1, 0 or 1
-            "ratings": n,
+            "ratings": n,  # 满意率's denominator: the neutral levels left out
+            "neutral": sum(c for lv, c in levels.items() if lv in neutral),
             "satisfied": good,
             "unsatisfied": bad,
             "satisfaction_rate": good / n if n else None,

@@ -805,3 +805,22 @@ def test_reads_in_a_snapshot_see_one_moment_while_the_ingest_writes(tmp_path, ce
         (after,) = kpis(reader.query, reader.centre, DAY, DAY, "branch")
     assert before == during and before["finished"] == 3
     assert after["finished"] == 6 and after["unsatisfied"] == 3
+
+
+def test_satisfaction_by_timing_leaves_out_the_neutral_levels_as_the_kpi_does(
+    tmp_path, centre_db
+) -> None:
+    """With 3 (基本满意) configured neutral, the bands' 满意率 has the KPI's denominator: the
+    bands of the whole bank add up to the bank's 满意率."""
+    ratings = [5, 4, 3, 3, 1, 5]
+    events = [closed(i, wait=60.0 * i * 3, rating=r) for i, r in enumerate(ratings, 1)]
+    config = "[kpi]\nneutral_levels = [3]\n"
+    with centre_with(tmp_path, centre_db, events, config) as store:
+        rows = timing(store.query, store.centre, DAY, DAY, "bank")
+        (bank,) = kpis(store.query, store.centre, DAY, DAY, "bank")
+    waits = [r for r in rows if r["dimension"] == "wait"]
+    assert sum(r["ratings"] for r in waits) == bank["ratings"] == 4
+    assert sum(r["neutral"] for r in waits) == 2
+    assert sum(r["satisfied"] for r in waits) / 4 == pytest.approx(bank["satisfaction_rate"])
+    (within,) = [r for r in rows if r["dimension"] == "service"]
+    assert within["satisfaction_rate"] == pytest.approx(0.75)  # 3 of 4, not 3 of 6

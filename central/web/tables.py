@@ -207,15 +207,13 @@ def timing_table(ctx: Ctx, by: str) -> Table:
 
 
 def _timing_link(ctx: Ctx, by: str) -> Link:
-    """The rated transactions behind a row of 满意率 against timing (its band, or its service
-    within or over its limit)."""
+    """The ratings behind a row of 满意率 against timing (its band, or its service within or
+    over its limit): those 满意率 counts (``scored``: not of a neutral level)."""
 
     def link(row: dict[str, Any]) -> str | None:
         cell = {"wait_band" if row["dimension"] == "wait" else "service": row["code"]}
         group = {by: row[by]} if by != "bank" else {}
-        return "/transactions?" + ctx.filters.query(
-            outcome="served", rating_status="rated", **group, **cell
-        )
+        return "/transactions?" + ctx.filters.query(scored=1, **group, **cell)
 
     return link
 
