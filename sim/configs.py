@@ -7,6 +7,7 @@ roles, counter and ``[mqtt]`` with its certificate), as a real branch would have
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 SERVES = (
@@ -35,16 +36,14 @@ def branch_toml(branch: str, name: str, counters: int) -> str:
     return "\n".join(lines)
 
 
-def centre_toml(branch: str, name: str, region: str, branch_file: str) -> str:
-    """The centre's configuration naming the one branch (its file relative to this one)."""
-    return "\n".join([
-        "[[branches]]",
-        f"id = {_q(branch)}",
-        f"name = {_q(name)}",
-        f"region = {_q(region)}",
-        f"config = {_q(branch_file)}",
-        "",
-    ])  # fmt: skip
+def centre_toml(branches: Sequence[tuple[str, str, str, str]]) -> str:
+    """The centre's configuration naming ``branches``: (id, name, region, the branch's file
+    relative to this one) each."""
+    lines: list[str] = []
+    for branch, name, region, branch_file in branches:
+        lines += ["[[branches]]", f"id = {_q(branch)}", f"name = {_q(name)}",
+                  f"region = {_q(region)}", f"config = {_q(branch_file)}", ""]  # fmt: skip
+    return "\n".join(lines)
 
 
 def device_toml(

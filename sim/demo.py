@@ -160,9 +160,8 @@ class Demo:
         port = self.args.port or free_port()
         folder = self.data / "config"
         configs.write(folder / "branch.toml", configs.branch_toml(BRANCH, BRANCH_NAME, COUNTERS))
-        centre = configs.write(
-            folder / "centre.toml", configs.centre_toml(BRANCH, BRANCH_NAME, REGION, "branch.toml")
-        )
+        named = [(BRANCH, BRANCH_NAME, REGION, "branch.toml")]
+        centre = configs.write(folder / "centre.toml", configs.centre_toml(named))
         self.central = start_central(self.data, _identities(), port, centre)
         print(f"demo: broker on 127.0.0.1:{port} (TLS, client certificates, ACL from the roster)")
         print(f"demo: centre ingesting into {self.central.db}")

@@ -56,6 +56,15 @@ def branch_ids(n: int) -> list[tuple[str, str]]:
     return [(f"sim-b{i:03d}", f"sim-b{i:03d}-box") for i in range(1, n + 1)]
 
 
+def branch_name(i: int) -> str:
+    return f"模拟支行{i}"
+
+
+def region(i: int) -> str:
+    """The region of the ``i``-th branch: ten branches a city."""
+    return f"模拟省/模拟市{(i - 1) // 10 + 1}"
+
+
 def _run_job(job: Job) -> tuple[str, int, int, int]:
     config = load_config(*job.files)
     tz = ZoneInfo(config.device.timezone)
@@ -182,24 +191,34 @@ def run(
     fresh, truth_dir = data / "branches", data / "truth"
     for folder in (fresh, truth_dir, data / "broker"):
         shutil.rmtree(folder, ignore_errors=True)
-    for name in ("centre.sqlite", "centre.sqlite-wal", "centre.sqlite-shm", "truth.jsonl"):
+    for name in (
+        "centre.sqlite",
+        "centre.sqlite-wal",
+        "centre.sqlite-shm",
+        "truth.jsonl",
+        "centre.toml",
+    ):
         (data / name).unlink(missing_ok=True)
     ids = branch_ids(branches)
     devices = [Identity(b, d, role) for b, d in ids for role in (Role.COUNTER, Role.CONTROLLER)]
-    central = start_central(data, devices, port or free_port())
+    jobs = []
+    for i, (branch, device) in enumerate(ids, start=1):
+        folder = fresh / branch
+        files = (
+            str(configs.write(folder / "branch.toml",
+                              configs.branch_toml(branch, branch_name(i), counters))),
+            str(configs.write(folder / "device.toml", configs.device_toml(
+                branch, device, ("counter", "controller"), 1))),
+        )  # fmt: skip
+        jobs.append(Job(i, branch, device, files, str(folder / f"{device}.sqlite"),
+                        str(truth_dir / f"{branch}.jsonl"), seed * 100_003 + i, day,
+                        opening, close))  # fmt: skip
+    # the centre knows the branches as a bank's would: names, regions, each branch's file
+    named = [(b, branch_name(i), region(i), f"branches/{b}/branch.toml")
+             for i, (b, _) in enumerate(ids, start=1)]  # fmt: skip
+    centre = configs.write(data / "centre.toml", configs.centre_toml(named))
+    central = start_central(data, devices, port or free_port(), centre)
     try:
-        jobs = []
-        for i, (branch, device) in enumerate(ids, start=1):
-            folder = fresh / branch
-            files = (
-                str(configs.write(folder / "branch.toml",
-                                  configs.branch_toml(branch, f"模拟支行{i}", counters))),
-                str(configs.write(folder / "device.toml", configs.device_toml(
-                    branch, device, ("counter", "controller"), 1))),
-            )  # fmt: skip
-            jobs.append(Job(i, branch, device, files, str(folder / f"{device}.sqlite"),
-                            str(truth_dir / f"{branch}.jsonl"), seed * 100_003 + i, day,
-                            opening, close))  # fmt: skip
         say(f"simulate: {branches} branches x {counters} counters, {day}, seed {seed}")
         simulate_days(data, jobs, workers, say)
         with open(data / "truth.jsonl", "w", encoding="utf-8") as out:
@@ -211,5 +230,5 @@ def run(
             return 1
     finally:
         central.stop()
-    say(centre_kpi(central.db, day))
+    say(centre_kpi(central.db, day, config=centre))
     return 0

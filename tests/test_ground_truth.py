@@ -6,6 +6,7 @@ computed from the simulator's own log (``sim.truth``)."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,14 @@ def test_every_simulated_transaction_and_rating_reaches_the_centre_once_and_the_
     assert run.returncode == 0, run.stdout + run.stderr
     expected, done = check(data, DAY)
     assert sorted(expected) == ["sim-b001", "sim-b002", "sim-b003"]
+    # the centre knew the branches as a bank's does: by name, in their regions
+    period = ["--from", DAY.isoformat(), "--to", DAY.isoformat()]
+    by_region = counterside("centre", "kpi", "--db", str(data / "centre.sqlite"), "--config",
+                            str(data / "centre.toml"), *period, "--by", "region", "--format",
+                            "json", timeout=120)  # fmt: skip
+    assert by_region.returncode == 0, by_region.stderr
+    regions = {r["region"]: r["finished"] for r in json.loads(by_region.stdout)}
+    assert regions["模拟省/模拟市1"] == sum(k["finished"] for k in expected.values())
     assert all(
         k["finished"] > 100 and k["no_shows"] and k["transferred"] for k in expected.values()
     )
