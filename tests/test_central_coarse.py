@@ -305,7 +305,9 @@ def test_every_figure_links_to_exactly_what_it_counts(tmp_path: Path, centre_db,
             assert count(**flags) == bank[n_key], n_key
         for row in timing(store.query, centre, FIRST, LAST, "bank"):
             cell = {"wait_band" if row["dimension"] == "wait" else "service": row["code"]}
-            assert count(outcome="served", rating_status="rated", **cell) == row["ratings"], row
+            assert count(scored=True, **cell) == row["ratings"], row  # as the page links it
+            rated = count(outcome="served", rating_status="rated", **cell)
+            assert rated == row["ratings"] + row["neutral"], row  # 3 is neutral here
         for cell in heatmap(store.query, centre, FIRST, LAST):
             at = {"weekday": cell["weekday"], "hour": cell["hour"]}
             assert count(called=True, **at) == cell["called"], cell
