@@ -42,7 +42,7 @@ from sim.day import BranchDay
 from sim.model import Behaviour
 from sim.ports import ControlPort
 from sim.processes import Child, child_env, counterside
-from sim.proxy import Relay
+from sim.proxy import TcpProxy
 from sim.truth import TruthLog
 from sync.acl import Identity, Role
 
@@ -125,7 +125,7 @@ class Demo:
         self.controller: Child | None = None
         self.dashboard: Child | None = None
         self.central: Central | None = None
-        self.relay: Relay | None = None
+        self.relay: TcpProxy | None = None
         self.sockets = Path(tempfile.mkdtemp(prefix="counterside-demo-"))  # short socket paths
         self.stores: dict[str, Path] = {}
 
@@ -165,7 +165,7 @@ class Demo:
         self.central = start_central(self.data, _identities(), port, centre)
         print(f"demo: broker on 127.0.0.1:{port} (TLS, client certificates, ACL from the roster)")
         print(f"demo: centre ingesting into {self.central.db}")
-        self.relay = Relay(("127.0.0.1", port))
+        self.relay = TcpProxy("127.0.0.1", port)
         env = child_env(**{CLOCK_ENV: clock.to_text()})
         if self.args.windows and env.get("SDL_VIDEODRIVER") == "dummy":
             del env["SDL_VIDEODRIVER"]

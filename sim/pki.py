@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -54,7 +55,8 @@ def _openssl(*args: str | Path) -> None:
 
 
 class Authority:
-    """The CA in ``folder`` (made at first use) and the certificates it has issued there."""
+    """The CA in ``folder`` (made at first use) and the certificates it has issued there.
+    Safe to share between threads (each certificate is made once)."""
 
     def __init__(self, folder: Path, name: str = "counterside demo CA") -> None:
         self.folder = folder
@@ -62,6 +64,7 @@ class Authority:
         self.cnf = folder / "openssl.cnf"
         self.ca = folder / "ca.crt"
         self._key = folder / "ca.key"
+        self._lock = threading.Lock()
         if not self.ca.exists():
             self.cnf.write_text(_CNF, encoding="ascii")
             _openssl(
@@ -74,26 +77,30 @@ class Authority:
         """(certificate, key) of the broker."""
         return self._issue("localhost", "server", "v3_server")
 
-    def client(self, name: str) -> tuple[Path, Path]:
-        """(certificate, key) of identity ``name`` (its CN)."""
+    def client(self, name: str, *, expired: bool = False) -> tuple[Path, Path]:
+        """(certificate, key) of identity ``name`` (its CN); ``expired``: one that has expired
+        (a test of the broker's refusal)."""
+        if expired:
+            return self._issue(name, f"{name}.expired", "v3_client", days=-1)
         return self._issue(name, name, "v3_client")
 
-    def _issue(self, cn: str, stem: str, extensions: str) -> tuple[Path, Path]:
+    def _issue(self, cn: str, stem: str, extensions: str, days: int = 3650) -> tuple[Path, Path]:
         if not _NAME.fullmatch(cn):
             raise ValueError(f"certificate name {cn!r}: use [A-Za-z0-9_.-]{{1,64}}")
         crt, key = self.folder / f"{stem}.crt", self.folder / f"{stem}.key"
-        if crt.exists() and key.exists():
-            return crt, key
-        csr = self.folder / f"{stem}.csr"
-        _openssl("req", "-new", "-config", self.cnf, *_EC, "-keyout", key, "-out", csr,
-                 "-subj", f"/CN={cn}")  # fmt: skip
-        os.chmod(key, 0o600)
-        tmp = crt.with_suffix(".tmp")
-        _openssl(
-            "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self._key,
-            "-set_serial", f"0x{secrets.token_hex(8)}", "-days", "3650",
-            "-extfile", self.cnf, "-extensions", extensions, "-out", tmp,
-        )  # fmt: skip
-        tmp.replace(crt)
-        csr.unlink()
+        with self._lock:
+            if crt.exists() and key.exists():
+                return crt, key
+            csr = self.folder / f"{stem}.csr"
+            _openssl("req", "-new", "-config", self.cnf, *_EC, "-keyout", key, "-out", csr,
+                     "-subj", f"/CN={cn}")  # fmt: skip
+            os.chmod(key, 0o600)
+            tmp = crt.with_suffix(".tmp")
+            _openssl(
+                "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self._key,
+                "-set_serial", f"0x{secrets.token_hex(8)}", "-days", str(days),
+                "-extfile", self.cnf, "-extensions", extensions, "-out", tmp,
+            )  # fmt: skip
+            tmp.replace(crt)
+            csr.unlink()
         return crt, key

@@ -47,38 +47,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from sim.pki import Authority
 from sync import acl as acl_gen
 from sync.acl import Identity
 
 MOSQUITTO = (
     os.environ.get("COUNTERSIDE_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 )
-OPENSSL = shutil.which("openssl") or "openssl"
 HOST = "127.0.0.1"
 
-_CERT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _RUNNING = re.compile(r"mosquitto version \S+ running")
-
-_OPENSSL_CNF = """\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[v3_server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = DNS:localhost,IP:127.0.0.1
-[v3_client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-"""
 
 
 class BrokerError(RuntimeError):
@@ -92,65 +70,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _openssl(*args: str | Path) -> None:
-    proc = subprocess.run(
-        [OPENSSL, *map(str, args)], capture_output=True, text=True, check=False, timeout=30
-    )
-    if proc.returncode != 0:
-        raise BrokerError(f"openssl {' '.join(map(str, args))} failed:\n{proc.stderr}")
-
-
-class CertAuthority:
-    """A test CA in ``directory``: server and client certificates signed by it, cached by name."""
+class CertAuthority(Authority):
+    """A test CA in ``directory`` (``sim.pki.Authority``, under the names the tests use):
+    server and client certificates signed by it, cached by name."""
 
     def __init__(self, directory: Path, *, name: str = "counterside test CA") -> None:
+        super().__init__(directory, name)
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.cnf = directory / "openssl.cnf"
-        self.ca_path = directory / "ca.crt"
-        self.key_path = directory / "ca.key"
-        self._lock = threading.Lock()
-        if not self.ca_path.exists():
-            self.cnf.write_text(_OPENSSL_CNF, encoding="ascii")
-            _openssl(
-                "req", "-x509", "-config", self.cnf, "-newkey", "ec",
-                "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", self.key_path, "-out", self.ca_path, "-days", "3650",
-                "-subj", f"/CN={name}", "-extensions", "v3_ca",
-            )  # fmt: skip
+
+    @property
+    def ca_path(self) -> Path:
+        return self.ca
 
     def server_cert(self) -> tuple[Path, Path]:
         """(cert, key) for the broker: CN=localhost, SAN localhost and 127.0.0.1."""
-        return self._issue("localhost", "server", "v3_server", days=3650)
+        return self.server()
 
     def client_cert(self, name: str, *, expired: bool = False) -> tuple[Path, Path]:
         """(cert, key) with CN=``name`` for a client; ``expired`` gives one that has expired."""
-        if expired:
-            return self._issue(name, f"{name}.expired", "v3_client", days=-1)
-        return self._issue(name, name, "v3_client", days=3650)
-
-    def _issue(self, cn: str, stem: str, extensions: str, *, days: int) -> tuple[Path, Path]:
-        if not _CERT_NAME.fullmatch(cn):
-            raise ValueError(f"certificate name {cn!r}: use [A-Za-z0-9_.-]{{1,64}}")
-        crt, key = self.directory / f"{stem}.crt", self.directory / f"{stem}.key"
-        with self._lock:
-            if crt.exists() and key.exists():
-                return crt, key
-            csr = self.directory / f"{stem}.csr"
-            _openssl(
-                "req", "-new", "-config", self.cnf, "-newkey", "ec",
-                "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", key, "-out", csr, "-subj", f"/CN={cn}",
-            )  # fmt: skip
-            tmp = crt.with_suffix(".tmp")
-            _openssl(
-                "x509", "-req", "-in", csr, "-CA", self.ca_path, "-CAkey", self.key_path,
-                "-set_serial", f"0x{secrets.token_hex(8)}", "-days", str(days),
-                "-extfile", self.cnf, "-extensions", extensions, "-out", tmp,
-            )  # fmt: skip
-            tmp.replace(crt)
-            csr.unlink()
-        return crt, key
+        return self.client(name, expired=expired)
 
 
 def mosquitto_password_hash(password: str) -> str:

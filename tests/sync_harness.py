@@ -1,7 +1,7 @@
 """Test helpers for the sync tests: devices and a centre wired to a ``tests.mqtt_broker`` broker.
 
 Devices and the centre log in with client certificates (CN = identity) on the broker's TLS
-listener, optionally through a ``tests.tcp_proxy.TcpProxy``. Settings are shortened (backoffs,
+listener, optionally through a ``sim.proxy.TcpProxy``. Settings are shortened (backoffs,
 keepalive, ack timeout) so faults heal within seconds.
 """
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from central.store import CentralStore
 from device.store import EventStore
+from sim.proxy import TcpProxy
 from sync import schema, topics
 from sync.connection import LinkState, Message, MqttConnection
 from sync.settings import Backoff, UplinkSettings
@@ -29,7 +30,6 @@ from tests.sync_harness import (
     start_centre,
     wait_until,
 )
-from tests.tcp_proxy import TcpProxy
 
 PAD = "pad-1"
 

@@ -2,7 +2,7 @@
 per-device sequences have no gaps, and the figures are printed (run with ``-s`` to see them).
 
 (a) the broker SIGKILLed and restarted mid-stream, three times;
-(b) the network path dropped, blackholed and refused through ``tests.tcp_proxy``;
+(b) the network path dropped, blackholed and refused through ``sim.proxy``;
 (c) the device process SIGKILLed at random moments 20 times while it appends and publishes;
 (d) the centre's consumer down while devices produce more than the broker queues for it
     (``max_queued_messages`` 100, persistent session): recovery through acks and resends.
@@ -28,6 +28,7 @@ from central.ingest import CentralIngest
 from device.store import EventStore
 from domain.clock import SystemClock
 from domain.events import DomainEvent
+from sim.proxy import TcpProxy
 from sync.settings import UplinkSettings
 from tests.mqtt_broker import MosquittoBroker
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
@@ -43,7 +44,6 @@ from tests.sync_harness import (
     start_centre,
     wait_until,
 )
-from tests.tcp_proxy import TcpProxy
 
 DEVICE_PROCESS = Path(__file__).with_name("sync_device.py")
 DRAIN_TIMEOUT_S = 60.0
