@@ -250,12 +250,14 @@ class Uplink:
             return
         with self._cond:
             self.stats.resend_requests += 1
-            first = max(request.first, self._acked + 1)
+            # Acknowledged seqs too: a centre restored from an older backup asks for what it
+            # acknowledged before, and the store still holds it (until pruned).
+            first = max(request.first, 1)
             last = min(
                 request.last, self._next_seq - 1, first + self.settings.max_unacked_events - 1
             )
             if first > last:
-                return  # already acknowledged, or not published yet (it will come in order)
+                return  # not published yet (it will come in order)
             if self._resend is not None:
                 first, last = min(first, self._resend[0]), max(last, self._resend[1])
             self._resend = (first, last)

@@ -9,6 +9,7 @@ import random
 import shutil
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from central.store import CentralStore
@@ -24,6 +25,7 @@ from tests.sync_harness import (
     FAST_UPLINK,
     MONITOR,
     Device,
+    centre_contiguous,
     check_exactly_once,
     connection_settings,
     roster,
@@ -177,6 +179,40 @@ def test_centre_asks_for_a_gap_and_the_device_answers(mqtt_broker, tmp_path: Pat
         assert stats.sessions == 1 and stats.ack_timeouts == 0
         assert centre.stats.resend_requests >= 1
         check_exactly_once(tmp_path / "centre.sqlite", device.db, PAD)
+        centre.stop()
+    finally:
+        device.stop()
+
+
+def test_a_centre_restored_from_an_older_backup_gets_back_what_the_devices_hold(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    """The centre's database is replaced by last night's copy, which lacks events acknowledged
+    since. The device keeps acknowledged events, so it sends them again when the centre asks
+    for the gap, and the centre's acknowledgement moves on past the device's mark."""
+    broker = mqtt_broker(acl=roster(PAD))
+    db, backup = tmp_path / "centre.sqlite", tmp_path / "last-night.sqlite"
+    no_timeout = UplinkSettings(batch_max_events=10, ack_timeout_s=600, poll_s=0.2)
+    device = Device(broker, tmp_path, PAD, uplink_settings=no_timeout)
+    device.append(40)
+    centre = start_centre(broker, db)
+    device.start()
+    try:
+        assert device.uplink.wait_acked(40, 20)
+        with closing(sqlite3.connect(db)) as live, closing(sqlite3.connect(backup)) as copy:
+            live.backup(copy)  # the nightly backup: events 1..40
+        last = device.append(60)
+        assert device.uplink.wait_acked(last, 20)  # 41..100 acknowledged, then the disk fails
+        centre.stop()
+        for suffix in ("-wal", "-shm"):
+            db.with_name(db.name + suffix).unlink(missing_ok=True)
+        shutil.copy(backup, db)
+        centre = start_centre(broker, db)
+        last = device.append(10)  # 101..110 reveal the gap 41..100
+        wait_until(lambda: centre_contiguous(db, PAD) == last, 20, "every event at the centre")
+        assert device.uplink.wait_acked(last, 20)
+        assert device.uplink.stats.resent_events >= 60
+        check_exactly_once(db, device.db, PAD)
         centre.stop()
     finally:
         device.stop()
