@@ -218,6 +218,32 @@ def test_a_centre_restored_from_an_older_backup_gets_back_what_the_devices_hold(
         device.stop()
 
 
+def test_a_new_centre_gets_the_whole_history_of_a_running_fleet(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    """A bank moves its centre to a new, empty database (another machine, PostgreSQL) while
+    its devices run on: each device's next batch shows the new centre everything before it is
+    missing, and the device sends its whole store again, acknowledged events included."""
+    broker = mqtt_broker(acl=roster(PAD))
+    old, new = tmp_path / "old-centre.sqlite", tmp_path / "new-centre.sqlite"
+    no_timeout = UplinkSettings(batch_max_events=20, ack_timeout_s=600, poll_s=0.2)
+    device = Device(broker, tmp_path, PAD, uplink_settings=no_timeout)
+    device.append(150)
+    centre = start_centre(broker, old)
+    device.start()
+    try:
+        assert device.uplink.wait_acked(150, 20)
+        centre.stop()
+        centre = start_centre(broker, new)
+        last = device.append(5)
+        wait_until(lambda: centre_contiguous(new, PAD) == last, 30, "the whole store at the centre")
+        assert device.uplink.wait_acked(last, 20)
+        check_exactly_once(new, device.db, PAD)
+        centre.stop()
+    finally:
+        device.stop()
+
+
 def test_malformed_messages_are_quarantined_and_ingest_goes_on(mqtt_broker, tmp_path: Path) -> None:
     broker = mqtt_broker(acl=roster(PAD))
     alerts: list[str] = []
