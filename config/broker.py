@@ -124,6 +124,14 @@ class MqttConfig:
         "event is stored per minute the device is on (`docs/protocol.md`)",
     )
 
+    keep_acked_days: int = option(
+        Integer(30, 3650),
+        90,
+        help="events the centre has acknowledged stay in the device's store this many days "
+        "(at least 30: records stay on the device 30 days), by the wall clock, then are "
+        "deleted, checked once a day; events not yet acknowledged are never deleted",
+    )
+
     def connection_kwargs(self, client_id: str) -> dict[str, Any]:
         """Keyword arguments of ``sync.settings.ConnectionSettings``, except ``tls``;
         ``client_id`` is ``device.device_id``."""

@@ -3,6 +3,7 @@
 * the connection, with the retained online/offline status and its last will;
 * the uplink, draining the store's outbox to the centre (released on the centre's acks);
 * heartbeats, one stored event a minute, for 开机率;
+* retention: acknowledged events older than ``keep_acked_days`` deleted once a day;
 * the configuration downlink, whose applied version takes effect on the next start;
 * with the ``controller`` role, the branch queue service (it owns the branch's tickets);
 * for counters, kiosks and boards, a :class:`~sync.queue_client.RemoteQueue` that asks it.
@@ -22,6 +23,7 @@ from typing import Protocol
 from config.model import Config
 from device.heartbeat import HeartbeatThread
 from device.queue_service import QueueService
+from device.retention import RetentionThread
 from device.store import EventStore
 from domain.clock import Clock
 from sync import queue_protocol as qp
@@ -48,6 +50,7 @@ class Link:
     uplink: Uplink
     heartbeat: HeartbeatThread
     downlink: ConfigDownlink
+    retention: RetentionThread | None = None
     service: QueueService | None = None
     queue: RemoteQueue | None = None
     _stops: list[Callable[[], None]] = field(default_factory=list)
@@ -129,14 +132,15 @@ def open_link(
     downlink = ConfigDownlink(
         connection, branch, device, list(base_files), state_dir, on_config or _log_applied
     )
-    link = Link(connection, uplink, heartbeat, downlink)
+    retention = RetentionThread(db, device, clock, config.mqtt.keep_acked_days)
+    link = Link(connection, uplink, heartbeat, downlink, retention)
     if "controller" in config.device.roles:
         link.service = QueueService(connection, branch, device, config, db, clock)
     if client:
         link.queue = RemoteQueue(
             connection, branch, device, list(counters), timeout_s=config.mqtt.queue_timeout_s
         )
-    parts: list[_Part | None] = [uplink, heartbeat, downlink, link.service, link.queue]
+    parts: list[_Part | None] = [uplink, heartbeat, retention, downlink, link.service, link.queue]
     try:
         for part in parts:
             if part is not None:

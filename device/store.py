@@ -514,6 +514,11 @@ class EventStore:
     def acked_seq(self) -> int:
         return self._scalar("SELECT acked_seq FROM meta")
 
+    def pruned_seq(self) -> int:
+        """The highest seq ever deleted by :meth:`prune` (0: none): this store no longer holds
+        seqs 1..pruned_seq (every batch the uplink sends says so, ``docs/protocol.md``)."""
+        return self._scalar("SELECT pruned_seq FROM meta")
+
     def schema_version(self) -> int:
         return self._scalar("SELECT schema_version FROM meta")
 
