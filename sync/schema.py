@@ -1,8 +1,10 @@
 """The sync messages, version 1: events batches, acks, resend requests and status (``sync.wire``
 reads and writes the envelope; ``docs/protocol.md`` has the examples).
 
-- ``events``  device -> centre: ``{"device", "store", "events": [{seq, id, boot, mono, wall, type,
-  payload}, ...]}``, seqs contiguous and increasing within the batch.
+- ``events``  device -> centre: ``{"device", "store", "pruned", "events": [{seq, id, boot, mono,
+  wall, type, payload}, ...]}``, seqs contiguous and increasing within the batch; ``pruned``
+  (only when above 0) says the store no longer holds seqs 1..pruned (deleted after the centre
+  acknowledged them: ``device/retention.py``).
 - ``ack``     centre -> device: ``{"device", "store", "upto": N}``, every event of that store up to
   seq N is stored at the centre.
 - ``resend``  centre -> device: ``{"device", "store", "from": A, "to": B}``: send A..B again.
@@ -52,13 +54,21 @@ class Event(msgspec.Struct, frozen=True):
     prev: str = ""  # the hash of the event before it in its store (docs/events.md)
 
 
+Pruned = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
 class Events(wire.Message, frozen=True, kw_only=True):
-    """A batch: 1 to ``MAX_BATCH_EVENTS`` events of one store, seqs contiguous."""
+    """A batch: 1 to ``MAX_BATCH_EVENTS`` events of one store, seqs contiguous. ``pruned``: the
+    store no longer holds seqs 1..pruned (its device deleted them after an acknowledgement);
+    written only when above 0 (unset otherwise, never written), so the batch of a device that
+    never pruned is byte for byte what it was before the field, ``"store":""`` included.
+    ``events`` stays last: :func:`_batch_bytes` splices the events in after ``"events":[``."""
 
     KIND: ClassVar[str] = "events"
 
     device: Text
     store: str = ""
+    pruned: Pruned | msgspec.UnsetType = msgspec.UNSET
     events: Annotated[list[Event], msgspec.Meta(min_length=1)]
 
     def __post_init__(self) -> None:
@@ -153,11 +163,13 @@ class EventBatch:
     """A batch as the centre files it; ``unfit`` maps the seq of each event whose payload does
     not fit the event contract to the reason, and ``typed`` holds each event's payload as its
     typed struct (None where it does not fit; computed here, however the batch was made). The
-    events keep their payloads as they came (a batch off the wire: plain JSON objects)."""
+    events keep their payloads as they came (a batch off the wire: plain JSON objects).
+    ``pruned``: the device's store no longer holds seqs 1..pruned (0: it holds them all)."""
 
     device: str
     events: tuple[StoredEvent, ...]
     store: str = ""
+    pruned: int = 0
     unfit: dict[int, str] = field(init=False, compare=False, repr=False)
     typed: tuple[Payload | dict[str, Any] | None, ...] = field(
         init=False, compare=False, repr=False
@@ -178,7 +190,7 @@ class EventBatch:
     def put_aside(self, seq: int, reason: str) -> EventBatch:
         """This batch with the event ``seq`` marked unfit for ``reason`` (the centre's database
         refused it): filed as a placeholder, its original kept in quarantine."""
-        copy = EventBatch(self.device, self.events, self.store)
+        copy = EventBatch(self.device, self.events, self.store, self.pruned)
         object.__setattr__(copy, "unfit", {**copy.unfit, seq: reason})
         pairs = zip(self.events, copy.typed, strict=True)
         typed = tuple(None if e.seq == seq else t for e, t in pairs)
@@ -216,23 +228,28 @@ def encode_event(event: StoredEvent) -> bytes:
     )
 
 
-def batch_envelope_size(device: str, store: str = "") -> int:
+def batch_envelope_size(device: str, store: str = "", pruned: int = 0) -> int:
     """Bytes a batch message adds around its events (plus one comma between two events)."""
-    return len(_batch_bytes(device, store, []))
+    return len(_batch_bytes(device, store, [], pruned))
 
 
-def _batch_bytes(device: str, store: str, encoded: Sequence[bytes]) -> bytes:
-    empty = encode(Events(device=device, store=store, events=[]))  # …,"events":[]}
+def _batch_bytes(device: str, store: str, encoded: Sequence[bytes], pruned: int = 0) -> bytes:
+    if pruned < 0:
+        raise ValueError(f"pruned must be 0 or more, not {pruned}")
+    body = Events(device=device, store=store, pruned=pruned or msgspec.UNSET, events=[])
+    empty = encode(body)  # …,"events":[]}
     return empty[:-2] + b",".join(encoded) + b"]}"
 
 
-def encode_batch(device: str, events: Iterable[StoredEvent | bytes], *, store: str = "") -> bytes:
-    """An ``events`` message of store ``store``; items may be events or their
-    :func:`encode_event` bytes."""
+def encode_batch(
+    device: str, events: Iterable[StoredEvent | bytes], *, store: str = "", pruned: int = 0
+) -> bytes:
+    """An ``events`` message of store ``store``, whose device no longer holds seqs 1..``pruned``
+    (0: written without the field); items may be events or their :func:`encode_event` bytes."""
     encoded = [e if isinstance(e, bytes) else encode_event(e) for e in events]
     if not encoded:
         raise ValueError("a batch holds at least one event")
-    return _batch_bytes(device, store, encoded)
+    return _batch_bytes(device, store, encoded, pruned)
 
 
 def encode_ack(device: str, upto: int, *, store: str = "") -> bytes:
@@ -259,7 +276,8 @@ def parse_batch(payload: bytes | str, topic_device: str | None = None) -> EventB
         )
         for e in batch.events
     )
-    return EventBatch(batch.device, events, batch.store)
+    pruned = 0 if isinstance(batch.pruned, msgspec.UnsetType) else batch.pruned
+    return EventBatch(batch.device, events, batch.store, pruned)
 
 
 def parse_ack(payload: bytes | str, topic_device: str | None = None) -> Ack:

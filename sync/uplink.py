@@ -51,6 +51,7 @@ class Outbox(Protocol):
     @property
     def store_id(self) -> str: ...
     def acked_seq(self) -> int: ...
+    def pruned_seq(self) -> int: ...
     def last_seq(self) -> int: ...
     def events(self, after_seq: int = 0, limit: int | None = None) -> list[StoredEvent]: ...
     def ack(self, upto_seq: int) -> int: ...
@@ -357,7 +358,7 @@ class Uplink:
                 elif gen == self._gen:
                     self._sleep(self.settings.poll_s)
             return
-        payload, last = self._encode(events)
+        payload, last = self._encode(events, store.pruned_seq())
         with self._cond:
             if gen != self._gen or self._stopping:
                 return  # the state moved while we read: plan again
@@ -440,9 +441,11 @@ class Uplink:
             self._restart_ack_timeout()
             self._kick()
 
-    def _encode(self, events: list[StoredEvent]) -> tuple[bytes, int]:
-        """The largest prefix of ``events`` that fits one message; (payload, last seq)."""
-        envelope = schema.batch_envelope_size(self.device, self._store_id)
+    def _encode(self, events: list[StoredEvent], pruned: int) -> tuple[bytes, int]:
+        """The largest prefix of ``events`` that fits one message; (payload, last seq). The
+        message says the store no longer holds seqs 1..``pruned`` (the centre files what it
+        lacks of them as lost instead of asking for them forever)."""
+        envelope = schema.batch_envelope_size(self.device, self._store_id, pruned)
         budget = self.settings.batch_max_bytes - envelope
         hard = schema.MAX_MESSAGE_BYTES - envelope
         parts: list[bytes] = []
@@ -465,7 +468,7 @@ class Uplink:
                 break
             parts.append(part)
             used += extra
-        payload = schema.encode_batch(self.device, parts, store=self._store_id)
+        payload = schema.encode_batch(self.device, parts, store=self._store_id, pruned=pruned)
         return payload, events[len(parts) - 1].seq
 
 
