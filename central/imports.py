@@ -60,7 +60,10 @@ def import_store(centre: CentralStore, path: Path, branch: str, received_at: dat
         try:
             meta = _columns(conn, "meta")
             store_column = "store_id" if "store_id" in meta else "''"
-            device, store = conn.execute(f"SELECT device_id, {store_column} FROM meta").fetchone()
+            pruned_column = "pruned_seq" if "pruned_seq" in meta else "0"
+            device, store, pruned = conn.execute(
+                f"SELECT device_id, {store_column}, {pruned_column} FROM meta"
+            ).fetchone()
             chained = "prev" in _columns(conn, "events")
             rows = conn.execute(
                 "SELECT seq, id, device_id, boot_id, mono, wall, type, payload, "
@@ -76,7 +79,7 @@ def import_store(centre: CentralStore, path: Path, branch: str, received_at: dat
                         event = replace(event, prev=head)
                         head = _own_hash(head, row)
                     read.append(event)
-                batch = EventBatch(device, tuple(read), store)
+                batch = EventBatch(device, tuple(read), store, pruned)
                 result = centre.ingest(branch, batch, received_at)
                 events += len(chunk)
                 stored += result.stored - result.invalid

@@ -80,6 +80,7 @@ class IngestStats:
     duplicates: int = 0
     conflicts: int = 0
     invalid: int = 0
+    lost: int = 0  # placeholders for seqs the devices deleted before this centre held them
     chain_breaks: int = 0
     quarantined: int = 0
     acks_sent: int = 0
@@ -413,7 +414,7 @@ class CentralIngest:
         max_future = timedelta(seconds=self.settings.max_future_s)
         after: list[Callable[[], None]] = []
         for event in batch.events:
-            one = schema.EventBatch(batch.device, (event,), batch.store)
+            one = schema.EventBatch(batch.device, (event,), batch.store, batch.pruned)
             try:
                 result = store.ingest(info.branch, one, self.now(), max_future=max_future)
             except CentralStoreError as exc:
@@ -484,6 +485,16 @@ class CentralIngest:
             self._alert(f"branch {info.branch}: {broken.describe()}")
         for branch in result.alerted:
             after.append(functools.partial(self._publish_alerts, store, branch))
+        if result.lost_range is not None:
+            self.stats.lost += result.lost
+            first, last = result.lost_range
+            self._alert(
+                f"device {info.device} (branch {info.branch}), store {result.store!r}: "
+                f"{result.lost} event(s) in seqs {first}..{last} were deleted on the device "
+                f"after an earlier acknowledgement, before this centre held them (a database "
+                f"restored from a backup older than the devices' keep_acked_days?); filed as "
+                f"lost placeholders, the store's mark moves past them"
+            )
         if result.invalid:
             log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,
                         result.invalid)  # fmt: skip

@@ -254,7 +254,19 @@ ALERT_TYPES = frozenset({"ticket.wait_over_limit", "counter.idle_with_queue"})
 REBUILD_FLUSH = 20_000
 """A rebuild adds its rollups to the tables after this many events (and at the end)."""
 PLACEHOLDER_TYPE = "sync.quarantined"
-"""Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole."""
+"""Stored in place of an event put aside (kind ``invalid``), so the store's sequence stays whole;
+also in place of an event lost (:data:`LOST_REASON`)."""
+
+LOST_REASON = (
+    "lost: deleted on the device after an earlier acknowledgement, before this centre held it"
+)
+"""The reason of the placeholder filed at each seq a device's store no longer holds (its batch
+says ``pruned``) and this centre never held: a centre restored from a backup older than the
+devices' ``keep_acked_days``, or a new one. Such a seq can never come, so it is filed as lost
+(id ``lost-<seq>``, no quarantine row, empty ``prev`` and hash) and the mark moves past it."""
+
+MAX_LOST_PER_BATCH = 10_000
+"""Lost placeholders filed per batch at most; the device's next batches say ``pruned`` again."""
 
 
 def _row(values: dict[str, Any]) -> TransactionRow:
@@ -331,6 +343,8 @@ class IngestResult:
     invalid: int = 0  # events put aside (quarantined as ``invalid``, a placeholder stored)
     chain_breaks: tuple[chain.ChainBreak, ...] = ()  # links found broken by this batch
     alerted: frozenset[str] = frozenset()  # branches with new alerts (their state to publish)
+    lost: int = 0  # placeholders filed for seqs the device deleted before this centre held them
+    lost_range: tuple[int, int] | None = None  # the first and last of them
 
 
 @dataclass(frozen=True)
@@ -624,6 +638,12 @@ class _Filing:
         h = self._held(device, store)
         h.branch, self.branches[device] = branch, branch
         before, store_conflicts = h.contiguous, h.conflicts
+        links: dict[int, tuple[str, str]] = {}
+        lost, lost_range = (
+            self._file_lost(h, branch, device, store, batch.pruned, links)
+            if batch.pruned > before
+            else (0, None)
+        )
         held: dict[int, str] = {}
         if first <= h.held_max:  # some may be stored already (a resend, a repeat)
             held = dict(
@@ -635,7 +655,6 @@ class _Filing:
             )
         rows, beats, conflicts, duplicates, invalid = 0, [], [], 0, 0
         added: list[StoredEvent] = []
-        links: dict[int, tuple[str, str]] = {}
         ids, unfits, counted = h.ids, batch.unfit, _COUNTED
         for event, typed, (wall, bad_wall, own, raw) in zip(
             batch.events, batch.typed, prepared.events, strict=True
@@ -711,7 +730,7 @@ class _Filing:
             if tail is None or top > tail[0]:
                 self.links[(device, store)] = (top, *links[top])
         contiguous = max(before, last) if first <= before + 1 else before
-        max_seq = max(h.max_seq, last)
+        max_seq = max(h.max_seq, last, lost_range[1] if lost_range else 0)
         if contiguous < max_seq:
             self._flush()
             contiguous = self.execute(_RUN_END, (contiguous, device, store)).fetchone()[0]
@@ -723,7 +742,7 @@ class _Filing:
             ).fetchone()
             gap = (contiguous + 1, next_held - 1)
         h.contiguous, h.max_seq = max(before, contiguous), max_seq
-        h.events += rows
+        h.events += rows + lost
         h.duplicates += duplicates
         h.new_conflicts += len(conflicts)
         h.conflicts += len(conflicts)
@@ -742,7 +761,52 @@ class _Filing:
             invalid,
             tuple(breaks),
             frozenset(alerted),
+            lost,
+            lost_range,
         )
+
+    def _file_lost(
+        self,
+        h: _Held,
+        branch: str,
+        device: str,
+        store: str,
+        pruned: int,
+        links: dict[int, tuple[str, str]],
+    ) -> tuple[int, tuple[int, int] | None]:
+        """File a lost placeholder (:data:`LOST_REASON`) at each seq from the store's mark + 1
+        to ``pruned`` (at most :data:`MAX_LOST_PER_BATCH` seqs on) that is held neither in the
+        database nor filed earlier in this transaction; what is held stays as it is. Their links
+        (empty ``prev`` and hash) go into ``links``, so the chain check skips them and the event
+        after them. Returns how many, and the first and last."""
+        start, end = h.contiguous + 1, min(pruned, h.contiguous + MAX_LOST_PER_BATCH)
+        if end < start:
+            return 0, None
+        held: set[int] = set()
+        if start <= h.held_max:
+            held = {
+                seq
+                for (seq,) in self.execute(
+                    "SELECT seq FROM events WHERE device_id = ? AND store = ? "
+                    "AND seq BETWEEN ? AND ?",
+                    (device, store, start, end),
+                ).fetchall()
+            }
+        wall = wall_text(self.received_at)
+        payload = _PAYLOAD.encode(SyncQuarantined(type="", reason=LOST_REASON)).decode()
+        ids, filed = h.ids, []
+        for seq in range(start, end + 1):
+            if seq in held or seq in ids:
+                continue
+            eid = f"lost-{seq}"
+            self.rows.append(
+                (device, store, seq, eid, branch, "", 0.0, wall, PLACEHOLDER_TYPE, payload,
+                 self.now, "", "")
+            )  # fmt: skip
+            ids[seq] = eid
+            links[seq] = ("", "")
+            filed.append(seq)
+        return len(filed), (filed[0], filed[-1]) if filed else None
 
     def _links(
         self, h: _Held, device: str, store: str, seqs: Sequence[int]

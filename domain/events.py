@@ -560,7 +560,9 @@ class SyncOversized(Payload, frozen=True, kw_only=True):
 @payload(EventType.SYNC_QUARANTINED)
 class SyncQuarantined(Payload, frozen=True, kw_only=True):
     """Stored by the centre in place of an event it put aside (its ``type``, why, and the
-    quarantine row that keeps it), so the sequence stays whole."""
+    quarantine row that keeps it), so the sequence stays whole; also in place of an event its
+    device deleted before the centre held it (``type`` empty, the reason begins ``lost:``, no
+    quarantine row)."""
 
     type: str
     reason: str

@@ -10,10 +10,12 @@ import shutil
 import sqlite3
 import time
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from central.store import CentralStore
 from device.store import EventStore
+from domain.clock import ManualClock
 from sim.proxy import TcpProxy
 from sync import schema, topics
 from sync.connection import LinkState, Message, MqttConnection
@@ -25,6 +27,7 @@ from tests.sync_harness import (
     FAST_UPLINK,
     MONITOR,
     Device,
+    append_events,
     centre_contiguous,
     check_exactly_once,
     connection_settings,
@@ -242,6 +245,53 @@ def test_a_new_centre_gets_the_whole_history_of_a_running_fleet(
         centre.stop()
     finally:
         device.stop()
+
+
+def test_a_new_centre_files_what_the_devices_deleted_as_lost_and_acks_on(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    """The old centre acknowledged seqs 1..100; the device then deleted 1..60 (older than the
+    days it keeps). A new, empty centre cannot get them back: the device's batches say so
+    (``pruned``), the centre files 60 lost placeholders, asks for 61..100 (still on the device)
+    and acknowledges everything, so the device's window never fills."""
+    broker = mqtt_broker(acl=roster(PAD))
+    old, new = tmp_path / "old-centre.sqlite", tmp_path / "new-centre.sqlite"
+    clock = ManualClock(wall=datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    no_timeout = UplinkSettings(batch_max_events=20, ack_timeout_s=600, poll_s=0.2)
+    device = Device(broker, tmp_path, PAD, uplink_settings=no_timeout)
+    append_events(device.db, PAD, 60, clock)
+    clock.advance(40 * 86400)
+    append_events(device.db, PAD, 40, clock)
+    centre = start_centre(broker, old)
+    device.start()
+    alerts: list[str] = []
+    try:
+        assert device.uplink.wait_acked(100, 20)
+        centre.stop()
+        with EventStore(device.db, PAD) as store:  # retention, 30 days on
+            assert store.prune(clock.now().wall - timedelta(days=30)) == 60
+            sid = store.store_id
+        centre = start_centre(broker, new, alerts=alerts)
+        last = device.append(5)
+        wait_until(lambda: centre_contiguous(new, PAD) == last, 30, "the mark at the last seq")
+        assert device.uplink.wait_acked(last, 20)
+        assert centre.stats.lost == 60
+        centre.stop()
+    finally:
+        device.stop()
+    with CentralStore(new) as central, EventStore(device.db, PAD) as store:
+        held = central.event_ids(PAD)
+        assert sorted(held) == list(range(1, last + 1))
+        assert sorted(s for s, i in held.items() if i.startswith("lost-")) == list(range(1, 61))
+        assert {s: held[s] for s in range(61, last + 1)} == {e.seq: e.id for e in store.events()}
+        assert central.chain_breaks(PAD) == []
+        assert store.acked_seq() == last
+    assert [a for a in alerts if "lost" in a] == [
+        f"device {PAD} (branch {BRANCH}), store {sid!r}: 60 event(s) in seqs 1..60 were deleted "
+        "on the device after an earlier acknowledgement, before this centre held them (a "
+        "database restored from a backup older than the devices' keep_acked_days?); filed as "
+        "lost placeholders, the store's mark moves past them"
+    ]
 
 
 def test_malformed_messages_are_quarantined_and_ingest_goes_on(mqtt_broker, tmp_path: Path) -> None:
