@@ -80,6 +80,12 @@ class Events(wire.Message, frozen=True, kw_only=True):
             before, seq = self.events[i - 1].seq, self.events[i].seq
             if seq != before + 1:
                 raise ValueError(f"seqs not contiguous: event {i} has seq {seq} after seq {before}")
+        pruned = self.pruned
+        if n and not isinstance(pruned, msgspec.UnsetType) and pruned >= self.events[0].seq:
+            raise ValueError(
+                f"pruned {pruned}: the store cannot send seq {self.events[0].seq}, which it says "
+                f"it deleted"
+            )
 
 
 class Ack(wire.Message, frozen=True):

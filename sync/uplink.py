@@ -350,6 +350,7 @@ class Uplink:
                 first, resend = self._next_seq, False
                 limit = self._acked + self.settings.max_unacked_events - first + 1
             limit = min(limit, self.settings.batch_max_events)
+        pruned = store.pruned_seq()  # read first: any event read after it lies above it
         events = store.events(after_seq=first - 1, limit=limit)
         if not events:
             with self._cond:
@@ -358,7 +359,7 @@ class Uplink:
                 elif gen == self._gen:
                     self._sleep(self.settings.poll_s)
             return
-        payload, last = self._encode(events, store.pruned_seq())
+        payload, last = self._encode(events, pruned)
         with self._cond:
             if gen != self._gen or self._stopping:
                 return  # the state moved while we read: plan again

@@ -91,6 +91,13 @@ def test_pruned_round_trips_and_is_checked() -> None:
         encode_batch(DEVICE, [_event(41)], store=STORE, pruned=-1)
 
 
+@pytest.mark.parametrize("pruned", [41, 42, 10**6])
+def test_a_batch_that_sends_what_it_says_it_deleted_is_refused(pruned: int) -> None:
+    raw = encode_batch(DEVICE, [_event(41), _event(42)], store=STORE, pruned=pruned)
+    with pytest.raises(schema.SchemaError, match=f"pruned {pruned}: the store cannot send seq 41"):
+        parse_batch(raw, DEVICE)
+
+
 # --- the centre's filing -----------------------------------------------------------------------
 
 

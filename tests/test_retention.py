@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,9 +122,10 @@ def test_a_restart_after_pruning_rebuilds_the_same_branch(config, tmp_path: Path
     assert app.branch.to_state()["sessions"] == before["sessions"]
     store.close()
 
-    with sqlite3.connect(path) as conn:  # a checkpoint this version could not read: replayed
+    with closing(sqlite3.connect(path)) as conn:  # a checkpoint this version cannot read
         conn.execute("DELETE FROM checkpoint_items")
         conn.execute("DELETE FROM checkpoints")
+        conn.commit()
     with EventStore(path, DEVICE) as store:
         branch, how = restore_branch(config, store, clock.now().boot)
         assert how["checkpoint_seq"] is None and how["replayed"] == len(store.events())
