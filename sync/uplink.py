@@ -259,9 +259,8 @@ class Uplink:
             )
             if first > last:
                 return  # not published yet (it will come in order)
-            if self._resend is not None:
-                first, last = min(first, self._resend[0]), max(last, self._resend[1])
-            self._resend = (first, last)
+            cap = self.settings.max_unacked_events
+            self._resend = pending_range(self._resend, (first, last), cap)
             log.info("%s: centre asks for seqs %d..%d again", self.device, first, last)
             self._kick()
 
@@ -345,20 +344,24 @@ class Uplink:
                 return
             gen, session = self._gen, self._session
             if self._resend is not None:
-                first, limit, resend = self._resend[0], self._resend[1] - self._resend[0] + 1, True
+                (first, end), resend = self._resend, True
             else:
                 first, resend = self._next_seq, False
-                limit = self._acked + self.settings.max_unacked_events - first + 1
-            limit = min(limit, self.settings.batch_max_events)
+                end = self._acked + self.settings.max_unacked_events
         pruned = store.pruned_seq()  # read first: any event read after it lies above it
-        events = store.events(after_seq=first - 1, limit=limit)
+        first = max(first, pruned + 1)  # a resend of deleted seqs: what is left of it
+        limit = min(end - first + 1, self.settings.batch_max_events)
+        events = store.events(after_seq=first - 1, limit=limit) if limit > 0 else []
+        events = [e for e in events if e.seq <= end]  # (deleted meanwhile: it started later)
         if not events:
             with self._cond:
                 if gen == self._gen and resend:
-                    self._resend = None  # nothing there (pruned or never written)
+                    # nothing there (deleted, or never written): the next batch says `pruned`
+                    self._resend = None
                 elif gen == self._gen:
                     self._sleep(self.settings.poll_s)
             return
+        first = events[0].seq
         payload, last = self._encode(events, pruned)
         with self._cond:
             if gen != self._gen or self._stopping:
@@ -471,6 +474,22 @@ class Uplink:
             used += extra
         payload = schema.encode_batch(self.device, parts, store=self._store_id, pruned=pruned)
         return payload, events[len(parts) - 1].seq
+
+
+def pending_range(
+    pending: tuple[int, int] | None, asked: tuple[int, int], cap: int
+) -> tuple[int, int]:
+    """The one range of seqs a device resends next: ``asked``, or with the ``pending`` one
+    when the two overlap or touch (their union, at most ``cap`` seqs from its start). Of two
+    disjoint ranges the lower is kept: the centre asks for the range just above its mark, and
+    again while that stays open, so a request left out now comes again if it still matters."""
+    if pending is None:
+        return asked
+    (a, b), (c, d) = pending, asked
+    if c > b + 1 or a > d + 1:
+        return pending if a <= c else asked
+    first = min(a, c)
+    return first, min(max(b, d), first + cap - 1)
 
 
 def _oversized(event: StoredEvent, size: int) -> StoredEvent:

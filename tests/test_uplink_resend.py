@@ -1,0 +1,100 @@
+"""How a device answers the centre's ``resend`` requests: acknowledged seqs too (a centre
+restored from an older backup asks for them), but never what the store has deleted, never
+beyond the range asked, and never more than ``max_unacked_events`` for a pile of requests."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from device.store import EventStore
+from domain.clock import ManualClock
+from sync import schema, topics
+from sync.settings import UplinkSettings
+from sync.uplink import pending_range
+from tests.mqtt_broker import ProbeClient
+from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
+from tests.sync_harness import BRANCH, CENTRE, Device, append_events, roster, wait_until
+
+PAD = "pad-1"
+OLD = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+
+
+def _store_with_old_acknowledged(db: Path, old: int, recent: int) -> tuple[int, str]:
+    """``old`` events 60 days old and ``recent`` new ones, all acknowledged, the old deleted;
+    returns (pruned_seq, store id)."""
+    clock = ManualClock(wall=OLD)
+    append_events(db, PAD, old, clock)
+    clock.advance(60 * 86400)
+    last = append_events(db, PAD, recent, clock)
+    with EventStore(db, PAD) as store:
+        store.ack(last)
+        assert store.prune(clock.now().wall - timedelta(days=30)) == old
+        return store.pruned_seq(), store.store_id
+
+
+def test_a_resend_of_deleted_seqs_sends_what_is_left_of_the_range_and_says_so(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    broker = mqtt_broker(acl=roster(PAD))
+    device = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(ack_timeout_s=600))
+    pruned, store = _store_with_old_acknowledged(device.db, 40, 30)  # holds 41..70
+    with ProbeClient(broker, CENTRE) as centre:
+        centre.subscribe(topics.events(BRANCH, PAD))
+        device.start()
+        try:
+            wait_until(lambda: device.uplink.stats.sessions == 1, 10, "the device connected")
+            asks = [(11, 20), (31, 45), (66, 80)]  # wholly deleted, half, beyond the store
+            for first, last in asks:
+                resend = schema.encode_resend(PAD, first, last, store=store)
+                assert centre.publish(topics.resend(BRANCH, PAD), resend) < 0x80
+            wait_until(lambda: len(centre.received()) >= 2, 10, "two resent batches")
+            time.sleep(0.5)  # and nothing more
+            batches = [schema.parse_batch(m.payload, PAD) for m in centre.received()]
+        finally:
+            device.stop()
+    assert [(b.first, b.last, b.pruned) for b in batches] == [(41, 45, 40), (66, 70, 40)]
+    assert device.uplink.stats.resent_events == 10
+    assert pruned == 40
+
+
+@pytest.mark.parametrize(
+    ("pending", "asked", "served"),
+    [
+        (None, (5, 9), (5, 9)),
+        ((1, 50), (40, 80), (1, 80)),  # overlapping: the union
+        ((1, 50), (51, 60), (1, 60)),  # touching: the union
+        ((40, 80), (1, 50), (1, 80)),
+        ((1, 400), (300, 900), (1, 500)),  # the union capped at 500 seqs
+        ((1, 1), (99_999, 100_000), (1, 1)),  # disjoint: the lower, never a range spanning both
+        ((99_999, 100_000), (1, 1), (1, 1)),
+    ],
+)
+def test_requests_that_pile_up_make_one_bounded_range(pending, asked, served) -> None:
+    assert pending_range(pending, asked, 500) == served
+
+
+def test_a_request_for_everything_resends_at_most_the_window(mqtt_broker, tmp_path: Path) -> None:
+    broker = mqtt_broker(acl=roster(PAD))
+    settings = UplinkSettings(batch_max_events=100, max_unacked_events=300, ack_timeout_s=600)
+    device = Device(broker, tmp_path, PAD, uplink_settings=settings)
+    last = append_events(device.db, PAD, 1000)
+    with EventStore(device.db, PAD) as store:
+        store.ack(last)
+        sid = store.store_id
+    with ProbeClient(broker, CENTRE) as centre:
+        centre.subscribe(topics.events(BRANCH, PAD))
+        device.start()
+        try:
+            wait_until(lambda: device.uplink.stats.sessions == 1, 10, "the device connected")
+            resend = schema.encode_resend(PAD, 1, 10**9, store=sid)
+            assert centre.publish(topics.resend(BRANCH, PAD), resend) < 0x80
+            wait_until(lambda: len(centre.received()) >= 3, 10, "three resent batches")
+            time.sleep(0.5)  # and nothing more
+            batches = [schema.parse_batch(m.payload, PAD) for m in centre.received()]
+        finally:
+            device.stop()
+    assert [(b.first, b.last) for b in batches] == [(1, 100), (101, 200), (201, 300)]
