@@ -456,6 +456,11 @@ def _import(args: argparse.Namespace) -> int:
         f"imported {args.file}: {done.events} events of device {done.device} "
         f"(store {_store_name(done.store)}): {done.stored} new, {done.duplicates} already held"
         + (f", {done.invalid} quarantined" if done.invalid else "")
+        + (
+            f"; {done.lost} seqs the device deleted were never held here: filed as lost"
+            if done.lost
+            else ""
+        )
     )
     return 0
 

@@ -46,6 +46,7 @@ class Imported:
     stored: int
     duplicates: int
     invalid: int
+    lost: int = 0  # placeholders: seqs the device deleted that the centre never held
 
 
 def import_store(centre: CentralStore, path: Path, branch: str, received_at: datetime) -> Imported:
@@ -69,7 +70,7 @@ def import_store(centre: CentralStore, path: Path, branch: str, received_at: dat
                 "SELECT seq, id, device_id, boot_id, mono, wall, type, payload, "
                 f"{'prev' if chained else 'NULL'} FROM events ORDER BY seq"
             )
-            events, stored, duplicates, invalid = 0, 0, 0, 0
+            events, stored, duplicates, invalid, lost = 0, 0, 0, 0, 0
             head = chain_start(store)  # for a store from before the chain
             while chunk := rows.fetchmany(BATCH):
                 read = []
@@ -85,11 +86,12 @@ def import_store(centre: CentralStore, path: Path, branch: str, received_at: dat
                 stored += result.stored - result.invalid
                 duplicates += result.duplicates
                 invalid += result.invalid
+                lost += result.lost
         except (sqlite3.Error, TypeError, ValueError) as exc:
             raise ImportFailed(f"{path}: not a readable counterside device store: {exc}") from exc
     finally:
         conn.close()
-    return Imported(device, store, events, stored, duplicates, invalid)
+    return Imported(device, store, events, stored, duplicates, invalid, lost)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:

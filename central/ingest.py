@@ -491,9 +491,10 @@ class CentralIngest:
             self._alert(
                 f"device {info.device} (branch {info.branch}), store {result.store!r}: "
                 f"{result.lost} event(s) in seqs {first}..{last} were deleted on the device "
-                f"after an earlier acknowledgement, before this centre held them (a database "
-                f"restored from a backup older than the devices' keep_acked_days?); filed as "
-                f"lost placeholders, the store's mark moves past them"
+                f"after an earlier acknowledgement, before this centre held them (a new "
+                f"database, or one restored from a backup older than the devices' "
+                f"keep_acked_days?); filed as lost placeholders, the store's mark moves past "
+                f"them (an older copy of the store imported fills them)"
             )
         if result.invalid:
             log.warning("%s: %d event(s) put aside (quarantine kind 'invalid')", info.device,

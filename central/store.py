@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 import re
 import typing
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,8 @@ from domain.events import (
 from domain.report import TransactionRow
 from sync import topics
 from sync.schema import ALERTS_SHOWN, Alert, AlertState, EventBatch, Status, encode_event
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 11
 BUSY_TIMEOUT_S = 30.0
@@ -264,6 +267,9 @@ LOST_REASON = (
 says ``pruned``) and this centre never held: a centre restored from a backup older than the
 devices' ``keep_acked_days``, or a new one. Such a seq can never come, so it is filed as lost
 (id ``lost-<seq>``, no quarantine row, empty ``prev`` and hash) and the mark moves past it."""
+
+LOST_ID = "lost-"
+"""The id of a lost placeholder is this and its seq: no device's event id looks like it."""
 
 MAX_LOST_PER_BATCH = 10_000
 """Lost placeholders filed per batch at most; the device's next batches say ``pruned`` again."""
@@ -656,11 +662,24 @@ class _Filing:
         rows, beats, conflicts, duplicates, invalid = 0, [], [], 0, 0
         added: list[StoredEvent] = []
         ids, unfits, counted = h.ids, batch.unfit, _COUNTED
+        recovered = 0
         for event, typed, (wall, bad_wall, own, raw) in zip(
             batch.events, batch.typed, prepared.events, strict=True
         ):
             seq = event.seq
             stored_id = ids.get(seq) or held.get(seq)
+            if stored_id is not None and stored_id.startswith(LOST_ID):
+                # filed as lost, yet here it is (an older copy of the store imported, a resend
+                # filed after a later batch of another worker): the event replaces the
+                # placeholder, as if it had come in time
+                self._flush()
+                self.execute(
+                    "DELETE FROM events WHERE device_id = ? AND store = ? AND seq = ?",
+                    (device, store, seq),
+                )
+                h.events -= 1
+                recovered += 1
+                stored_id = None
             if stored_id is None:
                 unfit = unfits.get(seq) if unfits else None
                 links[seq] = (event.prev, own)
@@ -713,6 +732,9 @@ class _Filing:
                     (now, topics.events(branch, device), device, store, seq, reason,
                      encode_event(event)),
                 )  # fmt: skip
+        if recovered:
+            log.warning("%s: %d event(s) of store %s filed as lost came after all: stored",
+                        device, recovered, store)  # fmt: skip
         alerted = self._add_up(branch, store, added, beats)
         breaks = chain.check_links(functools.partial(self._links, h, device, store), device,
                                    store, links)  # fmt: skip
@@ -798,7 +820,7 @@ class _Filing:
         for seq in range(start, end + 1):
             if seq in held or seq in ids:
                 continue
-            eid = f"lost-{seq}"
+            eid = f"{LOST_ID}{seq}"
             self.rows.append(
                 (device, store, seq, eid, branch, "", 0.0, wall, PLACEHOLDER_TYPE, payload,
                  self.now, "", "")

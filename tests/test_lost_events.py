@@ -6,6 +6,8 @@ the device's window would fill). On SQLite and PostgreSQL (``centre_db``)."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -174,3 +176,50 @@ def test_an_imported_store_file_says_what_its_device_deleted(centre_db, tmp_path
         assert (row.store, row.contiguous_seq) == (sid, 40)
         assert sorted(s for s, (eid, *_) in rows(centre, sid).items() if eid.startswith("lost-")) \
             == list(range(1, 31))  # fmt: skip
+    assert imported.lost == 30
+
+
+def test_a_lost_event_that_comes_after_all_replaces_its_placeholder(
+    centre_db, tmp_path: Path
+) -> None:
+    """Another worker filed the device's later batch (pruned 70) before the resend of 41..60,
+    or an older copy of the store is imported after the pruned one: the events are stored in
+    place of their placeholders, no conflict, the store still acknowledged."""
+    events, sid = device_events(tmp_path / "d.sqlite", 120)
+    with CentralStore(centre_db) as centre:
+        centre.ingest("b1", EventBatch(DEVICE, tuple(events[:40]), sid), RECEIVED)  # 1..40
+        late = centre.ingest("b1", EventBatch(DEVICE, tuple(events[100:]), sid, 70), RECEIVED)
+        assert (late.lost, late.lost_range, late.gap) == (30, (41, 70), (71, 100))
+        back = centre.ingest("b1", EventBatch(DEVICE, tuple(events[40:60]), sid), RECEIVED)
+        assert (back.stored, back.conflicts, back.store_conflicts) == (20, (), 0)
+        held = rows(centre, sid)
+        assert {s: held[s][0] for s in range(41, 61)} == {e.seq: e.id for e in events[40:60]}
+        assert all(held[s][0] == f"lost-{s}" for s in range(61, 71))
+        rest = centre.ingest("b1", EventBatch(DEVICE, tuple(events[70:100]), sid), RECEIVED)
+        assert (rest.contiguous, rest.store_conflicts) == (120, 0)
+        (row,) = centre.stores(DEVICE)
+        assert (row.contiguous_seq, row.events, row.conflicts) == (120, 120, 0)
+        assert centre.chain_breaks(DEVICE) == []
+        assert centre.rebuild() == 0  # the rating events are no transactions; nothing is lost
+
+
+def test_importing_an_older_copy_after_the_pruned_store_fills_its_placeholders(
+    centre_db, tmp_path: Path
+) -> None:
+    path, old_copy = tmp_path / "d.sqlite", tmp_path / "sd-card-image.sqlite"
+    clock = ManualClock(wall=START)
+    append_events(path, DEVICE, 30, clock)
+    clock.advance(40 * 86400)
+    append_events(path, DEVICE, 10, clock)
+    with EventStore(path, DEVICE) as store:
+        store.ack(40)
+        with closing(sqlite3.connect(old_copy)) as copy:
+            store._conn.backup(copy)
+        assert store.prune(clock.now().wall - timedelta(days=30)) == 30
+    with CentralStore(centre_db) as centre:
+        assert import_store(centre, path, "b1", RECEIVED).lost == 30
+        second = import_store(centre, old_copy, "b1", RECEIVED)
+        assert (second.events, second.stored, second.duplicates) == (40, 30, 10)
+        (row,) = centre.stores(DEVICE)
+        assert (row.contiguous_seq, row.conflicts) == (40, 0)
+        assert not any(eid.startswith("lost-") for eid, *_ in rows(centre, row.store).values())

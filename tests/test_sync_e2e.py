@@ -288,9 +288,10 @@ def test_a_new_centre_files_what_the_devices_deleted_as_lost_and_acks_on(
         assert store.acked_seq() == last
     assert [a for a in alerts if "lost" in a] == [
         f"device {PAD} (branch {BRANCH}), store {sid!r}: 60 event(s) in seqs 1..60 were deleted "
-        "on the device after an earlier acknowledgement, before this centre held them (a "
-        "database restored from a backup older than the devices' keep_acked_days?); filed as "
-        "lost placeholders, the store's mark moves past them"
+        "on the device after an earlier acknowledgement, before this centre held them (a new "
+        "database, or one restored from a backup older than the devices' keep_acked_days?); "
+        "filed as lost placeholders, the store's mark moves past them (an older copy of the "
+        "store imported fills them)"
     ]
 
 
