@@ -87,7 +87,8 @@ def cmd_store_init(args: argparse.Namespace) -> int:
     with _open_store(args, config, create=True) as store:
         print(
             f"store {store.path}: device {store.device_id}, schema version "
-            f"{store.schema_version()}, {store.last_seq()} events, "
+            f"{store.schema_version()}, last seq {store.last_seq()} "
+            f"({store.kept()} events kept), "
             f"{store.outbox_size()} not yet acknowledged"
         )
     return 0
@@ -374,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--date", help="one day, YYYY-MM-DD (default: today)")
     export.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
     export.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
-    export.add_argument("--all", action="store_true", help="everything in the store")
+    export.add_argument("--all", action="store_true", help="every event the store keeps")
     export.set_defaults(func=cmd_export)
 
     counter = sub.add_parser("counter", help="run one counter: evaluation pad and teller console")

@@ -20,6 +20,7 @@ is not durable appends nothing.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -68,6 +69,9 @@ RSS showed as growth tens of thousands of presses into bench/counter_frame.py's 
 _COLUMNS = "seq, id, device_id, boot_id, mono, wall, type, payload, prev"
 # Highest seq ever assigned: pruning only deletes acknowledged events and records the highest seq
 # it deleted in meta.pruned_seq (trigger), so this survives pruning everything.
+PRUNE_CHUNK = 5000
+"""Events deleted per write transaction by :meth:`EventStore.prune`."""
+
 _LAST_SEQ = "max(ifnull((SELECT max(seq) FROM events), 0), (SELECT pruned_seq FROM meta))"
 # The hot path: prepared statements (cached by sqlite3). Inside the write transaction: the last
 # seq and the chain's head (the last event's hash, or the head kept when everything was pruned),
@@ -433,29 +437,38 @@ class EventStore:
             conn.execute("UPDATE meta SET acked_seq = ?", (upto_seq,))
         return upto_seq
 
-    def prune(self, before: datetime) -> int:
+    def prune(self, before: datetime, chunk: int = PRUNE_CHUNK) -> int:
         """Delete the oldest acknowledged events, up to the first one with a wall time from
         ``before`` on; returns how many.
 
         The caller chooses the date (events stay at least 30 days on the device). Unacknowledged
         events are never deleted, and seq numbering continues after pruning. Only a prefix of
         the log goes (never an event between two kept ones), and ``meta.chain_head`` keeps the
-        hash of the last one deleted, so the hash chain of what is kept stays whole.
+        hash of the last one deleted, so the hash chain of what is kept stays whole. At most
+        ``chunk`` events go per write transaction, so the app's own writes never wait long for
+        the lock (the first prune of a store with years behind it deletes millions); the WAL
+        is truncated afterwards.
         """
-        cutoff = _wall(before)
-        with self._write("prune") as conn:
-            (upto,) = conn.execute(
-                "SELECT min((SELECT acked_seq FROM meta), "
-                "ifnull((SELECT min(seq) FROM events WHERE wall >= ?) - 1, 1e18))",
-                (cutoff,),
-            ).fetchone()
-            last = conn.execute(
-                "SELECT hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (upto,)
-            ).fetchone()
-            if last is None:
-                return 0
-            conn.execute("UPDATE meta SET chain_head = ?", (last[0],))
-            return conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
+        cutoff, deleted = _wall(before), 0
+        while True:
+            with self._write("prune") as conn:
+                (upto,) = conn.execute(
+                    "SELECT min((SELECT acked_seq FROM meta), "
+                    "ifnull((SELECT min(seq) FROM events WHERE wall >= ?) - 1, 1e18), "
+                    "ifnull((SELECT min(seq) FROM events), 0) + ? - 1)",
+                    (cutoff, chunk),
+                ).fetchone()
+                last = conn.execute(
+                    "SELECT hash FROM events WHERE seq <= ? ORDER BY seq DESC LIMIT 1", (upto,)
+                ).fetchone()
+                if last is None:
+                    break
+                conn.execute("UPDATE meta SET chain_head = ?", (last[0],))
+                deleted += conn.execute("DELETE FROM events WHERE seq <= ?", (upto,)).rowcount
+        if deleted:
+            with contextlib.suppress(sqlite3.Error):  # a reader holds it: the next checkpoint
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return deleted
 
     def verify(self) -> ChainReport:
         """Walk the hash chain of the events kept: every event's hash recomputed, every
@@ -518,6 +531,10 @@ class EventStore:
         """The highest seq ever deleted by :meth:`prune` (0: none): this store no longer holds
         seqs 1..pruned_seq (every batch the uplink sends says so, ``docs/protocol.md``)."""
         return self._scalar("SELECT pruned_seq FROM meta")
+
+    def kept(self) -> int:
+        """How many events the store holds (all but those :meth:`prune` deleted)."""
+        return self._scalar("SELECT count(*) FROM events")
 
     def schema_version(self) -> int:
         return self._scalar("SELECT schema_version FROM meta")

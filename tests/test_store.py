@@ -557,3 +557,20 @@ def test_a_running_device_never_imports_sqlite_utils(tmp_path: Path) -> None:
                          env=env, timeout=60, check=False)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_prune_deletes_in_chunks_and_keeps_the_chain_whole(store: EventStore) -> None:
+    clock = ManualClock(wall=datetime(2026, 1, 1, tzinfo=UTC))
+    store.append_many([ev(clock, n=i) for i in range(23)])
+    clock.advance(40 * 86400)
+    store.append_many([ev(clock, n=i) for i in range(3)])
+    store.ack(26)
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    assert store.prune(datetime(2026, 2, 1, tzinfo=UTC), chunk=5) == 23
+    store._conn.set_trace_callback(None)
+    deletes = sorted({s for s in statements if s.startswith("DELETE FROM events")})
+    assert deletes == [f"DELETE FROM events WHERE seq <= {n}" for n in (10, 15, 20, 23, 5)]
+    assert [e.seq for e in store.events()] == [24, 25, 26] and store.pruned_seq() == 23
+    assert store.verify().ok
+    assert store.prune(datetime(2026, 2, 1, tzinfo=UTC), chunk=5) == 0
