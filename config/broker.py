@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from config.declare import (
+    Rule,
+    Scope,
     option,
 )
-from config.kinds import Boolean, Integer, Number, String
+from config.kinds import INVALID, Boolean, Integer, Number, String
 from config.values import (
     ABSOLUTE_PATH,
     host,
@@ -25,6 +27,16 @@ MQTT_RESERVED_DEVICE_IDS = ("bridge", "config", "queue")
 HEARTBEAT_MAX_S = 60
 
 
+def _keep_at_least_thirty_days(s: Scope) -> None:
+    """``keep_acked_days``: 0 (keep everything) or 30 and more."""
+    days = s.values["keep_acked_days"]
+    if days is not INVALID and 0 < days < 30:
+        s.c.bad(
+            (*s.path, "keep_acked_days"), f"must be 0 (keep every event) or at least 30, got {days}"
+        )
+        s.values["keep_acked_days"] = INVALID
+
+
 @dataclass(frozen=True)
 class MqttConfig:
     """``[mqtt]``; every key may be left out (its default applies): disabled, the device runs
@@ -34,6 +46,8 @@ class MqttConfig:
     Plain values only: :meth:`connection_kwargs`, :meth:`tls_files` and :meth:`uplink_kwargs`
     spell them as ``sync.settings`` takes them. ``None`` = not given.
     """
+
+    RULES: ClassVar[tuple[Rule, ...]] = (_keep_at_least_thirty_days,)
 
     enabled: bool = option(Boolean(), False, help="connect to the broker and sync")
     host: str | None = option(
@@ -125,11 +139,12 @@ class MqttConfig:
     )
 
     keep_acked_days: int = option(
-        Integer(30, 3650),
-        90,
-        help="events the centre has acknowledged stay in the device's store this many days "
-        "(at least 30: records stay on the device 30 days), by the wall clock, then are "
-        "deleted, checked once a day; events not yet acknowledged are never deleted",
+        Integer(0, 3650),
+        0,
+        help="0: the device keeps every event. Otherwise at least 30 (records stay on the "
+        "device 30 days): events the centre has acknowledged are deleted once they are this "
+        "many days old by the wall clock (checked once a day); events not yet acknowledged are "
+        "never deleted. Read `docs/protocol.md` (Retention) before turning it on",
     )
 
     def connection_kwargs(self, client_id: str) -> dict[str, Any]:

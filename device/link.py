@@ -3,7 +3,7 @@
 * the connection, with the retained online/offline status and its last will;
 * the uplink, draining the store's outbox to the centre (released on the centre's acks);
 * heartbeats, one stored event a minute, for 开机率;
-* retention: acknowledged events older than ``keep_acked_days`` deleted once a day;
+* retention, if ``keep_acked_days`` is set: acknowledged events that old deleted once a day;
 * the configuration downlink, whose applied version takes effect on the next start;
 * with the ``controller`` role, the branch queue service (it owns the branch's tickets);
 * for counters, kiosks and boards, a :class:`~sync.queue_client.RemoteQueue` that asks it.
@@ -132,7 +132,8 @@ def open_link(
     downlink = ConfigDownlink(
         connection, branch, device, list(base_files), state_dir, on_config or _log_applied
     )
-    retention = RetentionThread(db, device, clock, config.mqtt.keep_acked_days)
+    keep = config.mqtt.keep_acked_days
+    retention = RetentionThread(db, device, clock, keep) if keep else None
     link = Link(connection, uplink, heartbeat, downlink, retention)
     if "controller" in config.device.roles:
         link.service = QueueService(connection, branch, device, config, db, clock)

@@ -140,12 +140,23 @@ def _positions_dropped(snapshot: dict) -> dict:
     return dict(snapshot, queue=queue)
 
 
-def test_the_days_kept_are_at_least_thirty(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("days", "problem"),
+    [
+        (7, "must be 0 (keep every event) or at least 30, got 7"),
+        (-1, "must be between 0 and 3650, got -1"),
+        (4000, "must be between 0 and 3650, got 4000"),
+    ],
+)
+def test_the_days_kept_are_none_or_at_least_thirty(tmp_path: Path, days: int, problem) -> None:
     path = tmp_path / "counterside.toml"
-    path.write_text("[mqtt]\nkeep_acked_days = 7\n", encoding="utf-8")
+    path.write_text(f"[mqtt]\nkeep_acked_days = {days}\n", encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert str(caught.value) == f"{path}: mqtt.keep_acked_days: must be between 30 and 3650, got 7"
+    assert str(caught.value) == f"{path}: mqtt.keep_acked_days: {problem}"
+    path.write_text("[mqtt]\nkeep_acked_days = 30\n", encoding="utf-8")
+    assert load_config(path).mqtt.keep_acked_days == 30
+    assert load_config().mqtt.keep_acked_days == 0  # shipped: keep every event
 
 
 def test_the_link_prunes_with_the_configured_days(tmp_path: Path) -> None:
@@ -163,3 +174,18 @@ def test_the_link_prunes_with_the_configured_days(tmp_path: Path) -> None:
     finally:
         link.stop()
     assert not link.retention._thread.is_alive()
+
+
+def test_the_link_deletes_nothing_unless_asked(tmp_path: Path) -> None:
+    base = load_config()
+    mqtt = MqttConfig(enabled=True, host="127.0.0.1", port=free_port(), tls=False)
+    link = open_link(
+        replace(base, mqtt=mqtt), db=tmp_path / "d.sqlite", clock=ManualClock(), base_files=[],
+        state_dir=tmp_path, client=False,
+    )  # fmt: skip
+    assert link is not None
+    try:
+        assert link.retention is None
+        assert not any(t.name.startswith("retention-") for t in threading.enumerate())
+    finally:
+        link.stop()

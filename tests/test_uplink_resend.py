@@ -36,6 +36,22 @@ def _store_with_old_acknowledged(db: Path, old: int, recent: int) -> tuple[int, 
         return store.pruned_seq(), store.store_id
 
 
+def _wait_listening(centre: ProbeClient) -> None:
+    """Until the device's online status arrives: it subscribes before it says so, on the same
+    connection, so its ``resend`` subscription is in place by then."""
+    centre.subscribe(topics.status(BRANCH, PAD))
+    wait_until(
+        lambda: any(m.topic == topics.status(BRANCH, PAD) for m in centre.received()),
+        10,
+        "the device online",
+    )
+
+
+def _batches(centre: ProbeClient) -> list[schema.EventBatch]:
+    events = topics.events(BRANCH, PAD)
+    return [schema.parse_batch(bytes(m.payload), PAD) for m in centre.received(events)]
+
+
 def test_a_resend_of_deleted_seqs_sends_what_is_left_of_the_range_and_says_so(
     mqtt_broker, tmp_path: Path
 ) -> None:
@@ -46,14 +62,21 @@ def test_a_resend_of_deleted_seqs_sends_what_is_left_of_the_range_and_says_so(
         centre.subscribe(topics.events(BRANCH, PAD))
         device.start()
         try:
-            wait_until(lambda: device.uplink.stats.sessions == 1, 10, "the device connected")
-            asks = [(11, 20), (31, 45), (66, 80)]  # wholly deleted, half, beyond the store
-            for first, last in asks:
+            _wait_listening(centre)
+
+            # half deleted, beyond the store, wholly deleted: one after the other, as a centre
+            # asks for the one gap above its mark
+            def ask(first: int, last: int, heard: int, answered: int) -> None:
                 resend = schema.encode_resend(PAD, first, last, store=store)
                 assert centre.publish(topics.resend(BRANCH, PAD), resend) < 0x80
-            wait_until(lambda: len(centre.received()) >= 2, 10, "two resent batches")
+                wait_until(lambda: device.uplink.stats.resend_requests >= heard, 10, "heard")
+                wait_until(lambda: len(_batches(centre)) >= answered, 10, "answered")
+
+            ask(31, 45, heard=1, answered=1)
+            ask(66, 80, heard=2, answered=2)
+            ask(11, 20, heard=3, answered=2)
             time.sleep(0.5)  # and nothing more
-            batches = [schema.parse_batch(m.payload, PAD) for m in centre.received()]
+            batches = _batches(centre)
         finally:
             device.stop()
     assert [(b.first, b.last, b.pruned) for b in batches] == [(41, 45, 40), (66, 70, 40)]
@@ -89,12 +112,12 @@ def test_a_request_for_everything_resends_at_most_the_window(mqtt_broker, tmp_pa
         centre.subscribe(topics.events(BRANCH, PAD))
         device.start()
         try:
-            wait_until(lambda: device.uplink.stats.sessions == 1, 10, "the device connected")
+            _wait_listening(centre)
             resend = schema.encode_resend(PAD, 1, 10**9, store=sid)
             assert centre.publish(topics.resend(BRANCH, PAD), resend) < 0x80
-            wait_until(lambda: len(centre.received()) >= 3, 10, "three resent batches")
+            wait_until(lambda: len(_batches(centre)) >= 3, 10, "three resent batches")
             time.sleep(0.5)  # and nothing more
-            batches = [schema.parse_batch(m.payload, PAD) for m in centre.received()]
+            batches = _batches(centre)
         finally:
             device.stop()
     assert [(b.first, b.last) for b in batches] == [(1, 100), (101, 200), (201, 300)]
