@@ -531,7 +531,9 @@ class CentralIngest:
             after.append(functools.partial(self._ask, ask))
 
     def _send_ack(self, branch: str, result: IngestResult) -> None:
-        payload = schema.encode_ack(result.device, result.contiguous, store=result.store)
+        payload = schema.encode_ack(
+            result.device, result.contiguous, store=result.store, hash=result.contiguous_hash
+        )
         self.connection.publish(topics.ack(branch, result.device), payload, qos=1, retain=True)
         self.stats.acks_sent += 1
 

@@ -351,6 +351,7 @@ class IngestResult:
     alerted: frozenset[str] = frozenset()  # branches with new alerts (their state to publish)
     lost: int = 0  # placeholders filed for seqs the device deleted before this centre held them
     lost_range: tuple[int, int] | None = None  # the first and last of them
+    contiguous_hash: str = ""  # the hash held of the event at ``contiguous`` (for the ack)
 
 
 @dataclass(frozen=True)
@@ -764,6 +765,7 @@ class _Filing:
             ).fetchone()
             gap = (contiguous + 1, next_held - 1)
         h.contiguous, h.max_seq = max(before, contiguous), max_seq
+        held_link = self._links(h, device, store, [contiguous]).get(contiguous)
         h.events += rows + lost
         h.duplicates += duplicates
         h.new_conflicts += len(conflicts)
@@ -785,6 +787,7 @@ class _Filing:
             frozenset(alerted),
             lost,
             lost_range,
+            held_link[1] if held_link and held_link[0] else "",  # (a chained event's only)
         )
 
     def _file_lost(

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
+
 from domain.events import EventType, StoredEvent, SyncOversized
 from sync import schema, topics
 from sync.connection import LinkState, Message, MqttConnection, PublishResult
@@ -52,6 +54,7 @@ class Outbox(Protocol):
     def store_id(self) -> str: ...
     def acked_seq(self) -> int: ...
     def pruned_seq(self) -> int: ...
+    def event_hash(self, seq: int) -> str | None: ...
     def last_seq(self) -> int: ...
     def events(self, after_seq: int = 0, limit: int | None = None) -> list[StoredEvent]: ...
     def ack(self, upto_seq: int) -> int: ...
@@ -77,6 +80,7 @@ class UplinkStats:
     sessions: int = 0
     rejected_messages: int = 0
     foreign_acks: int = 0  # acks and resend requests for another store of this device id
+    acks_refused: int = 0  # acks beyond the store's end, or of an event this store does not hold
 
 
 @dataclass
@@ -129,6 +133,7 @@ class Uplink:
         self._gen = 0
         self._acked = 0
         self._ack_wanted = 0
+        self._ack_hash = ""  # the centre's hash(es) of the event at _ack_wanted, if it sent any
         self._next_seq = 1
         self._resend: tuple[int, int] | None = None
         self._inflight: dict[int, _Batch] = {}
@@ -238,6 +243,7 @@ class Uplink:
             self.stats.acks_received += 1
             if ack.upto > self._ack_wanted:
                 self._ack_wanted = ack.upto
+                self._ack_hash = "" if isinstance(ack.hash, msgspec.UnsetType) else ack.hash
                 self._kick()
 
     def _on_resend(self, message: Message) -> None:
@@ -414,24 +420,30 @@ class Uplink:
 
     def _apply_ack(self, store: Outbox) -> None:
         with self._cond:
-            wanted, acked = self._ack_wanted, self._acked
+            wanted, acked, hashes = self._ack_wanted, self._acked, self._ack_hash
         if wanted <= acked:
             return
         last = store.last_seq()
-        if wanted > last:
+        own = store.event_hash(wanted) if hashes and wanted <= last else None
+        if wanted > last or (own and own not in hashes.split()):
             if self._ack_beyond_store_logged != wanted:
                 self._ack_beyond_store_logged = wanted
+                self.stats.acks_refused += 1
+                why = (
+                    f"{self.store_path} ends at seq {last}"
+                    if wanted > last
+                    else f"its event there is not the one {self.store_path} holds"
+                )
                 log.error(
-                    "%s: the centre acknowledges up to seq %d of this store but %s ends at "
-                    "seq %d: was the store restored from an older copy? Not acknowledging; the "
-                    "centre will report conflicts",
+                    "%s: the centre acknowledges up to seq %d of this store but %s: was the "
+                    "store restored from an older copy? Not acknowledging; the centre will "
+                    "report conflicts",
                     self.device,
                     wanted,
-                    self.store_path,
-                    last,
+                    why,
                 )
             with self._cond:
-                self._ack_wanted = self._acked
+                self._ack_wanted, self._ack_hash = self._acked, ""
             return
         store.ack(wanted)
         with self._cond:

@@ -295,6 +295,56 @@ def test_a_new_centre_files_what_the_devices_deleted_as_lost_and_acks_on(
     ]
 
 
+def test_a_store_restored_from_an_older_copy_never_takes_an_ack_of_its_other_history(
+    mqtt_broker, tmp_path: Path
+) -> None:
+    """The SD card is restored from an image taken at seq 20 (same store, seqs reused). The
+    broker still holds the retained ack 60 of the store's first life. Once the store has grown
+    past 60 with other events, that ack comes again at a reconnect: the device must not take
+    it (it would release, and with retention delete, events the centre never received). The
+    ack names the hash of the centre's event 60, which is not the device's."""
+    broker = mqtt_broker(acl=roster(PAD))
+    db = tmp_path / "centre.sqlite"
+    centre = start_centre(broker, db)
+    device = Device(broker, tmp_path, PAD)
+    device.append(20)
+    image = tmp_path / "sd-image.sqlite"
+    shutil.copy(device.db, image)
+    device.append(40)
+    device.start()
+    assert device.uplink.wait_acked(60, 20)
+    device.stop()
+    with ProbeClient(broker, MONITOR) as probe, EventStore(device.db, PAD) as store:
+        assert probe.subscribe(topics.ack(BRANCH, PAD)) == [1]
+        ack = schema.parse_ack(bytes(probe.wait_for_message(topics.ack(BRANCH, PAD)).payload))
+        assert ack.upto == 60 and store.event_hash(60) in str(ack.hash).split()
+    shutil.copy(image, device.db)  # the store as the image had it: 1..20, nothing acknowledged
+    quiet = UplinkSettings(ack_timeout_s=600, poll_s=0.2)
+    device = Device(broker, tmp_path, PAD, uplink_settings=quiet)
+    device.start()
+    try:
+        last = device.append(50)  # 21..70: 21..60 are other events than the centre's
+        wait_until(lambda: _conflicts(db) >= 40, 20, "the conflicts at the centre")
+    finally:
+        device.stop()
+    device = Device(broker, tmp_path, PAD, uplink_settings=quiet)
+    device.start()  # a reconnect: the retained ack 60 comes again, now within the store
+    try:
+        wait_until(lambda: device.uplink.stats.acks_received >= 1, 10, "the retained ack")
+        wait_until(lambda: device.uplink.stats.acks_refused >= 1, 10, "the ack refused")
+        assert device.acked() == 0
+        with EventStore(device.db, PAD) as store:
+            assert store.outbox_size() == last  # nothing released
+    finally:
+        device.stop()
+        centre.stop()
+
+
+def _conflicts(db: Path) -> int:
+    with CentralStore(db) as store:
+        return len(store.quarantined("conflict"))
+
+
 def test_malformed_messages_are_quarantined_and_ingest_goes_on(mqtt_broker, tmp_path: Path) -> None:
     broker = mqtt_broker(acl=roster(PAD))
     alerts: list[str] = []

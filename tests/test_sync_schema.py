@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -295,3 +296,14 @@ def test_events_are_checked_against_the_event_contract_one_by_one() -> None:
     assert batch.unfit == {2: "rating.press: Expected `int`, got `str` - at `$.value`"}
     built = schema.EventBatch(DEVICE, batch.events)  # however a batch is made
     assert built.unfit == batch.unfit
+
+
+def test_an_ack_names_the_hash_of_the_event_it_covers_only_when_given() -> None:
+    plain = schema.encode_ack("pad-1", 42, store=STORE)
+    before = f'{{"v":1,"kind":"ack","device":"pad-1","upto":42,"store":"{STORE}"}}'
+    assert plain == before.encode()  # as before the field
+    assert isinstance(schema.parse_ack(plain, "pad-1").hash, msgspec.UnsetType)
+    named = schema.encode_ack("pad-1", 42, store=STORE, hash="ab12 cd34")
+    assert named == plain[:-1] + b',"hash":"ab12 cd34"}'
+    assert schema.parse_ack(named, "pad-1").hash == "ab12 cd34"
+    assert schema.encode_ack("pad-1", 42, store=STORE, hash="") == plain
