@@ -532,7 +532,7 @@ class CentralIngest:
 
     def _send_ack(self, branch: str, result: IngestResult) -> None:
         payload = schema.encode_ack(
-            result.device, result.contiguous, store=result.store, hash=result.contiguous_hash
+            result.device, result.contiguous, store=result.store, event_id=result.contiguous_id
         )
         self.connection.publish(topics.ack(branch, result.device), payload, qos=1, retain=True)
         self.stats.acks_sent += 1

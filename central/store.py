@@ -351,7 +351,7 @@ class IngestResult:
     alerted: frozenset[str] = frozenset()  # branches with new alerts (their state to publish)
     lost: int = 0  # placeholders filed for seqs the device deleted before this centre held them
     lost_range: tuple[int, int] | None = None  # the first and last of them
-    contiguous_hash: str = ""  # the hash held of the event at ``contiguous`` (for the ack)
+    contiguous_id: str = ""  # the id of the device's event held at ``contiguous`` (the ack's)
 
 
 @dataclass(frozen=True)
@@ -765,7 +765,7 @@ class _Filing:
             ).fetchone()
             gap = (contiguous + 1, next_held - 1)
         h.contiguous, h.max_seq = max(before, contiguous), max_seq
-        held_link = self._links(h, device, store, [contiguous]).get(contiguous)
+        mark_id = self._id_at(h, device, store, contiguous)
         h.events += rows + lost
         h.duplicates += duplicates
         h.new_conflicts += len(conflicts)
@@ -787,7 +787,7 @@ class _Filing:
             frozenset(alerted),
             lost,
             lost_range,
-            held_link[1] if held_link and held_link[0] else "",  # (a chained event's only)
+            mark_id,
         )
 
     def _file_lost(
@@ -832,6 +832,17 @@ class _Filing:
             links[seq] = ("", "")
             filed.append(seq)
         return len(filed), (filed[0], filed[-1]) if filed else None
+
+    def _id_at(self, h: _Held, device: str, store: str, seq: int) -> str:
+        """The id of the device's event held at ``seq`` ('' for none, or a lost placeholder)."""
+        found = h.ids.get(seq)
+        if found is None and 0 < seq <= h.held_max:
+            row = self.execute(
+                "SELECT id FROM events WHERE device_id = ? AND store = ? AND seq = ?",
+                (device, store, seq),
+            ).fetchone()
+            found = row[0] if row else None
+        return "" if found is None or found.startswith(LOST_ID) else str(found)
 
     def _links(
         self, h: _Held, device: str, store: str, seqs: Sequence[int]

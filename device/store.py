@@ -532,10 +532,10 @@ class EventStore:
         seqs 1..pruned_seq (every batch the uplink sends says so, ``docs/protocol.md``)."""
         return self._scalar("SELECT pruned_seq FROM meta")
 
-    def event_hash(self, seq: int) -> str | None:
-        """The hash of the event at ``seq`` (its link in the chain), None if not held."""
-        row = self._conn.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
-        return None if row is None else str(row[0] or "")
+    def event_id(self, seq: int) -> str | None:
+        """The id of the event at ``seq``, None if not held."""
+        row = self._conn.execute("SELECT id FROM events WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else str(row[0])
 
     def kept(self) -> int:
         """How many events the store holds (all but those :meth:`prune` deleted)."""

@@ -89,18 +89,18 @@ class Events(wire.Message, frozen=True, kw_only=True):
 
 
 class Ack(wire.Message, frozen=True):
-    """Every event of ``store`` up to ``upto`` is stored at the centre (0: none yet). ``hash``:
-    the hash the centre holds of the event at ``upto`` (space-separated, each form an earlier
-    release may have made; left out when it has none, e.g. a placeholder): a device applies
-    the ack only if its own event at ``upto`` has one of them, so an ack of another history
-    (a store restored from an older copy, whose seqs were reused) releases nothing."""
+    """Every event of ``store`` up to ``upto`` is stored at the centre (0: none yet). ``id``:
+    the id of the event the centre holds at ``upto`` (left out when it holds none there of
+    the device's: a lost placeholder). A device applies the ack only if its own event at
+    ``upto`` has that id, so an ack of another history (a store restored from an older copy,
+    whose seqs were reused by new events) releases nothing."""
 
     KIND: ClassVar[str] = "ack"
 
     device: Text
     upto: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # a seq, or 0
     store: str = ""
-    hash: str | msgspec.UnsetType = msgspec.UNSET
+    id: str | msgspec.UnsetType = msgspec.UNSET
 
     def __post_init__(self) -> None:
         check_store(self.store)
@@ -263,9 +263,9 @@ def encode_batch(
     return _batch_bytes(device, store, encoded, pruned)
 
 
-def encode_ack(device: str, upto: int, *, store: str = "", hash: str = "") -> bytes:
-    """An ``ack``; ``hash`` (the centre's hash of the event at ``upto``) written when given."""
-    return encode(Ack(device, upto, store, hash or msgspec.UNSET))
+def encode_ack(device: str, upto: int, *, store: str = "", event_id: str = "") -> bytes:
+    """An ``ack``; ``event_id`` (of the centre's event at ``upto``) written when given."""
+    return encode(Ack(device, upto, store, event_id or msgspec.UNSET))
 
 
 def encode_resend(device: str, first: int, last: int, *, store: str = "") -> bytes:

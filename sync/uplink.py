@@ -54,7 +54,7 @@ class Outbox(Protocol):
     def store_id(self) -> str: ...
     def acked_seq(self) -> int: ...
     def pruned_seq(self) -> int: ...
-    def event_hash(self, seq: int) -> str | None: ...
+    def event_id(self, seq: int) -> str | None: ...
     def last_seq(self) -> int: ...
     def events(self, after_seq: int = 0, limit: int | None = None) -> list[StoredEvent]: ...
     def ack(self, upto_seq: int) -> int: ...
@@ -133,7 +133,7 @@ class Uplink:
         self._gen = 0
         self._acked = 0
         self._ack_wanted = 0
-        self._ack_hash = ""  # the centre's hash(es) of the event at _ack_wanted, if it sent any
+        self._ack_id = ""  # the id of the centre's event at _ack_wanted, if it named one
         self._next_seq = 1
         self._resend: tuple[int, int] | None = None
         self._inflight: dict[int, _Batch] = {}
@@ -143,7 +143,7 @@ class Uplink:
         self._progress_at = time.monotonic()
         self._ack_timeouts = self.settings.ack_timeouts.retry()
         self._ack_timeout = self._ack_timeouts.next_delay()
-        self._ack_beyond_store_logged = 0
+        self._ack_refused_logged = 0
         self._store_id = ""  # set by the pump when it opens the store, before any subscription
 
     # --- lifetime ------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ class Uplink:
             self.stats.acks_received += 1
             if ack.upto > self._ack_wanted:
                 self._ack_wanted = ack.upto
-                self._ack_hash = "" if isinstance(ack.hash, msgspec.UnsetType) else ack.hash
+                self._ack_id = "" if isinstance(ack.id, msgspec.UnsetType) else ack.id
                 self._kick()
 
     def _on_resend(self, message: Message) -> None:
@@ -420,19 +420,22 @@ class Uplink:
 
     def _apply_ack(self, store: Outbox) -> None:
         with self._cond:
-            wanted, acked, hashes = self._ack_wanted, self._acked, self._ack_hash
+            wanted, acked, named = self._ack_wanted, self._acked, self._ack_id
         if wanted <= acked:
             return
         last = store.last_seq()
-        own = store.event_hash(wanted) if hashes and wanted <= last else None
-        if wanted > last or (own and own not in hashes.split()):
-            if self._ack_beyond_store_logged != wanted:
-                self._ack_beyond_store_logged = wanted
+        held = store.event_id(wanted) if named and wanted <= last else None
+        if wanted > last or (held is not None and held != named):
+            with self._cond:
                 self.stats.acks_refused += 1
+                if self._ack_wanted == wanted:  # (a later ack that came meanwhile stays)
+                    self._ack_wanted, self._ack_id = self._acked, ""
+            if self._ack_refused_logged != wanted:
+                self._ack_refused_logged = wanted
                 why = (
                     f"{self.store_path} ends at seq {last}"
                     if wanted > last
-                    else f"its event there is not the one {self.store_path} holds"
+                    else f"its event there is {named}, {self.store_path} holds {held}"
                 )
                 log.error(
                     "%s: the centre acknowledges up to seq %d of this store but %s: was the "
@@ -442,8 +445,6 @@ class Uplink:
                     wanted,
                     why,
                 )
-            with self._cond:
-                self._ack_wanted, self._ack_hash = self._acked, ""
             return
         store.ack(wanted)
         with self._cond:

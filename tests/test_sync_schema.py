@@ -298,12 +298,12 @@ def test_events_are_checked_against_the_event_contract_one_by_one() -> None:
     assert built.unfit == batch.unfit
 
 
-def test_an_ack_names_the_hash_of_the_event_it_covers_only_when_given() -> None:
+def test_an_ack_names_the_id_of_the_event_it_covers_only_when_given() -> None:
     plain = schema.encode_ack("pad-1", 42, store=STORE)
     before = f'{{"v":1,"kind":"ack","device":"pad-1","upto":42,"store":"{STORE}"}}'
     assert plain == before.encode()  # as before the field
-    assert isinstance(schema.parse_ack(plain, "pad-1").hash, msgspec.UnsetType)
-    named = schema.encode_ack("pad-1", 42, store=STORE, hash="ab12 cd34")
-    assert named == plain[:-1] + b',"hash":"ab12 cd34"}'
-    assert schema.parse_ack(named, "pad-1").hash == "ab12 cd34"
-    assert schema.encode_ack("pad-1", 42, store=STORE, hash="") == plain
+    assert isinstance(schema.parse_ack(plain, "pad-1").id, msgspec.UnsetType)
+    named = schema.encode_ack("pad-1", 42, store=STORE, event_id="0190a1b2-c3d4")
+    assert named == plain[:-1] + b',"id":"0190a1b2-c3d4"}'
+    assert schema.parse_ack(named, "pad-1").id == "0190a1b2-c3d4"
+    assert schema.encode_ack("pad-1", 42, store=STORE, event_id="") == plain
