@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,8 +19,8 @@ import pytest
 import device.store as store_module
 from device.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from device.store import PAGE_CACHE_KIB, EventStore, StoreError
-from domain.clock import Instant, ManualClock
-from domain.events import DomainEvent, StoredEvent, chain_start
+from domain.clock import Instant, ManualClock, wall_text
+from domain.events import DomainEvent, StoredEvent, chain_hash, chain_start
 
 DEVICE = "pad-0001"
 WRITER = Path(__file__).with_name("store_writer.py")
@@ -574,3 +574,30 @@ def test_prune_deletes_in_chunks_and_keeps_the_chain_whole(store: EventStore) ->
     assert [e.seq for e in store.events()] == [24, 25, 26] and store.pruned_seq() == 23
     assert store.verify().ok
     assert store.prune(datetime(2026, 2, 1, tzinfo=UTC), chunk=5) == 0
+
+
+def test_verify_accepts_an_event_as_an_earlier_release_wrote_it(db_path: Path) -> None:
+    """``counter.resumed`` had no ``teller`` in its first release: such a device hashed the
+    payload without it. Its chain is whole, and verify must say so, as the centre does."""
+    at = Instant(1.5, datetime(2026, 1, 1, tzinfo=UTC), "boot")
+    with EventStore(db_path, DEVICE) as store:
+        store.append(DomainEvent("rating.given", at, {"level": 5}))
+        (head,) = store._conn.execute("SELECT hash FROM events WHERE seq = 1").fetchone()
+    old = '{"counter":1,"reason":"lunch","paused_s":3.5,"over_limit":false}'  # no "teller"
+    wall = wall_text(datetime(2026, 1, 1, 0, 1, tzinfo=UTC))
+    eid = "0190a000-0000-7000-8000-000000000002"
+    own = chain_hash(head, 2, eid, DEVICE, "boot", 2.5, wall, "counter.resumed", old.encode())
+    with closing(sqlite3.connect(db_path)) as conn:  # as the earlier release stored it
+        conn.execute(
+            "INSERT INTO events (seq, id, device_id, boot_id, mono, wall, type, payload, prev,"
+            " hash) VALUES (2, ?, ?, 'boot', 2.5, ?, 'counter.resumed', ?, ?, ?)",
+            (eid, DEVICE, wall, old, head, own),
+        )
+        conn.commit()
+    with EventStore(db_path, DEVICE) as store:
+        assert store.verify().ok, store.verify().problems
+        with closing(sqlite3.connect(db_path)) as conn:  # and a real alteration still shows
+            conn.execute("DROP TRIGGER events_no_update")
+            conn.execute("UPDATE events SET payload = replace(payload, 'lunch', 'tea')")
+            conn.commit()
+        assert store.verify().problems == ["seq 2: altered (its hash does not match)"]
