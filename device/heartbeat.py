@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from device.store import EventStore
+from device.store_thread import StoreThread
 from domain.clock import Clock, minute_of, rate_of
 from domain.events import DeviceHeartbeat, StoredEvent, event
 
@@ -57,7 +57,7 @@ class Heartbeat:
         return beat
 
 
-class HeartbeatThread:
+class HeartbeatThread(StoreThread):
     """Runs :class:`Heartbeat` in its own thread with its own store, at the multiples of
     ``check_s`` of each wall-clock minute (``[mqtt] heartbeat_s``, at most 60: see
     :func:`next_check_in`)."""
@@ -71,20 +71,9 @@ class HeartbeatThread:
         check_s: float = 5.0,
         on_beat: Callable[[StoredEvent], None] | None = None,
     ) -> None:
-        self.store_path = Path(store_path)
-        self.device = device
-        self.clock = clock
+        super().__init__("heartbeat", store_path, device, clock)
         self.check_s = check_s
         self.on_beat = on_beat
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{device}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         with EventStore(self.store_path, self.device) as store:

@@ -13,12 +13,12 @@ A stand-alone device (no MQTT) is never acknowledged, so it keeps everything for
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from device.store import EventStore
+from device.store_thread import StoreThread
 from domain.clock import Clock, rate_of
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def prune_old(store: EventStore, clock: Clock, keep_days: int) -> int:
     return pruned
 
 
-class RetentionThread:
+class RetentionThread(StoreThread):
     """Runs :func:`prune_old` in its own thread with its own store: ``first_s`` after
     :meth:`start`, then every ``every_s`` (both in the clock's seconds). ``on_pruned`` is
     called with each count, 0 included."""
@@ -58,21 +58,10 @@ class RetentionThread:
         every_s: float = PRUNE_EVERY_S,
         on_pruned: Callable[[int], None] | None = None,
     ) -> None:
-        self.store_path = Path(store_path)
-        self.device = device
-        self.clock = clock
+        super().__init__("retention", store_path, device, clock)
         self.keep_days = keep_days
         self.first_s, self.every_s = first_s, every_s
         self.on_pruned = on_pruned
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"retention-{device}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
 
     def _run(self) -> None:
         wait = self.first_s

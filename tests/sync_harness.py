@@ -7,10 +7,12 @@ keepalive, ack timeout) so faults heal within seconds.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from central.ingest import CentralIngest
@@ -81,6 +83,25 @@ def append_events(path: Path, device: str, n: int, clock: ManualClock | None = N
         ]
         stored = store.append_many(events)
         return stored[-1].seq if stored else store.last_seq()
+
+
+def pruned_store(
+    path: Path, device: str, old: int, recent: int, copy_to: Path | None = None
+) -> str:
+    """A store of ``old`` events 40 days old and ``recent`` new ones, all acknowledged, the old
+    ones deleted (30 days kept); ``copy_to`` gets a copy taken before the deletion (an older
+    image of the store). Returns the store's id."""
+    clock = ManualClock(wall=datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+    append_events(path, device, old, clock)
+    clock.advance(40 * 86400)
+    last = append_events(path, device, recent, clock)
+    with EventStore(path, device) as store:
+        store.ack(last)
+        if copy_to is not None:
+            with closing(sqlite3.connect(copy_to)) as copy:
+                store._conn.backup(copy)
+        assert store.prune(clock.now().wall - timedelta(days=30)) == old
+        return store.store_id
 
 
 @dataclass

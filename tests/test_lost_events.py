@@ -6,8 +6,6 @@ the device's window would fill). On SQLite and PostgreSQL (``centre_db``)."""
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from domain.clock import ManualClock
 from domain.events import StoredEvent, SyncQuarantined, decode_payload
 from sync import schema, wire
 from sync.schema import EventBatch, encode_batch, parse_batch
-from tests.sync_harness import append_events
+from tests.sync_harness import append_events, pruned_store
 
 DEVICE = "pad-1"
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -162,14 +160,7 @@ def test_at_most_so_many_lost_per_batch(centre_db, tmp_path: Path, monkeypatch) 
 
 def test_an_imported_store_file_says_what_its_device_deleted(centre_db, tmp_path: Path) -> None:
     path = tmp_path / "d.sqlite"
-    clock = ManualClock(wall=START)
-    append_events(path, DEVICE, 30, clock)
-    clock.advance(40 * 86400)
-    append_events(path, DEVICE, 10, clock)
-    with EventStore(path, DEVICE) as store:
-        store.ack(40)
-        assert store.prune(clock.now().wall - timedelta(days=30)) == 30
-        sid = store.store_id
+    sid = pruned_store(path, DEVICE, 30, 10)
     with CentralStore(centre_db) as centre:
         imported = import_store(centre, path, "b1", RECEIVED)
         assert (imported.events, imported.stored) == (10, 10)
@@ -208,15 +199,7 @@ def test_importing_an_older_copy_after_the_pruned_store_fills_its_placeholders(
     centre_db, tmp_path: Path
 ) -> None:
     path, old_copy = tmp_path / "d.sqlite", tmp_path / "sd-card-image.sqlite"
-    clock = ManualClock(wall=START)
-    append_events(path, DEVICE, 30, clock)
-    clock.advance(40 * 86400)
-    append_events(path, DEVICE, 10, clock)
-    with EventStore(path, DEVICE) as store:
-        store.ack(40)
-        with closing(sqlite3.connect(old_copy)) as copy:
-            store._conn.backup(copy)
-        assert store.prune(clock.now().wall - timedelta(days=30)) == 30
+    pruned_store(path, DEVICE, 30, 10, copy_to=old_copy)
     with CentralStore(centre_db) as centre:
         assert import_store(centre, path, "b1", RECEIVED).lost == 30
         second = import_store(centre, old_copy, "b1", RECEIVED)

@@ -17,7 +17,7 @@ from config.errors import ConfigError
 from config.loader import load_config
 from config.model import MqttConfig
 from device.app import DeviceApp, restore_branch
-from device.link import open_link
+from device.link import Link, open_link
 from device.retention import RetentionThread, prune_old
 from device.store import EventStore
 from domain.branch import Key
@@ -159,15 +159,22 @@ def test_the_days_kept_are_none_or_at_least_thirty(tmp_path: Path, days: int, pr
     assert load_config().mqtt.keep_acked_days == 0  # shipped: keep every event
 
 
-def test_the_link_prunes_with_the_configured_days(tmp_path: Path) -> None:
-    base = load_config()
-    mqtt = MqttConfig(enabled=True, host="127.0.0.1", port=free_port(), tls=False,
-                      keep_acked_days=45)  # fmt: skip
+def _link(tmp_path: Path, keep_acked_days: int = 0) -> Link:
+    """A device's link to a broker that is not there (it keeps trying)."""
+    settings = MqttConfig(
+        enabled=True, host="127.0.0.1", port=free_port(), tls=False,
+        keep_acked_days=keep_acked_days,
+    )  # fmt: skip
     link = open_link(
-        replace(base, mqtt=mqtt), db=tmp_path / "d.sqlite", clock=ManualClock(), base_files=[],
-        state_dir=tmp_path, client=False,
+        replace(load_config(), mqtt=settings), db=tmp_path / "d.sqlite", clock=ManualClock(),
+        base_files=[], state_dir=tmp_path, client=False,
     )  # fmt: skip
     assert link is not None
+    return link
+
+
+def test_the_link_prunes_with_the_configured_days(tmp_path: Path) -> None:
+    link = _link(tmp_path, keep_acked_days=45)
     try:
         assert link.retention is not None and link.retention.keep_days == 45
         assert link.retention._thread.is_alive()
@@ -177,13 +184,7 @@ def test_the_link_prunes_with_the_configured_days(tmp_path: Path) -> None:
 
 
 def test_the_link_deletes_nothing_unless_asked(tmp_path: Path) -> None:
-    base = load_config()
-    mqtt = MqttConfig(enabled=True, host="127.0.0.1", port=free_port(), tls=False)
-    link = open_link(
-        replace(base, mqtt=mqtt), db=tmp_path / "d.sqlite", clock=ManualClock(), base_files=[],
-        state_dir=tmp_path, client=False,
-    )  # fmt: skip
-    assert link is not None
+    link = _link(tmp_path)
     try:
         assert link.retention is None
         assert not any(t.name.startswith("retention-") for t in threading.enumerate())

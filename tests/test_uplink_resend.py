@@ -5,35 +5,27 @@ beyond the range asked, and never more than ``max_unacked_events`` for a pile of
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from device.store import EventStore
-from domain.clock import ManualClock
 from sync import schema, topics
 from sync.settings import UplinkSettings
 from sync.uplink import pending_range
 from tests.mqtt_broker import ProbeClient
 from tests.mqtt_broker import mqtt_broker as mqtt_broker  # pytest fixture
-from tests.sync_harness import BRANCH, CENTRE, Device, append_events, roster, wait_until
+from tests.sync_harness import (
+    BRANCH,
+    CENTRE,
+    Device,
+    append_events,
+    pruned_store,
+    roster,
+    wait_until,
+)
 
 PAD = "pad-1"
-OLD = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-
-
-def _store_with_old_acknowledged(db: Path, old: int, recent: int) -> tuple[int, str]:
-    """``old`` events 60 days old and ``recent`` new ones, all acknowledged, the old deleted;
-    returns (pruned_seq, store id)."""
-    clock = ManualClock(wall=OLD)
-    append_events(db, PAD, old, clock)
-    clock.advance(60 * 86400)
-    last = append_events(db, PAD, recent, clock)
-    with EventStore(db, PAD) as store:
-        store.ack(last)
-        assert store.prune(clock.now().wall - timedelta(days=30)) == old
-        return store.pruned_seq(), store.store_id
 
 
 def _wait_listening(centre: ProbeClient) -> None:
@@ -57,7 +49,7 @@ def test_a_resend_of_deleted_seqs_sends_what_is_left_of_the_range_and_says_so(
 ) -> None:
     broker = mqtt_broker(acl=roster(PAD))
     device = Device(broker, tmp_path, PAD, uplink_settings=UplinkSettings(ack_timeout_s=600))
-    pruned, store = _store_with_old_acknowledged(device.db, 40, 30)  # holds 41..70
+    store = pruned_store(device.db, PAD, 40, 30)  # holds 41..70
     with ProbeClient(broker, CENTRE) as centre:
         centre.subscribe(topics.events(BRANCH, PAD))
         device.start()
@@ -81,7 +73,6 @@ def test_a_resend_of_deleted_seqs_sends_what_is_left_of_the_range_and_says_so(
             device.stop()
     assert [(b.first, b.last, b.pruned) for b in batches] == [(41, 45, 40), (66, 70, 40)]
     assert device.uplink.stats.resent_events == 10
-    assert pruned == 40
 
 
 @pytest.mark.parametrize(
